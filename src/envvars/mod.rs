@@ -1,0 +1,1 @@
+//! The kubelet's service environment variables (filled in by the env-var work).
