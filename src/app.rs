@@ -3,15 +3,17 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::config::kubernetes::SourceConfig;
+use crate::config::kubernetes::{ApiConfig, SourceConfig};
 use crate::config::{Config, Plugin};
 use crate::dns::server::{self, Listeners};
 use crate::dns::{Block, Router, Step};
+use crate::source::kube::{self as kube_source, SourceError, SourceStatus, WatchOptions};
 use crate::source::manifests::{self, Filter, ManifestError};
-use crate::zone::ZoneHandle;
+use crate::zone::{PodMode, Zone, ZoneHandle};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -21,8 +23,14 @@ pub enum AppError {
         #[source]
         source: ManifestError,
     },
-    #[error("{at}: kubernetes: watching a live API server is not available in this build yet; use `manifests DIR`")]
-    ApiNotAvailable { at: String },
+    #[error("{at}: kubernetes: kubeconfig {}: no such file", path.display())]
+    Kubeconfig { at: String, path: PathBuf },
+    #[error("{at}: kubernetes: {source}")]
+    Api {
+        at: String,
+        #[source]
+        source: SourceError,
+    },
     #[error("cannot listen on port {port}: {source}")]
     Bind {
         port: u16,
@@ -40,10 +48,32 @@ pub struct Watch {
     pub zone: ZoneHandle,
 }
 
+/// A live API source to start.
+pub struct ApiWatch {
+    pub at: String,
+    pub api: ApiConfig,
+    pub opts: WatchOptions,
+    pub zone: ZoneHandle,
+}
+
+fn describe_api(api: &ApiConfig) -> String {
+    if let Some((p, ctx)) = &api.kubeconfig {
+        match ctx {
+            Some(c) => format!("kubeconfig {} context {c}", p.display()),
+            None => format!("kubeconfig {}", p.display()),
+        }
+    } else if let Some(e) = &api.endpoint {
+        format!("endpoint {e}")
+    } else {
+        "in-cluster service account".into()
+    }
+}
+
 /// Everything built from a Corefile, before any socket is opened.
 pub struct Prepared {
     pub router: Arc<Router>,
     pub watches: Vec<Watch>,
+    pub api_watches: Vec<ApiWatch>,
     /// One line per server block, for logs and `--validate`.
     pub summary: Vec<String>,
 }
@@ -58,6 +88,7 @@ fn interface_ips() -> Vec<IpAddr> {
 pub fn prepare(cfg: &Config) -> Result<Prepared, AppError> {
     let mut router = Router::default();
     let mut watches = Vec::new();
+    let mut api_watches = Vec::new();
     let mut summary = Vec::new();
     for b in &cfg.blocks {
         let local_ips: Vec<IpAddr> = {
@@ -78,37 +109,62 @@ pub fn prepare(cfg: &Config) -> Result<Prepared, AppError> {
         for p in &b.plugins {
             match p {
                 Plugin::Kubernetes(k) => {
-                    let SourceConfig::Manifests(dir) = &k.source else {
-                        return Err(AppError::ApiNotAvailable { at: k.at.clone() });
-                    };
                     let filter = Filter {
                         labels: k.labels.clone(),
                         namespace_labels: k.namespace_labels.clone(),
                         noendpoints: k.noendpoints,
                     };
-                    let zone = manifests::build_zone(dir, &filter).map_err(|source| {
-                        AppError::Manifests {
-                            at: k.at.clone(),
-                            source,
-                        }
-                    })?;
-                    parts.push(format!(
-                        "kubernetes {} ({} services from {})",
-                        k.options.zones.join(" "),
-                        zone.service_count(),
-                        dir.display()
-                    ));
-                    let handle = ZoneHandle::new(zone);
-                    watches.push(Watch {
-                        dir: dir.clone(),
-                        filter,
-                        zone: handle.clone(),
-                    });
                     let mut options = k.options.clone();
                     options.local_ips = local_ips.clone();
+                    let zones = k.options.zones.join(" ");
+                    let (handle, startup_deadline) = match &k.source {
+                        SourceConfig::Manifests(dir) => {
+                            let zone = manifests::build_zone(dir, &filter).map_err(|source| {
+                                AppError::Manifests {
+                                    at: k.at.clone(),
+                                    source,
+                                }
+                            })?;
+                            parts.push(format!(
+                                "kubernetes {zones} ({} services from {})",
+                                zone.service_count(),
+                                dir.display()
+                            ));
+                            let handle = ZoneHandle::new(zone);
+                            watches.push(Watch {
+                                dir: dir.clone(),
+                                filter,
+                                zone: handle.clone(),
+                            });
+                            (handle, None)
+                        }
+                        SourceConfig::Api(api) => {
+                            if let Some((path, _)) = &api.kubeconfig {
+                                if !path.is_file() {
+                                    return Err(AppError::Kubeconfig {
+                                        at: k.at.clone(),
+                                        path: path.clone(),
+                                    });
+                                }
+                            }
+                            let handle = ZoneHandle::new(Arc::new(Zone::default()));
+                            parts.push(format!("kubernetes {zones} (API: {})", describe_api(api)));
+                            api_watches.push(ApiWatch {
+                                at: k.at.clone(),
+                                api: api.clone(),
+                                opts: WatchOptions {
+                                    filter,
+                                    pods: k.options.pods == PodMode::Verified,
+                                },
+                                zone: handle.clone(),
+                            });
+                            (handle, Some(Instant::now() + k.startup_timeout))
+                        }
+                    };
                     chain.push(Step::Kubernetes {
                         options,
                         zone: handle,
+                        startup_deadline,
                     });
                 }
             }
@@ -132,6 +188,7 @@ pub fn prepare(cfg: &Config) -> Result<Prepared, AppError> {
     Ok(Prepared {
         router: Arc::new(router),
         watches,
+        api_watches,
         summary,
     })
 }
@@ -175,6 +232,16 @@ pub async fn run(
     let prepared = prepare(&cfg)?;
     for line in &prepared.summary {
         tracing::info!("{line}");
+    }
+    let mut statuses: Vec<Arc<SourceStatus>> = Vec::new();
+    for w in prepared.api_watches {
+        let client = kube_source::client(&w.api)
+            .await
+            .map_err(|source| AppError::Api {
+                at: w.at.clone(),
+                source,
+            })?;
+        statuses.push(kube_source::spawn(client, w.opts, w.zone, shutdown.clone()));
     }
     let listeners = bind_all(&cfg)?;
     let addrs: Vec<SocketAddr> = listeners.iter().flat_map(|l| l.local_addrs()).collect();

@@ -138,6 +138,7 @@ fn router_for(group: &Group, root: &Path, synced: bool) -> Router {
             chain: vec![Step::Kubernetes {
                 options,
                 zone: ZoneHandle::new(store.snapshot()),
+                startup_deadline: None,
             }],
         }],
     );

@@ -24,6 +24,9 @@ pub enum Step {
     Kubernetes {
         options: KubeOptions,
         zone: ZoneHandle,
+        /// Until this instant, questions wait for the first complete sync (`startup_timeout`);
+        /// afterwards an unsynced zone answers name errors with SERVFAIL, never NXDOMAIN.
+        startup_deadline: Option<std::time::Instant>,
     },
 }
 
@@ -113,8 +116,17 @@ impl Router {
         }
         for step in &block.chain {
             match step {
-                Step::Kubernetes { options, zone } => {
-                    let snapshot = zone.load();
+                Step::Kubernetes {
+                    options,
+                    zone,
+                    startup_deadline,
+                } => {
+                    let mut snapshot = zone.load();
+                    if !snapshot.synced {
+                        if let Some(deadline) = startup_deadline {
+                            snapshot = zone.wait_synced(*deadline).await;
+                        }
+                    }
                     match lookup::serve(options, &snapshot, &text, u16::from(qtype)) {
                         Outcome::Next => continue,
                         Outcome::Reply(reply) => {
