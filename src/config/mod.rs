@@ -1,1 +1,358 @@
-//! config
+//! The Corefile: server blocks (`zone[:port] … { directives }`) in CoreDNS's syntax.
+//!
+//! Errors name `FILE:LINE` and the directive. Nothing is served from a Corefile that does not
+//! load completely.
+pub mod kubernetes;
+pub mod lexer;
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use lexer::{Loader, Token};
+
+pub use kubernetes::KubernetesConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}:{line}: {}{msg}", file.display(), directive.as_deref().map(|d| format!("{d}: ")).unwrap_or_default())]
+    At {
+        file: PathBuf,
+        line: usize,
+        directive: Option<String>,
+        msg: String,
+    },
+}
+
+impl ConfigError {
+    pub fn at(t: &Token, directive: Option<&str>, msg: impl Into<String>) -> Self {
+        Self::at_parts(&t.file, t.line, directive, msg)
+    }
+    pub fn at_parts(file: &Path, line: usize, directive: Option<&str>, msg: impl Into<String>) -> Self {
+        ConfigError::At {
+            file: file.to_path_buf(),
+            line,
+            directive: directive.map(str::to_string),
+            msg: msg.into(),
+        }
+    }
+}
+
+/// A line of a block: its words and, when it ends in `{`, the lines of its own block.
+#[derive(Debug, Clone)]
+pub struct Line {
+    pub tokens: Vec<Token>,
+    pub block: Option<Vec<Line>>,
+}
+
+impl Line {
+    pub fn name(&self) -> &Token {
+        &self.tokens[0]
+    }
+    pub fn args(&self) -> &[Token] {
+        &self.tokens[1..]
+    }
+}
+
+/// What a server block does with a question, in CoreDNS's plugin order (plugin.cfg).
+#[derive(Debug, Clone)]
+pub enum Plugin {
+    Kubernetes(Box<KubernetesConfig>),
+}
+
+/// One server block.
+#[derive(Debug, Clone)]
+pub struct ServerBlock {
+    /// Zones, lower-case with a trailing dot (`.` is the root).
+    pub zones: Vec<String>,
+    pub port: u16,
+    /// `bind` addresses; empty means all addresses.
+    pub binds: Vec<IpAddr>,
+    pub plugins: Vec<Plugin>,
+    /// Where the block starts (`FILE:LINE`).
+    pub at: String,
+}
+
+/// A loaded Corefile.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub blocks: Vec<ServerBlock>,
+}
+
+/// Every directive CoreDNS 1.14 knows (plugin.cfg), in its execution order.
+pub const COREDNS_DIRECTIVES: &[&str] = &[
+    "root", "metadata", "geoip", "cancel", "tls", "quic", "grpc_server", "https", "https3",
+    "timeouts", "multisocket", "reload", "nsid", "bufsize", "bind", "debug", "trace", "ready",
+    "health", "pprof", "prometheus", "errors", "log", "dnstap", "local", "dns64", "acl", "any",
+    "chaos", "loadbalance", "tsig", "cache", "rewrite", "header", "dnssec", "autopath", "minimal",
+    "template", "transfer", "hosts", "route53", "azure", "clouddns", "k8s_external",
+    "kubernetes", "file", "auto", "secondary", "etcd", "loop", "forward", "grpc", "erratic",
+    "whoami", "on", "sign", "view", "nomad",
+];
+
+/// Directives kdns implements.
+pub const SUPPORTED: &[&str] = &["bind", "kubernetes"];
+
+/// Loads a Corefile from disk with the process environment.
+pub fn load(path: &Path, default_port: u16) -> Result<Config, ConfigError> {
+    let env = |k: &str| std::env::var(k).ok();
+    let tokens = Loader::new(&env).load_file(path)?;
+    parse(path, tokens, default_port)
+}
+
+/// Parses Corefile text (for tests and `--validate` on stdin).
+pub fn load_str(text: &str, path: &Path, default_port: u16) -> Result<Config, ConfigError> {
+    let env = |k: &str| std::env::var(k).ok();
+    let tokens = Loader::new(&env).load_text(text, path)?;
+    parse(path, tokens, default_port)
+}
+
+fn same_line(a: &Token, b: &Token) -> bool {
+    a.line == b.line && a.file == b.file
+}
+
+/// Reads lines until the `}` that closes the current block (consumed) or the end.
+fn parse_lines(toks: &[Token], i: &mut usize, opened_by: Option<&Token>) -> Result<Vec<Line>, ConfigError> {
+    let mut lines = Vec::new();
+    while *i < toks.len() {
+        let first = &toks[*i];
+        if first.is("}") {
+            *i += 1;
+            return Ok(lines);
+        }
+        if first.is("{") {
+            return Err(ConfigError::at(first, None, "unexpected `{`"));
+        }
+        let mut words = vec![first.clone()];
+        *i += 1;
+        while *i < toks.len() && same_line(&toks[*i], first) && !toks[*i].is("{") && !toks[*i].is("}") {
+            words.push(toks[*i].clone());
+            *i += 1;
+        }
+        let mut block = None;
+        if *i < toks.len() && toks[*i].is("{") && same_line(&toks[*i], words.last().unwrap_or(first)) {
+            let open = toks[*i].clone();
+            *i += 1;
+            block = Some(parse_lines(toks, i, Some(&open))?);
+        }
+        lines.push(Line { tokens: words, block });
+    }
+    match opened_by {
+        Some(t) => Err(ConfigError::at(t, None, "block opened here is never closed with `}`")),
+        None => Ok(lines),
+    }
+}
+
+/// `[dns://]zone[:port]`, where zone may be a CIDR (`10.0.0.0/24` → its reverse zone).
+fn parse_key(t: &Token, default_port: u16) -> Result<(String, u16), ConfigError> {
+    let mut s = t.text.trim_end_matches(',');
+    if let Some(rest) = s.strip_prefix("dns://") {
+        s = rest;
+    } else if s.contains("://") {
+        return Err(ConfigError::at(t, None, format!("server block key {s:?}: only dns:// (plain DNS over UDP and TCP) is supported")));
+    }
+    let (zone, port) = match s.rsplit_once(':') {
+        Some((z, p)) => {
+            let port: u16 = p.parse().map_err(|_| ConfigError::at(t, None, format!("server block key {s:?}: invalid port {p:?}")))?;
+            (z, port)
+        }
+        None => (s, default_port),
+    };
+    let zone = if zone.is_empty() { "." } else { zone };
+    let zone = normalize_zone(zone).map_err(|m| ConfigError::at(t, None, format!("server block key {s:?}: {m}")))?;
+    Ok((zone, port))
+}
+
+/// Lower-cases a zone and adds the final dot; a CIDR on an octet/nibble boundary becomes its
+/// reverse zone (`10.0.0.0/8` → `10.in-addr.arpa.`).
+pub fn normalize_zone(z: &str) -> Result<String, String> {
+    if let Some((net, bits)) = z.split_once('/') {
+        let bits: u8 = bits.parse().map_err(|_| format!("invalid prefix length in {z:?}"))?;
+        let ip: IpAddr = net.parse().map_err(|_| format!("invalid network in {z:?}"))?;
+        return match ip {
+            IpAddr::V4(v4) if bits <= 32 && bits % 8 == 0 => {
+                let o = v4.octets();
+                let mut labels: Vec<String> = o[..(bits / 8) as usize].iter().map(|b| b.to_string()).collect();
+                labels.reverse();
+                labels.push("in-addr.arpa.".into());
+                Ok(labels.join("."))
+            }
+            IpAddr::V6(v6) if bits <= 128 && bits % 4 == 0 => {
+                let nibbles: Vec<String> = v6
+                    .octets()
+                    .iter()
+                    .flat_map(|b| [b >> 4, b & 0xf])
+                    .take((bits / 4) as usize)
+                    .map(|n| format!("{n:x}"))
+                    .collect();
+                let mut labels: Vec<String> = nibbles.into_iter().rev().collect();
+                labels.push("ip6.arpa.".into());
+                Ok(labels.join("."))
+            }
+            _ => Err(format!("{z:?}: only prefixes on an octet (IPv4) or nibble (IPv6) boundary are supported")),
+        };
+    }
+    if z == "." {
+        return Ok(".".into());
+    }
+    let z = z.to_ascii_lowercase();
+    let z = z.trim_end_matches('.');
+    if z.is_empty() || z.split('.').any(|l| l.is_empty() || l.len() > 63) || z.len() > 253 {
+        return Err(format!("{z:?} is not a valid domain name"));
+    }
+    Ok(format!("{z}."))
+}
+
+fn parse(path: &Path, toks: Vec<Token>, default_port: u16) -> Result<Config, ConfigError> {
+    let mut blocks: Vec<ServerBlock> = Vec::new();
+    let mut seen: HashSet<(String, u16)> = HashSet::new();
+    let mut i = 0;
+    if toks.is_empty() {
+        return Err(ConfigError::at_parts(path, 1, None, "no server blocks: the Corefile is empty"));
+    }
+    while i < toks.len() {
+        let start = toks[i].clone();
+        let mut keys = Vec::new();
+        while i < toks.len() && !toks[i].is("{") {
+            if toks[i].is("}") {
+                return Err(ConfigError::at(&toks[i], None, "unexpected `}`"));
+            }
+            for part in toks[i].text.split(',').filter(|p| !p.is_empty()) {
+                let mut t = toks[i].clone();
+                t.text = part.to_string();
+                keys.push(t);
+            }
+            i += 1;
+        }
+        if i >= toks.len() {
+            return Err(ConfigError::at(&start, None, "server block has no `{`: expected `ZONE[:PORT] {`"));
+        }
+        if keys.is_empty() {
+            return Err(ConfigError::at(&toks[i], None, "server block without a zone (expected e.g. `.:53 {`)"));
+        }
+        let open = toks[i].clone();
+        i += 1;
+        let lines = parse_lines(&toks, &mut i, Some(&open))?;
+        let mut zones = Vec::new();
+        let mut port = None;
+        for k in &keys {
+            let (zone, p) = parse_key(k, default_port)?;
+            if let Some(prev) = port {
+                if prev != p {
+                    return Err(ConfigError::at(k, None, format!("all keys of a server block must use one port ({prev} and {p} given)")));
+                }
+            }
+            port = Some(p);
+            if !seen.insert((zone.clone(), p)) {
+                return Err(ConfigError::at(k, None, format!("cannot serve {zone}:{p}: it is already defined")));
+            }
+            zones.push(zone);
+        }
+        let port = port.unwrap_or(default_port);
+        blocks.push(build_block(zones, port, &lines, start.at())?);
+    }
+    Ok(Config {
+        path: path.to_path_buf(),
+        blocks,
+    })
+}
+
+fn build_block(zones: Vec<String>, port: u16, lines: &[Line], at: String) -> Result<ServerBlock, ConfigError> {
+    let mut binds = Vec::new();
+    let mut plugins = Vec::new();
+    let mut used: HashSet<String> = HashSet::new();
+    for line in lines {
+        let name = line.name();
+        let d = name.text.as_str();
+        if !SUPPORTED.contains(&d) {
+            return Err(if COREDNS_DIRECTIVES.contains(&d) {
+                ConfigError::at(name, Some(d), "directive is not supported by this version of kdns yet; remove it or use CoreDNS for this server block")
+            } else {
+                ConfigError::at(name, None, format!("unknown directive {d:?}"))
+            });
+        }
+        if d != "bind" && !used.insert(d.to_string()) {
+            return Err(ConfigError::at(name, Some(d), "this directive can only be used once per server block"));
+        }
+        match d {
+            "bind" => {
+                if line.block.is_some() {
+                    return Err(ConfigError::at(name, Some(d), "takes no block"));
+                }
+                if line.args().is_empty() {
+                    return Err(ConfigError::at(name, Some(d), "expects at least one address"));
+                }
+                for a in line.args() {
+                    let ip: IpAddr = a.text.parse().map_err(|_| {
+                        ConfigError::at(a, Some(d), format!("{:?} is not an IP address (interface names are not supported)", a.text))
+                    })?;
+                    if !binds.contains(&ip) {
+                        binds.push(ip);
+                    }
+                }
+            }
+            "kubernetes" => plugins.push(Plugin::Kubernetes(Box::new(kubernetes::parse(line, &zones)?))),
+            _ => unreachable!("checked against SUPPORTED"),
+        }
+    }
+    Ok(ServerBlock {
+        zones,
+        port,
+        binds,
+        plugins,
+        at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(text: &str) -> Result<Config, ConfigError> {
+        load_str(text, Path::new("Corefile"), 53)
+    }
+
+    #[test]
+    fn zones_and_ports() {
+        let c = cfg("cluster.local:1053 in-addr.arpa:1053 ip6.arpa:1053 {\n bind 127.0.0.1 ::1\n}\n.:1054 {\n}\n").unwrap();
+        assert_eq!(c.blocks.len(), 2);
+        assert_eq!(c.blocks[0].zones, vec!["cluster.local.", "in-addr.arpa.", "ip6.arpa."]);
+        assert_eq!(c.blocks[0].port, 1053);
+        assert_eq!(c.blocks[0].binds.len(), 2);
+        assert_eq!(c.blocks[1].zones, vec!["."]);
+        assert_eq!(normalize_zone("10.0.0.0/8").unwrap(), "10.in-addr.arpa.");
+        assert_eq!(normalize_zone("Cluster.Local").unwrap(), "cluster.local.");
+    }
+
+    #[test]
+    fn errors_name_file_line_and_directive() {
+        let e = cfg(".:53 {\n  bind 127.0.0.1\n  frobnicate\n}\n").unwrap_err().to_string();
+        assert_eq!(e, "Corefile:3: unknown directive \"frobnicate\"");
+        let e = cfg(".:53 {\n  forward . 1.2.3.4\n}\n").unwrap_err().to_string();
+        assert!(e.starts_with("Corefile:2: forward: directive is not supported"), "{e}");
+        let e = cfg(".:53 {\n  bind nope\n}\n").unwrap_err().to_string();
+        assert!(e.starts_with("Corefile:2: bind: \"nope\" is not an IP address"), "{e}");
+        let e = cfg(".:53 {\n bind 127.0.0.1\n").unwrap_err().to_string();
+        assert!(e.contains("never closed"), "{e}");
+        let e = cfg(".:53 {\n}\n.:53 {\n}\n").unwrap_err().to_string();
+        assert!(e.contains("already defined"), "{e}");
+        let e = cfg(".:99999 {\n}\n").unwrap_err().to_string();
+        assert!(e.contains("invalid port"), "{e}");
+    }
+
+    #[test]
+    fn snippets_and_env() {
+        std::env::set_var("KDNS_TEST_BIND", "127.0.0.9");
+        let c = cfg("(common) {\n  bind {$KDNS_TEST_BIND}\n}\n.:53 {\n  import common\n}\n").unwrap();
+        assert_eq!(c.blocks[0].binds, vec!["127.0.0.9".parse::<IpAddr>().unwrap()]);
+        let e = cfg(".:53 {\n  import missing\n}\n").unwrap_err().to_string();
+        assert!(e.starts_with("Corefile:2: import: no snippet named (missing)"), "{e}");
+    }
+}

@@ -1,0 +1,229 @@
+//! Kubernetes objects → the zone's compact model. Kubernetes API types stop here.
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1 as core;
+use k8s_openapi::api::discovery::v1 as discovery;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use crate::zone::model::{Endpoint, Namespace, Pod, Port, Service, ServiceKind, Slice};
+
+/// The label that joins an EndpointSlice to its Service.
+pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+
+fn lc(s: &str) -> Arc<str> {
+    Arc::from(s.to_ascii_lowercase())
+}
+
+fn namespace_of(meta: &ObjectMeta) -> Arc<str> {
+    lc(meta.namespace.as_deref().unwrap_or("default"))
+}
+
+fn name_of(meta: &ObjectMeta) -> Arc<str> {
+    lc(meta.name.as_deref().unwrap_or(""))
+}
+
+fn parse_ip(s: &str) -> Option<IpAddr> {
+    s.trim().parse().ok()
+}
+
+fn port(name: Option<&str>, port: i32, protocol: Option<&str>) -> Port {
+    Port {
+        name: lc(name.unwrap_or("")),
+        port,
+        protocol: Arc::from(protocol.unwrap_or("TCP")),
+    }
+}
+
+/// A Service. `type: ExternalName` → CNAME target; `clusterIP: None` → headless; otherwise
+/// every address of `clusterIPs` (falling back to `clusterIP`).
+pub fn service(s: &core::Service) -> Service {
+    let spec = s.spec.clone().unwrap_or_default();
+    let kind = if spec.type_.as_deref() == Some("ExternalName") {
+        let target = spec.external_name.clone().unwrap_or_default();
+        ServiceKind::ExternalName(Arc::from(target.trim_end_matches('.')))
+    } else if spec.cluster_ip.as_deref() == Some("None") {
+        ServiceKind::Headless
+    } else {
+        let mut ips: Vec<IpAddr> = Vec::new();
+        let listed = spec.cluster_ips.clone().unwrap_or_default();
+        let all = if listed.is_empty() {
+            spec.cluster_ip.clone().into_iter().collect()
+        } else {
+            listed
+        };
+        for ip in all.iter().filter_map(|s| parse_ip(s)) {
+            if !ips.contains(&ip) {
+                ips.push(ip);
+            }
+        }
+        ServiceKind::ClusterIp(ips)
+    };
+    let ports = spec
+        .ports
+        .unwrap_or_default()
+        .iter()
+        .map(|p| port(p.name.as_deref(), p.port, p.protocol.as_deref()))
+        .collect();
+    Service {
+        namespace: namespace_of(&s.metadata),
+        name: name_of(&s.metadata),
+        kind,
+        ports,
+    }
+}
+
+/// The Service an EndpointSlice belongs to, from its `kubernetes.io/service-name` label.
+pub fn slice_service_name(s: &discovery::EndpointSlice) -> Option<&str> {
+    s.metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(SERVICE_NAME_LABEL))
+        .map(String::as_str)
+        .filter(|n| !n.is_empty())
+}
+
+/// An EndpointSlice: ready addresses only (`ready` unset counts as ready), as CoreDNS reads it.
+/// Returns None for a slice without the service-name label or of address type FQDN.
+pub fn slice(s: &discovery::EndpointSlice) -> Option<Slice> {
+    let service = slice_service_name(s)?;
+    if s.address_type == "FQDN" {
+        return None;
+    }
+    let mut ports: Vec<Port> = s
+        .ports
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .map(|p| port(p.name.as_deref(), p.port.unwrap_or(-1), p.protocol.as_deref()))
+        .collect();
+    if ports.is_empty() {
+        ports.push(port(None, -1, None));
+    }
+    let mut endpoints = Vec::new();
+    for e in &s.endpoints {
+        let ready = e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true);
+        if !ready {
+            continue;
+        }
+        for a in &e.addresses {
+            let Some(ip) = parse_ip(a) else { continue };
+            endpoints.push(Endpoint {
+                ip,
+                hostname: e.hostname.as_deref().filter(|h| !h.is_empty()).map(lc),
+                pod_name: e.target_ref.as_ref().and_then(|t| t.name.as_deref()).map(lc),
+            });
+        }
+    }
+    Some(Slice {
+        namespace: namespace_of(&s.metadata),
+        name: name_of(&s.metadata),
+        service: lc(service),
+        ports,
+        endpoints,
+    })
+}
+
+/// A legacy v1 Endpoints object, converted as the EndpointSlice mirroring controller would:
+/// one slice per subset and address family, `addresses` ready, `notReadyAddresses` not ready
+/// (and so left out).
+pub fn mirror_endpoints(e: &core::Endpoints) -> Vec<Slice> {
+    let ns = namespace_of(&e.metadata);
+    let name = name_of(&e.metadata);
+    let mut out = Vec::new();
+    for (i, subset) in e.subsets.as_deref().unwrap_or_default().iter().enumerate() {
+        let mut ports: Vec<Port> = subset
+            .ports
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .map(|p| port(p.name.as_deref(), p.port, p.protocol.as_deref()))
+            .collect();
+        if ports.is_empty() {
+            ports.push(port(None, -1, None));
+        }
+        for v6 in [false, true] {
+            let endpoints: Vec<Endpoint> = subset
+                .addresses
+                .as_deref()
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|a| {
+                    let ip = parse_ip(&a.ip)?;
+                    (ip.is_ipv6() == v6).then(|| Endpoint {
+                        ip,
+                        hostname: a.hostname.as_deref().filter(|h| !h.is_empty()).map(lc),
+                        pod_name: a.target_ref.as_ref().and_then(|t| t.name.as_deref()).map(lc),
+                    })
+                })
+                .collect();
+            if endpoints.is_empty() {
+                continue;
+            }
+            let family = if v6 { "ipv6" } else { "ipv4" };
+            out.push(Slice {
+                namespace: ns.clone(),
+                name: Arc::from(format!("{name}-mirror-{i}-{family}")),
+                service: name.clone(),
+                ports: ports.clone(),
+                endpoints,
+            });
+        }
+    }
+    out
+}
+
+/// A Pod for `pods verified`: None when it is finished (Succeeded/Failed/Unknown) or being
+/// deleted, as CoreDNS skips those.
+pub fn pod(p: &core::Pod) -> Option<Pod> {
+    if p.metadata.deletion_timestamp.is_some() {
+        return None;
+    }
+    let status = p.status.as_ref()?;
+    if matches!(
+        status.phase.as_deref(),
+        Some("Succeeded") | Some("Failed") | Some("Unknown")
+    ) {
+        return None;
+    }
+    let mut ips: Vec<IpAddr> = status
+        .pod_ips
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|i| parse_ip(&i.ip))
+        .collect();
+    if ips.is_empty() {
+        ips.extend(status.pod_ip.as_deref().and_then(parse_ip));
+    }
+    if ips.is_empty() {
+        return None;
+    }
+    Some(Pod {
+        namespace: namespace_of(&p.metadata),
+        name: name_of(&p.metadata),
+        ips,
+    })
+}
+
+pub fn namespace(n: &core::Namespace) -> Namespace {
+    Namespace {
+        name: lc(n.metadata.name.as_deref().unwrap_or("")),
+        labels: n
+            .metadata
+            .labels
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+    }
+}
+
+/// Does a Service have a selector (so that its endpoints come from the endpoints controller,
+/// not from a hand-written Endpoints object)?
+pub fn has_selector(s: &core::Service) -> bool {
+    s.spec
+        .as_ref()
+        .and_then(|s| s.selector.as_ref())
+        .is_some_and(|s| !s.is_empty())
+}

@@ -1,0 +1,425 @@
+//! Cluster state from YAML/JSON manifests on disk, for running without a cluster.
+//!
+//! Every `*.yaml`, `*.yml` and `*.json` file under a directory (recursively, in path order) is
+//! read; multi-document YAML and `kind: List` are supported. Kinds: v1 Namespace, v1 Service,
+//! discovery.k8s.io/v1 EndpointSlice, v1 Pod and legacy v1 Endpoints (mirrored into slices
+//! for Services without a selector, as the EndpointSlice mirroring controller does). Other
+//! kinds are skipped with a debug log. A document that does not parse is an error naming the
+//! file, line and column.
+//!
+//! As in a real cluster, the namespaces `default`, `kube-system`, `kube-public` and
+//! `kube-node-lease` always exist, and so does every namespace an object lives in.
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1 as core;
+use k8s_openapi::api::discovery::v1 as discovery;
+use serde::de::DeserializeOwned;
+use tokio_util::sync::CancellationToken;
+
+use super::convert;
+use super::selector::Selector;
+use crate::zone::model::Namespace;
+use crate::zone::{Change, Store, Zone, ZoneHandle};
+
+/// Where an object was read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.file.display(), self.line)
+    }
+}
+
+/// A Kubernetes object kdns understands.
+#[derive(Debug, Clone)]
+pub enum Object {
+    Namespace(core::Namespace),
+    Service(core::Service),
+    EndpointSlice(discovery::EndpointSlice),
+    Endpoints(core::Endpoints),
+    Pod(core::Pod),
+}
+
+#[derive(Debug, Clone)]
+pub struct Located {
+    pub at: Location,
+    pub object: Object,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{}: not a directory", .0.display())]
+    NotADirectory(PathBuf),
+}
+
+fn is_manifest(p: &Path) -> bool {
+    matches!(
+        p.extension().and_then(|e| e.to_str()),
+        Some("yaml") | Some("yml") | Some("json")
+    )
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ManifestError> {
+    let io = |source| ManifestError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(io)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for p in entries {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with('.') {
+            continue; // editor swap files, ConfigMap-mounted ..data links
+        }
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else if is_manifest(&p) {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Reads every manifest under `dir`.
+pub fn load_dir(dir: &Path) -> Result<Vec<Located>, ManifestError> {
+    if !dir.is_dir() {
+        return Err(ManifestError::NotADirectory(dir.to_path_buf()));
+    }
+    let mut files = Vec::new();
+    walk(dir, &mut files)?;
+    let mut out = Vec::new();
+    for f in files {
+        out.extend(load_file(&f)?);
+    }
+    Ok(out)
+}
+
+/// Splits a YAML stream into documents with the (1-based) line each starts on.
+fn documents(text: &str) -> Vec<(usize, String)> {
+    let mut docs = Vec::new();
+    let mut cur = String::new();
+    let mut start = 1;
+    for (i, line) in text.lines().enumerate() {
+        let is_sep = line == "---" || line.starts_with("--- ") || line.starts_with("---\t");
+        if is_sep {
+            docs.push((start, std::mem::take(&mut cur)));
+            // Keep line numbers exact: the separator line becomes an empty line.
+            cur.push('\n');
+            start = i + 1;
+            continue;
+        }
+        cur.push_str(line);
+        cur.push('\n');
+    }
+    docs.push((start, cur));
+    docs
+}
+
+/// Reads one manifest file.
+pub fn load_file(path: &Path) -> Result<Vec<Located>, ManifestError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut out = Vec::new();
+    for (start, doc) in documents(&text) {
+        // `start` is the line of the separator (or 1); the document text keeps a blank line
+        // in its place, so serde_yaml's line numbers are relative to `start`.
+        let offset = start - 1;
+        let perr = |e: serde_yaml::Error| {
+            let (line, column) = e
+                .location()
+                .map(|l| (l.line() + offset, l.column()))
+                .unwrap_or((start, 1));
+            ManifestError::Parse {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: strip_location(&e.to_string()),
+            }
+        };
+        let value: serde_yaml::Value = serde_yaml::from_str(&doc).map_err(perr)?;
+        if value.is_null() {
+            continue;
+        }
+        let first_line = offset
+            + 1
+            + doc
+                .lines()
+                .position(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+                .unwrap_or(0);
+        let at = Location {
+            file: path.to_path_buf(),
+            line: first_line,
+        };
+        let err_at = |message: String| ManifestError::Parse {
+            path: path.to_path_buf(),
+            line: first_line,
+            column: 1,
+            message,
+        };
+        let (api, kind) = type_of(&value).map_err(err_at)?;
+        if kind.ends_with("List") && value.get("items").is_some() {
+            let items = value
+                .get("items")
+                .and_then(|i| i.as_sequence())
+                .cloned()
+                .unwrap_or_default();
+            for (i, item) in items.into_iter().enumerate() {
+                let (api, kind) = type_of(&item).map_err(|m| err_at(format!("items[{i}]: {m}")))?;
+                let obj = typed_value(&api, &kind, item)
+                    .map_err(|m| err_at(format!("items[{i}] ({kind}): {m}")))?;
+                if let Some(object) = obj {
+                    out.push(Located {
+                        at: at.clone(),
+                        object,
+                    });
+                }
+            }
+            continue;
+        }
+        if let Some(object) = typed_doc(&api, &kind, &doc).map_err(perr)? {
+            out.push(Located { at, object });
+        } else {
+            tracing::debug!(%at, %api, %kind, "skipping object of a kind DNS does not use");
+        }
+    }
+    Ok(out)
+}
+
+fn strip_location(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+fn type_of(v: &serde_yaml::Value) -> Result<(String, String), String> {
+    if !v.is_mapping() {
+        return Err("a manifest must be a mapping with apiVersion and kind".into());
+    }
+    let get = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+    let kind = get("kind").ok_or("missing `kind`")?;
+    let api = get("apiVersion").ok_or("missing `apiVersion`")?;
+    Ok((api, kind))
+}
+
+enum Kind {
+    Namespace,
+    Service,
+    EndpointSlice,
+    Endpoints,
+    Pod,
+}
+
+fn known(api: &str, kind: &str) -> Option<Kind> {
+    Some(match (api, kind) {
+        ("v1", "Namespace") => Kind::Namespace,
+        ("v1", "Service") => Kind::Service,
+        ("v1", "Endpoints") => Kind::Endpoints,
+        ("v1", "Pod") => Kind::Pod,
+        ("discovery.k8s.io/v1", "EndpointSlice") => Kind::EndpointSlice,
+        _ => return None,
+    })
+}
+
+fn typed_doc(api: &str, kind: &str, doc: &str) -> Result<Option<Object>, serde_yaml::Error> {
+    fn de<T: DeserializeOwned>(doc: &str) -> Result<T, serde_yaml::Error> {
+        serde_yaml::from_str(doc)
+    }
+    Ok(Some(match known(api, kind) {
+        Some(Kind::Namespace) => Object::Namespace(de(doc)?),
+        Some(Kind::Service) => Object::Service(de(doc)?),
+        Some(Kind::EndpointSlice) => Object::EndpointSlice(de(doc)?),
+        Some(Kind::Endpoints) => Object::Endpoints(de(doc)?),
+        Some(Kind::Pod) => Object::Pod(de(doc)?),
+        None => return Ok(None),
+    }))
+}
+
+fn typed_value(api: &str, kind: &str, v: serde_yaml::Value) -> Result<Option<Object>, String> {
+    fn de<T: DeserializeOwned>(v: serde_yaml::Value) -> Result<T, String> {
+        serde_yaml::from_value(v).map_err(|e| strip_location(&e.to_string()))
+    }
+    Ok(Some(match known(api, kind) {
+        Some(Kind::Namespace) => Object::Namespace(de(v)?),
+        Some(Kind::Service) => Object::Service(de(v)?),
+        Some(Kind::EndpointSlice) => Object::EndpointSlice(de(v)?),
+        Some(Kind::Endpoints) => Object::Endpoints(de(v)?),
+        Some(Kind::Pod) => Object::Pod(de(v)?),
+        None => return Ok(None),
+    }))
+}
+
+/// Namespaces that exist in every cluster.
+pub const BUILTIN_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
+
+fn labels_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> BTreeMap<String, String> {
+    meta.labels.clone().unwrap_or_default()
+}
+
+/// The changes that build a zone from these objects. `labels` filters Services,
+/// EndpointSlices (and Endpoints) and Pods, as the `labels` option filters the API watch.
+pub fn changes(objects: &[Located], labels: &Selector) -> Vec<Change> {
+    let mut out = Vec::new();
+    let mut namespaces: BTreeMap<String, Namespace> = BTreeMap::new();
+    let mut implied: BTreeSet<String> = BUILTIN_NAMESPACES.iter().map(|s| s.to_string()).collect();
+    // Services without a selector, whose hand-written Endpoints get mirrored.
+    let mut selectorless: BTreeSet<(String, String)> = BTreeSet::new();
+    for o in objects {
+        if let Object::Service(s) = &o.object {
+            if !convert::has_selector(s) {
+                let ns = s.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+                selectorless.insert((ns, s.metadata.name.clone().unwrap_or_default()));
+            }
+        }
+    }
+    for o in objects {
+        let meta_ns = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+            m.namespace.clone().unwrap_or_else(|| "default".into())
+        };
+        match &o.object {
+            Object::Namespace(n) => {
+                let n = convert::namespace(n);
+                namespaces.insert(n.name.to_string(), n);
+            }
+            Object::Service(s) => {
+                implied.insert(meta_ns(&s.metadata));
+                if labels.matches(&labels_of(&s.metadata)) {
+                    let svc = convert::service(s);
+                    if matches!(&svc.kind, crate::zone::model::ServiceKind::ClusterIp(ips) if ips.is_empty())
+                    {
+                        tracing::warn!(at = %o.at, service = %svc.name, "Service has no clusterIP: its name will have no A/AAAA records (set spec.clusterIP)");
+                    }
+                    out.push(Change::UpsertService(svc));
+                }
+            }
+            Object::EndpointSlice(s) => {
+                implied.insert(meta_ns(&s.metadata));
+                if !labels.matches(&labels_of(&s.metadata)) {
+                    continue;
+                }
+                match convert::slice(s) {
+                    Some(slice) => out.push(Change::UpsertSlice(slice)),
+                    None => tracing::warn!(at = %o.at, "EndpointSlice without label {} (or of addressType FQDN) is ignored", convert::SERVICE_NAME_LABEL),
+                }
+            }
+            Object::Endpoints(e) => {
+                let ns = meta_ns(&e.metadata);
+                implied.insert(ns.clone());
+                let name = e.metadata.name.clone().unwrap_or_default();
+                if !selectorless.contains(&(ns, name.clone())) {
+                    tracing::info!(at = %o.at, endpoints = %name, "v1 Endpoints not mirrored: its Service is missing or has a selector (write an EndpointSlice instead)");
+                    continue;
+                }
+                if !labels.matches(&labels_of(&e.metadata)) {
+                    continue;
+                }
+                out.extend(convert::mirror_endpoints(e).into_iter().map(Change::UpsertSlice));
+            }
+            Object::Pod(p) => {
+                implied.insert(meta_ns(&p.metadata));
+                if labels.matches(&labels_of(&p.metadata)) {
+                    out.extend(convert::pod(p).map(Change::UpsertPod));
+                }
+            }
+        }
+    }
+    for ns in implied {
+        namespaces.entry(ns.clone()).or_insert_with(|| Namespace {
+            name: Arc::from(ns.as_str()),
+            labels: Vec::new(),
+        });
+    }
+    let mut all: Vec<Change> = namespaces.into_values().map(Change::UpsertNamespace).collect();
+    all.extend(out);
+    all
+}
+
+/// Loads `dir` into a complete, synced zone.
+pub fn build_zone(dir: &Path, labels: &Selector) -> Result<Arc<Zone>, ManifestError> {
+    let objects = load_dir(dir)?;
+    let mut store = Store::new();
+    for c in changes(&objects, labels) {
+        store.apply(c);
+    }
+    store.set_synced(true);
+    Ok(store.snapshot())
+}
+
+/// Watches `dir` and publishes a fresh zone into `handle` after every change (debounced by
+/// 100 ms). A directory that no longer loads is logged and the previous zone keeps serving.
+pub async fn watch(dir: PathBuf, labels: Selector, handle: ZoneHandle, stop: CancellationToken) {
+    use notify::{RecursiveMode, Watcher};
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut watcher = match notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
+        if ev.is_ok() {
+            let _ = tx.send(());
+        }
+    }) {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::error!(dir = %dir.display(), error = %e, "cannot watch manifests directory; changes will not be picked up");
+            return;
+        }
+    };
+    if let Err(e) = watcher.watch(&dir, RecursiveMode::Recursive) {
+        tracing::error!(dir = %dir.display(), error = %e, "cannot watch manifests directory; changes will not be picked up");
+        return;
+    }
+    loop {
+        tokio::select! {
+            ev = rx.recv() => if ev.is_none() { return },
+            _ = stop.cancelled() => return,
+        }
+        // Debounce: editors and `kubectl`-style writers touch files several times.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        while rx.try_recv().is_ok() {}
+        let d = dir.clone();
+        let l = labels.clone();
+        match tokio::task::spawn_blocking(move || build_zone(&d, &l)).await {
+            Ok(Ok(zone)) => {
+                tracing::info!(dir = %dir.display(), services = zone.service_count(), "manifests reloaded");
+                handle.publish(zone);
+            }
+            Ok(Err(e)) => tracing::error!(error = %e, "manifests reload failed; still serving the previous zone"),
+            Err(e) => tracing::error!(error = %e, "manifests reload task failed"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn document_lines() {
+        let d = documents("a: 1\n---\nb: 2\n\n---\nc: 3\n");
+        assert_eq!(d.len(), 3);
+        assert_eq!(d[1].0, 2);
+        assert_eq!(d[2].0, 5);
+    }
+}

@@ -1,0 +1,86 @@
+//! The zone's own compact view of Kubernetes objects: only the fields DNS needs.
+//!
+//! Nothing here knows Kubernetes API types; `source/convert.rs` builds these. Names are stored
+//! lower-case (Kubernetes names are DNS-1123 labels; lower-casing makes matching
+//! case-insensitive without work on the query path).
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// A Service, reduced to what DNS answers with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    pub namespace: Arc<str>,
+    pub name: Arc<str>,
+    pub kind: ServiceKind,
+    /// Service ports in `spec.ports` order.
+    pub ports: Vec<Port>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServiceKind {
+    /// `spec.clusterIPs` (dual-stack: one per family), in order, deduplicated.
+    ClusterIp(Vec<IpAddr>),
+    /// `clusterIP: None`.
+    Headless,
+    /// `type: ExternalName`: the target name, without a trailing dot.
+    ExternalName(Arc<str>),
+}
+
+/// A port of a Service or an EndpointSlice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Port {
+    /// Port name ("" when unnamed).
+    pub name: Arc<str>,
+    /// Port number; -1 is CoreDNS's sentinel for "slice without ports" (A records, no SRV).
+    pub port: i32,
+    /// `TCP`, `UDP` or `SCTP` as written in the object (matched case-insensitively).
+    pub protocol: Arc<str>,
+}
+
+/// One EndpointSlice, reduced to its ready addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slice {
+    pub namespace: Arc<str>,
+    pub name: Arc<str>,
+    /// The Service this slice belongs to (label `kubernetes.io/service-name`).
+    pub service: Arc<str>,
+    /// Slice ports; a slice without ports carries the single sentinel port -1, as CoreDNS does.
+    pub ports: Vec<Port>,
+    /// Ready addresses only (`conditions.ready` unset counts as ready); one entry per address.
+    pub endpoints: Vec<Endpoint>,
+}
+
+/// One ready address of an endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub ip: IpAddr,
+    /// `hostname` of the endpoint, if set.
+    pub hostname: Option<Arc<str>>,
+    /// Name of the Pod in `targetRef` (for `endpoint_pod_names`).
+    pub pod_name: Option<Arc<str>>,
+}
+
+/// A running Pod (for `pods verified`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pod {
+    pub namespace: Arc<str>,
+    pub name: Arc<str>,
+    pub ips: Vec<IpAddr>,
+}
+
+/// A Namespace and its labels (for `namespace_labels`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Namespace {
+    pub name: Arc<str>,
+    pub labels: Vec<(String, String)>,
+}
+
+/// The lookup key of a service: `name.namespace`, the same bytes as in a query name
+/// `name.namespace.svc.zone`, so a lookup needs no allocation.
+pub fn service_key(name: &str, namespace: &str) -> Arc<str> {
+    let mut k = String::with_capacity(name.len() + namespace.len() + 1);
+    k.push_str(name);
+    k.push('.');
+    k.push_str(namespace);
+    Arc::from(k)
+}

@@ -1,0 +1,287 @@
+//! The incremental store and its immutable snapshots.
+//!
+//! The source applies each change to a [`Store`]; [`Store::snapshot`] hands out an immutable
+//! [`Zone`] that queries read without locks. The maps are persistent (HAMT, `imbl`), so a
+//! snapshot is O(1) to take and a change costs O(log n) plus the size of the one object that
+//! changed — never the size of the cluster.
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use imbl::{HashMap as PMap, OrdSet};
+
+use super::model::{service_key, Namespace, Pod, Service, ServiceKind, Slice};
+
+/// An immutable, indexed snapshot of everything the cluster zone answers from.
+#[derive(Clone, Default)]
+pub struct Zone {
+    /// `name.namespace` → Service.
+    pub(crate) services: PMap<Arc<str>, Arc<Service>>,
+    /// `service.namespace` → the service's EndpointSlices, ordered by slice name.
+    pub(crate) endpoints: PMap<Arc<str>, Arc<[Arc<Slice>]>>,
+    pub(crate) namespaces: PMap<Arc<str>, Arc<Namespace>>,
+    /// ClusterIP → service keys (for PTR).
+    pub(crate) svc_by_ip: PMap<IpAddr, OrdSet<Arc<str>>>,
+    /// Ready endpoint IP → service keys whose slices hold it (for PTR and NS).
+    pub(crate) ep_by_ip: PMap<IpAddr, OrdSet<Arc<str>>>,
+    /// Pod IP → (namespace, pod name) (for `pods verified`).
+    pub(crate) pods_by_ip: PMap<IpAddr, OrdSet<(Arc<str>, Arc<str>)>>,
+    /// SOA serial: Unix time of the last change that altered the zone.
+    pub serial: u32,
+    /// False until the source has delivered its first complete state.
+    pub synced: bool,
+}
+
+impl Zone {
+    pub fn service(&self, key: &str) -> Option<&Arc<Service>> {
+        self.services.get(key)
+    }
+    pub fn slices(&self, key: &str) -> &[Arc<Slice>] {
+        self.endpoints.get(key).map(|s| &s[..]).unwrap_or(&[])
+    }
+    pub fn namespace(&self, name: &str) -> Option<&Arc<Namespace>> {
+        self.namespaces.get(name)
+    }
+    pub fn service_count(&self) -> usize {
+        self.services.len()
+    }
+}
+
+/// One change to the cluster state, as a source reports it.
+#[derive(Debug, Clone)]
+pub enum Change {
+    UpsertService(Service),
+    DeleteService { namespace: String, name: String },
+    UpsertSlice(Slice),
+    DeleteSlice { namespace: String, name: String },
+    UpsertNamespace(Namespace),
+    DeleteNamespace { name: String },
+    UpsertPod(Pod),
+    DeletePod { namespace: String, name: String },
+}
+
+/// The writer side: owned by one source task, never touched by queries.
+#[derive(Default)]
+pub struct Store {
+    zone: Zone,
+    /// (namespace, slice name) → slice, to find the old version on update/delete.
+    slices: HashMap<(Arc<str>, Arc<str>), Arc<Slice>>,
+    /// service key → slice name → slice.
+    slices_by_svc: HashMap<Arc<str>, BTreeMap<Arc<str>, Arc<Slice>>>,
+    pods: HashMap<(Arc<str>, Arc<str>), Arc<Pod>>,
+}
+
+fn now_serial() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as u32)
+        .unwrap_or(0)
+}
+
+fn index_add<K: Clone + Ord>(m: &mut PMap<IpAddr, OrdSet<K>>, ip: IpAddr, k: K) {
+    m.entry(ip).or_default().insert(k);
+}
+
+fn index_remove<K: Clone + Ord>(m: &mut PMap<IpAddr, OrdSet<K>>, ip: &IpAddr, k: &K) {
+    if let Some(set) = m.get_mut(ip) {
+        set.remove(k);
+        if set.is_empty() {
+            m.remove(ip);
+        }
+    }
+}
+
+fn cluster_ips(s: &Service) -> &[IpAddr] {
+    match &s.kind {
+        ServiceKind::ClusterIp(ips) => ips,
+        _ => &[],
+    }
+}
+
+impl Store {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Applies one change; returns whether the zone changed (and so the serial moved).
+    pub fn apply(&mut self, change: Change) -> bool {
+        let changed = match change {
+            Change::UpsertService(s) => self.upsert_service(s),
+            Change::DeleteService { namespace, name } => self.delete_service(&namespace, &name),
+            Change::UpsertSlice(s) => self.upsert_slice(s),
+            Change::DeleteSlice { namespace, name } => self.delete_slice(&namespace, &name),
+            Change::UpsertNamespace(n) => {
+                let old = self.zone.namespaces.insert(n.name.clone(), Arc::new(n.clone()));
+                old.as_deref() != Some(&n)
+            }
+            Change::DeleteNamespace { name } => self.zone.namespaces.remove(name.as_str()).is_some(),
+            Change::UpsertPod(p) => self.upsert_pod(p),
+            Change::DeletePod { namespace, name } => self.delete_pod(&namespace, &name),
+        };
+        if changed {
+            self.zone.serial = now_serial().max(self.zone.serial);
+        }
+        changed
+    }
+
+    /// Marks the state complete (the first full list has been applied).
+    pub fn set_synced(&mut self, synced: bool) {
+        self.zone.synced = synced;
+    }
+
+    /// An immutable snapshot of the current state: O(1).
+    pub fn snapshot(&self) -> Arc<Zone> {
+        Arc::new(self.zone.clone())
+    }
+
+    fn upsert_service(&mut self, s: Service) -> bool {
+        let key = service_key(&s.name, &s.namespace);
+        if let Some(old) = self.zone.services.get(&key) {
+            if **old == s {
+                return false;
+            }
+            let old = old.clone();
+            for ip in cluster_ips(&old) {
+                index_remove(&mut self.zone.svc_by_ip, ip, &key);
+            }
+        }
+        for ip in cluster_ips(&s) {
+            index_add(&mut self.zone.svc_by_ip, *ip, key.clone());
+        }
+        self.zone.services.insert(key, Arc::new(s));
+        true
+    }
+
+    fn delete_service(&mut self, namespace: &str, name: &str) -> bool {
+        let key = service_key(name, namespace);
+        match self.zone.services.remove(&key) {
+            Some(old) => {
+                for ip in cluster_ips(&old) {
+                    index_remove(&mut self.zone.svc_by_ip, ip, &key);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn upsert_slice(&mut self, s: Slice) -> bool {
+        let id = (s.namespace.clone(), s.name.clone());
+        if let Some(old) = self.slices.get(&id) {
+            if **old == s {
+                return false;
+            }
+        }
+        let old = self.slices.remove(&id);
+        let new = Arc::new(s);
+        self.slices.insert(id, new.clone());
+        if let Some(old) = &old {
+            let old_key = service_key(&old.service, &old.namespace);
+            if *old.service != *new.service {
+                self.rebuild_service_endpoints(&old_key, |m| {
+                    m.remove(&old.name);
+                });
+            }
+        }
+        let key = service_key(&new.service, &new.namespace);
+        let name = new.name.clone();
+        self.rebuild_service_endpoints(&key, |m| {
+            m.insert(name, new);
+        });
+        true
+    }
+
+    fn delete_slice(&mut self, namespace: &str, name: &str) -> bool {
+        let id: (Arc<str>, Arc<str>) = (Arc::from(namespace), Arc::from(name));
+        let Some(old) = self.slices.remove(&id) else {
+            return false;
+        };
+        let key = service_key(&old.service, &old.namespace);
+        self.rebuild_service_endpoints(&key, |m| {
+            m.remove(&old.name);
+        });
+        true
+    }
+
+    /// Edits one service's slice set and re-derives its endpoint list and reverse index.
+    /// Cost: the endpoints of that one service.
+    fn rebuild_service_endpoints(
+        &mut self,
+        key: &Arc<str>,
+        edit: impl FnOnce(&mut BTreeMap<Arc<str>, Arc<Slice>>),
+    ) {
+        let map = self.slices_by_svc.entry(key.clone()).or_default();
+        let old_ips: Vec<IpAddr> = map
+            .values()
+            .flat_map(|s| s.endpoints.iter().map(|e| e.ip))
+            .collect();
+        edit(map);
+        let new_ips: Vec<IpAddr> = map
+            .values()
+            .flat_map(|s| s.endpoints.iter().map(|e| e.ip))
+            .collect();
+        for ip in &old_ips {
+            if !new_ips.contains(ip) {
+                index_remove(&mut self.zone.ep_by_ip, ip, key);
+            }
+        }
+        for ip in &new_ips {
+            index_add(&mut self.zone.ep_by_ip, *ip, key.clone());
+        }
+        if map.is_empty() {
+            self.slices_by_svc.remove(key);
+            self.zone.endpoints.remove(key);
+        } else {
+            let list: Arc<[Arc<Slice>]> = map.values().cloned().collect();
+            self.zone.endpoints.insert(key.clone(), list);
+        }
+    }
+
+    fn upsert_pod(&mut self, p: Pod) -> bool {
+        let id = (p.namespace.clone(), p.name.clone());
+        if let Some(old) = self.pods.get(&id) {
+            if **old == p {
+                return false;
+            }
+        }
+        self.delete_pod_id(&id);
+        for ip in &p.ips {
+            index_add(&mut self.zone.pods_by_ip, *ip, id.clone());
+        }
+        self.pods.insert(id, Arc::new(p));
+        true
+    }
+
+    fn delete_pod(&mut self, namespace: &str, name: &str) -> bool {
+        self.delete_pod_id(&(Arc::from(namespace), Arc::from(name)))
+    }
+
+    fn delete_pod_id(&mut self, id: &(Arc<str>, Arc<str>)) -> bool {
+        match self.pods.remove(id) {
+            Some(old) => {
+                for ip in &old.ips {
+                    index_remove(&mut self.zone.pods_by_ip, ip, id);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// The published zone: writers swap in a new snapshot, readers load it without locks.
+#[derive(Clone, Default)]
+pub struct ZoneHandle(Arc<ArcSwap<Zone>>);
+
+impl ZoneHandle {
+    pub fn new(zone: Arc<Zone>) -> Self {
+        Self(Arc::new(ArcSwap::new(zone)))
+    }
+    pub fn load(&self) -> Arc<Zone> {
+        self.0.load_full()
+    }
+    pub fn publish(&self, zone: Arc<Zone>) {
+        self.0.store(zone);
+    }
+}
