@@ -27,6 +27,7 @@
 //! | zone records → wire records | `src/dns/wire.rs` |
 //! | kubelet service environment variables | `src/envvars/mod.rs` |
 
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod dns;

@@ -5,16 +5,52 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+const ABOUT: &str = "Kubernetes cluster DNS server: CoreDNS's answers and Corefile, kubelet service env vars";
+
+const LONG_ABOUT: &str = "\
+kdns answers the cluster zone (e.g. cluster.local) exactly as CoreDNS's `kubernetes` plugin does,
+configured by the same Corefile syntax.
+
+EXAMPLES:
+    # Serve the example manifests on 127.0.0.1:1053 (no cluster needed):
+    kdns --conf Corefile.example
+    dig @127.0.0.1 -p 1053 svc-echoserver.default.svc.cluster.local
+
+    # Check a Corefile (and the manifests it names) without serving:
+    kdns --conf /etc/coredns/Corefile --validate
+
+    # The environment variables the kubelet would give a pod in `default`:
+    kdns env --namespace default --manifests examples/echoserver
+
+A Corefile server block serving manifests from a directory:
+    cluster.local:1053 in-addr.arpa:1053 ip6.arpa:1053 {
+        bind 127.0.0.1
+        kubernetes cluster.local in-addr.arpa ip6.arpa {
+            manifests examples/echoserver
+            pods insecure
+        }
+    }
+
+Logging: --log-level or RUST_LOG (e.g. RUST_LOG=kdns=debug).";
 
 #[derive(Debug, Parser)]
-#[command(name = "kdns", version, about, long_about = None)]
+#[command(name = "kdns", version, about = ABOUT, long_about = LONG_ABOUT)]
 pub struct Cli {
-    /// Corefile to read (CoreDNS syntax).
-    #[arg(long = "conf", short = 'c', default_value = "Corefile", global = true)]
+    /// Corefile to read (CoreDNS syntax); relative `manifests` paths are relative to it.
+    #[arg(long = "conf", short = 'c', default_value = "Corefile", value_name = "FILE")]
     pub conf: PathBuf,
-    /// Check the Corefile and the manifests it names, print what would be served, and exit.
+    /// Load the Corefile and everything it names, print what would be served, and exit
+    /// (status 0 when valid, 1 with FILE:LINE and the reason otherwise).
     #[arg(long)]
     pub validate: bool,
+    /// Port for server block keys that name none (CoreDNS's -dns.port).
+    #[arg(long = "dns-port", default_value_t = 53, value_name = "PORT")]
+    pub dns_port: u16,
+    /// Log level (error, warn, info, debug, trace); RUST_LOG overrides it.
+    #[arg(long = "log-level", default_value = "info", value_name = "LEVEL")]
+    pub log_level: String,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -25,10 +61,84 @@ pub enum Command {
     Env(env::EnvArgs),
 }
 
+fn init_logging(level: &str) {
+    // hickory logs every query at INFO: keep it at WARN unless asked.
+    let default = format!("{level},hickory_server=warn,hickory_proto=warn,hickory_net=warn,kube=warn");
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Some(Command::Env(args)) => env::run(args),
-        None => ExitCode::SUCCESS,
+    if let Some(Command::Env(args)) = cli.command {
+        return env::run(args);
     }
+    init_logging(&cli.log_level);
+    let cfg = match crate::config::load(&cli.conf, cli.dns_port) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("kdns: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if cli.validate {
+        return match crate::app::prepare(&cfg) {
+            Ok(p) => {
+                for line in p.summary {
+                    println!("{line}");
+                }
+                println!("{}: OK", cli.conf.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("kdns: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("kdns: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async {
+        let shutdown = CancellationToken::new();
+        tokio::spawn(stop_on_signal(shutdown.clone()));
+        crate::app::run(cfg, shutdown, |addrs| {
+            for a in addrs {
+                tracing::info!("listening on {a} (udp, tcp)");
+            }
+        })
+        .await
+    });
+    match result {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("kdns: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn stop_on_signal(shutdown: CancellationToken) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        tracing::error!("cannot install signal handlers");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+    }
+    shutdown.cancel();
 }

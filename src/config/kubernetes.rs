@@ -14,6 +14,7 @@
 //!     noendpoints
 //!     fallthrough [ZONES…]
 //!     ignore empty_service
+//!     zonal                    # TOPOZONE.pin|prefer._zone.SVC.NS.svc.ZONE for headless services
 //!     startup_timeout DURATION # default 5s
 //!     apiserver_qps N
 //!     apiserver_burst N
@@ -213,6 +214,10 @@ pub fn parse(line: &Line, block_zones: &[String]) -> Result<KubernetesConfig, Co
                 no_args(opt)?;
                 noendpoints = true;
             }
+            "zonal" => {
+                no_args(opt)?;
+                opts.zonal = true;
+            }
             "fallthrough" => {
                 opts.fallthrough = if args.is_empty() {
                     Fallthrough::All
@@ -242,6 +247,9 @@ pub fn parse(line: &Line, block_zones: &[String]) -> Result<KubernetesConfig, Co
             }
             other => return Err(ConfigError::at(o, D, format!("unknown property {other:?}"))),
         }
+    }
+    if opts.zonal && noendpoints {
+        return Err(ConfigError::at(name, D, "zonal requires the endpoint cache; remove noendpoints"));
     }
     let source = match (manifests, api_at) {
         (Some(_), Some(t)) => {

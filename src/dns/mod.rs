@@ -1,1 +1,6 @@
-//! dns
+//! The DNS server: hickory types stop here.
+pub mod handler;
+pub mod server;
+pub mod wire;
+
+pub use handler::{Answer, Block, Router, Step};

@@ -112,6 +112,7 @@ pub fn slice(s: &discovery::EndpointSlice) -> Option<Slice> {
                 ip,
                 hostname: e.hostname.as_deref().filter(|h| !h.is_empty()).map(lc),
                 pod_name: e.target_ref.as_ref().and_then(|t| t.name.as_deref()).map(lc),
+                zone: e.zone.as_deref().map(Arc::from),
             });
         }
     }
@@ -154,6 +155,7 @@ pub fn mirror_endpoints(e: &core::Endpoints) -> Vec<Slice> {
                         ip,
                         hostname: a.hostname.as_deref().filter(|h| !h.is_empty()).map(lc),
                         pod_name: a.target_ref.as_ref().and_then(|t| t.name.as_deref()).map(lc),
+                        zone: None,
                     })
                 })
                 .collect();

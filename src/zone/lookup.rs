@@ -57,6 +57,8 @@ pub struct KubeOptions {
     pub namespaces: Vec<String>,
     pub ignore_empty_service: bool,
     pub fallthrough: Fallthrough,
+    /// `zonal`: zone-scoped names for headless services.
+    pub zonal: bool,
     /// Addresses this server answers on, for `ns.dns.ZONE` and the apex NS.
     pub local_ips: Vec<IpAddr>,
 }
@@ -72,6 +74,7 @@ impl Default for KubeOptions {
             namespaces: Vec::new(),
             ignore_empty_service: false,
             fallthrough: Fallthrough::Off,
+            zonal: false,
             local_ips: Vec::new(),
         }
     }
@@ -112,9 +115,12 @@ struct Req<'a> {
     service: &'a str,
     namespace: &'a str,
     pod_or_svc: &'a str,
+    /// `zonal`: the topology zone of `ZONE.pin|prefer._zone.svc.ns.svc.cluster.local`.
+    topo_zone: &'a str,
+    zone_prefer: bool,
 }
 
-fn parse_request(rel: &str) -> Found<Req<'_>> {
+fn parse_request(rel: &str, zonal: bool) -> Found<Req<'_>> {
     let mut r = Req::default();
     if rel.is_empty() || rel == "svc" || rel == "pod" {
         return Ok(r);
@@ -143,7 +149,20 @@ fn parse_request(rel: &str) -> Found<Req<'_>> {
             r.protocol = segs[1].strip_prefix('_').unwrap_or(segs[1]);
             r.port = segs[0].strip_prefix('_').unwrap_or(segs[0]);
         }
-        _ => return Err(NameError),
+        _ => {
+            // `zonal`: TOPOZONE.pin|prefer._zone.service.namespace.svc (the zone may hold dots).
+            let last = last as usize;
+            if !zonal || segs[last] != "_zone" || r.pod_or_svc != "svc" {
+                return Err(NameError);
+            }
+            match segs[last - 1] {
+                "pin" => {}
+                "prefer" => r.zone_prefer = true,
+                _ => return Err(NameError),
+            }
+            let len: usize = segs[..last - 1].iter().map(|l| l.len() + 1).sum::<usize>() - 1;
+            r.topo_zone = &rel[..len];
+        }
     }
     Ok(r)
 }
@@ -300,7 +319,20 @@ impl Ctx<'_> {
                     key: name.to_string(),
                 }]);
             }
-            return Ok(Vec::new());
+            // A name that exists for another type is NODATA, anything else NXDOMAIN (even
+            // the apex: CoreDNS 1.14 quirk, kept for identical answers).
+            let found = self.records(name);
+            if found.as_ref().is_ok_and(|v| !v.is_empty()) {
+                return Ok(Vec::new());
+            }
+            if found.is_ok() && self.opts.zonal {
+                if let Ok(r) = parse_request(rel, true) {
+                    if !r.topo_zone.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                }
+            }
+            return Err(NameError);
         }
         if qt == qtype::NS {
             return Ok(self.ns_addrs());
@@ -329,7 +361,7 @@ impl Ctx<'_> {
     /// CoreDNS's `Records()`.
     fn records(&self, name: &str) -> Found<Vec<Item>> {
         let rel = strip_zone(name, self.zl).unwrap_or("");
-        let r = parse_request(rel)?;
+        let r = parse_request(rel, self.opts.zonal)?;
         if r.pod_or_svc.is_empty() {
             return Ok(Vec::new());
         }
@@ -399,9 +431,13 @@ impl Ctx<'_> {
         {
             return Err(NameError);
         }
+        if !r.topo_zone.is_empty() && !matches!(svc.kind, ServiceKind::Headless) {
+            return Err(NameError);
+        }
         match &svc.kind {
             ServiceKind::ExternalName(target) => {
-                if !r.endpoint.is_empty() || target.parse::<IpAddr>().is_ok() {
+                let pseudo = !r.endpoint.is_empty() || !r.port.is_empty() || !r.protocol.is_empty();
+                if pseudo || target.parse::<IpAddr>().is_ok() {
                     return Err(NameError);
                 }
                 out.push(Item {
@@ -413,26 +449,40 @@ impl Ctx<'_> {
                 found = true;
             }
             kind if matches!(kind, ServiceKind::Headless) || !r.endpoint.is_empty() => {
+                // A zone-scoped name of a headless service exists even when no endpoint
+                // carries that zone (NODATA, identical on every replica).
+                found |= !r.topo_zone.is_empty();
                 let base = self.svc_name(svc);
-                for slice in slices {
-                    for ep in &slice.endpoints {
-                        let label = endpoint_label(ep, self.opts.endpoint_pod_names);
-                        if !r.endpoint.is_empty() && !r.endpoint.eq_ignore_ascii_case(&label) {
-                            continue;
-                        }
-                        for p in &slice.ports {
-                            if !match_port_proto(r.port, &p.name, r.protocol, &p.protocol) {
+                let mut add_for_zone = |topo: &str, out: &mut Vec<Item>| {
+                    let mut added = 0;
+                    for slice in slices {
+                        for ep in &slice.endpoints {
+                            if !topo.is_empty() && ep.zone.as_deref() != Some(topo) {
                                 continue;
                             }
-                            found = true;
-                            out.push(Item {
-                                host: Host::Ip(ep.ip),
-                                port: p.port,
-                                ttl,
-                                key: format!("{label}.{base}"),
-                            });
+                            let label = endpoint_label(ep, self.opts.endpoint_pod_names);
+                            if !r.endpoint.is_empty() && !r.endpoint.eq_ignore_ascii_case(&label) {
+                                continue;
+                            }
+                            for p in &slice.ports {
+                                if !match_port_proto(r.port, &p.name, r.protocol, &p.protocol) {
+                                    continue;
+                                }
+                                found = true;
+                                added += 1;
+                                out.push(Item {
+                                    host: Host::Ip(ep.ip),
+                                    port: p.port,
+                                    ttl,
+                                    key: format!("{label}.{base}"),
+                                });
+                            }
                         }
                     }
+                    added
+                };
+                if add_for_zone(r.topo_zone, &mut out) == 0 && r.zone_prefer {
+                    add_for_zone("", &mut out);
                 }
             }
             ServiceKind::ClusterIp(ips) => {
@@ -757,13 +807,17 @@ mod tests {
 
     #[test]
     fn parse() {
-        let r = parse_request("_http._tcp.svc1.ns.svc").unwrap();
+        let r = parse_request("_http._tcp.svc1.ns.svc", false).unwrap();
         assert_eq!((r.port, r.protocol, r.service, r.namespace), ("http", "tcp", "svc1", "ns"));
-        let r = parse_request("ep.svc1.ns.svc").unwrap();
+        let r = parse_request("ep.svc1.ns.svc", false).unwrap();
         assert_eq!(r.endpoint, "ep");
-        assert!(parse_request("a.b.c.svc1.ns.svc").is_err());
-        assert!(parse_request("svc1.ns.foo").is_err());
-        assert_eq!(parse_request("svc").unwrap().pod_or_svc, "");
-        assert_eq!(parse_request("ns.svc").unwrap().namespace, "ns");
+        assert!(parse_request("a.b.c.svc1.ns.svc", false).is_err());
+        assert!(parse_request("svc1.ns.foo", false).is_err());
+        assert_eq!(parse_request("svc", false).unwrap().pod_or_svc, "");
+        assert_eq!(parse_request("ns.svc", false).unwrap().namespace, "ns");
+        let r = parse_request("us-east.1a.prefer._zone.hdls.ns.svc", true).unwrap();
+        assert_eq!((r.topo_zone, r.zone_prefer, r.service), ("us-east.1a", true, "hdls"));
+        assert!(parse_request("a.pin._zone.hdls.ns.svc", false).is_err());
+        assert!(parse_request("a.keep._zone.hdls.ns.svc", true).is_err());
     }
 }

@@ -58,6 +58,8 @@ pub struct Endpoint {
     pub hostname: Option<Arc<str>>,
     /// Name of the Pod in `targetRef` (for `endpoint_pod_names`).
     pub pod_name: Option<Arc<str>>,
+    /// Topology zone of the endpoint (for `zonal`).
+    pub zone: Option<Arc<str>>,
 }
 
 /// A running Pod (for `pods verified`).

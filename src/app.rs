@@ -1,0 +1,161 @@
+//! Wiring: a loaded Corefile becomes sources, zones, a router and listeners; then it serves
+//! until shutdown. Nothing listens unless everything loaded.
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::config::kubernetes::SourceConfig;
+use crate::config::{Config, Plugin};
+use crate::dns::server::{self, Listeners};
+use crate::dns::{Block, Router, Step};
+use crate::source::manifests::{self, ManifestError};
+use crate::source::selector::Selector;
+use crate::zone::ZoneHandle;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{at}: kubernetes: manifests: {source}")]
+    Manifests {
+        at: String,
+        #[source]
+        source: ManifestError,
+    },
+    #[error("{at}: kubernetes: watching a live API server is not available in this build yet; use `manifests DIR`")]
+    ApiNotAvailable { at: String },
+    #[error("cannot listen on port {port}: {source}")]
+    Bind {
+        port: u16,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A manifests directory to keep watching.
+pub struct Watch {
+    pub dir: PathBuf,
+    pub labels: Selector,
+    pub zone: ZoneHandle,
+}
+
+/// Everything built from a Corefile, before any socket is opened.
+pub struct Prepared {
+    pub router: Arc<Router>,
+    pub watches: Vec<Watch>,
+    /// One line per server block, for logs and `--validate`.
+    pub summary: Vec<String>,
+}
+
+fn interface_ips() -> Vec<IpAddr> {
+    if_addrs::get_if_addrs()
+        .map(|v| v.into_iter().map(|i| i.ip()).collect())
+        .unwrap_or_default()
+}
+
+/// Loads every source (fatal on error) and builds the router.
+pub fn prepare(cfg: &Config) -> Result<Prepared, AppError> {
+    let mut router = Router::default();
+    let mut watches = Vec::new();
+    let mut summary = Vec::new();
+    for b in &cfg.blocks {
+        let local_ips: Vec<IpAddr> = {
+            let bound: Vec<IpAddr> = b.binds.iter().copied().filter(|ip| !ip.is_unspecified()).collect();
+            if bound.is_empty() {
+                interface_ips()
+            } else {
+                bound
+            }
+        };
+        let mut chain = Vec::new();
+        let mut parts = Vec::new();
+        for p in &b.plugins {
+            match p {
+                Plugin::Kubernetes(k) => {
+                    let SourceConfig::Manifests(dir) = &k.source else {
+                        return Err(AppError::ApiNotAvailable { at: k.at.clone() });
+                    };
+                    let zone = manifests::build_zone(dir, &k.labels).map_err(|source| AppError::Manifests {
+                        at: k.at.clone(),
+                        source,
+                    })?;
+                    parts.push(format!(
+                        "kubernetes {} ({} services from {})",
+                        k.options.zones.join(" "),
+                        zone.service_count(),
+                        dir.display()
+                    ));
+                    let handle = ZoneHandle::new(zone);
+                    watches.push(Watch {
+                        dir: dir.clone(),
+                        labels: k.labels.clone(),
+                        zone: handle.clone(),
+                    });
+                    let mut options = k.options.clone();
+                    options.local_ips = local_ips.clone();
+                    chain.push(Step::Kubernetes { options, zone: handle });
+                }
+            }
+        }
+        summary.push(format!(
+            "{} {}:{}: {}",
+            b.at,
+            b.zones.join(" "),
+            b.port,
+            if parts.is_empty() { "no directives (REFUSED)".to_string() } else { parts.join("; ") }
+        ));
+        router.ports.entry(b.port).or_default().push(Block {
+            zones: b.zones.clone(),
+            chain,
+        });
+    }
+    Ok(Prepared {
+        router: Arc::new(router),
+        watches,
+        summary,
+    })
+}
+
+/// Binds every port of the Corefile.
+pub fn bind_all(cfg: &Config) -> Result<Vec<Listeners>, AppError> {
+    let mut ports: Vec<(u16, Vec<IpAddr>)> = Vec::new();
+    for b in &cfg.blocks {
+        match ports.iter_mut().find(|(p, _)| *p == b.port) {
+            Some((_, addrs)) => {
+                // A block without `bind` listens everywhere; otherwise add its addresses.
+                if b.binds.is_empty() || addrs.is_empty() {
+                    addrs.clear();
+                } else {
+                    addrs.extend(b.binds.iter().filter(|a| !addrs.contains(a)).copied().collect::<Vec<_>>());
+                }
+            }
+            None => ports.push((b.port, b.binds.clone())),
+        }
+    }
+    ports
+        .into_iter()
+        .map(|(port, addrs)| server::bind(port, &addrs).map_err(|source| AppError::Bind { port, source }))
+        .collect()
+}
+
+/// Serves `cfg` until `shutdown`. `on_listen` gets the bound addresses once serving.
+pub async fn run(
+    cfg: Config,
+    shutdown: CancellationToken,
+    on_listen: impl FnOnce(&[SocketAddr]),
+) -> Result<(), AppError> {
+    let prepared = prepare(&cfg)?;
+    for line in &prepared.summary {
+        tracing::info!("{line}");
+    }
+    let listeners = bind_all(&cfg)?;
+    let addrs: Vec<SocketAddr> = listeners.iter().flat_map(|l| l.local_addrs()).collect();
+    for w in prepared.watches {
+        tokio::spawn(manifests::watch(w.dir, w.labels, w.zone, shutdown.clone()));
+    }
+    on_listen(&addrs);
+    server::run(prepared.router, listeners, shutdown).await?;
+    Ok(())
+}

@@ -1,0 +1,55 @@
+//! Zone records → hickory wire records.
+use hickory_server::proto::rr::rdata::{A, AAAA, CNAME, NS, PTR, SOA, SRV, TXT};
+use hickory_server::proto::rr::{Name, RData, Record};
+
+use crate::zone::record::{self, Owner};
+
+fn name(s: &str) -> Option<Name> {
+    Name::from_ascii(s).ok()
+}
+
+/// Converts one zone record; `query` is the question's name as the client wrote it.
+/// A record whose names do not parse is dropped (and logged): never a panic.
+pub fn to_wire(r: &record::Record, query: &Name) -> Option<Record> {
+    let owner = match &r.owner {
+        Owner::Query => query.clone(),
+        Owner::Name(n) => name(n)?,
+    };
+    let data = match &r.data {
+        record::RData::A(ip) => RData::A(A(*ip)),
+        record::RData::Aaaa(ip) => RData::AAAA(AAAA(*ip)),
+        record::RData::Cname(t) => RData::CNAME(CNAME(name(t)?)),
+        record::RData::Ptr(t) => RData::PTR(PTR(name(t)?)),
+        record::RData::Ns(t) => RData::NS(NS(name(t)?)),
+        record::RData::Txt(t) => RData::TXT(TXT::new(vec![t.clone()])),
+        record::RData::Srv {
+            priority,
+            weight,
+            port,
+            target,
+        } => RData::SRV(SRV::new(*priority, *weight, *port, name(target)?)),
+        record::RData::Soa(s) => RData::SOA(SOA::new(
+            name(&s.mname)?,
+            name(&s.rname)?,
+            s.serial,
+            s.refresh,
+            s.retry,
+            s.expire,
+            s.minimum,
+        )),
+    };
+    Some(Record::from_rdata(owner, r.ttl, data))
+}
+
+/// Converts a list, dropping (and logging) records with names that are not valid DNS names.
+pub fn all_to_wire(rs: &[record::Record], query: &Name) -> Vec<Record> {
+    rs.iter()
+        .filter_map(|r| {
+            let w = to_wire(r, query);
+            if w.is_none() {
+                tracing::warn!(record = ?r, "dropping a record whose name is not a valid DNS name");
+            }
+            w
+        })
+        .collect()
+}
