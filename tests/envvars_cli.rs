@@ -195,3 +195,25 @@ fn help_describes_every_flag_and_has_an_example() {
         assert!(h.contains(flag), "help lacks {flag}:\n{h}");
     }
 }
+
+/// The documented example output (docs/envvars.md, or README.md once folded in) is the real
+/// output.
+#[test]
+fn documented_echoserver_output_is_current() {
+    const CMD: &str = "$ kdns env -n default --manifests examples/echoserver\n";
+    let root = env!("CARGO_MANIFEST_DIR");
+    let doc = ["docs/envvars.md", "README.md"]
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(format!("{root}/{f}")).ok())
+        .find(|text| text.contains(CMD))
+        .expect("a doc with the `kdns env` echoserver example");
+    let after = &doc[doc.find(CMD).unwrap() + CMD.len()..];
+    let documented = &after[..after.find("```").unwrap()];
+    let o = Command::new(BIN)
+        .args(["env", "-n", "default", "--manifests", "examples/echoserver"])
+        .current_dir(root)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), documented);
+}
