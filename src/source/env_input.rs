@@ -15,7 +15,7 @@ pub enum EnvInputError {
     Manifest(#[from] ManifestError),
     #[error("kubeconfig: {0}")]
     Kubeconfig(#[from] kube::config::KubeconfigError),
-    #[error("kubernetes API: {0}")]
+    #[error("kubernetes API: {}", api_message(.0))]
     Api(#[from] kube::Error),
     #[error("{}: no Pod in this file", .0.display())]
     NoPod(PathBuf),
@@ -29,6 +29,16 @@ pub enum EnvInputError {
     },
     #[error("{}: the Pod has no containers", .0.display())]
     NoContainers(PathBuf),
+}
+
+/// The API server's own message for a status error (kube's Display repeats the whole status).
+fn api_message(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(status) if !status.message.is_empty() => {
+            format!("{} ({})", status.message, status.code)
+        }
+        other => other.to_string(),
+    }
 }
 
 /// Services, plus the ones that have no cluster IP only because none was written down.
