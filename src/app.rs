@@ -10,8 +10,7 @@ use crate::config::kubernetes::SourceConfig;
 use crate::config::{Config, Plugin};
 use crate::dns::server::{self, Listeners};
 use crate::dns::{Block, Router, Step};
-use crate::source::manifests::{self, ManifestError};
-use crate::source::selector::Selector;
+use crate::source::manifests::{self, Filter, ManifestError};
 use crate::zone::ZoneHandle;
 
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +36,7 @@ pub enum AppError {
 /// A manifests directory to keep watching.
 pub struct Watch {
     pub dir: PathBuf,
-    pub labels: Selector,
+    pub filter: Filter,
     pub zone: ZoneHandle,
 }
 
@@ -62,7 +61,12 @@ pub fn prepare(cfg: &Config) -> Result<Prepared, AppError> {
     let mut summary = Vec::new();
     for b in &cfg.blocks {
         let local_ips: Vec<IpAddr> = {
-            let bound: Vec<IpAddr> = b.binds.iter().copied().filter(|ip| !ip.is_unspecified()).collect();
+            let bound: Vec<IpAddr> = b
+                .binds
+                .iter()
+                .copied()
+                .filter(|ip| !ip.is_unspecified())
+                .collect();
             if bound.is_empty() {
                 interface_ips()
             } else {
@@ -77,9 +81,16 @@ pub fn prepare(cfg: &Config) -> Result<Prepared, AppError> {
                     let SourceConfig::Manifests(dir) = &k.source else {
                         return Err(AppError::ApiNotAvailable { at: k.at.clone() });
                     };
-                    let zone = manifests::build_zone(dir, &k.labels).map_err(|source| AppError::Manifests {
-                        at: k.at.clone(),
-                        source,
+                    let filter = Filter {
+                        labels: k.labels.clone(),
+                        namespace_labels: k.namespace_labels.clone(),
+                        noendpoints: k.noendpoints,
+                    };
+                    let zone = manifests::build_zone(dir, &filter).map_err(|source| {
+                        AppError::Manifests {
+                            at: k.at.clone(),
+                            source,
+                        }
                     })?;
                     parts.push(format!(
                         "kubernetes {} ({} services from {})",
@@ -90,12 +101,15 @@ pub fn prepare(cfg: &Config) -> Result<Prepared, AppError> {
                     let handle = ZoneHandle::new(zone);
                     watches.push(Watch {
                         dir: dir.clone(),
-                        labels: k.labels.clone(),
+                        filter,
                         zone: handle.clone(),
                     });
                     let mut options = k.options.clone();
                     options.local_ips = local_ips.clone();
-                    chain.push(Step::Kubernetes { options, zone: handle });
+                    chain.push(Step::Kubernetes {
+                        options,
+                        zone: handle,
+                    });
                 }
             }
         }
@@ -104,7 +118,11 @@ pub fn prepare(cfg: &Config) -> Result<Prepared, AppError> {
             b.at,
             b.zones.join(" "),
             b.port,
-            if parts.is_empty() { "no directives (REFUSED)".to_string() } else { parts.join("; ") }
+            if parts.is_empty() {
+                "no directives (REFUSED)".to_string()
+            } else {
+                parts.join("; ")
+            }
         ));
         router.ports.entry(b.port).or_default().push(Block {
             zones: b.zones.clone(),
@@ -128,7 +146,13 @@ pub fn bind_all(cfg: &Config) -> Result<Vec<Listeners>, AppError> {
                 if b.binds.is_empty() || addrs.is_empty() {
                     addrs.clear();
                 } else {
-                    addrs.extend(b.binds.iter().filter(|a| !addrs.contains(a)).copied().collect::<Vec<_>>());
+                    addrs.extend(
+                        b.binds
+                            .iter()
+                            .filter(|a| !addrs.contains(a))
+                            .copied()
+                            .collect::<Vec<_>>(),
+                    );
                 }
             }
             None => ports.push((b.port, b.binds.clone())),
@@ -136,7 +160,9 @@ pub fn bind_all(cfg: &Config) -> Result<Vec<Listeners>, AppError> {
     }
     ports
         .into_iter()
-        .map(|(port, addrs)| server::bind(port, &addrs).map_err(|source| AppError::Bind { port, source }))
+        .map(|(port, addrs)| {
+            server::bind(port, &addrs).map_err(|source| AppError::Bind { port, source })
+        })
         .collect()
 }
 
@@ -153,7 +179,10 @@ pub async fn run(
     let listeners = bind_all(&cfg)?;
     let addrs: Vec<SocketAddr> = listeners.iter().flat_map(|l| l.local_addrs()).collect();
     for w in prepared.watches {
-        tokio::spawn(manifests::watch(w.dir, w.labels, w.zone, shutdown.clone()));
+        let dir = w.dir.display().to_string();
+        if let Err(e) = manifests::watch(w.dir, w.filter, w.zone, shutdown.clone()) {
+            tracing::error!(%dir, error = %e, "cannot watch the manifests directory; changes will not be picked up");
+        }
     }
     on_listen(&addrs);
     server::run(prepared.router, listeners, shutdown).await?;

@@ -45,7 +45,9 @@ fn parse_cases(path: &Path) -> Vec<Group> {
         if line.trim().is_empty() || line.starts_with('#') {
             continue;
         }
-        let (key, val) = line.split_once(':').unwrap_or_else(|| panic!("{file}: bad line {line:?}"));
+        let (key, val) = line
+            .split_once(':')
+            .unwrap_or_else(|| panic!("{file}: bad line {line:?}"));
         let val = val.trim().to_string();
         match key {
             "fixture" => fixture = val,
@@ -54,16 +56,25 @@ fn parse_cases(path: &Path) -> Vec<Group> {
                 corefile: val,
                 cases: Vec::new(),
             }),
-            "case" => groups.last_mut().expect("case before corefile").cases.push(Case {
-                name: val,
-                file: file.clone(),
-                ..Case::default()
-            }),
+            "case" => groups
+                .last_mut()
+                .expect("case before corefile")
+                .cases
+                .push(Case {
+                    name: val,
+                    file: file.clone(),
+                    ..Case::default()
+                }),
             _ => {
-                let c = groups.last_mut().and_then(|g| g.cases.last_mut()).expect("field before case");
+                let c = groups
+                    .last_mut()
+                    .and_then(|g| g.cases.last_mut())
+                    .expect("field before case");
                 match key {
                     "query" => {
-                        let (q, t) = val.split_once(char::is_whitespace).expect("query: NAME TYPE");
+                        let (q, t) = val
+                            .split_once(char::is_whitespace)
+                            .expect("query: NAME TYPE");
                         c.query = q.to_string();
                         c.qtype = t.trim().to_string();
                     }
@@ -88,7 +99,10 @@ fn corefile_text(kube_line: &str, fixture: &Path) -> String {
         Some((h, rest)) => (h.trim(), rest.trim_end_matches('}').trim()),
         None => (kube_line.trim(), ""),
     };
-    let mut s = format!(".:0 {{\n bind 127.0.0.1\n {head} {{\n  manifests {}\n", fixture.display());
+    let mut s = format!(
+        ".:0 {{\n bind 127.0.0.1\n {head} {{\n  manifests {}\n",
+        fixture.display()
+    );
     for o in opts.split(';').map(str::trim).filter(|o| !o.is_empty()) {
         s.push_str(&format!("  {o}\n"));
     }
@@ -99,12 +113,18 @@ fn corefile_text(kube_line: &str, fixture: &Path) -> String {
 fn router_for(group: &Group, root: &Path, synced: bool) -> Router {
     let fixture = root.join("fixtures").join(&group.fixture);
     let text = corefile_text(&group.corefile, &fixture);
-    let cfg = load_str(&text, Path::new("/cases/Corefile"), 53).unwrap_or_else(|e| panic!("{text}\n{e}"));
+    let cfg =
+        load_str(&text, Path::new("/cases/Corefile"), 53).unwrap_or_else(|e| panic!("{text}\n{e}"));
     let block = &cfg.blocks[0];
     let Plugin::Kubernetes(k) = &block.plugins[0];
     let objects = manifests::load_dir(&fixture).unwrap();
     let mut store = Store::new();
-    for c in manifests::changes(&objects, &k.labels) {
+    let filter = manifests::Filter {
+        labels: k.labels.clone(),
+        namespace_labels: k.namespace_labels.clone(),
+        noendpoints: k.noendpoints,
+    };
+    for c in manifests::changes(&objects, &filter) {
         store.apply(c);
     }
     store.set_synced(synced);
@@ -129,10 +149,22 @@ fn norm(rr: &str) -> String {
     let f: Vec<&str> = rr.split_whitespace().collect();
     if f.len() >= 5 && f[3] == "SOA" {
         // SOA: owner, ttl, type and MNAME only (as CoreDNS's harness).
-        return format!("{} {} {} SOA {}", f[0], f[1], f[2], f[4].to_ascii_lowercase());
+        return format!(
+            "{} {} {} SOA {}",
+            f[0],
+            f[1],
+            f[2],
+            f[4].to_ascii_lowercase()
+        );
     }
     if f.len() >= 5 && f[3] == "TXT" {
-        return format!("{} {} {} TXT {}", f[0], f[1], f[2], f[4..].join(" ").trim_matches('"'));
+        return format!(
+            "{} {} {} TXT {}",
+            f[0],
+            f[1],
+            f[2],
+            f[4..].join(" ").trim_matches('"')
+        );
     }
     let mut out = f[..4.min(f.len())].join(" ");
     for d in f.iter().skip(4) {
@@ -156,7 +188,8 @@ fn multiset(v: &[String]) -> BTreeMap<String, usize> {
 
 fn check(case: &Case, got: &Answer) -> Result<(), String> {
     let mut errs = Vec::new();
-    if got.rcode.to_string().to_ascii_uppercase().replace(' ', "") != case.rcode.to_ascii_uppercase()
+    if got.rcode.to_string().to_ascii_uppercase().replace(' ', "")
+        != case.rcode.to_ascii_uppercase()
         && !(case.rcode == "NOERROR" && got.rcode.to_string() == "No Error")
     {
         let g = format!("{:?}", got.rcode).to_ascii_uppercase();
@@ -206,9 +239,15 @@ async fn coredns_kubernetes_plugin_cases() {
     let (mut run, mut failed, mut not_run) = (0usize, Vec::new(), Vec::new());
     for f in &files {
         for group in parse_cases(f) {
-            if let Some(opt) = UNSUPPORTED_OPTIONS.iter().find(|o| group.corefile.contains(*o)) {
+            if let Some(opt) = UNSUPPORTED_OPTIONS
+                .iter()
+                .find(|o| group.corefile.contains(*o))
+            {
                 for c in &group.cases {
-                    not_run.push(format!("{}: {} (option `{opt}` not implemented)", c.file, c.name));
+                    not_run.push(format!(
+                        "{}: {} (option `{opt}` not implemented)",
+                        c.file, c.name
+                    ));
                 }
                 continue;
             }
@@ -217,24 +256,41 @@ async fn coredns_kubernetes_plugin_cases() {
             for case in &group.cases {
                 let notes = case.notes.join(" ");
                 if notes.contains("mocked upstream") {
-                    not_run.push(format!("{}: {} (needs an upstream: forward)", case.file, case.name));
+                    not_run.push(format!(
+                        "{}: {} (needs an upstream: forward)",
+                        case.file, case.name
+                    ));
                     continue;
                 }
                 if notes.contains("NOT verified by the Go test") {
-                    not_run.push(format!("{}: {} (upstream never checks it)", case.file, case.name));
+                    not_run.push(format!(
+                        "{}: {} (upstream never checks it)",
+                        case.file, case.name
+                    ));
                     continue;
                 }
-                let router = if notes.contains("HasSynced()=false") { &unsynced } else { &synced };
+                let router = if notes.contains("HasSynced()=false") {
+                    &unsynced
+                } else {
+                    &synced
+                };
                 let name = Name::from_ascii(&case.query).unwrap();
                 let got = router.resolve(0, &name, qtype(&case.qtype)).await;
                 run += 1;
                 if let Err(e) = check(case, &got) {
-                    failed.push(format!("{} / {} / {} {}:\n  {e}", case.file, case.name, case.query, case.qtype));
+                    failed.push(format!(
+                        "{} / {} / {} {}:\n  {e}",
+                        case.file, case.name, case.query, case.qtype
+                    ));
                 }
             }
         }
     }
-    println!("CoreDNS cases: {run} run, {} failed, {} not run", failed.len(), not_run.len());
+    println!(
+        "CoreDNS cases: {run} run, {} failed, {} not run",
+        failed.len(),
+        not_run.len()
+    );
     for n in &not_run {
         println!("  not run: {n}");
     }
@@ -242,5 +298,9 @@ async fn coredns_kubernetes_plugin_cases() {
         println!("FAIL {f}");
     }
     assert!(run >= 95, "only {run} CoreDNS cases ran");
-    assert!(failed.is_empty(), "{} of {run} CoreDNS cases failed", failed.len());
+    assert!(
+        failed.is_empty(),
+        "{} of {run} CoreDNS cases failed",
+        failed.len()
+    );
 }

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-const ABOUT: &str = "Kubernetes cluster DNS server: CoreDNS's answers and Corefile, kubelet service env vars";
+const ABOUT: &str =
+    "Kubernetes cluster DNS server: CoreDNS's answers and Corefile, kubelet service env vars";
 
 const LONG_ABOUT: &str = "\
 kdns answers the cluster zone (e.g. cluster.local) exactly as CoreDNS's `kubernetes` plugin does,
@@ -39,7 +40,12 @@ Logging: --log-level or RUST_LOG (e.g. RUST_LOG=kdns=debug).";
 #[command(name = "kdns", version, about = ABOUT, long_about = LONG_ABOUT)]
 pub struct Cli {
     /// Corefile to read (CoreDNS syntax); relative `manifests` paths are relative to it.
-    #[arg(long = "conf", short = 'c', default_value = "Corefile", value_name = "FILE")]
+    #[arg(
+        long = "conf",
+        short = 'c',
+        default_value = "Corefile",
+        value_name = "FILE"
+    )]
     pub conf: PathBuf,
     /// Load the Corefile and everything it names, print what would be served, and exit
     /// (status 0 when valid, 1 with FILE:LINE and the reason otherwise).
@@ -63,7 +69,8 @@ pub enum Command {
 
 fn init_logging(level: &str) {
     // hickory logs every query at INFO: keep it at WARN unless asked.
-    let default = format!("{level},hickory_server=warn,hickory_proto=warn,hickory_net=warn,kube=warn");
+    let default =
+        format!("{level},hickory_server=warn,hickory_proto=warn,hickory_net=warn,kube=warn");
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
@@ -101,7 +108,10 @@ pub fn main() -> ExitCode {
             }
         };
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("kdns: cannot start the runtime: {e}");
@@ -132,7 +142,10 @@ pub fn main() -> ExitCode {
 
 async fn stop_on_signal(shutdown: CancellationToken) {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         tracing::error!("cannot install signal handlers");
         return;
     };

@@ -74,7 +74,9 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
         let n = rest.find(|c: char| !c.is_ascii_digit() && c != '.')?;
         let num: f64 = rest[..n].parse().ok()?;
         rest = &rest[n..];
-        let u = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let u = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let mult = match &rest[..u] {
             "ns" => 1e-9,
             "us" | "µs" => 1e-6,
@@ -90,10 +92,14 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     Some(total)
 }
 
-fn one_arg<'a>(line: &'a Line) -> Result<&'a Token, ConfigError> {
+fn one_arg(line: &Line) -> Result<&Token, ConfigError> {
     match line.args() {
         [a] => Ok(a),
-        _ => Err(ConfigError::at(line.name(), D, format!("{} expects exactly one argument", line.name().text))),
+        _ => Err(ConfigError::at(
+            line.name(),
+            D,
+            format!("{} expects exactly one argument", line.name().text),
+        )),
     }
 }
 
@@ -101,7 +107,11 @@ fn no_args(line: &Line) -> Result<(), ConfigError> {
     if line.args().is_empty() {
         Ok(())
     } else {
-        Err(ConfigError::at(line.name(), D, format!("{} takes no arguments", line.name().text)))
+        Err(ConfigError::at(
+            line.name(),
+            D,
+            format!("{} takes no arguments", line.name().text),
+        ))
     }
 }
 
@@ -120,7 +130,11 @@ pub fn parse(line: &Line, block_zones: &[String]) -> Result<KubernetesConfig, Co
         zones_of(line.args())?
     };
     let Some(primary_zone) = zones.iter().position(|z| !is_reverse_zone(z)) else {
-        return Err(ConfigError::at(name, D, "needs at least one zone that is not a reverse zone (e.g. cluster.local)"));
+        return Err(ConfigError::at(
+            name,
+            D,
+            "needs at least one zone that is not a reverse zone (e.g. cluster.local)",
+        ));
     };
     let base = name.file.parent().map(PathBuf::from).unwrap_or_default();
     let mut opts = KubeOptions {
@@ -139,7 +153,11 @@ pub fn parse(line: &Line, block_zones: &[String]) -> Result<KubernetesConfig, Co
     for opt in line.block.as_deref().unwrap_or_default() {
         let o = opt.name();
         if opt.block.is_some() {
-            return Err(ConfigError::at(o, D, format!("option {} takes no block", o.text)));
+            return Err(ConfigError::at(
+                o,
+                D,
+                format!("option {} takes no block", o.text),
+            ));
         }
         let args = opt.args();
         match o.text.as_str() {
@@ -156,7 +174,11 @@ pub fn parse(line: &Line, block_zones: &[String]) -> Result<KubernetesConfig, Co
                 let [c, k, ca] = args else {
                     return Err(ConfigError::at(o, D, "tls expects CERT KEY CACERT"));
                 };
-                api.tls = Some((c.text.clone().into(), k.text.clone().into(), ca.text.clone().into()));
+                api.tls = Some((
+                    c.text.clone().into(),
+                    k.text.clone().into(),
+                    ca.text.clone().into(),
+                ));
                 api_at = Some(o.clone());
             }
             "kubeconfig" => {
@@ -170,16 +192,29 @@ pub fn parse(line: &Line, block_zones: &[String]) -> Result<KubernetesConfig, Co
             }
             "namespaces" => {
                 if args.is_empty() {
-                    return Err(ConfigError::at(o, D, "namespaces expects at least one namespace"));
+                    return Err(ConfigError::at(
+                        o,
+                        D,
+                        "namespaces expects at least one namespace",
+                    ));
                 }
                 opts.namespaces = args.iter().map(|a| a.text.to_ascii_lowercase()).collect();
             }
             "labels" | "namespace_labels" => {
                 if args.is_empty() {
-                    return Err(ConfigError::at(o, D, format!("{} expects a label selector", o.text)));
+                    return Err(ConfigError::at(
+                        o,
+                        D,
+                        format!("{} expects a label selector", o.text),
+                    ));
                 }
-                let text = args.iter().map(|a| a.text.as_str()).collect::<Vec<_>>().join(" ");
-                let sel = Selector::parse(&text).map_err(|e| ConfigError::at(o, D, e.to_string()))?;
+                let text = args
+                    .iter()
+                    .map(|a| a.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let sel =
+                    Selector::parse(&text).map_err(|e| ConfigError::at(o, D, e.to_string()))?;
                 if o.text == "labels" {
                     labels = sel;
                 } else {
@@ -192,7 +227,13 @@ pub fn parse(line: &Line, block_zones: &[String]) -> Result<KubernetesConfig, Co
                     "insecure" => PodMode::Insecure,
                     "verified" => PodMode::Verified,
                     other => {
-                        return Err(ConfigError::at(o, D, format!("pods: invalid mode {other:?} (disabled, insecure or verified)")))
+                        return Err(ConfigError::at(
+                            o,
+                            D,
+                            format!(
+                                "pods: invalid mode {other:?} (disabled, insecure or verified)"
+                            ),
+                        ))
                     }
                 }
             }
@@ -202,12 +243,16 @@ pub fn parse(line: &Line, block_zones: &[String]) -> Result<KubernetesConfig, Co
             }
             "ttl" => {
                 let a = one_arg(opt)?;
-                let ttl: u32 = a
-                    .text
-                    .parse()
-                    .ok()
-                    .filter(|t| *t <= 3600)
-                    .ok_or_else(|| ConfigError::at(a, D, format!("ttl must be a number of seconds from 0 to 3600, got {:?}", a.text)))?;
+                let ttl: u32 = a.text.parse().ok().filter(|t| *t <= 3600).ok_or_else(|| {
+                    ConfigError::at(
+                        a,
+                        D,
+                        format!(
+                            "ttl must be a number of seconds from 0 to 3600, got {:?}",
+                            a.text
+                        ),
+                    )
+                })?;
                 opts.ttl = ttl;
             }
             "noendpoints" => {
@@ -228,33 +273,52 @@ pub fn parse(line: &Line, block_zones: &[String]) -> Result<KubernetesConfig, Co
             "ignore" => {
                 let a = one_arg(opt)?;
                 if a.text != "empty_service" {
-                    return Err(ConfigError::at(a, D, format!("ignore: unknown value {:?} (only empty_service)", a.text)));
+                    return Err(ConfigError::at(
+                        a,
+                        D,
+                        format!("ignore: unknown value {:?} (only empty_service)", a.text),
+                    ));
                 }
                 opts.ignore_empty_service = true;
             }
             "startup_timeout" => {
                 let a = one_arg(opt)?;
-                startup_timeout = parse_duration(&a.text)
-                    .ok_or_else(|| ConfigError::at(a, D, format!("startup_timeout: invalid duration {:?} (e.g. 5s)", a.text)))?;
+                startup_timeout = parse_duration(&a.text).ok_or_else(|| {
+                    ConfigError::at(
+                        a,
+                        D,
+                        format!("startup_timeout: invalid duration {:?} (e.g. 5s)", a.text),
+                    )
+                })?;
             }
             "apiserver_qps" => {
                 let a = one_arg(opt)?;
-                api.qps = Some(a.text.parse().ok().filter(|q: &f32| *q > 0.0).ok_or_else(|| ConfigError::at(a, D, "apiserver_qps must be a positive number"))?);
+                api.qps = Some(a.text.parse().ok().filter(|q: &f32| *q > 0.0).ok_or_else(
+                    || ConfigError::at(a, D, "apiserver_qps must be a positive number"),
+                )?);
             }
             "apiserver_burst" => {
                 let a = one_arg(opt)?;
-                api.burst = Some(a.text.parse().ok().filter(|b: &u32| *b > 0).ok_or_else(|| ConfigError::at(a, D, "apiserver_burst must be a positive integer"))?);
+                api.burst = Some(a.text.parse().ok().filter(|b: &u32| *b > 0).ok_or_else(
+                    || ConfigError::at(a, D, "apiserver_burst must be a positive integer"),
+                )?);
             }
             other => return Err(ConfigError::at(o, D, format!("unknown property {other:?}"))),
         }
     }
     if opts.zonal && noendpoints {
-        return Err(ConfigError::at(name, D, "zonal requires the endpoint cache; remove noendpoints"));
+        return Err(ConfigError::at(
+            name,
+            D,
+            "zonal requires the endpoint cache; remove noendpoints",
+        ));
     }
     let source = match (manifests, api_at) {
-        (Some(_), Some(t)) => {
-            return Err(ConfigError::at(&t, D, "manifests and an API connection (endpoint, tls, kubeconfig) are mutually exclusive"))
-        }
+        (Some(_), Some(t)) => return Err(ConfigError::at(
+            &t,
+            D,
+            "manifests and an API connection (endpoint, tls, kubeconfig) are mutually exclusive",
+        )),
         (Some(dir), None) => SourceConfig::Manifests(dir),
         (None, _) => SourceConfig::Api(api),
     };
@@ -287,7 +351,10 @@ mod tests {
         assert_eq!(c.options.zones, vec!["cluster.local.", "in-addr.arpa."]);
         assert_eq!(c.options.pods, PodMode::Insecure);
         assert_eq!(c.options.ttl, 30);
-        assert_eq!(c.options.fallthrough, Fallthrough::Zones(vec!["in-addr.arpa.".into()]));
+        assert_eq!(
+            c.options.fallthrough,
+            Fallthrough::Zones(vec!["in-addr.arpa.".into()])
+        );
         assert_eq!(c.options.namespaces, vec!["a", "b"]);
         assert!(c.options.ignore_empty_service && c.options.endpoint_pod_names);
         assert_eq!(c.source, SourceConfig::Manifests("/etc/kdns/m".into()));
@@ -304,11 +371,26 @@ mod tests {
     #[test]
     fn bad_options_name_the_line() {
         for (text, want) in [
-            (".:53 {\n kubernetes cluster.local {\n  ttl 3601\n }\n}\n", "/etc/kdns/Corefile:3: kubernetes: ttl must be"),
-            (".:53 {\n kubernetes cluster.local {\n  pods maybe\n }\n}\n", "/etc/kdns/Corefile:3: kubernetes: pods: invalid mode"),
-            (".:53 {\n kubernetes cluster.local {\n  upstream\n }\n}\n", "/etc/kdns/Corefile:3: kubernetes: unknown property \"upstream\""),
-            (".:53 {\n kubernetes cluster.local {\n  manifests a\n  kubeconfig b\n }\n}\n", "/etc/kdns/Corefile:4: kubernetes: manifests and an API"),
-            (".:53 {\n kubernetes cluster.local {\n  labels a in b\n }\n}\n", "/etc/kdns/Corefile:3: kubernetes: invalid label selector"),
+            (
+                ".:53 {\n kubernetes cluster.local {\n  ttl 3601\n }\n}\n",
+                "/etc/kdns/Corefile:3: kubernetes: ttl must be",
+            ),
+            (
+                ".:53 {\n kubernetes cluster.local {\n  pods maybe\n }\n}\n",
+                "/etc/kdns/Corefile:3: kubernetes: pods: invalid mode",
+            ),
+            (
+                ".:53 {\n kubernetes cluster.local {\n  upstream\n }\n}\n",
+                "/etc/kdns/Corefile:3: kubernetes: unknown property \"upstream\"",
+            ),
+            (
+                ".:53 {\n kubernetes cluster.local {\n  manifests a\n  kubeconfig b\n }\n}\n",
+                "/etc/kdns/Corefile:4: kubernetes: manifests and an API",
+            ),
+            (
+                ".:53 {\n kubernetes cluster.local {\n  labels a in b\n }\n}\n",
+                "/etc/kdns/Corefile:3: kubernetes: invalid label selector",
+            ),
         ] {
             let e = k(text).unwrap_err().to_string();
             assert!(e.starts_with(want), "{e} does not start with {want}");

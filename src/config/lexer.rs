@@ -120,7 +120,12 @@ pub fn tokenize(text: &str, file: &Arc<Path>) -> Result<Vec<Token>, ConfigError>
                     }
                 }
                 if !closed {
-                    return Err(ConfigError::at_parts(file, start, None, "unterminated quoted string"));
+                    return Err(ConfigError::at_parts(
+                        file,
+                        start,
+                        None,
+                        "unterminated quoted string",
+                    ));
                 }
                 toks.push(Token {
                     text: s,
@@ -207,10 +212,18 @@ impl<'e> Loader<'e> {
                     j += 1;
                 }
                 if j >= toks.len() {
-                    return Err(ConfigError::at(t, None, format!("snippet ({name}) has no closing `}}`")));
+                    return Err(ConfigError::at(
+                        t,
+                        None,
+                        format!("snippet ({name}) has no closing `}}`"),
+                    ));
                 }
                 if self.snippets.insert(name.clone(), body).is_some() {
-                    return Err(ConfigError::at(t, None, format!("snippet ({name}) is defined twice")));
+                    return Err(ConfigError::at(
+                        t,
+                        None,
+                        format!("snippet ({name}) is defined twice"),
+                    ));
                 }
                 i = j + 1;
                 continue;
@@ -243,11 +256,19 @@ impl<'e> Loader<'e> {
                 .take_while(|a| a.line == t.line && a.file == t.file)
                 .collect();
             if args.len() != 1 {
-                return Err(ConfigError::at(t, Some("import"), "expects exactly one argument: a snippet name or a file pattern"));
+                return Err(ConfigError::at(
+                    t,
+                    Some("import"),
+                    "expects exactly one argument: a snippet name or a file pattern",
+                ));
             }
             let arg = args[0];
             if self.depth >= MAX_IMPORT_DEPTH {
-                return Err(ConfigError::at(t, Some("import"), format!("imports nested deeper than {MAX_IMPORT_DEPTH} (a cycle?)")));
+                return Err(ConfigError::at(
+                    t,
+                    Some("import"),
+                    format!("imports nested deeper than {MAX_IMPORT_DEPTH} (a cycle?)"),
+                ));
             }
             self.depth += 1;
             let imported = if let Some(snippet) = self.snippets.get(&arg.text).cloned() {
@@ -272,7 +293,14 @@ impl<'e> Loader<'e> {
         let files = glob_files(&full);
         let is_glob = pattern.contains(['*', '?', '[']);
         if files.is_empty() && !is_glob {
-            return Err(ConfigError::at(at, Some("import"), format!("no snippet named ({pattern}) and no file {}", full.display())));
+            return Err(ConfigError::at(
+                at,
+                Some("import"),
+                format!(
+                    "no snippet named ({pattern}) and no file {}",
+                    full.display()
+                ),
+            ));
         }
         let mut out = Vec::new();
         for f in files {
@@ -348,7 +376,17 @@ mod tests {
         let f: Arc<Path> = Arc::from(Path::new("Corefile"));
         let t = tokenize(". {\n  # comment\n  foo \"a b\" bar # tail\n}\n", &f).unwrap();
         let texts: Vec<_> = t.iter().map(|t| (t.text.as_str(), t.line)).collect();
-        assert_eq!(texts, vec![(".", 1), ("{", 1), ("foo", 3), ("a b", 3), ("bar", 3), ("}", 4)]);
+        assert_eq!(
+            texts,
+            vec![
+                (".", 1),
+                ("{", 1),
+                ("foo", 3),
+                ("a b", 3),
+                ("bar", 3),
+                ("}", 4)
+            ]
+        );
         assert!(t[3].quoted);
         assert!(tokenize("\"open", &f).is_err());
     }

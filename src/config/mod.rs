@@ -34,7 +34,12 @@ impl ConfigError {
     pub fn at(t: &Token, directive: Option<&str>, msg: impl Into<String>) -> Self {
         Self::at_parts(&t.file, t.line, directive, msg)
     }
-    pub fn at_parts(file: &Path, line: usize, directive: Option<&str>, msg: impl Into<String>) -> Self {
+    pub fn at_parts(
+        file: &Path,
+        line: usize,
+        directive: Option<&str>,
+        msg: impl Into<String>,
+    ) -> Self {
         ConfigError::At {
             file: file.to_path_buf(),
             line,
@@ -88,13 +93,64 @@ pub struct Config {
 
 /// Every directive CoreDNS 1.14 knows (plugin.cfg), in its execution order.
 pub const COREDNS_DIRECTIVES: &[&str] = &[
-    "root", "metadata", "geoip", "cancel", "tls", "quic", "grpc_server", "https", "https3",
-    "timeouts", "multisocket", "reload", "nsid", "bufsize", "bind", "debug", "trace", "ready",
-    "health", "pprof", "prometheus", "errors", "log", "dnstap", "local", "dns64", "acl", "any",
-    "chaos", "loadbalance", "tsig", "cache", "rewrite", "header", "dnssec", "autopath", "minimal",
-    "template", "transfer", "hosts", "route53", "azure", "clouddns", "k8s_external",
-    "kubernetes", "file", "auto", "secondary", "etcd", "loop", "forward", "grpc", "erratic",
-    "whoami", "on", "sign", "view", "nomad",
+    "root",
+    "metadata",
+    "geoip",
+    "cancel",
+    "tls",
+    "quic",
+    "grpc_server",
+    "https",
+    "https3",
+    "timeouts",
+    "multisocket",
+    "reload",
+    "nsid",
+    "bufsize",
+    "bind",
+    "debug",
+    "trace",
+    "ready",
+    "health",
+    "pprof",
+    "prometheus",
+    "errors",
+    "log",
+    "dnstap",
+    "local",
+    "dns64",
+    "acl",
+    "any",
+    "chaos",
+    "loadbalance",
+    "tsig",
+    "cache",
+    "rewrite",
+    "header",
+    "dnssec",
+    "autopath",
+    "minimal",
+    "template",
+    "transfer",
+    "hosts",
+    "route53",
+    "azure",
+    "clouddns",
+    "k8s_external",
+    "kubernetes",
+    "file",
+    "auto",
+    "secondary",
+    "etcd",
+    "loop",
+    "forward",
+    "grpc",
+    "erratic",
+    "whoami",
+    "on",
+    "sign",
+    "view",
+    "nomad",
 ];
 
 /// Directives kdns implements.
@@ -119,7 +175,11 @@ fn same_line(a: &Token, b: &Token) -> bool {
 }
 
 /// Reads lines until the `}` that closes the current block (consumed) or the end.
-fn parse_lines(toks: &[Token], i: &mut usize, opened_by: Option<&Token>) -> Result<Vec<Line>, ConfigError> {
+fn parse_lines(
+    toks: &[Token],
+    i: &mut usize,
+    opened_by: Option<&Token>,
+) -> Result<Vec<Line>, ConfigError> {
     let mut lines = Vec::new();
     while *i < toks.len() {
         let first = &toks[*i];
@@ -132,20 +192,34 @@ fn parse_lines(toks: &[Token], i: &mut usize, opened_by: Option<&Token>) -> Resu
         }
         let mut words = vec![first.clone()];
         *i += 1;
-        while *i < toks.len() && same_line(&toks[*i], first) && !toks[*i].is("{") && !toks[*i].is("}") {
+        while *i < toks.len()
+            && same_line(&toks[*i], first)
+            && !toks[*i].is("{")
+            && !toks[*i].is("}")
+        {
             words.push(toks[*i].clone());
             *i += 1;
         }
         let mut block = None;
-        if *i < toks.len() && toks[*i].is("{") && same_line(&toks[*i], words.last().unwrap_or(first)) {
+        if *i < toks.len()
+            && toks[*i].is("{")
+            && same_line(&toks[*i], words.last().unwrap_or(first))
+        {
             let open = toks[*i].clone();
             *i += 1;
             block = Some(parse_lines(toks, i, Some(&open))?);
         }
-        lines.push(Line { tokens: words, block });
+        lines.push(Line {
+            tokens: words,
+            block,
+        });
     }
     match opened_by {
-        Some(t) => Err(ConfigError::at(t, None, "block opened here is never closed with `}`")),
+        Some(t) => Err(ConfigError::at(
+            t,
+            None,
+            "block opened here is never closed with `}`",
+        )),
         None => Ok(lines),
     }
 }
@@ -156,17 +230,30 @@ fn parse_key(t: &Token, default_port: u16) -> Result<(String, u16), ConfigError>
     if let Some(rest) = s.strip_prefix("dns://") {
         s = rest;
     } else if s.contains("://") {
-        return Err(ConfigError::at(t, None, format!("server block key {s:?}: only dns:// (plain DNS over UDP and TCP) is supported")));
+        return Err(ConfigError::at(
+            t,
+            None,
+            format!(
+                "server block key {s:?}: only dns:// (plain DNS over UDP and TCP) is supported"
+            ),
+        ));
     }
     let (zone, port) = match s.rsplit_once(':') {
         Some((z, p)) => {
-            let port: u16 = p.parse().map_err(|_| ConfigError::at(t, None, format!("server block key {s:?}: invalid port {p:?}")))?;
+            let port: u16 = p.parse().map_err(|_| {
+                ConfigError::at(
+                    t,
+                    None,
+                    format!("server block key {s:?}: invalid port {p:?}"),
+                )
+            })?;
             (z, port)
         }
         None => (s, default_port),
     };
     let zone = if zone.is_empty() { "." } else { zone };
-    let zone = normalize_zone(zone).map_err(|m| ConfigError::at(t, None, format!("server block key {s:?}: {m}")))?;
+    let zone = normalize_zone(zone)
+        .map_err(|m| ConfigError::at(t, None, format!("server block key {s:?}: {m}")))?;
     Ok((zone, port))
 }
 
@@ -174,17 +261,24 @@ fn parse_key(t: &Token, default_port: u16) -> Result<(String, u16), ConfigError>
 /// reverse zone (`10.0.0.0/8` → `10.in-addr.arpa.`).
 pub fn normalize_zone(z: &str) -> Result<String, String> {
     if let Some((net, bits)) = z.split_once('/') {
-        let bits: u8 = bits.parse().map_err(|_| format!("invalid prefix length in {z:?}"))?;
-        let ip: IpAddr = net.parse().map_err(|_| format!("invalid network in {z:?}"))?;
+        let bits: u8 = bits
+            .parse()
+            .map_err(|_| format!("invalid prefix length in {z:?}"))?;
+        let ip: IpAddr = net
+            .parse()
+            .map_err(|_| format!("invalid network in {z:?}"))?;
         return match ip {
-            IpAddr::V4(v4) if bits <= 32 && bits % 8 == 0 => {
+            IpAddr::V4(v4) if bits <= 32 && bits.is_multiple_of(8) => {
                 let o = v4.octets();
-                let mut labels: Vec<String> = o[..(bits / 8) as usize].iter().map(|b| b.to_string()).collect();
+                let mut labels: Vec<String> = o[..(bits / 8) as usize]
+                    .iter()
+                    .map(|b| b.to_string())
+                    .collect();
                 labels.reverse();
                 labels.push("in-addr.arpa.".into());
                 Ok(labels.join("."))
             }
-            IpAddr::V6(v6) if bits <= 128 && bits % 4 == 0 => {
+            IpAddr::V6(v6) if bits <= 128 && bits.is_multiple_of(4) => {
                 let nibbles: Vec<String> = v6
                     .octets()
                     .iter()
@@ -196,7 +290,9 @@ pub fn normalize_zone(z: &str) -> Result<String, String> {
                 labels.push("ip6.arpa.".into());
                 Ok(labels.join("."))
             }
-            _ => Err(format!("{z:?}: only prefixes on an octet (IPv4) or nibble (IPv6) boundary are supported")),
+            _ => Err(format!(
+                "{z:?}: only prefixes on an octet (IPv4) or nibble (IPv6) boundary are supported"
+            )),
         };
     }
     if z == "." {
@@ -215,7 +311,12 @@ fn parse(path: &Path, toks: Vec<Token>, default_port: u16) -> Result<Config, Con
     let mut seen: HashSet<(String, u16)> = HashSet::new();
     let mut i = 0;
     if toks.is_empty() {
-        return Err(ConfigError::at_parts(path, 1, None, "no server blocks: the Corefile is empty"));
+        return Err(ConfigError::at_parts(
+            path,
+            1,
+            None,
+            "no server blocks: the Corefile is empty",
+        ));
     }
     while i < toks.len() {
         let start = toks[i].clone();
@@ -232,10 +333,18 @@ fn parse(path: &Path, toks: Vec<Token>, default_port: u16) -> Result<Config, Con
             i += 1;
         }
         if i >= toks.len() {
-            return Err(ConfigError::at(&start, None, "server block has no `{`: expected `ZONE[:PORT] {`"));
+            return Err(ConfigError::at(
+                &start,
+                None,
+                "server block has no `{`: expected `ZONE[:PORT] {`",
+            ));
         }
         if keys.is_empty() {
-            return Err(ConfigError::at(&toks[i], None, "server block without a zone (expected e.g. `.:53 {`)"));
+            return Err(ConfigError::at(
+                &toks[i],
+                None,
+                "server block without a zone (expected e.g. `.:53 {`)",
+            ));
         }
         let open = toks[i].clone();
         i += 1;
@@ -246,12 +355,22 @@ fn parse(path: &Path, toks: Vec<Token>, default_port: u16) -> Result<Config, Con
             let (zone, p) = parse_key(k, default_port)?;
             if let Some(prev) = port {
                 if prev != p {
-                    return Err(ConfigError::at(k, None, format!("all keys of a server block must use one port ({prev} and {p} given)")));
+                    return Err(ConfigError::at(
+                        k,
+                        None,
+                        format!(
+                            "all keys of a server block must use one port ({prev} and {p} given)"
+                        ),
+                    ));
                 }
             }
             port = Some(p);
             if !seen.insert((zone.clone(), p)) {
-                return Err(ConfigError::at(k, None, format!("cannot serve {zone}:{p}: it is already defined")));
+                return Err(ConfigError::at(
+                    k,
+                    None,
+                    format!("cannot serve {zone}:{p}: it is already defined"),
+                ));
             }
             zones.push(zone);
         }
@@ -264,7 +383,12 @@ fn parse(path: &Path, toks: Vec<Token>, default_port: u16) -> Result<Config, Con
     })
 }
 
-fn build_block(zones: Vec<String>, port: u16, lines: &[Line], at: String) -> Result<ServerBlock, ConfigError> {
+fn build_block(
+    zones: Vec<String>,
+    port: u16,
+    lines: &[Line],
+    at: String,
+) -> Result<ServerBlock, ConfigError> {
     let mut binds = Vec::new();
     let mut plugins = Vec::new();
     let mut used: HashSet<String> = HashSet::new();
@@ -279,7 +403,11 @@ fn build_block(zones: Vec<String>, port: u16, lines: &[Line], at: String) -> Res
             });
         }
         if d != "bind" && !used.insert(d.to_string()) {
-            return Err(ConfigError::at(name, Some(d), "this directive can only be used once per server block"));
+            return Err(ConfigError::at(
+                name,
+                Some(d),
+                "this directive can only be used once per server block",
+            ));
         }
         match d {
             "bind" => {
@@ -287,18 +415,31 @@ fn build_block(zones: Vec<String>, port: u16, lines: &[Line], at: String) -> Res
                     return Err(ConfigError::at(name, Some(d), "takes no block"));
                 }
                 if line.args().is_empty() {
-                    return Err(ConfigError::at(name, Some(d), "expects at least one address"));
+                    return Err(ConfigError::at(
+                        name,
+                        Some(d),
+                        "expects at least one address",
+                    ));
                 }
                 for a in line.args() {
                     let ip: IpAddr = a.text.parse().map_err(|_| {
-                        ConfigError::at(a, Some(d), format!("{:?} is not an IP address (interface names are not supported)", a.text))
+                        ConfigError::at(
+                            a,
+                            Some(d),
+                            format!(
+                                "{:?} is not an IP address (interface names are not supported)",
+                                a.text
+                            ),
+                        )
                     })?;
                     if !binds.contains(&ip) {
                         binds.push(ip);
                     }
                 }
             }
-            "kubernetes" => plugins.push(Plugin::Kubernetes(Box::new(kubernetes::parse(line, &zones)?))),
+            "kubernetes" => plugins.push(Plugin::Kubernetes(Box::new(kubernetes::parse(
+                line, &zones,
+            )?))),
             _ => unreachable!("checked against SUPPORTED"),
         }
     }
@@ -323,7 +464,10 @@ mod tests {
     fn zones_and_ports() {
         let c = cfg("cluster.local:1053 in-addr.arpa:1053 ip6.arpa:1053 {\n bind 127.0.0.1 ::1\n}\n.:1054 {\n}\n").unwrap();
         assert_eq!(c.blocks.len(), 2);
-        assert_eq!(c.blocks[0].zones, vec!["cluster.local.", "in-addr.arpa.", "ip6.arpa."]);
+        assert_eq!(
+            c.blocks[0].zones,
+            vec!["cluster.local.", "in-addr.arpa.", "ip6.arpa."]
+        );
         assert_eq!(c.blocks[0].port, 1053);
         assert_eq!(c.blocks[0].binds.len(), 2);
         assert_eq!(c.blocks[1].zones, vec!["."]);
@@ -333,12 +477,22 @@ mod tests {
 
     #[test]
     fn errors_name_file_line_and_directive() {
-        let e = cfg(".:53 {\n  bind 127.0.0.1\n  frobnicate\n}\n").unwrap_err().to_string();
+        let e = cfg(".:53 {\n  bind 127.0.0.1\n  frobnicate\n}\n")
+            .unwrap_err()
+            .to_string();
         assert_eq!(e, "Corefile:3: unknown directive \"frobnicate\"");
-        let e = cfg(".:53 {\n  forward . 1.2.3.4\n}\n").unwrap_err().to_string();
-        assert!(e.starts_with("Corefile:2: forward: directive is not supported"), "{e}");
+        let e = cfg(".:53 {\n  forward . 1.2.3.4\n}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("Corefile:2: forward: directive is not supported"),
+            "{e}"
+        );
         let e = cfg(".:53 {\n  bind nope\n}\n").unwrap_err().to_string();
-        assert!(e.starts_with("Corefile:2: bind: \"nope\" is not an IP address"), "{e}");
+        assert!(
+            e.starts_with("Corefile:2: bind: \"nope\" is not an IP address"),
+            "{e}"
+        );
         let e = cfg(".:53 {\n bind 127.0.0.1\n").unwrap_err().to_string();
         assert!(e.contains("never closed"), "{e}");
         let e = cfg(".:53 {\n}\n.:53 {\n}\n").unwrap_err().to_string();
@@ -350,9 +504,18 @@ mod tests {
     #[test]
     fn snippets_and_env() {
         std::env::set_var("KDNS_TEST_BIND", "127.0.0.9");
-        let c = cfg("(common) {\n  bind {$KDNS_TEST_BIND}\n}\n.:53 {\n  import common\n}\n").unwrap();
-        assert_eq!(c.blocks[0].binds, vec!["127.0.0.9".parse::<IpAddr>().unwrap()]);
-        let e = cfg(".:53 {\n  import missing\n}\n").unwrap_err().to_string();
-        assert!(e.starts_with("Corefile:2: import: no snippet named (missing)"), "{e}");
+        let c =
+            cfg("(common) {\n  bind {$KDNS_TEST_BIND}\n}\n.:53 {\n  import common\n}\n").unwrap();
+        assert_eq!(
+            c.blocks[0].binds,
+            vec!["127.0.0.9".parse::<IpAddr>().unwrap()]
+        );
+        let e = cfg(".:53 {\n  import missing\n}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("Corefile:2: import: no snippet named (missing)"),
+            "{e}"
+        );
     }
 }

@@ -21,7 +21,10 @@ const MAX_CHASE: usize = 8;
 
 /// One directive of a server block's chain, ready to answer.
 pub enum Step {
-    Kubernetes { options: KubeOptions, zone: ZoneHandle },
+    Kubernetes {
+        options: KubeOptions,
+        zone: ZoneHandle,
+    },
 }
 
 /// A server block at run time.
@@ -88,9 +91,19 @@ impl Router {
         self.resolve_depth(port, qname, qtype, 0).await
     }
 
-    async fn resolve_depth(&self, port: u16, qname: &Name, qtype: RecordType, depth: usize) -> Answer {
+    async fn resolve_depth(
+        &self,
+        port: u16,
+        qname: &Name,
+        qtype: RecordType,
+        depth: usize,
+    ) -> Answer {
         let text = qname.to_ascii();
-        let text = if text.ends_with('.') { text } else { format!("{text}.") };
+        let text = if text.ends_with('.') {
+            text
+        } else {
+            format!("{text}.")
+        };
         let lower = text.to_ascii_lowercase();
         let Some(block) = self.block(port, &lower) else {
             return Answer::code(ResponseCode::Refused);
@@ -115,7 +128,13 @@ impl Router {
                             if let Some((target, qt)) = reply.chase {
                                 if depth < MAX_CHASE {
                                     if let Ok(t) = Name::from_ascii(&target) {
-                                        let sub = Box::pin(self.resolve_depth(port, &t, RecordType::from(qt), depth + 1)).await;
+                                        let sub = Box::pin(self.resolve_depth(
+                                            port,
+                                            &t,
+                                            RecordType::from(qt),
+                                            depth + 1,
+                                        ))
+                                        .await;
                                         answer.answers.extend(sub.answers);
                                     }
                                 }
@@ -148,7 +167,11 @@ fn servfail_info(req: &Request) -> ResponseInfo {
 
 #[async_trait::async_trait]
 impl RequestHandler for Handler {
-    async fn handle_request<R: ResponseHandler, T: Time>(&self, request: &Request, mut response_handle: R) -> ResponseInfo {
+    async fn handle_request<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        mut response_handle: R,
+    ) -> ResponseInfo {
         let resp_edns = request.edns.as_ref().map(|e| {
             let mut out = Edns::new();
             out.set_max_payload(e.max_payload().clamp(512, MAX_UDP_PAYLOAD));
@@ -168,13 +191,18 @@ impl RequestHandler for Handler {
         };
         if let Some(code) = code {
             let msg = builder.error_msg(&request.metadata, code);
-            return response_handle.send_response(msg).await.unwrap_or_else(|_| servfail_info(request));
+            return response_handle
+                .send_response(msg)
+                .await
+                .unwrap_or_else(|_| servfail_info(request));
         }
         let query = request.queries.queries()[0].original().clone();
         let answer = if query.query_class() != DNSClass::IN {
             Answer::code(ResponseCode::Refused)
         } else {
-            self.router.resolve(self.port, query.name(), query.query_type()).await
+            self.router
+                .resolve(self.port, query.name(), query.query_type())
+                .await
         };
         let mut metadata = Metadata::response_from_request(&request.metadata);
         metadata.authoritative = answer.authoritative;

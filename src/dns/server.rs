@@ -22,7 +22,10 @@ pub struct Listeners {
 impl Listeners {
     /// The addresses actually bound (useful with port 0).
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.udp.iter().filter_map(|s| s.local_addr().ok()).collect()
+        self.udp
+            .iter()
+            .filter_map(|s| s.local_addr().ok())
+            .collect()
     }
 }
 
@@ -53,7 +56,10 @@ fn tcp_listener(addr: SocketAddr) -> io::Result<TcpListener> {
 pub fn bind(port: u16, addrs: &[IpAddr]) -> io::Result<Listeners> {
     let wildcard = addrs.is_empty();
     let addrs: Vec<IpAddr> = if wildcard {
-        vec![IpAddr::V4(Ipv4Addr::UNSPECIFIED), IpAddr::V6(Ipv6Addr::UNSPECIFIED)]
+        vec![
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        ]
     } else {
         addrs.to_vec()
     };
@@ -78,7 +84,8 @@ pub fn bind(port: u16, addrs: &[IpAddr]) -> io::Result<Listeners> {
             actual = udp.local_addr()?.port();
         }
         let addr = SocketAddr::new(ip, actual);
-        let tcp = tcp_listener(addr).map_err(|e| io::Error::new(e.kind(), format!("tcp {addr}: {e}")))?;
+        let tcp =
+            tcp_listener(addr).map_err(|e| io::Error::new(e.kind(), format!("tcp {addr}: {e}")))?;
         out.udp.push(udp);
         out.tcp.push(tcp);
     }
@@ -87,7 +94,11 @@ pub fn bind(port: u16, addrs: &[IpAddr]) -> io::Result<Listeners> {
 
 /// Serves every listener until `shutdown` is cancelled, then stops accepting and lets
 /// in-flight queries finish.
-pub async fn run(router: Arc<Router>, listeners: Vec<Listeners>, shutdown: CancellationToken) -> io::Result<()> {
+pub async fn run(
+    router: Arc<Router>,
+    listeners: Vec<Listeners>,
+    shutdown: CancellationToken,
+) -> io::Result<()> {
     let mut servers = Vec::new();
     for l in listeners {
         let mut server = Server::new(Handler {

@@ -95,7 +95,13 @@ pub fn slice(s: &discovery::EndpointSlice) -> Option<Slice> {
         .as_deref()
         .unwrap_or_default()
         .iter()
-        .map(|p| port(p.name.as_deref(), p.port.unwrap_or(-1), p.protocol.as_deref()))
+        .map(|p| {
+            port(
+                p.name.as_deref(),
+                p.port.unwrap_or(-1),
+                p.protocol.as_deref(),
+            )
+        })
         .collect();
     if ports.is_empty() {
         ports.push(port(None, -1, None));
@@ -111,7 +117,11 @@ pub fn slice(s: &discovery::EndpointSlice) -> Option<Slice> {
             endpoints.push(Endpoint {
                 ip,
                 hostname: e.hostname.as_deref().filter(|h| !h.is_empty()).map(lc),
-                pod_name: e.target_ref.as_ref().and_then(|t| t.name.as_deref()).map(lc),
+                pod_name: e
+                    .target_ref
+                    .as_ref()
+                    .and_then(|t| t.name.as_deref())
+                    .map(lc),
                 zone: e.zone.as_deref().map(Arc::from),
             });
         }
@@ -154,7 +164,11 @@ pub fn mirror_endpoints(e: &core::Endpoints) -> Vec<Slice> {
                     (ip.is_ipv6() == v6).then(|| Endpoint {
                         ip,
                         hostname: a.hostname.as_deref().filter(|h| !h.is_empty()).map(lc),
-                        pod_name: a.target_ref.as_ref().and_then(|t| t.name.as_deref()).map(lc),
+                        pod_name: a
+                            .target_ref
+                            .as_ref()
+                            .and_then(|t| t.name.as_deref())
+                            .map(lc),
                         zone: None,
                     })
                 })

@@ -40,11 +40,11 @@ impl std::fmt::Display for Location {
 /// A Kubernetes object kdns understands.
 #[derive(Debug, Clone)]
 pub enum Object {
-    Namespace(core::Namespace),
-    Service(core::Service),
-    EndpointSlice(discovery::EndpointSlice),
-    Endpoints(core::Endpoints),
-    Pod(core::Pod),
+    Namespace(Box<core::Namespace>),
+    Service(Box<core::Service>),
+    EndpointSlice(Box<discovery::EndpointSlice>),
+    Endpoints(Box<core::Endpoints>),
+    Pod(Box<core::Pod>),
 }
 
 #[derive(Debug, Clone)]
@@ -251,11 +251,11 @@ fn typed_doc(api: &str, kind: &str, doc: &str) -> Result<Option<Object>, serde_y
         serde_yaml::from_str(doc)
     }
     Ok(Some(match known(api, kind) {
-        Some(Kind::Namespace) => Object::Namespace(de(doc)?),
-        Some(Kind::Service) => Object::Service(de(doc)?),
-        Some(Kind::EndpointSlice) => Object::EndpointSlice(de(doc)?),
-        Some(Kind::Endpoints) => Object::Endpoints(de(doc)?),
-        Some(Kind::Pod) => Object::Pod(de(doc)?),
+        Some(Kind::Namespace) => Object::Namespace(Box::new(de(doc)?)),
+        Some(Kind::Service) => Object::Service(Box::new(de(doc)?)),
+        Some(Kind::EndpointSlice) => Object::EndpointSlice(Box::new(de(doc)?)),
+        Some(Kind::Endpoints) => Object::Endpoints(Box::new(de(doc)?)),
+        Some(Kind::Pod) => Object::Pod(Box::new(de(doc)?)),
         None => return Ok(None),
     }))
 }
@@ -265,25 +265,40 @@ fn typed_value(api: &str, kind: &str, v: serde_yaml::Value) -> Result<Option<Obj
         serde_yaml::from_value(v).map_err(|e| strip_location(&e.to_string()))
     }
     Ok(Some(match known(api, kind) {
-        Some(Kind::Namespace) => Object::Namespace(de(v)?),
-        Some(Kind::Service) => Object::Service(de(v)?),
-        Some(Kind::EndpointSlice) => Object::EndpointSlice(de(v)?),
-        Some(Kind::Endpoints) => Object::Endpoints(de(v)?),
-        Some(Kind::Pod) => Object::Pod(de(v)?),
+        Some(Kind::Namespace) => Object::Namespace(Box::new(de(v)?)),
+        Some(Kind::Service) => Object::Service(Box::new(de(v)?)),
+        Some(Kind::EndpointSlice) => Object::EndpointSlice(Box::new(de(v)?)),
+        Some(Kind::Endpoints) => Object::Endpoints(Box::new(de(v)?)),
+        Some(Kind::Pod) => Object::Pod(Box::new(de(v)?)),
         None => return Ok(None),
     }))
 }
 
 /// Namespaces that exist in every cluster.
-pub const BUILTIN_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
+pub const BUILTIN_NAMESPACES: [&str; 4] =
+    ["default", "kube-system", "kube-public", "kube-node-lease"];
 
-fn labels_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> BTreeMap<String, String> {
+fn labels_of(
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> BTreeMap<String, String> {
     meta.labels.clone().unwrap_or_default()
 }
 
-/// The changes that build a zone from these objects. `labels` filters Services,
-/// EndpointSlices (and Endpoints) and Pods, as the `labels` option filters the API watch.
-pub fn changes(objects: &[Located], labels: &Selector) -> Vec<Change> {
+/// Which objects the `kubernetes` directive looks at (its `labels`, `namespace_labels` and
+/// `noendpoints` options), the same for files as for the API watch.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Services, EndpointSlices (and Endpoints) and Pods must match.
+    pub labels: Selector,
+    /// Only namespaces with matching labels exist.
+    pub namespace_labels: Option<Selector>,
+    /// Ignore endpoints altogether.
+    pub noendpoints: bool,
+}
+
+/// The changes that build a zone from these objects.
+pub fn changes(objects: &[Located], filter: &Filter) -> Vec<Change> {
+    let labels = &filter.labels;
     let mut out = Vec::new();
     let mut namespaces: BTreeMap<String, Namespace> = BTreeMap::new();
     let mut implied: BTreeSet<String> = BUILTIN_NAMESPACES.iter().map(|s| s.to_string()).collect();
@@ -292,7 +307,11 @@ pub fn changes(objects: &[Located], labels: &Selector) -> Vec<Change> {
     for o in objects {
         if let Object::Service(s) = &o.object {
             if !convert::has_selector(s) {
-                let ns = s.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+                let ns = s
+                    .metadata
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| "default".into());
                 selectorless.insert((ns, s.metadata.name.clone().unwrap_or_default()));
             }
         }
@@ -319,12 +338,14 @@ pub fn changes(objects: &[Located], labels: &Selector) -> Vec<Change> {
             }
             Object::EndpointSlice(s) => {
                 implied.insert(meta_ns(&s.metadata));
-                if !labels.matches(&labels_of(&s.metadata)) {
+                if filter.noendpoints || !labels.matches(&labels_of(&s.metadata)) {
                     continue;
                 }
                 match convert::slice(s) {
                     Some(slice) => out.push(Change::UpsertSlice(slice)),
-                    None => tracing::warn!(at = %o.at, "EndpointSlice without label {} (or of addressType FQDN) is ignored", convert::SERVICE_NAME_LABEL),
+                    None => {
+                        tracing::warn!(at = %o.at, "EndpointSlice without label {} (or of addressType FQDN) is ignored", convert::SERVICE_NAME_LABEL)
+                    }
                 }
             }
             Object::Endpoints(e) => {
@@ -335,10 +356,14 @@ pub fn changes(objects: &[Located], labels: &Selector) -> Vec<Change> {
                     tracing::info!(at = %o.at, endpoints = %name, "v1 Endpoints not mirrored: its Service is missing or has a selector (write an EndpointSlice instead)");
                     continue;
                 }
-                if !labels.matches(&labels_of(&e.metadata)) {
+                if filter.noendpoints || !labels.matches(&labels_of(&e.metadata)) {
                     continue;
                 }
-                out.extend(convert::mirror_endpoints(e).into_iter().map(Change::UpsertSlice));
+                out.extend(
+                    convert::mirror_endpoints(e)
+                        .into_iter()
+                        .map(Change::UpsertSlice),
+                );
             }
             Object::Pod(p) => {
                 implied.insert(meta_ns(&p.metadata));
@@ -354,16 +379,29 @@ pub fn changes(objects: &[Located], labels: &Selector) -> Vec<Change> {
             labels: Vec::new(),
         });
     }
-    let mut all: Vec<Change> = namespaces.into_values().map(Change::UpsertNamespace).collect();
+    let mut all: Vec<Change> = namespaces
+        .into_values()
+        .filter(|n| {
+            filter.namespace_labels.as_ref().is_none_or(|sel| {
+                sel.matches(
+                    &n.labels
+                        .iter()
+                        .cloned()
+                        .collect::<BTreeMap<String, String>>(),
+                )
+            })
+        })
+        .map(Change::UpsertNamespace)
+        .collect();
     all.extend(out);
     all
 }
 
 /// Loads `dir` into a complete, synced zone.
-pub fn build_zone(dir: &Path, labels: &Selector) -> Result<Arc<Zone>, ManifestError> {
+pub fn build_zone(dir: &Path, filter: &Filter) -> Result<Arc<Zone>, ManifestError> {
     let objects = load_dir(dir)?;
     let mut store = Store::new();
-    for c in changes(&objects, labels) {
+    for c in changes(&objects, filter) {
         store.apply(c);
     }
     store.set_synced(true);
@@ -372,43 +410,45 @@ pub fn build_zone(dir: &Path, labels: &Selector) -> Result<Arc<Zone>, ManifestEr
 
 /// Watches `dir` and publishes a fresh zone into `handle` after every change (debounced by
 /// 100 ms). A directory that no longer loads is logged and the previous zone keeps serving.
-pub async fn watch(dir: PathBuf, labels: Selector, handle: ZoneHandle, stop: CancellationToken) {
+/// The watch is in place when this returns; the reloading runs on the returned task.
+pub fn watch(
+    dir: PathBuf,
+    filter: Filter,
+    handle: ZoneHandle,
+    stop: CancellationToken,
+) -> notify::Result<tokio::task::JoinHandle<()>> {
     use notify::{RecursiveMode, Watcher};
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let mut watcher = match notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
+    let mut watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
         if ev.is_ok() {
             let _ = tx.send(());
         }
-    }) {
-        Ok(w) => w,
-        Err(e) => {
-            tracing::error!(dir = %dir.display(), error = %e, "cannot watch manifests directory; changes will not be picked up");
-            return;
-        }
-    };
-    if let Err(e) = watcher.watch(&dir, RecursiveMode::Recursive) {
-        tracing::error!(dir = %dir.display(), error = %e, "cannot watch manifests directory; changes will not be picked up");
-        return;
-    }
-    loop {
-        tokio::select! {
-            ev = rx.recv() => if ev.is_none() { return },
-            _ = stop.cancelled() => return,
-        }
-        // Debounce: editors and `kubectl`-style writers touch files several times.
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        while rx.try_recv().is_ok() {}
-        let d = dir.clone();
-        let l = labels.clone();
-        match tokio::task::spawn_blocking(move || build_zone(&d, &l)).await {
-            Ok(Ok(zone)) => {
-                tracing::info!(dir = %dir.display(), services = zone.service_count(), "manifests reloaded");
-                handle.publish(zone);
+    })?;
+    watcher.watch(&dir, RecursiveMode::Recursive)?;
+    Ok(tokio::spawn(async move {
+        let _watcher = watcher;
+        loop {
+            tokio::select! {
+                ev = rx.recv() => if ev.is_none() { return },
+                _ = stop.cancelled() => return,
             }
-            Ok(Err(e)) => tracing::error!(error = %e, "manifests reload failed; still serving the previous zone"),
-            Err(e) => tracing::error!(error = %e, "manifests reload task failed"),
+            // Debounce: editors and `kubectl`-style writers touch files several times.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            while rx.try_recv().is_ok() {}
+            let d = dir.clone();
+            let f = filter.clone();
+            match tokio::task::spawn_blocking(move || build_zone(&d, &f)).await {
+                Ok(Ok(zone)) => {
+                    tracing::info!(dir = %dir.display(), services = zone.service_count(), "manifests reloaded");
+                    handle.publish(zone);
+                }
+                Ok(Err(e)) => {
+                    tracing::error!("manifests reload failed, still serving the previous zone: {e}")
+                }
+                Err(e) => tracing::error!(error = %e, "manifests reload task failed"),
+            }
         }
-    }
+    }))
 }
 
 #[cfg(test)]

@@ -253,7 +253,13 @@ pub fn serve(opts: &KubeOptions, zone: &Zone, qname: &str, qt: u16) -> Outcome {
             reply.additional = x;
         }),
         _ => cx
-            .address(&lower, &Owner::Query, qtype::A, &mut Vec::new(), &mut Reply::default())
+            .address(
+                &lower,
+                &Owner::Query,
+                qtype::A,
+                &mut Vec::new(),
+                &mut Reply::default(),
+            )
             .map(|_| ()),
     };
 
@@ -398,11 +404,10 @@ impl Ctx<'_> {
         match self.opts.pods {
             PodMode::Insecure => Ok(vec![item]),
             _ => {
-                let found = self
-                    .zone
-                    .pods_by_ip
-                    .get(&ip)
-                    .is_some_and(|s| s.iter().any(|(ns, _)| ns.eq_ignore_ascii_case(r.namespace)));
+                let found =
+                    self.zone.pods_by_ip.get(&ip).is_some_and(|s| {
+                        s.iter().any(|(ns, _)| ns.eq_ignore_ascii_case(r.namespace))
+                    });
                 if found {
                     Ok(vec![item])
                 } else {
@@ -808,7 +813,10 @@ mod tests {
     #[test]
     fn parse() {
         let r = parse_request("_http._tcp.svc1.ns.svc", false).unwrap();
-        assert_eq!((r.port, r.protocol, r.service, r.namespace), ("http", "tcp", "svc1", "ns"));
+        assert_eq!(
+            (r.port, r.protocol, r.service, r.namespace),
+            ("http", "tcp", "svc1", "ns")
+        );
         let r = parse_request("ep.svc1.ns.svc", false).unwrap();
         assert_eq!(r.endpoint, "ep");
         assert!(parse_request("a.b.c.svc1.ns.svc", false).is_err());
@@ -816,7 +824,10 @@ mod tests {
         assert_eq!(parse_request("svc", false).unwrap().pod_or_svc, "");
         assert_eq!(parse_request("ns.svc", false).unwrap().namespace, "ns");
         let r = parse_request("us-east.1a.prefer._zone.hdls.ns.svc", true).unwrap();
-        assert_eq!((r.topo_zone, r.zone_prefer, r.service), ("us-east.1a", true, "hdls"));
+        assert_eq!(
+            (r.topo_zone, r.zone_prefer, r.service),
+            ("us-east.1a", true, "hdls")
+        );
         assert!(parse_request("a.pin._zone.hdls.ns.svc", false).is_err());
         assert!(parse_request("a.keep._zone.hdls.ns.svc", true).is_err());
     }

@@ -21,7 +21,11 @@ pub fn dashed_ip(ip: &IpAddr) -> String {
 pub fn parse_dashed_ip(label: &str) -> Option<IpAddr> {
     let dashes = label.bytes().filter(|&b| b == b'-').count();
     if dashes == 3 && !label.contains("--") {
-        label.replace('-', ".").parse::<Ipv4Addr>().ok().map(IpAddr::V4)
+        label
+            .replace('-', ".")
+            .parse::<Ipv4Addr>()
+            .ok()
+            .map(IpAddr::V4)
     } else {
         let s = label.replace('-', ":");
         // `a-b-c-d` forms with a trailing 0 appended by dashed_ip (e.g. `fd00--0`) still parse.
@@ -112,8 +116,14 @@ mod tests {
         assert_eq!(dashed_ip(&"10.0.0.1".parse().unwrap()), "10-0-0-1");
         assert_eq!(dashed_ip(&"2001:db8::1".parse().unwrap()), "2001-db8--1");
         assert_eq!(dashed_ip(&"fd00::".parse().unwrap()), "fd00--0");
-        assert_eq!(parse_dashed_ip("10-0-0-1"), Some("10.0.0.1".parse().unwrap()));
-        assert_eq!(parse_dashed_ip("2001-db8--1"), Some("2001:db8::1".parse().unwrap()));
+        assert_eq!(
+            parse_dashed_ip("10-0-0-1"),
+            Some("10.0.0.1".parse().unwrap())
+        );
+        assert_eq!(
+            parse_dashed_ip("2001-db8--1"),
+            Some("2001:db8::1".parse().unwrap())
+        );
         assert_eq!(parse_dashed_ip("1-2-3"), None);
         assert_eq!(parse_dashed_ip("svc1"), None);
     }
@@ -132,7 +142,10 @@ mod tests {
 
     #[test]
     fn zones() {
-        assert_eq!(strip_zone("a.b.cluster.local.", "cluster.local."), Some("a.b"));
+        assert_eq!(
+            strip_zone("a.b.cluster.local.", "cluster.local."),
+            Some("a.b")
+        );
         assert_eq!(strip_zone("cluster.local.", "cluster.local."), Some(""));
         assert_eq!(strip_zone("xcluster.local.", "cluster.local."), None);
         assert_eq!(strip_zone("a.", "."), Some("a"));

@@ -13,6 +13,9 @@ use imbl::{HashMap as PMap, OrdSet};
 
 use super::model::{service_key, Namespace, Pod, Service, ServiceKind, Slice};
 
+/// (namespace, name) of a pod.
+pub type PodId = (Arc<str>, Arc<str>);
+
 /// An immutable, indexed snapshot of everything the cluster zone answers from.
 #[derive(Clone, Default)]
 pub struct Zone {
@@ -26,7 +29,7 @@ pub struct Zone {
     /// Ready endpoint IP → service keys whose slices hold it (for PTR and NS).
     pub(crate) ep_by_ip: PMap<IpAddr, OrdSet<Arc<str>>>,
     /// Pod IP → (namespace, pod name) (for `pods verified`).
-    pub(crate) pods_by_ip: PMap<IpAddr, OrdSet<(Arc<str>, Arc<str>)>>,
+    pub(crate) pods_by_ip: PMap<IpAddr, OrdSet<PodId>>,
     /// SOA serial: Unix time of the last change that altered the zone.
     pub serial: u32,
     /// False until the source has delivered its first complete state.
@@ -112,10 +115,15 @@ impl Store {
             Change::UpsertSlice(s) => self.upsert_slice(s),
             Change::DeleteSlice { namespace, name } => self.delete_slice(&namespace, &name),
             Change::UpsertNamespace(n) => {
-                let old = self.zone.namespaces.insert(n.name.clone(), Arc::new(n.clone()));
+                let old = self
+                    .zone
+                    .namespaces
+                    .insert(n.name.clone(), Arc::new(n.clone()));
                 old.as_deref() != Some(&n)
             }
-            Change::DeleteNamespace { name } => self.zone.namespaces.remove(name.as_str()).is_some(),
+            Change::DeleteNamespace { name } => {
+                self.zone.namespaces.remove(name.as_str()).is_some()
+            }
             Change::UpsertPod(p) => self.upsert_pod(p),
             Change::DeletePod { namespace, name } => self.delete_pod(&namespace, &name),
         };

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs every test: installs the test dependencies, builds the Go test tools (cached), then
+# lint + all Rust tests including the slow ones that need the Go tools.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+if [ -x scripts/build-tools.sh ]; then
+  KDNS_TOOLS_BIN=$(scripts/build-tools.sh | tail -n 1)
+  export KDNS_TOOLS_BIN
+fi
+
+cargo fmt --check
+cargo clippy --all-targets -- -D warnings
+cargo test --all-targets -- --include-ignored

@@ -1,0 +1,185 @@
+//! Shared helpers for the integration tests: start the real `kdns` binary on a free loopback
+//! port and ask it with real DNS clients.
+#![allow(dead_code)]
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// Copies a directory tree (fixtures are copied so tests can change them).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dst = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &dst);
+        } else {
+            std::fs::copy(e.path(), dst).unwrap();
+        }
+    }
+}
+
+/// A running kdns process; killed on drop.
+pub struct Kdns {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+    pub log: Arc<Mutex<String>>,
+}
+
+impl Kdns {
+    /// Writes `corefile` (with `{DIR}` replaced by the temp dir) and starts kdns on it.
+    pub fn start(corefile: &str, manifests: Option<&Path>) -> Kdns {
+        let dir = tempfile::tempdir().unwrap();
+        if let Some(m) = manifests {
+            copy_dir(m, &dir.path().join("manifests"));
+        }
+        let conf = dir.path().join("Corefile");
+        std::fs::write(
+            &conf,
+            corefile.replace("{DIR}", &dir.path().display().to_string()),
+        )
+        .unwrap();
+        Self::start_conf(&conf, dir)
+    }
+
+    pub fn start_conf(conf: &Path, dir: tempfile::TempDir) -> Kdns {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kdns"))
+            .arg("--conf")
+            .arg(conf)
+            .env("RUST_LOG", "info,hickory_server=warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start kdns");
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let log2 = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(i) = line.find("listening on ") {
+                    let rest = &line[i + "listening on ".len()..];
+                    let a = rest.split_whitespace().next().unwrap_or("");
+                    if let Ok(addr) = a.parse::<SocketAddr>() {
+                        let _ = tx.send(addr);
+                    }
+                }
+                let mut l = log2.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(a) => a,
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "kdns did not start listening; log:\n{}",
+                    log.lock().unwrap()
+                );
+            }
+        };
+        Kdns {
+            child,
+            addr,
+            dir,
+            log,
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// `dig` against this server; `args` are extra dig arguments.
+    pub fn dig(&self, args: &[&str]) -> String {
+        dig(self.addr, args)
+    }
+}
+
+impl Drop for Kdns {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn run(cmd: &str, args: &[String]) -> String {
+    let out = Command::new(cmd).args(args).output().unwrap_or_else(|e| {
+        panic!("cannot run {cmd} ({e}); install the test dependencies: scripts/install-deps.sh")
+    });
+    let mut s = String::from_utf8_lossy(&out.stdout).to_string();
+    s.push_str(&String::from_utf8_lossy(&out.stderr));
+    s
+}
+
+pub fn dig(addr: SocketAddr, args: &[&str]) -> String {
+    let mut a = vec![
+        format!("@{}", addr.ip()),
+        "-p".into(),
+        addr.port().to_string(),
+        "+tries=1".into(),
+        "+time=3".into(),
+    ];
+    a.extend(args.iter().map(|s| s.to_string()));
+    run("dig", &a)
+}
+
+pub fn kdig(addr: SocketAddr, args: &[&str]) -> String {
+    let mut a = vec![
+        format!("@{}", addr.ip()),
+        "-p".into(),
+        addr.port().to_string(),
+        "+retry=0".into(),
+        "+time=3".into(),
+    ];
+    a.extend(args.iter().map(|s| s.to_string()));
+    run("kdig", &a)
+}
+
+/// The records of a `+noall +answer` style output, one per line, whitespace-normalized.
+pub fn records(out: &str) -> Vec<String> {
+    let mut v: Vec<String> = out
+        .lines()
+        .filter(|l| !l.starts_with(';') && !l.trim().is_empty())
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The status word of a full dig/kdig output (`NOERROR`, `NXDOMAIN`, …).
+pub fn status(out: &str) -> String {
+    out.split("status: ")
+        .nth(1)
+        .and_then(|r| r.split([',', ';']).next())
+        .unwrap_or("<no status>")
+        .trim()
+        .to_string()
+}
+
+/// Polls `f` until it returns true or `timeout` passes; returns the time it took.
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> Option<Duration> {
+    let t0 = Instant::now();
+    while t0.elapsed() < timeout {
+        if f() {
+            return Some(t0.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
