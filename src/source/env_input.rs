@@ -96,7 +96,7 @@ fn list_of<'a>(objects: impl IntoIterator<Item = &'a core::Service>) -> ServiceL
 pub fn services_from_manifests(dir: &Path) -> Result<ServiceList, EnvInputError> {
     let objects = manifests::load_dir(dir)?;
     Ok(list_of(objects.iter().filter_map(|o| match &o.object {
-        Object::Service(s) => Some(s),
+        Object::Service(s) => Some(s.as_ref()),
         _ => None,
     })))
 }
@@ -156,7 +156,7 @@ pub fn pod_from_file(
     let pods: Vec<core::Pod> = manifests::load_file(path)?
         .into_iter()
         .filter_map(|o| match o.object {
-            Object::Pod(p) => Some(p),
+            Object::Pod(p) => Some(*p),
             _ => None,
         })
         .collect();
