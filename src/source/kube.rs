@@ -93,6 +93,8 @@ enum Msg {
     Relist(Kind, Vec<Change>),
     /// A watcher failed (it retries with backoff).
     Failed(Kind),
+    /// The API answers again for that kind (a one-item list succeeded after a failure).
+    Recovered(Kind),
 }
 
 /// Health of a source, readable without locks (for metrics, logs and readiness).
@@ -251,13 +253,34 @@ fn explain(resource: &str, e: &watcher::Error) -> String {
     }
 }
 
+/// After a failure: a cheap one-item list, with backoff, until the API answers for this kind.
+/// (A resumed watch sends nothing until an object changes, so it cannot tell us itself.)
+async fn probe<K: Watched>(api: Api<K>, tx: mpsc::UnboundedSender<Msg>, stop: CancellationToken) {
+    let mut wait = Duration::from_millis(200);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.cancelled() => return,
+        }
+        if api
+            .list_metadata(&kube::api::ListParams::default().limit(1))
+            .await
+            .is_ok()
+        {
+            let _ = tx.send(Msg::Recovered(K::KIND));
+            return;
+        }
+        wait = (wait * 2).min(Duration::from_secs(5));
+    }
+}
+
 async fn watch_kind<K: Watched>(
     api: Api<K>,
     cfg: watcher::Config,
     tx: mpsc::UnboundedSender<Msg>,
     stop: CancellationToken,
 ) {
-    let mut stream = watcher::watcher(api, cfg).default_backoff().boxed();
+    let mut stream = watcher::watcher(api.clone(), cfg).default_backoff().boxed();
     let mut buffer: Vec<Change> = Vec::new();
     let mut failing = false;
     loop {
@@ -299,6 +322,7 @@ async fn watch_kind<K: Watched>(
                 if !failing {
                     failing = true;
                     let _ = tx.send(Msg::Failed(K::KIND));
+                    tokio::spawn(probe::<K>(api.clone(), tx.clone(), stop.clone()));
                 }
                 continue;
             }
@@ -433,6 +457,7 @@ async fn writer(
                     tracing::debug!(?kind, objects = n, changed = c, "list applied");
                     recover(&mut failing, kind, &status);
                 }
+                Msg::Recovered(kind) => recover(&mut failing, kind, &status),
                 Msg::Failed(kind) => {
                     if !failing.contains(&kind) {
                         failing.push(kind);
