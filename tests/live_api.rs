@@ -88,7 +88,7 @@ fn eventually_rcode(k: &Kdns, name: &str, qtype: &str, rcode: &str, limit: Durat
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs kube-apiserver and etcd: scripts/build-tools.sh"]
 async fn dns_follows_the_api_server() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = SERIAL.lock().await;
     let _ = IGNORE;
     let cluster = Cluster::start();
     let c = cluster.client().await;
@@ -233,7 +233,7 @@ async fn dns_follows_the_api_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs kube-apiserver and etcd: scripts/build-tools.sh"]
 async fn survives_api_server_and_etcd_restarts_without_nxdomain() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = SERIAL.lock().await;
     let cluster = Cluster::start();
     let c = cluster.client().await;
     create_ns(&c, "r").await;
@@ -341,7 +341,7 @@ async fn survives_api_server_and_etcd_restarts_without_nxdomain() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs kube-apiserver and etcd: scripts/build-tools.sh"]
 async fn unsynced_answers_servfail_never_nxdomain() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = SERIAL.lock().await;
     let cluster = Cluster::start();
     let kubeconfig = cluster.kubeconfig();
     cluster.stop();
@@ -366,7 +366,7 @@ async fn unsynced_answers_servfail_never_nxdomain() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs kube-apiserver and etcd: scripts/build-tools.sh"]
 async fn deploy_rbac_is_enough_and_no_more() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = SERIAL.lock().await;
     let cluster = Cluster::start();
     let reader = cluster.reader_kubeconfig();
     // Without the role: a clear log naming the resource and the verb.
@@ -419,7 +419,7 @@ async fn deploy_rbac_is_enough_and_no_more() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs kube-apiserver and etcd: scripts/build-tools.sh"]
 async fn deploy_manifests_are_valid() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = SERIAL.lock().await;
     let cluster = Cluster::start();
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy");
     // The namespace exists in every cluster; PriorityClass system-cluster-critical is built in.
