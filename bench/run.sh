@@ -2,7 +2,8 @@
 # kdns vs CoreDNS side by side, one command (issue #6). Everything on 127.0.0.1.
 #
 #   bench/run.sh                      full run: 10k services / ~100k endpoints in a real API server
-#   bench/run.sh --smoke              5 s of load, 50 services, both servers; CI (never fails on speed)
+#   bench/run.sh --smoke              5 s of load, 50 services, both servers, debug build; CI
+#                                     (fails when something is broken, never on speed)
 #   bench/run.sh --services 1000 --duration 5 --rounds 2     smaller / shorter
 #   bench/run.sh --mode manifests     kdns reads the generated YAML (CoreDNS still uses the API)
 #   bench/run.sh --phases startup,memory,relist,qps,latency,create    pick phases (default: all)
@@ -21,7 +22,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 KB="python3 $ROOT/bench/kbench.py"
 
-SMOKE=0 SERVICES=10000 DURATION=8 ROUNDS=3 MODE=api PHASES=all OUT= CLUSTER= FRESH=0
+SMOKE=0 PROFILE= SERVICES=10000 DURATION=8 ROUNDS=3 MODE=api PHASES=all OUT= CLUSTER= FRESH=0
 CREATES=200 LAT_SECONDS=10
 while (($#)); do
   case $1 in
@@ -35,6 +36,7 @@ while (($#)); do
   --cluster) CLUSTER=$2; shift ;;
   --creates) CREATES=$2; shift ;;
   --fresh) FRESH=1 ;;
+  --release) PROFILE=release ;;
   -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
   *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -118,11 +120,14 @@ loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 # ------------------------------------------------------------------ build, data
 log "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), kernel $(uname -r); load $(loadavg)"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-log "building kdns and udp_echo (release)"
-(cd "$ROOT" && cargo build --release --quiet --bin kdns --example udp_echo) >>"$LOG" 2>&1 ||
-  die "cargo build failed (see $LOG)"
-KDNS=$CARGO_TARGET_DIR/release/kdns
-ECHO=$CARGO_TARGET_DIR/release/examples/udp_echo
+# The smoke test checks that the harness works, not speed: it uses the debug build that the
+# tests already made (no extra release build in CI) unless --release is given.
+PROFILE=${PROFILE:-$( ((SMOKE)) && echo debug || echo release)}
+log "building kdns and udp_echo ($PROFILE)"
+(cd "$ROOT" && cargo build $([[ $PROFILE == release ]] && echo --release) --quiet --bin kdns --example udp_echo) \
+  >>"$LOG" 2>&1 || die "cargo build failed (see $LOG)"
+KDNS=$CARGO_TARGET_DIR/$PROFILE/kdns
+ECHO=$CARGO_TARGET_DIR/$PROFILE/examples/udp_echo
 
 DATA=$OUT/data
 $KB gen --services "$SERVICES" --queries $((SMOKE ? 500 : 20000)) --out "$DATA" >"$OUT/meta.json"
@@ -228,8 +233,8 @@ jset() { # jq path (e.g. .startup.kdns) and a JSON value
 jset .machine "$(jq -n --arg n "$(nproc)" --arg cpu "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" \
   --arg k "$(uname -r)" --arg load "$(loadavg)" --arg dnsperf "$(dnsperf -h 2>&1 | grep -m1 Version)" \
   --arg coredns "$("$BIN/coredns" -version | head -1)" --arg kdns "$(cd "$ROOT" && git describe --always --dirty)" \
-  --arg mode "$MODE" --arg services "$SERVICES" --argjson data "$(cat "$OUT/meta.json")" \
-  '{nproc:$n, cpu:$cpu, kernel:$k, load_at_start:$load, dnsperf:$dnsperf, coredns:$coredns, kdns:$kdns, kdns_source:$mode, services:($services|tonumber), data:$data}')"
+  --arg mode "$MODE" --arg profile "$PROFILE" --arg services "$SERVICES" --argjson data "$(cat "$OUT/meta.json")" \
+  '{nproc:$n, cpu:$cpu, kernel:$k, load_at_start:$load, dnsperf:$dnsperf, coredns:$coredns, kdns:$kdns, kdns_source:$mode, kdns_build:$profile, services:($services|tonumber), data:$data}')"
 [[ -f $OUT/load.json ]] && jset .bulk_load "$(cat "$OUT/load.json")"
 
 # ------------------------------------------------------------------ start -> ready
