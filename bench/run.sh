@@ -22,8 +22,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 KB="python3 $ROOT/bench/kbench.py"
 
-SMOKE=0 PROFILE= SERVICES=10000 DURATION=8 ROUNDS=3 MODE=api PHASES=all OUT= CLUSTER= FRESH=0
-CREATES=200 LAT_SECONDS=10
+SMOKE=0 PROFILE= SERVICES=10000 DURATION=5 ROUNDS=5 MODE=api PHASES=all OUT= CLUSTER= FRESH=0
+CREATES=200 LAT_SECONDS=6
 while (($#)); do
   case $1 in
   --smoke) SMOKE=1 ;;
@@ -163,12 +163,12 @@ else
   "$APISERVER_SH" start "$CLUSTER" >>"$LOG" 2>&1 || die "apiserver.sh start failed (see $LOG)"
   CLUSTER_STARTED=1
   rm -f "$CLUSTER/loaded"
-  pin_cluster
-  log "bulk loading $(wc -l <"$DATA/objects.jsonl") objects"
+  log "bulk loading $(wc -l <"$DATA/objects.jsonl") objects (API server on both cores)"
   $KB load --env "$CLUSTER/env" --objects "$DATA/objects.jsonl" --workers 16 >"$OUT/load.json" ||
     die "bulk load failed: $(cat "$OUT/load.json")"
   log "load: $(cat "$OUT/load.json")"
   echo "$DATA_ID" >"$CLUSTER/loaded"
+  pin_cluster
 fi
 # shellcheck disable=SC1091
 source "$CLUSTER/env"
@@ -368,7 +368,7 @@ if has latency; then
   [[ -n $cmax ]] || cmax=$(dnsperf_run "hits-coredns-probe" "$P_CORE" "$DATA/queries-hits.txt" 2 | jq .qps)
   rate=$(python3 -c "print(max(100, int(float('$cmax') * 0.5)))")
   jset .latency.qps "$rate"
-  for ((r = 0; r < (SMOKE ? 1 : 2); r++)); do
+  for ((r = 0; r < (SMOKE ? 1 : 3); r++)); do
     for srv in coredns kdns; do
       port=$P_KDNS; [[ $srv == coredns ]] && port=$P_CORE
       res=$(dnsperf_run "latency-$srv-$r" "$port" "$DATA/queries-hits.txt" "$LAT_SECONDS" -Q "$rate" -v)
