@@ -628,6 +628,9 @@ def cmd_table(a):
     if S:
         row("start → correct answer (ms)", S["kdns"]["answer_ms"], S["coredns"]["answer_ms"], "",
             0.5, True)
+        if "cpu_ms" in S["kdns"]:
+            row("CPU used from start to ready (ms)", S["kdns"]["cpu_ms"], S["coredns"]["cpu_ms"], "",
+                None, True)
     C = R.get("create")
     if C:
         row("create → answer p99 (ms)", C["kdns"].get("p99"), C["coredns"].get("p99"), "", None,
