@@ -12,7 +12,8 @@
 #            KDNS_READY_TIMEOUT (seconds, default 60).
 #
 # Files in DIR: env (sourceable), kubeconfig (admin), kubeconfig-dns-reader, tokens.csv,
-#   pki/apiserver.crt (self-signed serving cert + its CA; trust this), pki/sa.key,
+#   pki/apiserver.crt (self-signed serving cert followed by its CA: the kubeconfigs trust this file),
+#   ca.crt (the CA alone), pki/sa.key,
 #   logs/{etcd,kube-apiserver}.log, etcd-data/, {etcd,apiserver}.pid, ports.
 # Everything listens on 127.0.0.1 only; stdin/stdout of the servers are /dev/null / log files,
 # so a caller capturing this script's output does not hang.
@@ -225,6 +226,8 @@ EOF
   openssl genrsa -out "$DIR/pki/sa.key" 2048 2>/dev/null
   start_etcd
   start_apiserver
+  # apiserver.crt = leaf + the self-signed CA that signed it; ca.crt = that CA alone.
+  awk '/-----BEGIN CERTIFICATE-----/{n++} n==2' "$DIR/pki/apiserver.crt" >"$DIR/ca.crt"
   write_kubeconfig "$DIR/kubeconfig" kdns-admin "$ADMIN_TOKEN"
   write_kubeconfig "$DIR/kubeconfig-dns-reader" dns-reader "$READER_TOKEN"
   write_env

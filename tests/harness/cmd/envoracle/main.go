@@ -6,20 +6,21 @@
 //
 // stdout: {"results":[{"env":[{"name":"X","value":"Y"},...],"collisions":["X",...]}]}
 //
-// The per-service variables come from the real kubelet code,
-// k8s.io/kubernetes/pkg/kubelet/envvars.FromServices.
+// "env" comes from the REAL kubelet code: the unexported
+// (*kubelet.Kubelet).getServiceEnvVarMap of k8s.io/kubernetes/pkg/kubelet
+// (kubelet_pods.go, v1.34.4), reached with go:linkname and run on a zero
+// Kubelet whose serviceLister field is set (reflect+unsafe) to a lister over the
+// case's services. It selects the services (IsServiceIPSet, default/kubernetes
+// insert-if-absent, own namespace only with enableServiceLinks) and calls
+// envvars.FromServices. Nothing else of the Kubelet is touched.
 //
-// Service selection is a line-by-line copy of (*Kubelet).getServiceEnvVarMap in
-// pkg/kubelet/kubelet_pods.go (k8s.io/kubernetes v1.34.4). That method is
-// unexported and needs a *Kubelet; calling it would mean importing the whole
-// kubelet package tree (cadvisor, CRI, ...) and poking an unexported field with
-// unsafe, so it is replicated here instead, using the real v1helper.IsServiceIPSet.
-//
-// One deliberate difference: the kubelet ranges over a Go map, so when two
-// selected services produce the same variable name with different values the
-// kubelet's winner is random. Here the map values are visited in sorted key
-// order (deterministic); such names are listed in "collisions" when the case
-// sets "collisions": true (or always, with -collisions).
+// "collisions" (when the case sets "collisions": true, or with -collisions):
+// names that two selected services give different values. The kubelet visits
+// its selection through a Go map, so for those names its "env" value is random
+// run to run. The selection for this is a line-by-line copy of the kubelet's
+// loop (selectServices below, using the real v1helper.IsServiceIPSet); with
+// -impl=replica the copy also produces "env" (services visited in sorted name
+// order, so deterministic). kubelet_test.go checks copy == real.
 package main
 
 import (
@@ -27,13 +28,43 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"reflect"
 	"sort"
+	"unsafe"
 
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
 	v1helper "k8s.io/kubernetes/pkg/apis/core/v1/helper"
+	"k8s.io/kubernetes/pkg/kubelet"
 	"k8s.io/kubernetes/pkg/kubelet/envvars"
 )
+
+// The kubelet's own selection + FromServices (linkname.s makes a bodiless
+// declaration legal).
+//
+//go:linkname getServiceEnvVarMap k8s.io/kubernetes/pkg/kubelet.(*Kubelet).getServiceEnvVarMap
+func getServiceEnvVarMap(kl *kubelet.Kubelet, ns string, enableServiceLinks bool) (map[string]string, error)
+
+// kubeletEnv runs the real getServiceEnvVarMap over services.
+func kubeletEnv(ns string, enableServiceLinks bool, services []*v1.Service) (map[string]string, error) {
+	idx := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	for _, s := range services {
+		if err := idx.Add(s); err != nil {
+			return nil, err
+		}
+	}
+	kl := &kubelet.Kubelet{}
+	f := reflect.ValueOf(kl).Elem().FieldByName("serviceLister")
+	if !f.IsValid() {
+		return nil, fmt.Errorf("kubelet.Kubelet has no serviceLister field (k8s version changed?)")
+	}
+	reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem().Set(reflect.ValueOf(corelisters.NewServiceLister(idx)))
+	return getServiceEnvVarMap(kl, ns, enableServiceLinks)
+}
+
+var impl = flag.String("impl", "kubelet", `"kubelet": env from the real getServiceEnvVarMap; "replica": from the copied selection`)
 
 type input struct {
 	Cases []struct {
@@ -96,9 +127,17 @@ func run(ns string, links, wantCollisions bool, services []*v1.Service) (res res
 		}
 	}()
 	selected := selectServices(ns, links, services)
-	m := map[string]string{}
-	for _, e := range envvars.FromServices(selected) {
-		m[e.Name] = e.Value
+	var m map[string]string
+	if *impl == "replica" {
+		m = map[string]string{}
+		for _, e := range envvars.FromServices(selected) {
+			m[e.Name] = e.Value
+		}
+	} else {
+		var err error
+		if m, err = kubeletEnv(ns, links, services); err != nil {
+			return result{Env: []envVar{}, Error: err.Error()}
+		}
 	}
 	res.Env = make([]envVar, 0, len(m))
 	for k, v := range m {
