@@ -55,12 +55,19 @@ key=$(harness_key)
 if up_to_date harness "$key" "${HARNESS_TOOLS[@]}"; then
   log "harness tools up to date"
 else
-  log "building ${HARNESS_TOOLS[*]} (cold: ~6 min on 2 cores) ..."
+  log "building ${HARNESS_TOOLS[*]} (cold: ~6-8 min on 2 cores) ..."
   start=$SECONDS
   tmp=$(mktemp -d "$CACHE/tmp.XXXXXX")
   (
     cd "$HARNESS"
-    go build -trimpath -ldflags='-s -w' -o "$tmp/" \
+    # Stamp the real version, as Kubernetes' own build does (otherwise /version says v0.0.0-master).
+    kver=$(go list -m -f '{{.Version}}' k8s.io/kubernetes) # e.g. v1.34.4
+    IFS=. read -r kmaj kmin _ <<<"${kver#v}"
+    ld="-s -w"
+    for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+      ld+=" -X $p.gitVersion=$kver -X $p.gitMajor=$kmaj -X $p.gitMinor=$kmin -X $p.gitTreeState=clean"
+    done
+    go build -buildvcs=false -trimpath -ldflags="$ld" -o "$tmp/" \
       k8s.io/kubernetes/cmd/kube-apiserver \
       k8s.io/kubernetes/cmd/kubectl \
       ./cmd/etcd ./cmd/envoracle
