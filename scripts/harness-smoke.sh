@@ -6,6 +6,10 @@
 # Prints "N passed, N failed" at the end; exit 1 on any failure.
 set -uo pipefail
 
+for c in jq dig curl openssl python3; do
+  command -v "$c" >/dev/null || { echo "harness-smoke: $c missing (apt-get install -y jq bind9-dnsutils curl openssl)" >&2; exit 1; }
+done
+
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=$("$ROOT/scripts/build-tools.sh" | tail -n 1) || { echo "build-tools.sh failed" >&2; exit 1; }
 export KDNS_BIN=$BIN
