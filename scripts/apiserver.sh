@@ -226,6 +226,14 @@ EOF
   openssl genrsa -out "$DIR/pki/sa.key" 2048 2>/dev/null
   start_etcd
   start_apiserver
+  # /readyz can be 200 before the bootstrap controller has created default/kubernetes.
+  for ((i = 0; i < READY_TIMEOUT * 10; i++)); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' -m 2 --cacert "$DIR/pki/apiserver.crt" -H "Authorization: Bearer $ADMIN_TOKEN" \
+      "https://127.0.0.1:$APISERVER_PORT/api/v1/namespaces/default/services/kubernetes" || true)
+    [[ $code == 200 ]] && break
+    sleep 0.1
+  done
+  [[ $code == 200 ]] || die "default/kubernetes Service not created after ${READY_TIMEOUT}s"
   # apiserver.crt = leaf + the self-signed CA that signed it; ca.crt = that CA alone.
   awk '/-----BEGIN CERTIFICATE-----/{n++} n==2' "$DIR/pki/apiserver.crt" >"$DIR/ca.crt"
   write_kubeconfig "$DIR/kubeconfig" kdns-admin "$ADMIN_TOKEN"
