@@ -51,6 +51,9 @@ pub struct Answer {
     pub answers: Vec<Record>,
     pub authority: Vec<Record>,
     pub additional: Vec<Record>,
+    /// A pure answer of the synced zone: it stays right until the zone generation changes,
+    /// so the UDP path may replay it (see `dns/udp.rs`).
+    pub cacheable: bool,
 }
 
 impl Answer {
@@ -61,7 +64,13 @@ impl Answer {
             answers: Vec::new(),
             authority: Vec::new(),
             additional: Vec::new(),
+            cacheable: false,
         }
+    }
+
+    /// REFUSED (no server block, or a class other than IN).
+    pub fn refused() -> Self {
+        Self::code(ResponseCode::Refused)
     }
 }
 
@@ -136,6 +145,9 @@ impl Router {
                                 answers: all_to_wire(&reply.answer, qname),
                                 authority: all_to_wire(&reply.authority, qname),
                                 additional: all_to_wire(&reply.additional, qname),
+                                cacheable: snapshot.synced
+                                    && reply.chase.is_none()
+                                    && matches!(reply.rcode(), Rcode::NoError | Rcode::NxDomain),
                             };
                             if let Some((target, qt)) = reply.chase {
                                 if depth < MAX_CHASE {

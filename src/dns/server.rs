@@ -34,6 +34,8 @@ fn udp_socket(addr: SocketAddr) -> io::Result<UdpSocket> {
     if addr.is_ipv6() {
         s.set_only_v6(true)?;
     }
+    // One socket per core on the same address: the kernel spreads flows over them.
+    s.set_reuse_port(true)?;
     s.set_nonblocking(true)?;
     s.bind(&addr.into())?;
     UdpSocket::from_std(s.into())
@@ -51,9 +53,29 @@ fn tcp_listener(addr: SocketAddr) -> io::Result<TcpListener> {
     TcpListener::from_std(s.into())
 }
 
+/// One UDP socket per available core (SO_REUSEPORT), so every core reads queries.
+fn udp_sockets_per_address() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 64)
+}
+
 /// Binds UDP and TCP on `port` for each address (all addresses when `addrs` is empty). With
 /// port 0 the kernel picks a free UDP port and TCP binds the same one.
 pub fn bind(port: u16, addrs: &[IpAddr]) -> io::Result<Listeners> {
+    // With port 0, the free UDP port may be taken for TCP (by a client's ephemeral port):
+    // try another one.
+    let mut tries = 0;
+    loop {
+        match bind_once(port, addrs) {
+            Err(e) if port == 0 && e.kind() == io::ErrorKind::AddrInUse && tries < 20 => tries += 1,
+            r => return r,
+        }
+    }
+}
+
+fn bind_once(port: u16, addrs: &[IpAddr]) -> io::Result<Listeners> {
     let wildcard = addrs.is_empty();
     let addrs: Vec<IpAddr> = if wildcard {
         vec![
@@ -87,6 +109,11 @@ pub fn bind(port: u16, addrs: &[IpAddr]) -> io::Result<Listeners> {
         let tcp =
             tcp_listener(addr).map_err(|e| io::Error::new(e.kind(), format!("tcp {addr}: {e}")))?;
         out.udp.push(udp);
+        for _ in 1..udp_sockets_per_address() {
+            let extra = udp_socket(addr)
+                .map_err(|e| io::Error::new(e.kind(), format!("udp {addr}: {e}")))?;
+            out.udp.push(extra);
+        }
         out.tcp.push(tcp);
     }
     Ok(out)
@@ -106,7 +133,13 @@ pub async fn run(
             port: l.port,
         });
         for s in l.udp {
-            server.register_socket(s);
+            // UDP is served by our own loop (dns/udp.rs); hickory serves TCP.
+            tokio::spawn(super::udp::serve(
+                Arc::new(s),
+                router.clone(),
+                l.port,
+                shutdown.clone(),
+            ));
         }
         for t in l.tcp {
             server.register_listener(t, Duration::from_secs(5), 64);

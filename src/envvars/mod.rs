@@ -187,7 +187,9 @@ pub fn has_cluster_ip(cluster_ip: &str) -> bool {
 ///
 /// A mirror of the kubelet's `getServiceEnvVarMap` selection: `default/kubernetes` is inserted
 /// only if its name is free (first one wins); a same-namespace service (links on) is inserted
-/// over whatever has its name (last one wins).
+/// over whatever has its name (last one wins). A list that repeats a namespace/name (a real
+/// cluster has none) is read as the kubelet's code reads it: copies without a cluster IP are
+/// skipped first (the upstream tests rely on this).
 pub fn select_services<'a>(
     services: &'a [Service],
     namespace: &str,

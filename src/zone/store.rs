@@ -360,6 +360,20 @@ impl Store {
     }
 }
 
+/// Bumped on every publish of any zone (and on config reloads): answers derived from an
+/// older generation are stale.
+static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// The current zone generation (one relaxed atomic load).
+pub fn generation() -> u64 {
+    GENERATION.load(std::sync::atomic::Ordering::Acquire)
+}
+
+/// Marks every derived answer stale (a config reload swapped the routing, say).
+pub fn bump_generation() {
+    GENERATION.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+}
+
 /// The published zone: writers swap in a new snapshot, readers load it without locks.
 #[derive(Clone, Default)]
 pub struct ZoneHandle {
@@ -380,6 +394,7 @@ impl ZoneHandle {
     }
     pub fn publish(&self, zone: Arc<Zone>) {
         self.zone.store(zone);
+        bump_generation();
         self.published.notify_waiters();
     }
     /// Waits until a synced zone is published or `deadline` passes; returns the newest zone.
