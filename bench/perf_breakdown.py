@@ -16,6 +16,12 @@ import sys
 
 # Stages, outermost first (inclusive time; they nest, so they do not add up).
 STAGES = [
+    ("kdns UDP loop (src/dns/udp.rs serve, one task per socket)", r"kdns::dns::udp::serve"),
+    ("  fast path: hand parse + packet cache + assemble", r"kdns::dns::udp::parse|kdns::dns::udp::assemble|hashbrown::map::HashMap<K,V,S,A>::get|hashbrown::raw"),
+    ("  full path (udp::full: decode, Router::resolve, encode)", r"kdns::dns::udp::full"),
+    ("    request decode (Message::from_vec)", r"Message::from_vec|hickory_proto::op::message::Message::read|Message as hickory_proto::serialize::binary::BinDecodable"),
+    ("    response encode (udp::encode)", r"kdns::dns::udp::encode"),
+    ("  packet cache store", r"kdns::dns::udp::store"),
     ("hickory UDP task per packet (handle_udp closure)", r"hickory_server::server::handle_udp::\{\{closure\}\}::\{\{closure\}\}"),
     ("hickory handle_raw_request (decode + handler + encode)", r"ServerContext<T>::handle_raw_request"),
     ("  request decode (MessageRequest::read)", r"MessageRequest as hickory_proto::serialize::binary::BinDecodable|MessageRequest::read|Queries::read|LowerQuery"),

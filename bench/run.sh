@@ -266,12 +266,14 @@ start_server kdns; log "kdns up: $(cat "$OUT/start-kdns.json")"
 start_echo
 
 # Correctness spot check: both servers give the same rcode and the same A set for a few names.
-python3 - "$ROOT/bench" "$P_KDNS" "$P_CORE" "$DATA/queries-hits.txt" "$DATA/queries-search.txt" >"$OUT/compare.txt" <<'EOF' ||
+python3 - "$ROOT/bench" "$P_KDNS" "$P_CORE" "$DATA/queries-hits.txt" "$DATA/queries-search.txt" \
+  "$DATA/queries-hits-nocache.txt" >"$OUT/compare.txt" <<'EOF' ||
 import sys
 sys.path.insert(0, sys.argv[1])
 import kbench
 k, c = kbench.Prober("127.0.0.1:" + sys.argv[2]), kbench.Prober("127.0.0.1:" + sys.argv[3])
-lines = open(sys.argv[4]).read().split("\n")[:60] + open(sys.argv[5]).read().split("\n")[:50]
+lines = (open(sys.argv[4]).read().split("\n")[:60] + open(sys.argv[5]).read().split("\n")[:50]
+         + open(sys.argv[6]).read().split("\n")[:40])
 bad = 0
 for l in lines:
     if not l or l.split()[1] not in kbench.QTYPES:
@@ -342,8 +344,8 @@ median_of() { # jq array expr -> median
 }
 
 if has qps; then
-  for q in hits search; do
-    file=$DATA/queries-$q.txt
+  for q in hits search hits_nocache search_nocache; do
+    file=$DATA/queries-${q/_/-}.txt
     servers="coredns kdns"
     [[ $q == hits ]] && servers="coredns kdns echo"
     ((SMOKE)) || for srv in $servers; do # warm up (not recorded)
