@@ -1,15 +1,27 @@
-//! Wiring: a loaded Corefile becomes sources, zones, a router and listeners; then it serves
-//! until shutdown. Nothing listens unless everything loaded.
+//! Wiring: a loaded Corefile becomes sources, zones, a router of directive chains, and the
+//! HTTP endpoints to serve. Nothing listens unless everything loaded; serving, reload and
+//! shutdown are in [`crate::serve`].
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
 use crate::config::kubernetes::SourceConfig;
-use crate::config::{Config, Plugin};
+use crate::config::{Config, Plugin, ServerBlock};
 use crate::dns::server::{self, Listeners};
-use crate::dns::{Block, Router, Step};
+use crate::dns::{Block, Observers, Router, Step};
+use crate::http::Routes;
+use crate::plugin::cache::Cache;
+use crate::plugin::errors::Errors;
+use crate::plugin::forward::Forward;
+use crate::plugin::log::Log;
+use crate::plugin::loop_detect::LoopDetect;
+use crate::plugin::prometheus::DnsMetrics;
+use crate::plugin::ready::Readiness;
+use crate::plugin::reload::ReloadConfig;
 use crate::source::manifests::{self, Filter, ManifestError};
 use crate::zone::ZoneHandle;
 
@@ -29,6 +41,8 @@ pub enum AppError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Http(#[from] crate::http::HttpError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -40,12 +54,26 @@ pub struct Watch {
     pub zone: ZoneHandle,
 }
 
+/// A `loop` probe to start once the block's port listens.
+pub struct LoopProbe {
+    pub port: u16,
+    pub detector: Arc<LoopDetect>,
+}
+
 /// Everything built from a Corefile, before any socket is opened.
 pub struct Prepared {
     pub router: Arc<Router>,
     pub watches: Vec<Watch>,
     /// One line per server block, for logs and `--validate`.
     pub summary: Vec<String>,
+    /// The parts `/ready` waits for (a source sets its flag once it has synced).
+    pub ready: Arc<Readiness>,
+    /// HTTP address → what it serves (`health`, `ready`, `prometheus`).
+    pub http: BTreeMap<String, Routes>,
+    /// The longest `health` lameduck.
+    pub lameduck: Duration,
+    pub reload: Option<ReloadConfig>,
+    pub loops: Vec<LoopProbe>,
 }
 
 fn interface_ips() -> Vec<IpAddr> {
@@ -54,11 +82,26 @@ fn interface_ips() -> Vec<IpAddr> {
         .unwrap_or_default()
 }
 
+/// The metrics `server` label: `dns://[BIND]:PORT`, as CoreDNS.
+pub fn server_label(b: &ServerBlock) -> String {
+    let host = match b.binds.first() {
+        Some(IpAddr::V6(v6)) => format!("[{v6}]"),
+        Some(ip) => ip.to_string(),
+        None => String::new(),
+    };
+    format!("dns://{host}:{}", b.port)
+}
+
 /// Loads every source (fatal on error) and builds the router.
 pub fn prepare(cfg: &Config) -> Result<Prepared, AppError> {
     let mut router = Router::default();
     let mut watches = Vec::new();
     let mut summary = Vec::new();
+    let ready = Arc::new(Readiness::default());
+    let mut http: BTreeMap<String, Routes> = BTreeMap::new();
+    let mut lameduck = Duration::ZERO;
+    let mut reload = None;
+    let mut loops = Vec::new();
     for b in &cfg.blocks {
         let local_ips: Vec<IpAddr> = {
             let bound: Vec<IpAddr> = b
@@ -73,9 +116,11 @@ pub fn prepare(cfg: &Config) -> Result<Prepared, AppError> {
                 bound
             }
         };
+        let server = server_label(b);
         let mut chain = Vec::new();
+        let mut observers = Observers::default();
         let mut parts = Vec::new();
-        for p in &b.plugins {
+        for (i, p) in b.plugins.iter().enumerate() {
             match p {
                 Plugin::Kubernetes(k) => {
                     let SourceConfig::Manifests(dir) = &k.source else {
@@ -92,6 +137,8 @@ pub fn prepare(cfg: &Config) -> Result<Prepared, AppError> {
                             source,
                         }
                     })?;
+                    // Manifests are ready once loaded; the API source sets its flag when synced.
+                    ready.register("kubernetes").set(true);
                     parts.push(format!(
                         "kubernetes {} ({} services from {})",
                         k.options.zones.join(" "),
@@ -111,6 +158,68 @@ pub fn prepare(cfg: &Config) -> Result<Prepared, AppError> {
                         zone: handle,
                     });
                 }
+                Plugin::Forward(f) => {
+                    let next_is_forward = matches!(b.plugins.get(i + 1), Some(Plugin::Forward(_)));
+                    let to: Vec<String> = f.to.iter().map(SocketAddr::to_string).collect();
+                    parts.push(format!("forward {} -> {}", f.from, to.join(" ")));
+                    chain.push(Step::Forward(Forward::new(f, next_is_forward)));
+                }
+                Plugin::Cache(c) => {
+                    parts.push(format!("cache {}", c.zones.join(" ")));
+                    chain.push(Step::Cache(Cache::new(c, &server)));
+                }
+                Plugin::Loadbalance => {
+                    parts.push("loadbalance".into());
+                    chain.push(Step::Loadbalance);
+                }
+                Plugin::Loop => {
+                    let zone = b.zones.first().map(String::as_str).unwrap_or(".");
+                    let detector = LoopDetect::new(zone);
+                    loops.push(LoopProbe {
+                        port: b.port,
+                        detector: detector.clone(),
+                    });
+                    parts.push("loop".into());
+                    chain.push(Step::Loop(detector));
+                }
+                Plugin::Prometheus(m) => {
+                    observers.metrics = Some(DnsMetrics::new(&server, &b.zones));
+                    http.entry(m.addr.clone()).or_default().merge(Routes {
+                        metrics: true,
+                        ..Routes::default()
+                    });
+                    parts.push(format!("prometheus {}", m.addr));
+                }
+                Plugin::Errors(e) => {
+                    observers.errors = Some(Errors::new(e));
+                    parts.push("errors".into());
+                }
+                Plugin::Log(l) => {
+                    observers.log = Some(Log::new(l));
+                    parts.push("log".into());
+                }
+                Plugin::Health(h) => {
+                    http.entry(h.addr.clone()).or_default().merge(Routes {
+                        health: true,
+                        ..Routes::default()
+                    });
+                    lameduck = lameduck.max(h.lameduck);
+                    parts.push(format!("health {}", h.addr));
+                }
+                Plugin::Ready(r) => {
+                    if r.continuously {
+                        ready.set_continuously(true);
+                    }
+                    http.entry(r.addr.clone()).or_default().merge(Routes {
+                        ready: Some(ready.clone()),
+                        ..Routes::default()
+                    });
+                    parts.push(format!("ready {}", r.addr));
+                }
+                Plugin::Reload(r) => {
+                    reload.get_or_insert(*r);
+                    parts.push("reload".into());
+                }
             }
         }
         summary.push(format!(
@@ -124,20 +233,28 @@ pub fn prepare(cfg: &Config) -> Result<Prepared, AppError> {
                 parts.join("; ")
             }
         ));
-        router.ports.entry(b.port).or_default().push(Block {
-            zones: b.zones.clone(),
-            chain,
-        });
+        let mut block = Block::new(b.zones.clone(), chain);
+        block.observers = observers;
+        router
+            .ports
+            .entry(b.port)
+            .or_default()
+            .push(Arc::new(block));
     }
     Ok(Prepared {
         router: Arc::new(router),
         watches,
         summary,
+        ready,
+        http,
+        lameduck,
+        reload,
+        loops,
     })
 }
 
-/// Binds every port of the Corefile.
-pub fn bind_all(cfg: &Config) -> Result<Vec<Listeners>, AppError> {
+/// Ports and the addresses each listens on (empty: every address), in Corefile order.
+pub fn listen_plan(cfg: &Config) -> Vec<(u16, Vec<IpAddr>)> {
     let mut ports: Vec<(u16, Vec<IpAddr>)> = Vec::new();
     for b in &cfg.blocks {
         match ports.iter_mut().find(|(p, _)| *p == b.port) {
@@ -159,11 +276,35 @@ pub fn bind_all(cfg: &Config) -> Result<Vec<Listeners>, AppError> {
         }
     }
     ports
+}
+
+/// Binds every port of the Corefile.
+pub fn bind_all(cfg: &Config) -> Result<Vec<Listeners>, AppError> {
+    listen_plan(cfg)
         .into_iter()
         .map(|(port, addrs)| {
             server::bind(port, &addrs).map_err(|source| AppError::Bind { port, source })
         })
         .collect()
+}
+
+/// `coredns_plugin_enabled` for the blocks with `prometheus`.
+pub fn report_enabled(cfg: &Config) {
+    crate::metrics::global().clear("coredns_plugin_enabled");
+    for b in &cfg.blocks {
+        if !b.plugins.iter().any(|p| matches!(p, Plugin::Prometheus(_))) {
+            continue;
+        }
+        let names: Vec<&str> = b
+            .plugins
+            .iter()
+            .map(Plugin::name)
+            .filter(|n| !matches!(*n, "health" | "ready" | "reload"))
+            .collect();
+        for z in &b.zones {
+            crate::plugin::prometheus::plugins_enabled(&server_label(b), z, &names);
+        }
+    }
 }
 
 /// Serves `cfg` until `shutdown`. `on_listen` gets the bound addresses once serving.
@@ -172,19 +313,5 @@ pub async fn run(
     shutdown: CancellationToken,
     on_listen: impl FnOnce(&[SocketAddr]),
 ) -> Result<(), AppError> {
-    let prepared = prepare(&cfg)?;
-    for line in &prepared.summary {
-        tracing::info!("{line}");
-    }
-    let listeners = bind_all(&cfg)?;
-    let addrs: Vec<SocketAddr> = listeners.iter().flat_map(|l| l.local_addrs()).collect();
-    for w in prepared.watches {
-        let dir = w.dir.display().to_string();
-        if let Err(e) = manifests::watch(w.dir, w.filter, w.zone, shutdown.clone()) {
-            tracing::error!(%dir, error = %e, "cannot watch the manifests directory; changes will not be picked up");
-        }
-    }
-    on_listen(&addrs);
-    server::run(prepared.router, listeners, shutdown).await?;
-    Ok(())
+    crate::serve::run(cfg, shutdown, on_listen).await
 }
