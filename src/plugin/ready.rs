@@ -37,18 +37,19 @@ pub fn parse(line: &Line) -> Result<ReadyConfig, ConfigError> {
         match o.name().text.as_str() {
             "monitor" => {
                 let v = args::one(o, D, "until-ready or continuously")?;
-                continuously =
-                    match v.text.as_str() {
-                        "until-ready" => false,
-                        "continuously" => true,
-                        other => return Err(ConfigError::at(
+                continuously = match v.text.as_str() {
+                    "until-ready" => false,
+                    "continuously" => true,
+                    other => {
+                        return Err(ConfigError::at(
                             v,
                             Some(D),
                             format!(
                                 "monitor: invalid value {other:?} (until-ready or continuously)"
                             ),
-                        )),
-                    };
+                        ))
+                    }
+                };
             }
             _ => return Err(args::unknown(o, D)),
         }

@@ -15,21 +15,58 @@ use crate::dns::codes::{rcode_name, rcode_slot, RCODE_SLOTS};
 use crate::dns::Proto;
 use crate::metrics::{self, Counter, Histogram, LazySeries, TIME_BUCKETS};
 
-/// Why an exchange failed.
+/// Why an exchange failed, worded as Go's net errors (as CoreDNS logs them), e.g.
+/// `read udp 127.0.0.1:40000->127.0.0.1:53: i/o timeout`.
 #[derive(Debug, thiserror::Error)]
 pub enum ExchangeError {
-    #[error("{proto} {local}->{to}: {source}")]
+    #[error("{}", io_text(op, proto, *local, *to, source))]
     Io {
+        op: &'static str,
         proto: &'static str,
-        local: String,
+        local: Option<SocketAddr>,
         to: SocketAddr,
         #[source]
         source: io::Error,
     },
-    #[error("{proto} {to}: i/o timeout")]
-    Timeout { proto: &'static str, to: SocketAddr },
+    #[error("read {proto} {}: i/o timeout", ends(*local, *to))]
+    Timeout {
+        proto: &'static str,
+        local: Option<SocketAddr>,
+        to: SocketAddr,
+    },
     #[error("{to}: bad response: {msg}")]
     Bad { to: SocketAddr, msg: String },
+}
+
+fn ends(local: Option<SocketAddr>, to: SocketAddr) -> String {
+    match local {
+        Some(l) => format!("{l}->{to}"),
+        None => to.to_string(),
+    }
+}
+
+/// `Connection refused (os error 111)` → `connection refused`.
+fn reason(e: &io::Error) -> String {
+    let t = e.to_string();
+    let t = t.split(" (os error").next().unwrap_or(&t);
+    let mut c = t.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+fn io_text(
+    op: &str,
+    proto: &str,
+    local: Option<SocketAddr>,
+    to: SocketAddr,
+    e: &io::Error,
+) -> String {
+    match op {
+        "dial" => format!("dial {proto} {to}: connect: {}", reason(e)),
+        _ => format!("{op} {proto} {}: {}", ends(local, to), reason(e)),
+    }
 }
 
 /// Settings shared by every upstream of one `forward`.
@@ -207,15 +244,25 @@ impl Upstream {
 
     fn io_err(
         &self,
+        op: &'static str,
         proto: &'static str,
         local: Option<SocketAddr>,
         source: io::Error,
     ) -> ExchangeError {
         ExchangeError::Io {
+            op,
             proto,
-            local: local.map(|l| l.to_string()).unwrap_or_default(),
+            local,
             to: self.addr,
             source,
+        }
+    }
+
+    fn timeout(&self, proto: &'static str, local: Option<SocketAddr>) -> ExchangeError {
+        ExchangeError::Timeout {
+            proto,
+            local,
+            to: self.addr,
         }
     }
 
@@ -250,33 +297,35 @@ impl Upstream {
             None => {
                 let s = UdpSocket::bind(self.local_for())
                     .await
-                    .map_err(|e| self.io_err("udp", None, e))?;
+                    .map_err(|e| self.io_err("dial", "udp", None, e))?;
                 s.connect(self.addr)
                     .await
-                    .map_err(|e| self.io_err("udp", s.local_addr().ok(), e))?;
+                    .map_err(|e| self.io_err("dial", "udp", s.local_addr().ok(), e))?;
                 s
             }
         };
         let local = sock.local_addr().ok();
         sock.send(wire)
             .await
-            .map_err(|e| self.io_err("udp", local, e))?;
+            .map_err(|e| self.io_err("write", "udp", local, e))?;
         let deadline = tokio::time::Instant::now() + self.transport.read_timeout;
-        let mut buf = vec![0u8; 65535];
+        // We advertise 1232 bytes; a bigger datagram fills the buffer and is taken as truncated.
+        let mut buf = vec![0u8; 4096];
         loop {
             let n = match tokio::time::timeout_at(deadline, sock.recv(&mut buf)).await {
-                Err(_) => {
-                    return Err(ExchangeError::Timeout {
-                        proto: "udp",
-                        to: self.addr,
-                    })
-                }
-                Ok(Err(e)) => return Err(self.io_err("udp", local, e)),
+                Err(_) => return Err(self.timeout("udp", local)),
+                Ok(Err(e)) => return Err(self.io_err("read", "udp", local, e)),
                 Ok(Ok(n)) => n,
             };
             // A late answer to an earlier query on a reused socket, or junk: keep waiting.
             if n < 12 || u16::from_be_bytes([buf[0], buf[1]]) != id {
                 continue;
+            }
+            if n == buf.len() {
+                let mut m = Message::new(id, MessageType::Response, OpCode::Query);
+                m.metadata.truncation = true;
+                self.give_back(&self.udp, sock);
+                return Ok(m);
             }
             match check(&buf[..n], id, name, qtype) {
                 Ok(m) => {
@@ -293,17 +342,19 @@ impl Upstream {
             SocketAddr::V4(_) => TcpSocket::new_v4(),
             SocketAddr::V6(_) => TcpSocket::new_v6(),
         }
-        .map_err(|e| self.io_err("tcp", None, e))?;
+        .map_err(|e| self.io_err("dial", "tcp", None, e))?;
         if self.transport.source.is_some() {
             s.bind(self.local_for())
-                .map_err(|e| self.io_err("tcp", None, e))?;
+                .map_err(|e| self.io_err("dial", "tcp", None, e))?;
         }
         match tokio::time::timeout(self.transport.read_timeout, s.connect(self.addr)).await {
-            Err(_) => Err(ExchangeError::Timeout {
-                proto: "tcp",
-                to: self.addr,
-            }),
-            Ok(Err(e)) => Err(self.io_err("tcp", None, e)),
+            Err(_) => Err(self.io_err(
+                "dial",
+                "tcp",
+                None,
+                io::Error::new(io::ErrorKind::TimedOut, "i/o timeout"),
+            )),
+            Ok(Err(e)) => Err(self.io_err("dial", "tcp", None, e)),
             Ok(Ok(c)) => {
                 let _ = c.set_nodelay(true);
                 Ok(c)
@@ -356,13 +407,8 @@ impl Upstream {
             }
         };
         let buf = match tokio::time::timeout(self.transport.read_timeout, io).await {
-            Err(_) => {
-                return Err(ExchangeError::Timeout {
-                    proto: "tcp",
-                    to: self.addr,
-                })
-            }
-            Ok(Err(e)) => return Err(self.io_err("tcp", local, e)),
+            Err(_) => return Err(self.timeout("tcp", local)),
+            Ok(Err(e)) => return Err(self.io_err("read", "tcp", local, e)),
             Ok(Ok(b)) => b,
         };
         let m = check(&buf, id, name, qtype)
@@ -421,19 +467,19 @@ impl Upstream {
                 Proto::Udp => {
                     let s = UdpSocket::bind(self.local_for())
                         .await
-                        .map_err(|e| self.io_err("udp", None, e))?;
+                        .map_err(|e| self.io_err("dial", "udp", None, e))?;
                     s.connect(self.addr)
                         .await
-                        .map_err(|e| self.io_err("udp", None, e))?;
+                        .map_err(|e| self.io_err("dial", "udp", None, e))?;
                     s.send(&wire)
                         .await
-                        .map_err(|e| self.io_err("udp", None, e))?;
+                        .map_err(|e| self.io_err("write", "udp", None, e))?;
                     let mut buf = vec![0u8; 65535];
                     loop {
                         let n = s
                             .recv(&mut buf)
                             .await
-                            .map_err(|e| self.io_err("udp", None, e))?;
+                            .map_err(|e| self.io_err("read", "udp", None, e))?;
                         if n >= 12 && u16::from_be_bytes([buf[0], buf[1]]) == id {
                             return Ok(());
                         }
@@ -445,21 +491,18 @@ impl Upstream {
                     out.extend_from_slice(&wire);
                     c.write_all(&out)
                         .await
-                        .map_err(|e| self.io_err("tcp", None, e))?;
+                        .map_err(|e| self.io_err("write", "tcp", None, e))?;
                     let _ = c
                         .read_u16()
                         .await
-                        .map_err(|e| self.io_err("tcp", None, e))?;
+                        .map_err(|e| self.io_err("read", "tcp", None, e))?;
                     Ok(())
                 }
             }
         };
         tokio::time::timeout(Duration::from_secs(1), fut)
             .await
-            .unwrap_or(Err(ExchangeError::Timeout {
-                proto: proto.as_str(),
-                to: self.addr,
-            }))
+            .unwrap_or(Err(self.timeout(proto.as_str(), None)))
     }
 }
 
