@@ -9,15 +9,31 @@ use super::{dig, status, wait_until};
 
 /// The zone most tests use: `example.test`.
 pub fn example_zone() -> String {
+    format!(
+        "$TTL 300\n@ IN SOA ns.example.test. admin.example.test. 1 3600 600 86400 60\n@ IN NS ns\nns IN A 127.0.0.1\n{}",
+        example_records()
+    )
+}
+
+fn example_records() -> String {
     let mut z = String::from(
-        "$TTL 300\n@ IN SOA ns.example.test. admin.example.test. 1 3600 600 86400 60\n@ IN NS ns\nns IN A 127.0.0.1\n\
-         www IN A 192.0.2.10\nwww IN A 192.0.2.11\nwww IN AAAA 2001:db8::10\nalias IN CNAME www\n",
+        "www IN A 192.0.2.10\nwww IN A 192.0.2.11\nwww IN AAAA 2001:db8::10\nalias IN CNAME www\n",
     );
     // 100 addresses: 1.6 KB, more than a 1232-byte UDP answer holds.
     for i in 1..=100 {
         z.push_str(&format!("big IN A 198.51.100.{i}\n"));
     }
     z
+}
+
+/// A root zone holding the `example.test` names: an upstream that, like a recursive resolver,
+/// says NXDOMAIN for every other name (and never asks anyone else).
+pub fn root_zone() -> String {
+    format!(
+        "$TTL 300\n@ IN SOA ns.example.test. admin.example.test. 1 3600 600 86400 60\n@ IN NS ns.example.test.\n\
+         $ORIGIN example.test.\nns IN A 127.0.0.1\n{}",
+        example_records()
+    )
 }
 
 pub struct Knot {
@@ -56,13 +72,20 @@ impl Knot {
              template:\n  - id: default\n    storage: \"{d}\"\n    file: \"%s.zone\"\n    semantic-checks: off\n\
              zone:\n"
         );
-        for (origin, text) in zones {
+        for (i, (origin, text)) in zones.iter().enumerate() {
+            let fqdn = if *origin == "." {
+                ".".to_string()
+            } else {
+                format!("{origin}.")
+            };
             std::fs::write(
-                dir.path().join(format!("{origin}.zone")),
-                format!("$ORIGIN {origin}.\n{text}"),
+                dir.path().join(format!("z{i}.zone")),
+                format!("$ORIGIN {fqdn}\n{text}"),
             )
             .unwrap();
-            conf.push_str(&format!("  - domain: {origin}\n"));
+            conf.push_str(&format!(
+                "  - domain: \"{fqdn}\"\n    file: \"z{i}.zone\"\n"
+            ));
         }
         let conf_path = dir.path().join("knot.conf");
         std::fs::write(&conf_path, conf).unwrap();
