@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::config::kubernetes::SourceConfig;
+use crate::config::kubernetes::{ApiConfig, SourceConfig};
 use crate::config::{Config, Plugin, ServerBlock};
 use crate::dns::server::{self, Listeners};
 use crate::dns::{Block, Observers, Router, Step};
@@ -22,8 +22,9 @@ use crate::plugin::loop_detect::LoopDetect;
 use crate::plugin::prometheus::DnsMetrics;
 use crate::plugin::ready::Readiness;
 use crate::plugin::reload::ReloadConfig;
+use crate::source::kube::{SourceError, WatchOptions};
 use crate::source::manifests::{self, Filter, ManifestError};
-use crate::zone::ZoneHandle;
+use crate::zone::{PodMode, Zone, ZoneHandle};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -33,8 +34,14 @@ pub enum AppError {
         #[source]
         source: ManifestError,
     },
-    #[error("{at}: kubernetes: watching a live API server is not available in this build yet; use `manifests DIR`")]
-    ApiNotAvailable { at: String },
+    #[error("{at}: kubernetes: kubeconfig {}: no such file", path.display())]
+    Kubeconfig { at: String, path: PathBuf },
+    #[error("{at}: kubernetes: {source}")]
+    Api {
+        at: String,
+        #[source]
+        source: SourceError,
+    },
     #[error("cannot listen on port {port}: {source}")]
     Bind {
         port: u16,
@@ -54,6 +61,27 @@ pub struct Watch {
     pub zone: ZoneHandle,
 }
 
+/// A live API source to start.
+pub struct ApiWatch {
+    pub at: String,
+    pub api: ApiConfig,
+    pub opts: WatchOptions,
+    pub zone: ZoneHandle,
+}
+
+fn describe_api(api: &ApiConfig) -> String {
+    if let Some((p, ctx)) = &api.kubeconfig {
+        match ctx {
+            Some(c) => format!("kubeconfig {} context {c}", p.display()),
+            None => format!("kubeconfig {}", p.display()),
+        }
+    } else if let Some(e) = &api.endpoint {
+        format!("endpoint {e}")
+    } else {
+        "in-cluster service account".into()
+    }
+}
+
 /// A `loop` probe to start once the block's port listens.
 pub struct LoopProbe {
     pub port: u16,
@@ -64,6 +92,7 @@ pub struct LoopProbe {
 pub struct Prepared {
     pub router: Arc<Router>,
     pub watches: Vec<Watch>,
+    pub api_watches: Vec<ApiWatch>,
     /// One line per server block, for logs and `--validate`.
     pub summary: Vec<String>,
     /// The parts `/ready` waits for (a source sets its flag once it has synced).
@@ -96,6 +125,7 @@ pub fn server_label(b: &ServerBlock) -> String {
 pub fn prepare(cfg: &Config) -> Result<Prepared, AppError> {
     let mut router = Router::default();
     let mut watches = Vec::new();
+    let mut api_watches = Vec::new();
     let mut summary = Vec::new();
     let ready = Arc::new(Readiness::default());
     let mut http: BTreeMap<String, Routes> = BTreeMap::new();
@@ -123,39 +153,65 @@ pub fn prepare(cfg: &Config) -> Result<Prepared, AppError> {
         for (i, p) in b.plugins.iter().enumerate() {
             match p {
                 Plugin::Kubernetes(k) => {
-                    let SourceConfig::Manifests(dir) = &k.source else {
-                        return Err(AppError::ApiNotAvailable { at: k.at.clone() });
-                    };
                     let filter = Filter {
                         labels: k.labels.clone(),
                         namespace_labels: k.namespace_labels.clone(),
                         noendpoints: k.noendpoints,
                     };
-                    let zone = manifests::build_zone(dir, &filter).map_err(|source| {
-                        AppError::Manifests {
-                            at: k.at.clone(),
-                            source,
-                        }
-                    })?;
-                    // Manifests are ready once loaded; the API source sets its flag when synced.
-                    ready.register("kubernetes").set(true);
-                    parts.push(format!(
-                        "kubernetes {} ({} services from {})",
-                        k.options.zones.join(" "),
-                        zone.service_count(),
-                        dir.display()
-                    ));
-                    let handle = ZoneHandle::new(zone);
-                    watches.push(Watch {
-                        dir: dir.clone(),
-                        filter,
-                        zone: handle.clone(),
-                    });
                     let mut options = k.options.clone();
                     options.local_ips = local_ips.clone();
+                    let zones = k.options.zones.join(" ");
+                    let (handle, startup_deadline) = match &k.source {
+                        SourceConfig::Manifests(dir) => {
+                            let zone = manifests::build_zone(dir, &filter).map_err(|source| {
+                                AppError::Manifests {
+                                    at: k.at.clone(),
+                                    source,
+                                }
+                            })?;
+                            // Manifests are ready once loaded.
+                            ready.register("kubernetes").set(true);
+                            parts.push(format!(
+                                "kubernetes {zones} ({} services from {})",
+                                zone.service_count(),
+                                dir.display()
+                            ));
+                            let handle = ZoneHandle::new(zone);
+                            watches.push(Watch {
+                                dir: dir.clone(),
+                                filter,
+                                zone: handle.clone(),
+                            });
+                            (handle, None)
+                        }
+                        SourceConfig::Api(api) => {
+                            if let Some((path, _)) = &api.kubeconfig {
+                                if !path.is_file() {
+                                    return Err(AppError::Kubeconfig {
+                                        at: k.at.clone(),
+                                        path: path.clone(),
+                                    });
+                                }
+                            }
+                            // Readiness comes from the source once it runs (see serve.rs).
+                            let handle = ZoneHandle::new(Arc::new(Zone::default()));
+                            parts.push(format!("kubernetes {zones} (API: {})", describe_api(api)));
+                            api_watches.push(ApiWatch {
+                                at: k.at.clone(),
+                                api: api.clone(),
+                                opts: WatchOptions {
+                                    filter,
+                                    pods: k.options.pods == PodMode::Verified,
+                                },
+                                zone: handle.clone(),
+                            });
+                            (handle, Some(Instant::now() + k.startup_timeout))
+                        }
+                    };
                     chain.push(Step::Kubernetes {
                         options,
                         zone: handle,
+                        startup_deadline,
                     });
                 }
                 Plugin::Forward(f) => {
@@ -244,6 +300,7 @@ pub fn prepare(cfg: &Config) -> Result<Prepared, AppError> {
     Ok(Prepared {
         router: Arc::new(router),
         watches,
+        api_watches,
         summary,
         ready,
         http,

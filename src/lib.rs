@@ -22,10 +22,14 @@
 //! | the records the zone answers with | `src/zone/record.rs` |
 //! | Kubernetes objects → zone model | `src/source/convert.rs` |
 //! | YAML/JSON manifests on disk, watched | `src/source/manifests.rs` |
+//! | live API: kube-rs watchers, batched writer, staleness, programming latency | `src/source/kube.rs` |
+//! | label selectors (`labels`, `namespace_labels`) | `src/source/selector.rs` |
+//! | Services for `kdns env` from manifests or a kubeconfig | `src/source/env_input.rs` |
+//! | wiring: Corefile → sources, zones, router, listeners | `src/app.rs` |
 //! | DNS server: sockets, routing to server blocks | `src/dns/server.rs` |
 //! | DNS request handling: the directive chain | `src/dns/handler.rs` |
 //! | zone records → wire records | `src/dns/wire.rs` |
-//! | kubelet service environment variables | `src/envvars/mod.rs` |
+//! | kubelet service environment variables, container-env merge, `$(VAR)` expansion | `src/envvars/` |
 
 pub mod app;
 pub mod cli;

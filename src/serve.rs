@@ -8,6 +8,7 @@
 //! lameduck, then the listeners close and the queries in flight finish.
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,6 +22,7 @@ use crate::dns::Router;
 use crate::http::HttpServers;
 use crate::metrics;
 use crate::plugin::{health, prometheus};
+use crate::source::kube as kube_source;
 use crate::source::manifests;
 
 type ListenKey = (u16, Vec<IpAddr>);
@@ -73,6 +75,29 @@ fn start_tasks(g: &Generation, ports: &HashMap<ListenKey, Port>, http: &HttpServ
     }
 }
 
+/// Connects every live API source of `g` and starts its watchers (stopped with `g.tasks`);
+/// `/ready` waits for each to sync.
+async fn start_sources(g: &mut Generation) -> Result<(), AppError> {
+    let watches = std::mem::take(&mut g.prepared.api_watches);
+    let mut clients = Vec::new();
+    for w in &watches {
+        let client = kube_source::client(&w.api)
+            .await
+            .map_err(|source| AppError::Api {
+                at: w.at.clone(),
+                source,
+            })?;
+        clients.push(client);
+    }
+    for (w, client) in watches.into_iter().zip(clients) {
+        let status = kube_source::spawn(client, w.opts, w.zone, g.tasks.clone());
+        g.prepared
+            .ready
+            .register_check("kubernetes", move || status.synced.load(Ordering::Relaxed));
+    }
+    Ok(())
+}
+
 fn bind_key(key: &ListenKey) -> Result<Listeners, AppError> {
     server::bind(key.0, &key.1).map_err(|source| AppError::Bind {
         port: key.0,
@@ -99,10 +124,16 @@ impl State {
         for line in &prepared.summary {
             tracing::info!("{line}");
         }
-        let router = Arc::new(ArcSwap::new(prepared.router.clone()));
+        let mut current = Generation {
+            cfg,
+            prepared,
+            tasks: CancellationToken::new(),
+        };
+        start_sources(&mut current).await?;
+        let router = Arc::new(ArcSwap::new(current.prepared.router.clone()));
         let mut ports = HashMap::new();
         let mut all = Vec::new();
-        for key in app::listen_plan(&cfg) {
+        for key in app::listen_plan(&current.cfg) {
             let l = bind_key(&key)?;
             let addrs = l.local_addrs();
             all.extend(addrs.iter().copied());
@@ -115,21 +146,16 @@ impl State {
             );
         }
         let mut http = HttpServers::default();
-        http.apply(prepared.http.clone()).await?;
+        http.apply(current.prepared.http.clone()).await?;
         prometheus::build_info();
-        app::report_enabled(&cfg);
-        if prepared.reload.is_some() {
+        app::report_enabled(&current.cfg);
+        if current.prepared.reload.is_some() {
             tracing::info!(
                 "plugin/reload: Running configuration SHA512 = {}",
-                cfg.sha512
+                current.cfg.sha512
             );
-            version_info(&cfg.sha512, true);
+            version_info(&current.cfg.sha512, true);
         }
-        let current = Generation {
-            cfg,
-            prepared,
-            tasks: CancellationToken::new(),
-        };
         start_tasks(&current, &ports, &http);
         Ok((
             Self {
@@ -184,16 +210,27 @@ impl State {
 
     async fn apply(&mut self, cfg: Config) -> Result<(), AppError> {
         let prepared = app::prepare(&cfg)?;
-        let plan = app::listen_plan(&cfg);
+        let mut next = Generation {
+            cfg,
+            prepared,
+            tasks: CancellationToken::new(),
+        };
+        // On an error below, what the new configuration started stops again.
+        let stop_on_error = next.tasks.clone().drop_guard();
+        start_sources(&mut next).await?;
+        let plan = app::listen_plan(&next.cfg);
         let mut fresh = Vec::new();
         for key in &plan {
             if !self.ports.contains_key(key) {
                 fresh.push((key.clone(), bind_key(key)?));
             }
         }
-        self.http.apply(prepared.http.clone()).await?;
+        self.http.apply(next.prepared.http.clone()).await?;
         // From here on nothing fails: swap, then open new ports and close old ones.
-        self.router.store(prepared.router.clone());
+        stop_on_error.disarm();
+        self.router.store(next.prepared.router.clone());
+        // Answers replayed by the UDP path belong to the old configuration.
+        crate::zone::store::bump_generation();
         for (key, l) in fresh {
             let addrs = l.local_addrs();
             for a in &addrs {
@@ -219,19 +256,12 @@ impl State {
                 tokio::spawn(p.serving.stop());
             }
         }
-        for line in &prepared.summary {
+        for line in &next.prepared.summary {
             tracing::info!("{line}");
         }
-        app::report_enabled(&cfg);
-        version_info(&cfg.sha512, prepared.reload.is_some());
-        let old = std::mem::replace(
-            &mut self.current,
-            Generation {
-                cfg,
-                prepared,
-                tasks: CancellationToken::new(),
-            },
-        );
+        app::report_enabled(&next.cfg);
+        version_info(&next.cfg.sha512, next.prepared.reload.is_some());
+        let old = std::mem::replace(&mut self.current, next);
         old.tasks.cancel();
         start_tasks(&self.current, &self.ports, &self.http);
         Ok(())

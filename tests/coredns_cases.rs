@@ -140,6 +140,7 @@ fn router_for(group: &Group, root: &Path, synced: bool) -> Router {
             vec![Step::Kubernetes {
                 options,
                 zone: ZoneHandle::new(store.snapshot()),
+                startup_deadline: None,
             }],
         ))],
     );

@@ -157,3 +157,63 @@ fn log_and_errors_write_coredns_lines() {
     let udp = regex::Regex::new(r"plugin/errors: 2 gone\.example\.test\. TXT: read udp 127\.0\.0\.1:\d+->127\.0\.0\.1:\d+: i/o timeout$").unwrap();
     assert!(log.lines().any(|l| udp.is_match(l)), "{log}");
 }
+
+#[test]
+fn replayed_cluster_answers_are_counted_and_still_shuffled() {
+    // The UDP path replays pure zone answers; metrics, the cache's lookups and loadbalance
+    // must not notice.
+    let core = ".:0 {\n bind 127.0.0.1\n prometheus 127.0.0.1:0\n kubernetes cluster.local {\n  manifests {DIR}/manifests\n }\n cache 30 {\n  disable success cluster.local\n  disable denial cluster.local\n }\n loadbalance\n}\n";
+    let k = Kdns::start(core, Some(&fixture("cluster")));
+    for _ in 0..5 {
+        assert_eq!(
+            common::query(k.addr, "web.shop.svc.cluster.local.", "A")
+                .unwrap()
+                .0,
+            "NOERROR"
+        );
+    }
+    let mut orders = std::collections::HashSet::new();
+    for _ in 0..30 {
+        let (rc, answers) = common::query(k.addr, "db.shop.svc.cluster.local.", "A").unwrap();
+        assert_eq!((rc.as_str(), answers.len()), ("NOERROR", 2));
+        orders.insert(answers.join(","));
+    }
+    assert_eq!(orders.len(), 2, "loadbalance still shuffles: {orders:?}");
+    let m = http_get(k.http_addr("/metrics"), "/metrics").1;
+    let s = "server=\"dns://127.0.0.1:0\",zone=\".\",view=\"\"";
+    assert_eq!(
+        metric(
+            &m,
+            &format!("coredns_dns_requests_total{{{s},proto=\"udp\",family=\"1\",type=\"A\"}}")
+        ),
+        Some(35.0),
+        "{m}"
+    );
+    assert_eq!(
+        metric(
+            &m,
+            &format!("coredns_dns_responses_total{{{s},rcode=\"NOERROR\",plugin=\"kubernetes\"}}")
+        ),
+        Some(35.0),
+        "{m}"
+    );
+    assert_eq!(
+        metric(
+            &m,
+            &format!("coredns_dns_request_duration_seconds_count{{{s}}}")
+        ),
+        Some(35.0),
+        "{m}"
+    );
+    let c = "server=\"dns://127.0.0.1:0\",zones=\".\",view=\"\"";
+    assert_eq!(
+        metric(&m, &format!("coredns_cache_requests_total{{{c}}}")),
+        Some(35.0),
+        "{m}"
+    );
+    assert_eq!(
+        metric(&m, &format!("coredns_cache_misses_total{{{c}}}")),
+        Some(35.0),
+        "{m}"
+    );
+}

@@ -34,6 +34,9 @@ pub enum Step {
     Kubernetes {
         options: KubeOptions,
         zone: ZoneHandle,
+        /// Until this instant, questions wait for the first complete sync (`startup_timeout`);
+        /// afterwards an unsynced zone answers name errors with SERVFAIL, never NXDOMAIN.
+        startup_deadline: Option<std::time::Instant>,
     },
     Loop(Arc<LoopDetect>),
     Forward(Arc<Forward>),
@@ -62,6 +65,11 @@ impl Block {
             chain,
             observers: Observers::default(),
         }
+    }
+
+    /// The block has `loadbalance`.
+    pub fn shuffles(&self) -> bool {
+        self.chain.iter().any(|s| matches!(s, Step::Loadbalance))
     }
 }
 
@@ -158,14 +166,22 @@ impl Router {
                             break;
                         }
                     },
-                    Step::Kubernetes { options, zone } => {
-                        let snapshot = zone.load();
-                        match lookup::serve(
-                            options,
-                            &snapshot,
-                            &q.name.to_ascii(),
-                            u16::from(q.qtype),
-                        ) {
+                    Step::Kubernetes {
+                        options,
+                        zone,
+                        startup_deadline,
+                    } => {
+                        let mut snapshot = zone.load();
+                        if !snapshot.synced {
+                            if let Some(deadline) = startup_deadline {
+                                snapshot = zone.wait_synced(*deadline).await;
+                            }
+                        }
+                        let mut text = q.name.to_ascii();
+                        if !text.ends_with('.') {
+                            text.push('.');
+                        }
+                        match lookup::serve(options, &snapshot, &text, u16::from(q.qtype)) {
                             Outcome::Next => continue,
                             Outcome::Reply(reply) => {
                                 let mut a = Answer::code(rcode(reply.rcode())).by("kubernetes");
@@ -173,6 +189,11 @@ impl Router {
                                 a.answers = all_to_wire(&reply.answer, &q.name);
                                 a.authority = all_to_wire(&reply.authority, &q.name);
                                 a.additional = all_to_wire(&reply.additional, &q.name);
+                                // A pure answer of the synced zone stays right until the zone
+                                // generation changes: the UDP path may replay it.
+                                a.cacheable = snapshot.synced
+                                    && reply.chase.is_none()
+                                    && matches!(reply.rcode(), Rcode::NoError | Rcode::NxDomain);
                                 if let Some((target, qt)) = reply.chase {
                                     if q.depth < MAX_DEPTH {
                                         if let Ok(t) = Name::from_ascii(&target) {
@@ -210,7 +231,12 @@ impl Router {
             });
             for (i, key) in stores.into_iter().rev() {
                 if let Step::Cache(c) = &block.chain[i] {
-                    c.store(q, key, &mut a, false);
+                    if c.store(q, key, &mut a, false) {
+                        // Cached: later answers come from the cache, with TTLs counting down.
+                        a.cacheable = false;
+                    } else {
+                        a.replay.extend(c.lookup_counters());
+                    }
                 }
             }
             if shuffle {

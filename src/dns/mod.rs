@@ -4,6 +4,7 @@ pub mod handler;
 pub mod query;
 pub mod respond;
 pub mod server;
+pub mod udp;
 pub mod wire;
 
 pub use handler::{Block, Observers, Router, Step};

@@ -1,8 +1,11 @@
 //! What the directive chain sees of a query ([`Query`]) and what it gives back ([`Answer`]).
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 
 use hickory_server::proto::op::ResponseCode;
 use hickory_server::proto::rr::{Name, Record, RecordType};
+
+use crate::metrics::Counter;
 
 /// How many times kdns may ask itself while answering one query (CNAME chases).
 pub const MAX_DEPTH: u8 = 8;
@@ -115,6 +118,12 @@ pub struct Answer {
     pub plugin: &'static str,
     /// Why it failed, for `errors` (CoreDNS's plugin error).
     pub error: Option<String>,
+    /// A pure answer of the synced zone: it stays right until the zone generation changes,
+    /// so the UDP path may replay it (see `dns/udp.rs`).
+    pub cacheable: bool,
+    /// Counters a replay of this answer bumps besides the block's metrics (the lookups of a
+    /// `cache` that did not keep it).
+    pub replay: Vec<Arc<Counter>>,
 }
 
 impl Answer {
@@ -130,7 +139,14 @@ impl Answer {
             additional: Vec::new(),
             plugin: "",
             error: None,
+            cacheable: false,
+            replay: Vec::new(),
         }
+    }
+
+    /// REFUSED (no server block, or a class other than IN).
+    pub fn refused() -> Self {
+        Self::code(ResponseCode::Refused)
     }
 
     pub fn by(mut self, plugin: &'static str) -> Self {

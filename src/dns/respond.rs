@@ -2,7 +2,7 @@
 //! answers that do not fit), then report to the block's observers (metrics, errors, log).
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use hickory_server::net::xfer::Protocol;
@@ -16,9 +16,11 @@ use hickory_server::zone_handler::MessageResponseBuilder;
 
 use super::handler::{Block, Router, MAX_UDP_PAYLOAD};
 use super::query::{lower_text, Answer, Proto, Query};
+use crate::metrics::Counter;
 use crate::plugin::cache::item::classify;
+use crate::plugin::loadbalance;
 use crate::plugin::log::{flags, Sent};
-use crate::plugin::prometheus::Report;
+use crate::plugin::prometheus::{FastSeries, Report};
 
 /// Answers queries arriving on one configured port, from the router of the moment.
 pub struct Responder {
@@ -34,7 +36,51 @@ pub struct Done {
     sent: Sent,
 }
 
+/// What replaying a cached UDP answer counts: the block's metrics and the caches' lookups.
+#[derive(Default)]
+pub struct Replay {
+    metrics: Option<FastSeries>,
+    counters: Vec<Arc<Counter>>,
+}
+
+impl Replay {
+    pub fn record(&self, request_size: usize, response_size: usize, took: Duration) {
+        for c in &self.counters {
+            c.inc();
+        }
+        if let Some(m) = &self.metrics {
+            m.record(request_size, response_size, took);
+        }
+    }
+}
+
 impl Done {
+    /// May the UDP path replay these bytes for the same question? Only a pure zone answer of
+    /// a block that neither logs every query nor shuffles this answer.
+    pub fn packet_cacheable(&self) -> bool {
+        self.answer.cacheable
+            && !self.query.internal
+            && self.block.observers.log.is_none()
+            && !(self.block.shuffles() && loadbalance::would_shuffle(&self.answer))
+    }
+
+    /// What a replay must count.
+    pub fn replay(&self) -> Arc<Replay> {
+        let metrics = self.block.observers.metrics.as_ref().and_then(|m| {
+            m.fast(&Report {
+                query: &self.query,
+                rcode: self.sent.rcode,
+                plugin: self.answer.plugin,
+                response_size: self.sent.rsize,
+                took: self.sent.took,
+            })
+        });
+        Arc::new(Replay {
+            metrics,
+            counters: self.answer.replay.clone(),
+        })
+    }
+
     pub fn report(self) {
         let o = &self.block.observers;
         if self.query.internal {
@@ -90,11 +136,18 @@ impl Responder {
             Proto::Udp => Protocol::Udp,
             Proto::Tcp => Protocol::Tcp,
         };
-        let req = match Request::from_bytes(raw.clone(), src, protocol) {
+        let mut head = [0u8; 12];
+        if let Some(h) = raw.get(..12) {
+            head.copy_from_slice(h);
+        }
+        let req = match Request::from_bytes(raw, src, protocol) {
             Ok(r) => r,
             Err(_) => {
                 // A header we can read gets FORMERR; anything less is dropped.
-                let h = Header::read(&mut BinDecoder::new(&raw)).ok()?;
+                if size < 12 {
+                    return None;
+                }
+                let h = Header::read(&mut BinDecoder::new(&head)).ok()?;
                 return Some((
                     header_only(
                         h.metadata.id,

@@ -31,12 +31,15 @@ pub struct Listeners {
 }
 
 impl Listeners {
-    /// The addresses actually bound (useful with port 0).
+    /// The addresses actually bound (useful with port 0), once each.
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.udp
-            .iter()
-            .filter_map(|s| s.local_addr().ok())
-            .collect()
+        let mut v: Vec<SocketAddr> = Vec::new();
+        for a in self.udp.iter().filter_map(|s| s.local_addr().ok()) {
+            if !v.contains(&a) {
+                v.push(a);
+            }
+        }
+        v
     }
 }
 
@@ -45,6 +48,8 @@ fn udp_socket(addr: SocketAddr) -> io::Result<UdpSocket> {
     if addr.is_ipv6() {
         s.set_only_v6(true)?;
     }
+    // One socket per core on the same address: the kernel spreads flows over them.
+    s.set_reuse_port(true)?;
     s.set_nonblocking(true)?;
     s.bind(&addr.into())?;
     UdpSocket::from_std(s.into())
@@ -60,6 +65,14 @@ fn tcp_listener(addr: SocketAddr) -> io::Result<TcpListener> {
     s.bind(&addr.into())?;
     s.listen(1024)?;
     TcpListener::from_std(s.into())
+}
+
+/// One UDP socket per available core (SO_REUSEPORT), so every core reads queries.
+fn udp_sockets_per_address() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 64)
 }
 
 /// Binds UDP and TCP on `port` for each address (all addresses when `addrs` is empty). With
@@ -99,6 +112,11 @@ pub fn bind(port: u16, addrs: &[IpAddr]) -> io::Result<Listeners> {
         let tcp =
             tcp_listener(addr).map_err(|e| io::Error::new(e.kind(), format!("tcp {addr}: {e}")))?;
         out.udp.push(udp);
+        for _ in 1..udp_sockets_per_address() {
+            let extra = udp_socket(addr)
+                .map_err(|e| io::Error::new(e.kind(), format!("udp {addr}: {e}")))?;
+            out.udp.push(extra);
+        }
         out.tcp.push(tcp);
     }
     Ok(out)
@@ -128,7 +146,7 @@ pub fn serve(router: Arc<ArcSwap<Router>>, l: Listeners) -> Serving {
         port: l.port,
     });
     for s in l.udp {
-        tasks.spawn(udp_loop(
+        tasks.spawn(super::udp::serve(
             Arc::new(s),
             responder.clone(),
             stop.clone(),
@@ -139,44 +157,6 @@ pub fn serve(router: Arc<ArcSwap<Router>>, l: Listeners) -> Serving {
         tasks.spawn(tcp_loop(t, responder.clone(), stop.clone(), tasks.clone()));
     }
     Serving { stop, tasks }
-}
-
-async fn udp_loop(
-    sock: Arc<UdpSocket>,
-    r: Arc<Responder>,
-    stop: CancellationToken,
-    tasks: TaskTracker,
-) {
-    let local = sock
-        .local_addr()
-        .unwrap_or_else(|_| SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0));
-    let mut buf = vec![0u8; 65535];
-    loop {
-        let got = tokio::select! {
-            _ = stop.cancelled() => return,
-            g = sock.recv_from(&mut buf) => g,
-        };
-        let (n, src) = match got {
-            Ok(x) => x,
-            // ICMP errors from earlier sends surface here on some systems: keep serving.
-            Err(e) => {
-                tracing::debug!(error = %e, "udp receive failed");
-                continue;
-            }
-        };
-        let raw = buf[..n].to_vec();
-        let (sock, r) = (sock.clone(), r.clone());
-        tasks.spawn(async move {
-            if let Some((out, done)) = r.respond(raw, src, local, Proto::Udp).await {
-                if let Err(e) = sock.send_to(&out, src).await {
-                    tracing::debug!(error = %e, %src, "udp send failed");
-                }
-                if let Some(d) = done {
-                    d.report();
-                }
-            }
-        });
-    }
 }
 
 async fn tcp_loop(l: TcpListener, r: Arc<Responder>, stop: CancellationToken, tasks: TaskTracker) {

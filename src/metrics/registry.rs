@@ -103,6 +103,10 @@ impl<T> LazySeries<T> {
     pub fn get(&self, i: usize, make: impl FnOnce() -> Arc<T>) -> &T {
         self.cells[i].get_or_init(make)
     }
+    /// The same series, shared.
+    pub fn get_arc(&self, i: usize, make: impl FnOnce() -> Arc<T>) -> Arc<T> {
+        self.cells[i].get_or_init(make).clone()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

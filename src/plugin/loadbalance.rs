@@ -66,6 +66,23 @@ fn round_robin(records: &mut Vec<Record>) {
     records.extend(mx);
 }
 
+/// Whether [`shuffle`] could change this answer (two or more A, AAAA or MX in a section).
+pub fn would_shuffle(a: &Answer) -> bool {
+    let many = |rs: &[Record]| {
+        rs.iter()
+            .filter(|r| {
+                matches!(
+                    r.record_type(),
+                    RecordType::A | RecordType::AAAA | RecordType::MX
+                )
+            })
+            .count()
+            > 1
+    };
+    a.rcode == ResponseCode::NoError
+        && (many(&a.answers) || many(&a.authority) || many(&a.additional))
+}
+
 /// Shuffles a NOERROR answer's sections in place.
 pub fn shuffle(a: &mut Answer) {
     if a.rcode != ResponseCode::NoError {

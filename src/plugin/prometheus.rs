@@ -113,17 +113,56 @@ impl DnsMetrics {
 
     /// Counts one query: lock-free once each label set has been seen.
     pub fn record(&self, r: &Report<'_>) {
-        let Some(z) = self.zone(&r.query.lower) else {
-            return;
-        };
+        if let Some(f) = self.fast(r) {
+            f.record(r.query.size, r.response_size, r.took);
+        }
+    }
+}
+
+/// One label set of a block's series, resolved ahead: replaying a cached answer counts it
+/// with a few atomic adds.
+pub struct FastSeries {
+    requests: Arc<Counter>,
+    do_requests: Option<Arc<Counter>>,
+    duration: Arc<Histogram>,
+    request_size: Arc<Histogram>,
+    response_size: Arc<Histogram>,
+    responses: Arc<Counter>,
+}
+
+impl FastSeries {
+    pub fn record(&self, request_size: usize, response_size: usize, took: Duration) {
+        self.requests.inc();
+        if let Some(d) = &self.do_requests {
+            d.inc();
+        }
+        self.duration.observe_duration(took);
+        self.request_size.observe(request_size as u64);
+        self.response_size.observe(response_size as u64);
+        self.responses.inc();
+    }
+}
+
+impl DnsMetrics {
+    /// The series [`DnsMetrics::record`] would count for this report (the same counters).
+    pub fn fast(&self, r: &Report<'_>) -> Option<FastSeries> {
+        let z = self.zone(&r.query.lower)?;
         let reg = metrics::global();
         let (server, zone) = (self.server.as_str(), z.zone.as_str());
         let proto = r.query.proto.as_str();
         let p = usize::from(r.query.proto == Proto::Tcp);
         let fam = usize::from(r.query.src.is_ipv6());
         let t = type_slot(r.query.qtype);
-        z.requests
-            .get((p * 2 + fam) * TYPE_SLOTS + t, || {
+        let sized = [
+            ("server", server),
+            ("zone", zone),
+            ("view", ""),
+            ("proto", proto),
+        ];
+        let rs = rcode_slot(r.rcode);
+        let ps = plugin_slot(r.plugin);
+        Some(FastSeries {
+            requests: z.requests.get_arc((p * 2 + fam) * TYPE_SLOTS + t, || {
                 reg.counter(
                     "coredns_dns_requests_total",
                     "Counter of DNS requests made per zone, protocol and family.",
@@ -136,59 +175,41 @@ impl DnsMetrics {
                         ("type", &type_slot_name(t)),
                     ],
                 )
-            })
-            .inc();
-        if r.query.dnssec_ok {
-            z.do_requests
-                .get(0, || {
+            }),
+            do_requests: r.query.dnssec_ok.then(|| {
+                z.do_requests.get_arc(0, || {
                     reg.counter(
                         "coredns_dns_do_requests_total",
                         "Counter of DNS requests with DO bit set per zone.",
                         &[("server", server), ("zone", zone), ("view", "")],
                     )
                 })
-                .inc();
-        }
-        z.duration
-            .get(0, || {
+            }),
+            duration: z.duration.get_arc(0, || {
                 reg.seconds(
                     "coredns_dns_request_duration_seconds",
                     "Histogram of the time (in seconds) each request took per zone.",
                     &[("server", server), ("zone", zone), ("view", "")],
                     TIME_BUCKETS,
                 )
-            })
-            .observe_duration(r.took);
-        let sized = [
-            ("server", server),
-            ("zone", zone),
-            ("view", ""),
-            ("proto", proto),
-        ];
-        z.request_size
-            .get(p, || {
+            }),
+            request_size: z.request_size.get_arc(p, || {
                 reg.bytes(
                     "coredns_dns_request_size_bytes",
                     "Size of the EDNS0 UDP buffer in bytes (64K for TCP) per zone and protocol.",
                     &sized,
                     SIZE_BUCKETS,
                 )
-            })
-            .observe(r.query.size as u64);
-        z.response_size
-            .get(p, || {
+            }),
+            response_size: z.response_size.get_arc(p, || {
                 reg.bytes(
                     "coredns_dns_response_size_bytes",
                     "Size of the returned response in bytes.",
                     &sized,
                     SIZE_BUCKETS,
                 )
-            })
-            .observe(r.response_size as u64);
-        let rs = rcode_slot(r.rcode);
-        let ps = plugin_slot(r.plugin);
-        z.responses
-            .get(rs * PLUGINS.len() + ps, || {
+            }),
+            responses: z.responses.get_arc(rs * PLUGINS.len() + ps, || {
                 reg.counter(
                     "coredns_dns_responses_total",
                     "Counter of response status codes.",
@@ -200,8 +221,8 @@ impl DnsMetrics {
                         ("plugin", PLUGINS[ps]),
                     ],
                 )
-            })
-            .inc();
+            }),
+        })
     }
 }
 

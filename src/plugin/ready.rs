@@ -70,10 +70,12 @@ impl ReadyFlag {
     }
 }
 
+type Check = Box<dyn Fn() -> bool + Send + Sync>;
+
 /// The parts of one loaded configuration that report readiness.
-#[derive(Default, Debug)]
+#[derive(Default)]
 pub struct Readiness {
-    parts: Mutex<Vec<(String, ReadyFlag)>>,
+    parts: Mutex<Vec<(String, Check)>>,
     continuously: AtomicBool,
     latched: AtomicBool,
     stopping: AtomicBool,
@@ -83,11 +85,17 @@ impl Readiness {
     /// A new part, not ready until its flag is set.
     pub fn register(&self, name: &str) -> ReadyFlag {
         let f = ReadyFlag(Arc::new(AtomicBool::new(false)));
+        let g = f.clone();
+        self.register_check(name, move || g.get());
+        f
+    }
+
+    /// A part whose readiness `check` reads (e.g. a source's synced flag).
+    pub fn register_check(&self, name: &str, check: impl Fn() -> bool + Send + Sync + 'static) {
         self.parts
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push((name.to_string(), f.clone()));
-        f
+            .push((name.to_string(), Box::new(check)));
     }
 
     pub fn set_continuously(&self, on: bool) {
@@ -111,7 +119,7 @@ impl Readiness {
         let parts = self.parts.lock().unwrap_or_else(|e| e.into_inner());
         let mut not: Vec<&str> = parts
             .iter()
-            .filter(|(_, f)| !f.get())
+            .filter(|(_, ready)| !ready())
             .map(|(n, _)| n.as_str())
             .collect();
         not.sort_unstable();

@@ -35,6 +35,20 @@ fn port(name: Option<&str>, port: i32, protocol: Option<&str>) -> Port {
     }
 }
 
+/// One ready address: its hostname (if set) and the name of the object it points at.
+fn endpoint(
+    ip: IpAddr,
+    hostname: Option<&str>,
+    target: Option<&core::ObjectReference>,
+) -> Endpoint {
+    Endpoint {
+        ip,
+        hostname: hostname.filter(|h| !h.is_empty()).map(lc),
+        pod_name: target.and_then(|t| t.name.as_deref()).map(lc),
+        zone: None,
+    }
+}
+
 /// A Service. `type: ExternalName` → CNAME target; `clusterIP: None` → headless; otherwise
 /// every address of `clusterIPs` (falling back to `clusterIP`).
 pub fn service(s: &core::Service) -> Service {
@@ -115,14 +129,8 @@ pub fn slice(s: &discovery::EndpointSlice) -> Option<Slice> {
         for a in &e.addresses {
             let Some(ip) = parse_ip(a) else { continue };
             endpoints.push(Endpoint {
-                ip,
-                hostname: e.hostname.as_deref().filter(|h| !h.is_empty()).map(lc),
-                pod_name: e
-                    .target_ref
-                    .as_ref()
-                    .and_then(|t| t.name.as_deref())
-                    .map(lc),
                 zone: e.zone.as_deref().map(Arc::from),
+                ..endpoint(ip, e.hostname.as_deref(), e.target_ref.as_ref())
             });
         }
     }
@@ -161,16 +169,8 @@ pub fn mirror_endpoints(e: &core::Endpoints) -> Vec<Slice> {
                 .iter()
                 .filter_map(|a| {
                     let ip = parse_ip(&a.ip)?;
-                    (ip.is_ipv6() == v6).then(|| Endpoint {
-                        ip,
-                        hostname: a.hostname.as_deref().filter(|h| !h.is_empty()).map(lc),
-                        pod_name: a
-                            .target_ref
-                            .as_ref()
-                            .and_then(|t| t.name.as_deref())
-                            .map(lc),
-                        zone: None,
-                    })
+                    (ip.is_ipv6() == v6)
+                        .then(|| endpoint(ip, a.hostname.as_deref(), a.target_ref.as_ref()))
                 })
                 .collect();
             if endpoints.is_empty() {

@@ -16,7 +16,6 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::api::discovery::v1 as discovery;
-use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
 use super::convert;
@@ -190,8 +189,12 @@ pub fn load_file(path: &Path) -> Result<Vec<Located>, ManifestError> {
                 .unwrap_or_default();
             for (i, item) in items.into_iter().enumerate() {
                 let (api, kind) = type_of(&item).map_err(|m| err_at(format!("items[{i}]: {m}")))?;
-                let obj = typed_value(&api, &kind, item)
-                    .map_err(|m| err_at(format!("items[{i}] ({kind}): {m}")))?;
+                let obj = typed(&api, &kind, item).map_err(|e| {
+                    err_at(format!(
+                        "items[{i}] ({kind}): {}",
+                        strip_location(&e.to_string())
+                    ))
+                })?;
                 if let Some(object) = obj {
                     out.push(Located {
                         at: at.clone(),
@@ -201,7 +204,9 @@ pub fn load_file(path: &Path) -> Result<Vec<Located>, ManifestError> {
             }
             continue;
         }
-        if let Some(object) = typed_doc(&api, &kind, &doc).map_err(perr)? {
+        if let Some(object) =
+            typed(&api, &kind, serde_yaml::Deserializer::from_str(&doc)).map_err(perr)?
+        {
             out.push(Located { at, object });
         } else {
             tracing::debug!(%at, %api, %kind, "skipping object of a kind DNS does not use");
@@ -246,30 +251,20 @@ fn known(api: &str, kind: &str) -> Option<Kind> {
     })
 }
 
-fn typed_doc(api: &str, kind: &str, doc: &str) -> Result<Option<Object>, serde_yaml::Error> {
-    fn de<T: DeserializeOwned>(doc: &str) -> Result<T, serde_yaml::Error> {
-        serde_yaml::from_str(doc)
-    }
+/// Deserializes one object of a kind kdns uses, from any serde deserializer (a YAML document
+/// keeps its line numbers in errors; a `List` item is a value).
+fn typed<'de, D: serde::Deserializer<'de>>(
+    api: &str,
+    kind: &str,
+    d: D,
+) -> Result<Option<Object>, D::Error> {
+    use serde::Deserialize;
     Ok(Some(match known(api, kind) {
-        Some(Kind::Namespace) => Object::Namespace(Box::new(de(doc)?)),
-        Some(Kind::Service) => Object::Service(Box::new(de(doc)?)),
-        Some(Kind::EndpointSlice) => Object::EndpointSlice(Box::new(de(doc)?)),
-        Some(Kind::Endpoints) => Object::Endpoints(Box::new(de(doc)?)),
-        Some(Kind::Pod) => Object::Pod(Box::new(de(doc)?)),
-        None => return Ok(None),
-    }))
-}
-
-fn typed_value(api: &str, kind: &str, v: serde_yaml::Value) -> Result<Option<Object>, String> {
-    fn de<T: DeserializeOwned>(v: serde_yaml::Value) -> Result<T, String> {
-        serde_yaml::from_value(v).map_err(|e| strip_location(&e.to_string()))
-    }
-    Ok(Some(match known(api, kind) {
-        Some(Kind::Namespace) => Object::Namespace(Box::new(de(v)?)),
-        Some(Kind::Service) => Object::Service(Box::new(de(v)?)),
-        Some(Kind::EndpointSlice) => Object::EndpointSlice(Box::new(de(v)?)),
-        Some(Kind::Endpoints) => Object::Endpoints(Box::new(de(v)?)),
-        Some(Kind::Pod) => Object::Pod(Box::new(de(v)?)),
+        Some(Kind::Namespace) => Object::Namespace(Box::new(Deserialize::deserialize(d)?)),
+        Some(Kind::Service) => Object::Service(Box::new(Deserialize::deserialize(d)?)),
+        Some(Kind::EndpointSlice) => Object::EndpointSlice(Box::new(Deserialize::deserialize(d)?)),
+        Some(Kind::Endpoints) => Object::Endpoints(Box::new(Deserialize::deserialize(d)?)),
+        Some(Kind::Pod) => Object::Pod(Box::new(Deserialize::deserialize(d)?)),
         None => return Ok(None),
     }))
 }

@@ -1,5 +1,8 @@
-//! Sources of cluster state: YAML/JSON manifests on disk (and, later, the Kubernetes API).
-//! Kubernetes types stop here: everything leaves as [`crate::zone::Change`]s.
+//! Sources of cluster state: YAML/JSON manifests on disk and the live Kubernetes API.
+//! Kubernetes types stop here: everything leaves as [`crate::zone::Change`]s (or, for
+//! `kdns env`, as [`crate::envvars`] inputs).
 pub mod convert;
+pub mod env_input;
+pub mod kube;
 pub mod manifests;
 pub mod selector;

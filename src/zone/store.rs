@@ -64,6 +64,15 @@ pub enum Change {
     DeletePod { namespace: String, name: String },
 }
 
+/// Kinds of objects a source delivers (for whole-kind relists).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Service,
+    Slice,
+    Namespace,
+    Pod,
+}
+
 /// The writer side: owned by one source task, never touched by queries.
 #[derive(Default)]
 pub struct Store {
@@ -131,6 +140,79 @@ impl Store {
             self.zone.serial = now_serial().max(self.zone.serial);
         }
         changed
+    }
+
+    /// Replaces every object of `kind` with `upserts` (a fresh list after a relist): changed
+    /// objects are updated, missing ones deleted, unchanged ones untouched — so the zone never
+    /// goes through an empty state and nothing is held twice. Returns how many changed.
+    pub fn replace_kind(&mut self, kind: Kind, upserts: Vec<Change>) -> usize {
+        use std::collections::HashSet;
+        let mut keep: HashSet<(String, String)> = HashSet::new();
+        let mut changed = 0;
+        for c in upserts {
+            let id = match &c {
+                Change::UpsertService(s) => (s.namespace.to_string(), s.name.to_string()),
+                Change::UpsertSlice(s) => (s.namespace.to_string(), s.name.to_string()),
+                Change::UpsertNamespace(n) => (String::new(), n.name.to_string()),
+                Change::UpsertPod(p) => (p.namespace.to_string(), p.name.to_string()),
+                _ => continue,
+            };
+            keep.insert(id);
+            changed += usize::from(self.apply(c));
+        }
+        let stale: Vec<Change> = match kind {
+            Kind::Service => self
+                .zone
+                .services
+                .values()
+                .filter(|s| !keep.contains(&(s.namespace.to_string(), s.name.to_string())))
+                .map(|s| Change::DeleteService {
+                    namespace: s.namespace.to_string(),
+                    name: s.name.to_string(),
+                })
+                .collect(),
+            Kind::Slice => self
+                .slices
+                .keys()
+                .filter(|(ns, n)| !keep.contains(&(ns.to_string(), n.to_string())))
+                .map(|(ns, n)| Change::DeleteSlice {
+                    namespace: ns.to_string(),
+                    name: n.to_string(),
+                })
+                .collect(),
+            Kind::Namespace => self
+                .zone
+                .namespaces
+                .keys()
+                .filter(|n| !keep.contains(&(String::new(), n.to_string())))
+                .map(|n| Change::DeleteNamespace {
+                    name: n.to_string(),
+                })
+                .collect(),
+            Kind::Pod => self
+                .pods
+                .keys()
+                .filter(|(ns, n)| !keep.contains(&(ns.to_string(), n.to_string())))
+                .map(|(ns, n)| Change::DeletePod {
+                    namespace: ns.to_string(),
+                    name: n.to_string(),
+                })
+                .collect(),
+        };
+        for c in stale {
+            changed += usize::from(self.apply(c));
+        }
+        changed
+    }
+
+    /// The kind of the service a change is about (for the programming-latency metric).
+    pub fn service_kind(&self, namespace: &str, name: &str) -> Option<&'static str> {
+        let key = service_key(name, namespace);
+        self.zone.services.get(&key).map(|s| match s.kind {
+            ServiceKind::ClusterIp(_) => "cluster_ip",
+            ServiceKind::Headless => "headless",
+            ServiceKind::ExternalName(_) => "external_name",
+        })
     }
 
     /// Marks the state complete (the first full list has been applied).
@@ -278,18 +360,56 @@ impl Store {
     }
 }
 
+/// Bumped on every publish of any zone (and on config reloads): answers derived from an
+/// older generation are stale.
+static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// The current zone generation (one relaxed atomic load).
+pub fn generation() -> u64 {
+    GENERATION.load(std::sync::atomic::Ordering::Acquire)
+}
+
+/// Marks every derived answer stale (a config reload swapped the routing, say).
+pub fn bump_generation() {
+    GENERATION.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+}
+
 /// The published zone: writers swap in a new snapshot, readers load it without locks.
 #[derive(Clone, Default)]
-pub struct ZoneHandle(Arc<ArcSwap<Zone>>);
+pub struct ZoneHandle {
+    zone: Arc<ArcSwap<Zone>>,
+    /// Woken on every publish (queries waiting for the first sync).
+    published: Arc<tokio::sync::Notify>,
+}
 
 impl ZoneHandle {
     pub fn new(zone: Arc<Zone>) -> Self {
-        Self(Arc::new(ArcSwap::new(zone)))
+        Self {
+            zone: Arc::new(ArcSwap::new(zone)),
+            published: Arc::new(tokio::sync::Notify::new()),
+        }
     }
     pub fn load(&self) -> Arc<Zone> {
-        self.0.load_full()
+        self.zone.load_full()
     }
     pub fn publish(&self, zone: Arc<Zone>) {
-        self.0.store(zone);
+        self.zone.store(zone);
+        bump_generation();
+        self.published.notify_waiters();
+    }
+    /// Waits until a synced zone is published or `deadline` passes; returns the newest zone.
+    pub async fn wait_synced(&self, deadline: std::time::Instant) -> Arc<Zone> {
+        loop {
+            let notified = self.published.notified();
+            let z = self.load();
+            if z.synced {
+                return z;
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return z;
+            }
+            let _ = tokio::time::timeout(deadline - now, notified).await;
+        }
     }
 }

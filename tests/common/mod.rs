@@ -1,6 +1,7 @@
 //! Shared helpers for the integration tests: start the real `kdns` binary on a free loopback
 //! port and ask it with real DNS clients.
 #![allow(dead_code)]
+pub mod cluster;
 pub mod knot;
 pub mod netns;
 
@@ -266,4 +267,35 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> Option<Dura
         std::thread::sleep(Duration::from_millis(20));
     }
     None
+}
+
+/// One DNS question over UDP from the test itself (for tight polling loops where spawning
+/// `dig` would dominate): the rcode name and the answer records as text.
+pub fn query(addr: SocketAddr, name: &str, qtype: &str) -> Option<(String, Vec<String>)> {
+    use hickory_server::proto::op::{Message, Query};
+    use hickory_server::proto::rr::{Name, RecordType};
+    let mut m = Message::query();
+    m.metadata.id = rand::random();
+    m.metadata.recursion_desired = true;
+    m.add_query(Query::query(
+        Name::from_ascii(name).ok()?,
+        qtype.parse::<RecordType>().ok()?,
+    ));
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").ok()?;
+    sock.set_read_timeout(Some(Duration::from_millis(1500)))
+        .ok()?;
+    sock.send_to(&m.to_vec().ok()?, addr).ok()?;
+    let mut buf = [0u8; 4096];
+    loop {
+        let (n, _) = sock.recv_from(&mut buf).ok()?;
+        let r = Message::from_vec(&buf[..n]).ok()?;
+        if r.metadata.id != m.metadata.id {
+            continue;
+        }
+        let answers = r.answers.iter().map(|a| a.to_string()).collect();
+        return Some((
+            format!("{:?}", r.metadata.response_code).to_ascii_uppercase(),
+            answers,
+        ));
+    }
 }

@@ -263,6 +263,8 @@ impl Item {
             additional: with_ttl(&self.additional),
             plugin: "cache",
             error: None,
+            cacheable: false,
+            replay: Vec::new(),
         }
     }
 }

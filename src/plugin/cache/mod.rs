@@ -254,7 +254,8 @@ impl Cache {
 
     /// Gives every record the answer's capped TTL and stores it when CoreDNS would.
     /// `refreshed` marks a background refresh (its success also clears the denial entry).
-    pub fn store(&self, q: &Query, key: u64, a: &mut Answer, refreshed: bool) {
+    /// Returns whether it was stored.
+    pub fn store(&self, q: &Query, key: u64, a: &mut Answer, refreshed: bool) -> bool {
         let class = classify(a, &q.name, q.qtype);
         let ttl = match class {
             Class::NameError | Class::NoData => {
@@ -270,12 +271,12 @@ impl Cache {
             a.authentic_data = false;
         }
         if ttl == 0 || !cacheable(a, class, &q.name, q.qtype) {
-            return;
+            return false;
         }
         match class {
             Class::NoError | Class::Delegation => {
                 if in_any(&self.disable_success, &q.lower) {
-                    return;
+                    return false;
                 }
                 if self
                     .success
@@ -286,10 +287,11 @@ impl Cache {
                 if refreshed {
                     self.denial.remove(key);
                 }
+                true
             }
             Class::NameError | Class::NoData | Class::ServerError => {
                 if in_any(&self.disable_denial, &q.lower) {
-                    return;
+                    return false;
                 }
                 if self
                     .denial
@@ -297,8 +299,9 @@ impl Cache {
                 {
                     self.m.evictions_denial.inc();
                 }
+                true
             }
-            Class::OtherError => {}
+            Class::OtherError => false,
         }
     }
 
@@ -347,6 +350,11 @@ impl Cache {
         self.serve_stale
             .map(|s| s.verify_timeout)
             .unwrap_or_default()
+    }
+
+    /// What a lookup that missed counted (`requests_total`, `misses_total`), for replays.
+    pub fn lookup_counters(&self) -> [Arc<Counter>; 2] {
+        [self.m.requests.clone(), self.m.misses.clone()]
     }
 
     pub fn len(&self) -> (usize, usize) {

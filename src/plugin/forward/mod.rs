@@ -263,6 +263,8 @@ fn answer_of(m: Message, q: &Query) -> Answer {
         additional: m.additionals,
         plugin: NAME,
         error: None,
+        cacheable: false,
+        replay: Vec::new(),
     }
 }
 

@@ -1,0 +1,317 @@
+//! The UDP query path.
+//!
+//! Each SO_REUSEPORT socket has one task that, for the common case, answers inline without
+//! allocating:
+//!
+//! 1. the header and the single question are read by hand (no `Name`, no `Message`);
+//! 2. the key `(client family, lower-case qname, qtype, qclass, EDNS, DO)` is looked up in this
+//!    task's own packet cache (no lock: one cache per socket task) holding the encoded response
+//!    after the question; an entry is valid only for the zone generation it was built from, so
+//!    any change anywhere (or a reload) clears it — answers are always exactly what the zone
+//!    says now;
+//! 3. the response is assembled in a reused buffer: the request's ID, RD and CD bits, the
+//!    cached flags and counts, the question as the client wrote it, the cached sections;
+//! 4. the block's `prometheus` series are counted (pre-resolved atomics).
+//!
+//! Anything else (misses, mixed-case names, other opcodes, several questions, TSIG, answers
+//! that are not a pure authoritative zone answer, answers over 512 bytes, blocks with `log`,
+//! answers `loadbalance` would shuffle) takes the full path ([`Responder::respond`]). Full-path
+//! work is polled once inline; what has to wait (startup sync, upstreams, the cache's own
+//! refreshes) continues on its own task so the socket keeps reading.
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::net::UdpSocket;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::query::Proto;
+use super::respond::Replay;
+use super::respond::Responder;
+use crate::zone::store::generation;
+
+/// Entries per socket task before the cache is cleared wholesale (bounded memory).
+const CACHE_CAP: usize = 16 * 1024;
+/// Largest response cached (fits every client without truncation).
+const CACHE_MAX_LEN: usize = 512;
+
+/// A cached response, minus header ID/RD/CD and the question.
+struct Cached {
+    /// Header bytes 2..12 (flags and the four counts), with RD and CD cleared.
+    header: [u8; 10],
+    /// Everything after the question.
+    tail: Box<[u8]>,
+    /// What a replay counts (the block's `prometheus` series, cache lookups).
+    metrics: Arc<Replay>,
+}
+
+/// What the hand parser learned from a request.
+struct Parsed {
+    /// End of the question section (offset of the first byte after it).
+    question_end: usize,
+    /// The cache key: flags byte, qtype, qclass, then the lower-case wire name.
+    key_len: usize,
+    /// The name had upper-case letters (not cacheable: the answer echoes them).
+    mixed_case: bool,
+}
+
+/// Reads the header and the one question; None when the request is not a plain query.
+/// `key` receives the cache key.
+fn parse(req: &[u8], key: &mut Vec<u8>) -> Option<Parsed> {
+    if req.len() < 12 {
+        return None;
+    }
+    let flags = u16::from_be_bytes([req[2], req[3]]);
+    let qr = flags & 0x8000 != 0;
+    let opcode = (flags >> 11) & 0xf;
+    let qd = u16::from_be_bytes([req[4], req[5]]);
+    let an = u16::from_be_bytes([req[6], req[7]]);
+    let ns = u16::from_be_bytes([req[8], req[9]]);
+    let ar = u16::from_be_bytes([req[10], req[11]]);
+    if qr || opcode != 0 || qd != 1 || an != 0 || ns != 0 || ar > 1 {
+        return None;
+    }
+    key.clear();
+    key.extend_from_slice(&[0, 0, 0, 0, 0]);
+    let mut i = 12;
+    let mut mixed_case = false;
+    loop {
+        let len = *req.get(i)? as usize;
+        if len & 0xc0 != 0 {
+            return None; // compression in a question: not for the fast path
+        }
+        key.push(len as u8);
+        i += 1;
+        if len == 0 {
+            break;
+        }
+        let label = req.get(i..i + len)?;
+        for &b in label {
+            mixed_case |= b.is_ascii_uppercase();
+            key.push(b.to_ascii_lowercase());
+        }
+        i += len;
+        if key.len() > 260 {
+            return None;
+        }
+    }
+    let qtype = req.get(i..i + 2)?;
+    let qclass = req.get(i + 2..i + 4)?;
+    key[1..3].copy_from_slice(qtype);
+    key[3..5].copy_from_slice(qclass);
+    let question_end = i + 4;
+    let mut edns_flags = 0u8;
+    if ar == 1 {
+        // Only an OPT record at the root: `00 00 29 <payload:2> <ext-rcode> <version> <flags:2> <rdlen:2>`.
+        let opt = req.get(question_end..question_end + 11)?;
+        if opt[0] != 0 || opt[1] != 0 || opt[2] != 41 || opt[6] != 0 {
+            return None; // TSIG/SIG(0) or EDNS version > 0: full path
+        }
+        let rdlen = u16::from_be_bytes([opt[9], opt[10]]) as usize;
+        if question_end + 11 + rdlen != req.len() {
+            return None;
+        }
+        edns_flags = 1 | if opt[7] & 0x80 != 0 { 2 } else { 0 };
+    } else if question_end != req.len() {
+        return None;
+    }
+    key[0] = edns_flags;
+    Some(Parsed {
+        question_end,
+        key_len: key.len(),
+        mixed_case,
+    })
+}
+
+/// Assembles a cached response for `req` into `out`.
+fn assemble(req: &[u8], p: &Parsed, c: &Cached, out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(&req[0..2]);
+    out.extend_from_slice(&c.header);
+    // RD (byte 2, bit 0) and CD (byte 3, bit 4) come from the request.
+    out[2] |= req[2] & 0x01;
+    out[3] |= req[3] & 0x10;
+    out.extend_from_slice(&req[12..p.question_end]);
+    out.extend_from_slice(&c.tail);
+}
+
+/// Serves one UDP socket until `stop`; full-path work is tracked by `tasks`.
+pub async fn serve(
+    sock: Arc<UdpSocket>,
+    r: Arc<Responder>,
+    stop: CancellationToken,
+    tasks: TaskTracker,
+) {
+    let local = sock
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), 0));
+    let mut buf = vec![0u8; 4096];
+    let mut out: Vec<u8> = Vec::with_capacity(1232);
+    let mut key: Vec<u8> = Vec::with_capacity(272);
+    let mut cache: HashMap<Box<[u8]>, Cached> = HashMap::new();
+    let mut cache_gen = generation();
+    loop {
+        let (n, src): (usize, SocketAddr) = tokio::select! {
+            r = sock.recv_from(&mut buf) => match r {
+                Ok(x) => x,
+                // ICMP errors from earlier sends surface here on some systems: keep serving.
+                Err(e) => {
+                    tracing::debug!(error = %e, "udp recv");
+                    continue;
+                }
+            },
+            _ = stop.cancelled() => return,
+        };
+        let t0 = Instant::now();
+        let req = &buf[..n];
+        let gen = generation();
+        if gen != cache_gen {
+            cache.clear();
+            cache_gen = gen;
+        }
+        let parsed = parse(req, &mut key);
+        if let Some(p) = &parsed {
+            // The client's address family is part of the key (a metrics label).
+            key[0] |= u8::from(src.is_ipv6()) << 2;
+            if let Some(c) = cache.get(&key[..p.key_len]) {
+                assemble(req, p, c, &mut out);
+                let _ = sock.send_to(&out, src).await;
+                c.metrics.record(n, out.len(), t0.elapsed());
+                continue;
+            }
+        }
+        // Full path. Keep a copy of the request: the socket buffer is reused.
+        let raw = req.to_vec();
+        let cache_key = parsed
+            .as_ref()
+            .filter(|p| !p.mixed_case)
+            .map(|p| (Box::<[u8]>::from(&key[..p.key_len]), p.question_end));
+        // Poll the answer once inline: a zone answer completes at once; anything that has to
+        // wait continues on its own task.
+        let responder = r.clone();
+        let mut fut = Box::pin(async move { responder.respond(raw, src, local, Proto::Udp).await });
+        match futures::poll!(&mut fut) {
+            std::task::Poll::Ready(Some((resp, done))) => {
+                let _ = sock.send_to(&resp, src).await;
+                if let Some(d) = done {
+                    if gen == generation() && d.packet_cacheable() {
+                        if let Some((k, qend)) = cache_key {
+                            store(&mut cache, k, &resp, qend, d.replay());
+                        }
+                    }
+                    d.report();
+                }
+            }
+            std::task::Poll::Ready(None) => {}
+            std::task::Poll::Pending => {
+                let sock = sock.clone();
+                tasks.spawn(async move {
+                    if let Some((resp, done)) = fut.await {
+                        let _ = sock.send_to(&resp, src).await;
+                        if let Some(d) = done {
+                            d.report();
+                        }
+                    }
+                });
+            }
+        }
+    }
+}
+
+fn store(
+    cache: &mut HashMap<Box<[u8]>, Cached>,
+    key: Box<[u8]>,
+    resp: &[u8],
+    question_end: usize,
+    metrics: Arc<Replay>,
+) {
+    if resp.len() > CACHE_MAX_LEN || resp.len() < question_end || resp[2] & 0x02 != 0 {
+        return; // too big, malformed, or truncated
+    }
+    if cache.len() >= CACHE_CAP {
+        cache.clear();
+    }
+    let mut header = [0u8; 10];
+    header.copy_from_slice(&resp[2..12]);
+    header[0] &= !0x01; // RD
+    header[1] &= !0x10; // CD
+    cache.insert(
+        key,
+        Cached {
+            header,
+            tail: resp[question_end..].into(),
+            metrics,
+        },
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_server::proto::op::Message;
+
+    fn query(name: &str, edns: bool) -> Vec<u8> {
+        let mut v = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, u8::from(edns)];
+        for l in name.split('.').filter(|l| !l.is_empty()) {
+            v.push(l.len() as u8);
+            v.extend_from_slice(l.as_bytes());
+        }
+        v.extend_from_slice(&[0, 0, 1, 0, 1]);
+        if edns {
+            v.extend_from_slice(&[0, 0, 41, 0x10, 0, 0, 0, 0x80, 0, 0, 0]);
+        }
+        v
+    }
+
+    #[test]
+    fn parses_plain_queries_and_rejects_the_rest() {
+        let mut key = Vec::new();
+        let q = query("Web.Shop.svc.cluster.local.", true);
+        let p = parse(&q, &mut key).unwrap();
+        assert!(p.mixed_case);
+        assert_eq!(key[0], 3, "EDNS and DO");
+        assert_eq!(&key[5..9], b"\x03web");
+        let mut resp = q.clone();
+        resp[2] |= 0x80;
+        assert!(
+            parse(&resp, &mut key).is_none(),
+            "responses are not queries"
+        );
+        assert!(
+            parse(&q[..q.len() - 3], &mut key).is_none(),
+            "truncated OPT"
+        );
+        assert!(parse(&q[..7], &mut key).is_none());
+        let mut two = query("a.", false);
+        two[5] = 2;
+        assert!(parse(&two, &mut key).is_none());
+        // Arbitrary bytes never panic.
+        for seed in 0u32..2000 {
+            let bytes: Vec<u8> = (0..(seed % 64))
+                .map(|i| (seed.wrapping_mul(2654435761).wrapping_add(i * 97) >> 7) as u8)
+                .collect();
+            let _ = parse(&bytes, &mut key);
+        }
+    }
+
+    #[test]
+    fn assembles_with_the_request_id_and_case() {
+        let mut key = Vec::new();
+        let q = query("WEB.shop.", false);
+        let p = parse(&q, &mut key).unwrap();
+        let c = Cached {
+            header: [0x84, 0x00, 0, 1, 0, 1, 0, 0, 0, 0],
+            tail: vec![0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 5, 0, 4, 10, 0, 0, 1].into(),
+            metrics: Arc::new(Replay::default()),
+        };
+        let mut out = Vec::new();
+        assemble(&q, &p, &c, &mut out);
+        assert_eq!(&out[0..2], &[0x12, 0x34]);
+        assert_eq!(out[2], 0x85, "QR AA and the request's RD");
+        let m = Message::from_vec(&out).unwrap();
+        assert_eq!(m.queries[0].name().to_ascii(), "WEB.shop.");
+        assert_eq!(m.answers[0].name.to_ascii(), "WEB.shop.");
+    }
+}

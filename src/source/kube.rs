@@ -1,0 +1,526 @@
+//! Cluster state from a live Kubernetes API server, through kube-rs watchers.
+//!
+//! One watcher per kind (Services, EndpointSlices unless `noendpoints`, Namespaces, and Pods
+//! only with `pods verified`) turns events into [`Change`]s for a single writer task, which owns
+//! the [`Store`], applies each batch incrementally and publishes one snapshot per batch. Objects
+//! are cut down to the zone model on arrival; no API object is kept.
+//!
+//! Faults: a dropped watch, `410 Gone` or an unreachable API server make the watcher re-list
+//! with backoff, while queries keep being answered from the last good zone. A re-list is applied
+//! as one replacement of that kind (changed objects updated, missing ones deleted) in one swap:
+//! no NXDOMAIN window and no second copy of the cluster. How long the zone has been possibly
+//! stale is in [`SourceStatus`] and logged on recovery.
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1 as core;
+use k8s_openapi::api::discovery::v1 as discovery;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::runtime::watcher::{self, Event};
+use kube::runtime::WatchStreamExt;
+use kube::{Api, Client, Resource};
+use serde::de::DeserializeOwned;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::convert;
+use super::manifests::Filter;
+use crate::config::kubernetes::ApiConfig;
+use crate::zone::{Change, Kind, Store, ZoneHandle};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("kubeconfig {path}: {message}")]
+    Kubeconfig { path: PathBuf, message: String },
+    #[error("not running in a cluster (no service account) and no kubeconfig/endpoint given: {0}")]
+    InCluster(String),
+    #[error("endpoint {url:?}: {message}")]
+    Endpoint { url: String, message: String },
+    #[error("cannot build the API client: {0}")]
+    Client(String),
+}
+
+/// Builds an API client as CoreDNS does: `kubeconfig` (and its context), else `endpoint` (+
+/// `tls`), else the in-cluster service account.
+pub async fn client(api: &ApiConfig) -> Result<Client, SourceError> {
+    let mut config = if let Some((path, context)) = &api.kubeconfig {
+        let kc =
+            kube::config::Kubeconfig::read_from(path).map_err(|e| SourceError::Kubeconfig {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+        let opts = kube::config::KubeConfigOptions {
+            context: context.clone(),
+            ..Default::default()
+        };
+        kube::Config::from_custom_kubeconfig(kc, &opts)
+            .await
+            .map_err(|e| SourceError::Kubeconfig {
+                path: path.clone(),
+                message: e.to_string(),
+            })?
+    } else if let Some(url) = &api.endpoint {
+        let uri: http::Uri =
+            url.parse()
+                .map_err(|e: http::uri::InvalidUri| SourceError::Endpoint {
+                    url: url.clone(),
+                    message: e.to_string(),
+                })?;
+        let mut c = kube::Config::new(uri);
+        if let Some((cert, key, ca)) = &api.tls {
+            c.auth_info.client_certificate = Some(cert.display().to_string());
+            c.auth_info.client_key = Some(key.display().to_string());
+            c.root_cert_file = Some(ca.clone());
+        }
+        c
+    } else {
+        kube::Config::incluster().map_err(|e| SourceError::InCluster(e.to_string()))?
+    };
+    // Watches are long-lived: no read timeout on the stream itself (the watcher sets its own
+    // server-side timeout and re-watches).
+    config.read_timeout = None;
+    Client::try_from(config).map_err(|e| SourceError::Client(e.to_string()))
+}
+
+/// What the writer hears from the watchers.
+enum Msg {
+    /// A change, with the time the object changed (for the programming-latency metric).
+    Change(Kind, Change, Option<SystemTime>),
+    /// A complete fresh list of one kind.
+    Relist(Kind, Vec<Change>),
+    /// A watcher failed (it retries with backoff).
+    Failed(Kind),
+    /// The API answers again for that kind (a one-item list succeeded after a failure).
+    Recovered(Kind),
+}
+
+/// Health of a source, readable without locks (for metrics, logs and readiness).
+#[derive(Debug, Default)]
+pub struct SourceStatus {
+    /// Every kind has been listed completely at least once.
+    pub synced: AtomicBool,
+    /// Unix milliseconds since when some watcher has been failing (0: all healthy).
+    pub failing_since_ms: AtomicU64,
+    /// Unix milliseconds of the last applied batch.
+    pub last_change_ms: AtomicU64,
+    /// Changes applied since start.
+    pub changes: AtomicU64,
+    /// DNS programming latency samples: sum of milliseconds and count, per service kind
+    /// (cluster_ip, headless, external_name).
+    pub programming: [ProgrammingStat; 3],
+}
+
+/// A histogram of object-change → zone-swap latency (fixed buckets, atomics).
+#[derive(Debug, Default)]
+pub struct ProgrammingStat {
+    /// Bucket upper bounds in milliseconds: see [`PROGRAMMING_BUCKETS_MS`]; last is +Inf.
+    pub buckets: [AtomicU64; 12],
+    pub sum_ms: AtomicU64,
+    pub count: AtomicU64,
+}
+
+pub const PROGRAMMING_BUCKETS_MS: [u64; 11] = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 5000, 10000];
+pub const SERVICE_KINDS: [&str; 3] = ["cluster_ip", "headless", "external_name"];
+
+impl ProgrammingStat {
+    fn observe(&self, ms: u64) {
+        let i = PROGRAMMING_BUCKETS_MS
+            .iter()
+            .position(|b| ms <= *b)
+            .unwrap_or(11);
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        self.sum_ms.fetch_add(ms, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// The latest time an object was written, from its managedFields (else its creation).
+fn changed_at(meta: &ObjectMeta) -> Option<SystemTime> {
+    let newest = meta
+        .managed_fields
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|m| m.time.as_ref())
+        .map(|t| t.0)
+        .max()
+        .or_else(|| meta.creation_timestamp.as_ref().map(|t| t.0))?;
+    let secs = newest.as_second();
+    let nanos = newest.subsec_nanosecond();
+    if secs < 0 {
+        return None;
+    }
+    Some(UNIX_EPOCH + Duration::new(secs as u64, nanos.max(0) as u32))
+}
+
+fn ns_name(meta: &ObjectMeta) -> (String, String) {
+    (
+        meta.namespace.clone().unwrap_or_else(|| "default".into()),
+        meta.name.clone().unwrap_or_default(),
+    )
+}
+
+/// Per-kind conversion: an upsert (or None to delete), and the delete for a key.
+trait Watched:
+    Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static
+{
+    const KIND: Kind;
+    const RESOURCE: &'static str;
+    fn upsert(&self) -> Option<Change>;
+    fn delete(meta: &ObjectMeta) -> Change;
+    /// Events to ignore (a terminating pod keeps its last version, as CoreDNS).
+    fn ignore(&self) -> bool {
+        false
+    }
+}
+
+impl Watched for core::Service {
+    const KIND: Kind = Kind::Service;
+    const RESOURCE: &'static str = "services";
+    fn upsert(&self) -> Option<Change> {
+        Some(Change::UpsertService(convert::service(self)))
+    }
+    fn delete(meta: &ObjectMeta) -> Change {
+        let (namespace, name) = ns_name(meta);
+        Change::DeleteService { namespace, name }
+    }
+}
+
+impl Watched for discovery::EndpointSlice {
+    const KIND: Kind = Kind::Slice;
+    const RESOURCE: &'static str = "endpointslices.discovery.k8s.io";
+    fn upsert(&self) -> Option<Change> {
+        convert::slice(self).map(Change::UpsertSlice)
+    }
+    fn delete(meta: &ObjectMeta) -> Change {
+        let (namespace, name) = ns_name(meta);
+        Change::DeleteSlice { namespace, name }
+    }
+}
+
+impl Watched for core::Namespace {
+    const KIND: Kind = Kind::Namespace;
+    const RESOURCE: &'static str = "namespaces";
+    fn upsert(&self) -> Option<Change> {
+        Some(Change::UpsertNamespace(convert::namespace(self)))
+    }
+    fn delete(meta: &ObjectMeta) -> Change {
+        Change::DeleteNamespace {
+            name: meta.name.clone().unwrap_or_default(),
+        }
+    }
+}
+
+impl Watched for core::Pod {
+    const KIND: Kind = Kind::Pod;
+    const RESOURCE: &'static str = "pods";
+    fn upsert(&self) -> Option<Change> {
+        convert::pod(self).map(Change::UpsertPod)
+    }
+    fn delete(meta: &ObjectMeta) -> Change {
+        let (namespace, name) = ns_name(meta);
+        Change::DeletePod { namespace, name }
+    }
+    fn ignore(&self) -> bool {
+        self.metadata.deletion_timestamp.is_some()
+    }
+}
+
+/// Explains a watcher error; names the resource and verb for permission errors.
+fn explain(resource: &str, e: &watcher::Error) -> String {
+    let status = match e {
+        watcher::Error::InitialListFailed(kube::Error::Api(s))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(s))
+        | watcher::Error::WatchFailed(kube::Error::Api(s)) => Some(s.code),
+        watcher::Error::WatchError(s) => Some(s.code),
+        _ => None,
+    };
+    match status {
+        Some(403) => format!(
+            "missing RBAC permission: kdns needs `list` and `watch` on {resource} (cluster-wide); see deploy/rbac.yaml: {e}"
+        ),
+        Some(401) => format!("not authenticated to the API server (token or client certificate rejected): {e}"),
+        _ => e.to_string(),
+    }
+}
+
+/// After a failure: a cheap one-item list, with backoff, until the API answers for this kind.
+/// (A resumed watch sends nothing until an object changes, so it cannot tell us itself.)
+async fn probe<K: Watched>(api: Api<K>, tx: mpsc::UnboundedSender<Msg>, stop: CancellationToken) {
+    let mut wait = Duration::from_millis(200);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.cancelled() => return,
+        }
+        if api
+            .list_metadata(&kube::api::ListParams::default().limit(1))
+            .await
+            .is_ok()
+        {
+            let _ = tx.send(Msg::Recovered(K::KIND));
+            return;
+        }
+        wait = (wait * 2).min(Duration::from_secs(5));
+    }
+}
+
+async fn watch_kind<K: Watched>(
+    api: Api<K>,
+    cfg: watcher::Config,
+    tx: mpsc::UnboundedSender<Msg>,
+    stop: CancellationToken,
+) {
+    let mut stream = watcher::watcher(api.clone(), cfg).default_backoff().boxed();
+    let mut buffer: Vec<Change> = Vec::new();
+    let mut failing = false;
+    loop {
+        let next = tokio::select! {
+            n = stream.next() => n,
+            _ = stop.cancelled() => return,
+        };
+        let Some(ev) = next else { return };
+        let msg = match ev {
+            Ok(Event::Init) => {
+                buffer.clear();
+                continue;
+            }
+            Ok(Event::InitApply(o)) => {
+                if !o.ignore() {
+                    buffer.extend(o.upsert());
+                }
+                continue;
+            }
+            Ok(Event::InitDone) => Msg::Relist(K::KIND, std::mem::take(&mut buffer)),
+            Ok(Event::Apply(o)) => {
+                if o.ignore() {
+                    continue;
+                }
+                let at = changed_at(o.meta());
+                Msg::Change(
+                    K::KIND,
+                    o.upsert().unwrap_or_else(|| K::delete(o.meta())),
+                    at,
+                )
+            }
+            Ok(Event::Delete(o)) => Msg::Change(K::KIND, K::delete(o.meta()), None),
+            Err(e) => {
+                tracing::warn!(
+                    resource = K::RESOURCE,
+                    "watch failed, retrying with backoff; serving the last good zone: {}",
+                    explain(K::RESOURCE, &e)
+                );
+                if !failing {
+                    failing = true;
+                    let _ = tx.send(Msg::Failed(K::KIND));
+                    tokio::spawn(probe::<K>(api.clone(), tx.clone(), stop.clone()));
+                }
+                continue;
+            }
+        };
+        failing = false;
+        if tx.send(msg).is_err() {
+            return;
+        }
+    }
+}
+
+/// What to watch.
+#[derive(Debug, Clone)]
+pub struct WatchOptions {
+    pub filter: Filter,
+    /// Watch Pods (`pods verified`).
+    pub pods: bool,
+}
+
+/// Starts the watchers and the writer; returns the status handle.
+pub fn spawn(
+    client: Client,
+    opts: WatchOptions,
+    zone: ZoneHandle,
+    stop: CancellationToken,
+) -> Arc<SourceStatus> {
+    let status = Arc::new(SourceStatus::default());
+    let (tx, rx) = mpsc::unbounded_channel();
+    let labels = |cfg: watcher::Config| {
+        if opts.filter.labels.is_empty() {
+            cfg
+        } else {
+            cfg.labels(opts.filter.labels.as_str())
+        }
+    };
+    let mut kinds = vec![Kind::Service, Kind::Namespace];
+    tokio::spawn(watch_kind(
+        Api::<core::Service>::all(client.clone()),
+        labels(watcher::Config::default()),
+        tx.clone(),
+        stop.clone(),
+    ));
+    let mut ns_cfg = watcher::Config::default();
+    if let Some(sel) = &opts.filter.namespace_labels {
+        if !sel.is_empty() {
+            ns_cfg = ns_cfg.labels(sel.as_str());
+        }
+    }
+    tokio::spawn(watch_kind(
+        Api::<core::Namespace>::all(client.clone()),
+        ns_cfg,
+        tx.clone(),
+        stop.clone(),
+    ));
+    if !opts.filter.noendpoints {
+        kinds.push(Kind::Slice);
+        tokio::spawn(watch_kind(
+            Api::<discovery::EndpointSlice>::all(client.clone()),
+            labels(watcher::Config::default()),
+            tx.clone(),
+            stop.clone(),
+        ));
+    }
+    if opts.pods {
+        kinds.push(Kind::Pod);
+        tokio::spawn(watch_kind(
+            Api::<core::Pod>::all(client),
+            labels(watcher::Config::default()),
+            tx.clone(),
+            stop.clone(),
+        ));
+    }
+    drop(tx);
+    tokio::spawn(writer(rx, kinds, zone, status.clone(), stop));
+    status
+}
+
+fn kind_index(kind: &str) -> usize {
+    SERVICE_KINDS.iter().position(|k| *k == kind).unwrap_or(0)
+}
+
+/// Owns the store: applies batches of changes and publishes one snapshot per batch.
+async fn writer(
+    mut rx: mpsc::UnboundedReceiver<Msg>,
+    kinds: Vec<Kind>,
+    zone: ZoneHandle,
+    status: Arc<SourceStatus>,
+    stop: CancellationToken,
+) {
+    let started = Instant::now();
+    let mut store = Store::new();
+    let mut listed: Vec<Kind> = Vec::new();
+    let mut failing: Vec<Kind> = Vec::new();
+    let mut synced = false;
+    loop {
+        let first = tokio::select! {
+            m = rx.recv() => m,
+            _ = stop.cancelled() => return,
+        };
+        let Some(first) = first else { return };
+        let mut batch = vec![first];
+        while let Ok(m) = rx.try_recv() {
+            batch.push(m);
+        }
+        let mut changed = 0usize;
+        let mut timed: Vec<(usize, SystemTime)> = Vec::new();
+        for m in batch {
+            match m {
+                Msg::Change(source_kind, c, at) => {
+                    let kind = match &c {
+                        Change::UpsertService(s) => store.service_kind(&s.namespace, &s.name),
+                        Change::UpsertSlice(s) => store.service_kind(&s.namespace, &s.service),
+                        _ => None,
+                    };
+                    let applied = store.apply(c);
+                    changed += usize::from(applied);
+                    if applied {
+                        if let Some(at) = at {
+                            let kind = kind.unwrap_or("cluster_ip");
+                            timed.push((kind_index(kind), at));
+                        }
+                    }
+                    recover(&mut failing, source_kind, &status);
+                }
+                Msg::Relist(kind, objects) => {
+                    let n = objects.len();
+                    let c = store.replace_kind(kind, objects);
+                    changed += c;
+                    if !listed.contains(&kind) {
+                        listed.push(kind);
+                    }
+                    tracing::debug!(?kind, objects = n, changed = c, "list applied");
+                    recover(&mut failing, kind, &status);
+                }
+                Msg::Recovered(kind) => recover(&mut failing, kind, &status),
+                Msg::Failed(kind) => {
+                    if !failing.contains(&kind) {
+                        failing.push(kind);
+                    }
+                    let _ = status.failing_since_ms.compare_exchange(
+                        0,
+                        unix_ms(SystemTime::now()),
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    );
+                }
+            }
+        }
+        let now_synced = kinds.iter().all(|k| listed.contains(k));
+        if now_synced && !synced {
+            synced = true;
+            store.set_synced(true);
+            status.synced.store(true, Ordering::Relaxed);
+            let z = store.snapshot();
+            tracing::info!(
+                services = z.service_count(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "Kubernetes API synced"
+            );
+        }
+        if changed > 0 || (now_synced && synced && !zone.load().synced) {
+            zone.publish(store.snapshot());
+            let now = SystemTime::now();
+            status.last_change_ms.store(unix_ms(now), Ordering::Relaxed);
+            status.changes.fetch_add(changed as u64, Ordering::Relaxed);
+            for (i, at) in timed {
+                let ms = now
+                    .duration_since(at)
+                    .map(|d| d.as_millis() as u64)
+                    .unwrap_or(0);
+                status.programming[i].observe(ms);
+            }
+        }
+    }
+}
+
+/// A watcher delivered again: clear its failure and log how stale the zone may have been.
+fn recover(failing: &mut Vec<Kind>, kind: Kind, status: &SourceStatus) {
+    failing.retain(|f| *f != kind);
+    if failing.is_empty() {
+        let since = status.failing_since_ms.swap(0, Ordering::Relaxed);
+        if since != 0 {
+            let stale = unix_ms(SystemTime::now()).saturating_sub(since);
+            tracing::info!(
+                stale_ms = stale,
+                "Kubernetes API watch recovered; the zone was possibly stale for {:.1}s",
+                stale as f64 / 1000.0
+            );
+        }
+    }
+}
+
+impl SourceStatus {
+    /// Milliseconds the zone has possibly been stale (a watcher failing), 0 when healthy.
+    pub fn staleness_ms(&self) -> u64 {
+        match self.failing_since_ms.load(Ordering::Relaxed) {
+            0 => 0,
+            since => unix_ms(SystemTime::now()).saturating_sub(since),
+        }
+    }
+}

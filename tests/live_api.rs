@@ -1,0 +1,444 @@
+//! kdns against a real kube-apiserver + etcd on loopback (built from Go modules by
+//! scripts/build-tools.sh, started by scripts/apiserver.sh). Slow: run with
+//! `cargo test -- --include-ignored` (scripts/test-all.sh does).
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::cluster::{client_for, Cluster, SERIAL};
+use common::{query, wait_until, Kdns};
+use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use serde_json::json;
+
+const IGNORE: &str = "needs kube-apiserver and etcd: scripts/build-tools.sh";
+
+fn corefile(kubeconfig: &std::path::Path, extra: &str) -> String {
+    format!(
+        "cluster.local:0 in-addr.arpa:0 ip6.arpa:0 {{\n bind 127.0.0.1\n kubernetes cluster.local in-addr.arpa ip6.arpa {{\n  kubeconfig {}\n  pods verified\n{extra} }}\n}}\n",
+        kubeconfig.display()
+    )
+}
+
+async fn create_ns(c: &kube::Client, name: &str) {
+    let api: Api<Namespace> = Api::all(c.clone());
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
+    api.create(&PostParams::default(), &ns).await.unwrap();
+}
+
+async fn create_svc(c: &kube::Client, ns: &str, v: serde_json::Value) -> Service {
+    let api: Api<Service> = Api::namespaced(c.clone(), ns);
+    api.create(&PostParams::default(), &serde_json::from_value(v).unwrap())
+        .await
+        .unwrap()
+}
+
+async fn create_slice(c: &kube::Client, ns: &str, v: serde_json::Value) -> EndpointSlice {
+    let api: Api<EndpointSlice> = Api::namespaced(c.clone(), ns);
+    api.create(&PostParams::default(), &serde_json::from_value(v).unwrap())
+        .await
+        .unwrap()
+}
+
+fn answers(k: &Kdns, name: &str, qtype: &str) -> (String, Vec<String>) {
+    query(k.addr, name, qtype).unwrap_or(("TIMEOUT".into(), vec![]))
+}
+
+fn rdata(records: &[String]) -> Vec<String> {
+    let mut v: Vec<String> = records
+        .iter()
+        .map(|r| r.split_whitespace().skip(4).collect::<Vec<_>>().join(" "))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Polls until `name qtype` answers with exactly `want` (rdata), within `limit`.
+fn eventually(k: &Kdns, name: &str, qtype: &str, want: &[&str], limit: Duration) {
+    let mut want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    let mut last = (String::new(), vec![]);
+    let ok = wait_until(limit, || {
+        last = answers(k, name, qtype);
+        rdata(&last.1) == want
+    });
+    assert!(
+        ok.is_some(),
+        "{name} {qtype}: want {want:?}, last answer {last:?}\nkdns log:\n{}",
+        k.log()
+    );
+}
+
+fn eventually_rcode(k: &Kdns, name: &str, qtype: &str, rcode: &str, limit: Duration) {
+    let mut last = (String::new(), vec![]);
+    let ok = wait_until(limit, || {
+        last = answers(k, name, qtype);
+        last.0 == rcode
+    });
+    assert!(
+        ok.is_some(),
+        "{name} {qtype}: want {rcode}, last {last:?}\nkdns log:\n{}",
+        k.log()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs kube-apiserver and etcd: scripts/build-tools.sh"]
+async fn dns_follows_the_api_server() {
+    let _g = SERIAL.lock().await;
+    let _ = IGNORE;
+    let cluster = Cluster::start();
+    let c = cluster.client().await;
+    create_ns(&c, "t1").await;
+    let web = create_svc(
+        &c,
+        "t1",
+        json!({"metadata": {"name": "web"}, "spec": {"ipFamilyPolicy": "PreferDualStack",
+            "ports": [{"name": "http", "port": 80}, {"name": "dns", "port": 53, "protocol": "UDP"}]}}),
+    )
+    .await;
+    let ips = web.spec.unwrap().cluster_ips.unwrap();
+    assert_eq!(ips.len(), 2, "dual-stack allocation: {ips:?}");
+    create_svc(&c, "t1", json!({"metadata": {"name": "db"}, "spec": {"clusterIP": "None", "ports": [{"name": "pg", "port": 5432}]}})).await;
+    create_slice(
+        &c,
+        "t1",
+        json!({"metadata": {"name": "db-1", "labels": {"kubernetes.io/service-name": "db"}}, "addressType": "IPv4",
+            "ports": [{"name": "pg", "port": 5432, "protocol": "TCP"}],
+            "endpoints": [{"addresses": ["10.1.0.10"], "hostname": "db-0", "conditions": {"ready": true}},
+                          {"addresses": ["10.1.0.11"], "conditions": {"ready": true}},
+                          {"addresses": ["10.1.0.12"], "conditions": {"ready": false}}]}),
+    )
+    .await;
+    create_svc(&c, "t1", json!({"metadata": {"name": "ext"}, "spec": {"type": "ExternalName", "externalName": "web.t1.svc.cluster.local"}})).await;
+
+    let k = Kdns::start(&corefile(&cluster.kubeconfig(), ""), None);
+    let long = Duration::from_secs(10);
+    let v4 = ips.iter().find(|i| !i.contains(':')).unwrap().clone();
+    let v6 = ips.iter().find(|i| i.contains(':')).unwrap().clone();
+    eventually(&k, "web.t1.svc.cluster.local.", "A", &[&v4], long);
+    eventually(&k, "web.t1.svc.cluster.local.", "AAAA", &[&v6], long);
+    eventually(
+        &k,
+        "_http._tcp.web.t1.svc.cluster.local.",
+        "SRV",
+        &["0 50 80 web.t1.svc.cluster.local."],
+        long,
+    );
+    eventually(
+        &k,
+        "db.t1.svc.cluster.local.",
+        "A",
+        &["10.1.0.10", "10.1.0.11"],
+        long,
+    );
+    eventually(
+        &k,
+        "db-0.db.t1.svc.cluster.local.",
+        "A",
+        &["10.1.0.10"],
+        long,
+    );
+    eventually(
+        &k,
+        "ext.t1.svc.cluster.local.",
+        "A",
+        &["web.t1.svc.cluster.local.", &v4],
+        long,
+    );
+    let rev: Vec<&str> = v4.split('.').rev().collect();
+    eventually(
+        &k,
+        &format!("{}.in-addr.arpa.", rev.join(".")),
+        "PTR",
+        &["web.t1.svc.cluster.local."],
+        long,
+    );
+    eventually_rcode(&k, "t1.svc.cluster.local.", "A", "NOERROR", long);
+    eventually_rcode(&k, "nope.t1.svc.cluster.local.", "A", "NXDOMAIN", long);
+    eventually(
+        &k,
+        "kubernetes.default.svc.cluster.local.",
+        "A",
+        &["10.96.0.1"],
+        long,
+    );
+
+    // Updates: ExternalName target, endpoint readiness, deletion, a new namespace.
+    let svcs: Api<Service> = Api::namespaced(c.clone(), "t1");
+    svcs.patch(
+        "ext",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"externalName": "db.t1.svc.cluster.local"}})),
+    )
+    .await
+    .unwrap();
+    eventually(
+        &k,
+        "ext.t1.svc.cluster.local.",
+        "CNAME",
+        &["db.t1.svc.cluster.local."],
+        long,
+    );
+    let slices: Api<EndpointSlice> = Api::namespaced(c.clone(), "t1");
+    slices
+        .patch(
+            "db-1",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"endpoints": [{"addresses": ["10.1.0.12"], "conditions": {"ready": true}}]}),
+            ),
+        )
+        .await
+        .unwrap();
+    eventually(&k, "db.t1.svc.cluster.local.", "A", &["10.1.0.12"], long);
+    svcs.delete("web", &DeleteParams::default()).await.unwrap();
+    eventually_rcode(&k, "web.t1.svc.cluster.local.", "A", "NXDOMAIN", long);
+    create_ns(&c, "t2").await;
+    eventually_rcode(&k, "t2.svc.cluster.local.", "A", "NOERROR", long);
+
+    // Programming latency: Service created through the API → answered, over 200 creates.
+    create_ns(&c, "lat").await;
+    let mut lat: Vec<Duration> = Vec::new();
+    for i in 0..200 {
+        let name = format!("s{i}");
+        let t0 = Instant::now();
+        let s = create_svc(
+            &c,
+            "lat",
+            json!({"metadata": {"name": name}, "spec": {"ports": [{"port": 80}]}}),
+        )
+        .await;
+        let ip = s.spec.unwrap().cluster_ip.unwrap();
+        let q = format!("{name}.lat.svc.cluster.local.");
+        let waited = wait_until(Duration::from_secs(5), || {
+            answers(&k, &q, "A").1.iter().any(|r| r.ends_with(&ip))
+        });
+        assert!(waited.is_some(), "{q} never answered");
+        lat.push(t0.elapsed());
+    }
+    lat.sort();
+    let p50 = lat[lat.len() / 2];
+    let p99 = lat[lat.len() * 99 / 100];
+    println!(
+        "create→answer over 200 Services (API write included): p50 {p50:?} p99 {p99:?} max {:?}",
+        lat[lat.len() - 1]
+    );
+    assert!(p99 < Duration::from_millis(100), "p99 {p99:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs kube-apiserver and etcd: scripts/build-tools.sh"]
+async fn survives_api_server_and_etcd_restarts_without_nxdomain() {
+    let _g = SERIAL.lock().await;
+    let cluster = Cluster::start();
+    let c = cluster.client().await;
+    create_ns(&c, "r").await;
+    let a = create_svc(
+        &c,
+        "r",
+        json!({"metadata": {"name": "stable"}, "spec": {"ports": [{"port": 80}]}}),
+    )
+    .await;
+    let a_ip = a.spec.unwrap().cluster_ip.unwrap();
+    create_svc(
+        &c,
+        "r",
+        json!({"metadata": {"name": "doomed"}, "spec": {"ports": [{"port": 80}]}}),
+    )
+    .await;
+    let k = Arc::new(Kdns::start(&corefile(&cluster.kubeconfig(), ""), None));
+    eventually(
+        &k,
+        "stable.r.svc.cluster.local.",
+        "A",
+        &[&a_ip],
+        Duration::from_secs(10),
+    );
+
+    // A stream of queries for an existing name for the whole test: never NXDOMAIN.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (bad, total) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let streamer = {
+        let (k, stop, bad, total) = (k.clone(), stop.clone(), bad.clone(), total.clone());
+        std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let (rc, ans) = answers(&k, "stable.r.svc.cluster.local.", "A");
+                total.fetch_add(1, Ordering::Relaxed);
+                if rc != "NOERROR" || ans.is_empty() {
+                    bad.fetch_add(1, Ordering::Relaxed);
+                    seen.push(rc);
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            seen
+        })
+    };
+
+    // API server restart, with changes made while kdns's watch is down.
+    cluster.restart_apiserver();
+    let c = cluster.client().await;
+    let svcs: Api<Service> = Api::namespaced(c.clone(), "r");
+    let b = create_svc(
+        &c,
+        "r",
+        json!({"metadata": {"name": "born-in-outage"}, "spec": {"ports": [{"port": 80}]}}),
+    )
+    .await;
+    svcs.delete("doomed", &DeleteParams::default())
+        .await
+        .unwrap();
+    let b_ip = b.spec.unwrap().cluster_ip.unwrap();
+    eventually(
+        &k,
+        "born-in-outage.r.svc.cluster.local.",
+        "A",
+        &[&b_ip],
+        Duration::from_secs(30),
+    );
+    eventually_rcode(
+        &k,
+        "doomed.r.svc.cluster.local.",
+        "A",
+        "NXDOMAIN",
+        Duration::from_secs(30),
+    );
+
+    // etcd restart under the running API server.
+    cluster.restart_etcd();
+    let c2 = create_svc(
+        &c,
+        "r",
+        json!({"metadata": {"name": "after-etcd"}, "spec": {"ports": [{"port": 80}]}}),
+    )
+    .await;
+    let c2_ip = c2.spec.unwrap().cluster_ip.unwrap();
+    eventually(
+        &k,
+        "after-etcd.r.svc.cluster.local.",
+        "A",
+        &[&c2_ip],
+        Duration::from_secs(30),
+    );
+
+    stop.store(true, Ordering::Relaxed);
+    let seen = streamer.join().unwrap();
+    let (bad, total) = (bad.load(Ordering::Relaxed), total.load(Ordering::Relaxed));
+    println!("queries during restarts: {total}, failed: {bad} ({seen:?})");
+    assert!(total > 100, "the stream ran ({total})");
+    assert_eq!(bad, 0, "an existing name must keep resolving: {seen:?}");
+    assert!(
+        k.log().contains("recovered"),
+        "staleness logged on recovery:\n{}",
+        k.log()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs kube-apiserver and etcd: scripts/build-tools.sh"]
+async fn unsynced_answers_servfail_never_nxdomain() {
+    let _g = SERIAL.lock().await;
+    let cluster = Cluster::start();
+    let kubeconfig = cluster.kubeconfig();
+    cluster.stop();
+    let k = Kdns::start(&corefile(&kubeconfig, "  startup_timeout 1s\n"), None);
+    let t0 = Instant::now();
+    let (rc, _) = answers(&k, "nope.default.svc.cluster.local.", "A");
+    assert_eq!(rc, "SERVFAIL", "not synced: SERVFAIL, never NXDOMAIN");
+    assert!(
+        t0.elapsed() >= Duration::from_millis(900),
+        "the first query waits for startup_timeout: {:?}",
+        t0.elapsed()
+    );
+    let t1 = Instant::now();
+    let (rc, _) = answers(&k, "kubernetes.default.svc.cluster.local.", "A");
+    assert_eq!(rc, "SERVFAIL");
+    assert!(
+        t1.elapsed() < Duration::from_millis(500),
+        "after the deadline no more waiting"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs kube-apiserver and etcd: scripts/build-tools.sh"]
+async fn deploy_rbac_is_enough_and_no_more() {
+    let _g = SERIAL.lock().await;
+    let cluster = Cluster::start();
+    let reader = cluster.reader_kubeconfig();
+    // Without the role: a clear log naming the resource and the verb.
+    let k = Kdns::start(&corefile(&reader, "  startup_timeout 1s\n"), None);
+    assert!(
+        wait_until(Duration::from_secs(10), || k
+            .log()
+            .contains("missing RBAC permission"))
+        .is_some(),
+        "{}",
+        k.log()
+    );
+    drop(k);
+    // deploy/'s ClusterRole, bound to the test user.
+    let (ok, out) = cluster.kubectl(&[
+        "apply",
+        "-f",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/rbac.yaml"),
+    ]);
+    assert!(ok, "{out}");
+    let (ok, out) = cluster.kubectl(&[
+        "create",
+        "clusterrolebinding",
+        "kdns-test-reader",
+        "--clusterrole=system:kdns",
+        "--user=dns-reader",
+    ]);
+    assert!(ok, "{out}");
+    let k = Kdns::start(&corefile(&reader, ""), None);
+    eventually(
+        &k,
+        "kubernetes.default.svc.cluster.local.",
+        "A",
+        &["10.96.0.1"],
+        Duration::from_secs(10),
+    );
+    // …and it cannot read Secrets.
+    let rc = client_for(&reader).await;
+    let secrets: Api<Secret> = Api::all(rc);
+    let err = secrets
+        .list(&Default::default())
+        .await
+        .expect_err("Secrets must be forbidden");
+    assert!(
+        err.to_string().contains("forbidden") || err.to_string().contains("403"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs kube-apiserver and etcd: scripts/build-tools.sh"]
+async fn deploy_manifests_are_valid() {
+    let _g = SERIAL.lock().await;
+    let cluster = Cluster::start();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy");
+    // The namespace exists in every cluster; PriorityClass system-cluster-critical is built in.
+    let (ok, out) = cluster.kubectl(&["apply", "--dry-run=server", "-f", dir]);
+    assert!(ok, "{out}");
+    for kind in [
+        "serviceaccount/",
+        "clusterrole.",
+        "clusterrolebinding.",
+        "configmap/",
+        "deployment.apps/",
+        "service/",
+        "poddisruptionbudget.",
+    ] {
+        assert!(
+            out.contains(kind),
+            "{kind} missing from the dry run:\n{out}"
+        );
+    }
+    let (ok, out) = cluster.kubectl(&["apply", "--server-side", "-f", dir]);
+    assert!(ok, "{out}");
+}
