@@ -36,6 +36,15 @@ pub fn root_zone() -> String {
     )
 }
 
+/// knotd lives in /usr/sbin, which is not on every user's PATH.
+fn knotd() -> &'static str {
+    if Path::new("/usr/sbin/knotd").exists() {
+        "/usr/sbin/knotd"
+    } else {
+        "knotd"
+    }
+}
+
 pub struct Knot {
     child: Child,
     pub addr: SocketAddr,
@@ -92,10 +101,10 @@ impl Knot {
         let (prog, args): (&str, Vec<String>) = match prefix.split_first() {
             Some((p, rest)) => {
                 let mut a: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
-                a.extend(["knotd".into(), "-c".into(), conf_path.display().to_string()]);
+                a.extend([knotd().into(), "-c".into(), conf_path.display().to_string()]);
                 (p, a)
             }
-            None => ("knotd", vec!["-c".into(), conf_path.display().to_string()]),
+            None => (knotd(), vec!["-c".into(), conf_path.display().to_string()]),
         };
         let child = Command::new(prog)
             .args(&args)
