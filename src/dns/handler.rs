@@ -42,6 +42,18 @@ pub enum Step {
     Forward(Arc<Forward>),
 }
 
+impl Step {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Step::Loadbalance => "loadbalance",
+            Step::Cache(_) => "cache",
+            Step::Kubernetes { .. } => "kubernetes",
+            Step::Loop(_) => "loop",
+            Step::Forward(_) => "forward",
+        }
+    }
+}
+
 /// The directives that see every finished query of a block.
 #[derive(Default, Clone)]
 pub struct Observers {
@@ -224,11 +236,14 @@ impl Router {
                     }
                 }
             }
-            // Every directive passed the question on: CoreDNS's "no next plugin found".
+            // Every directive passed the question on: CoreDNS's "no next plugin found", from
+            // the last one that passed.
             let mut a = answer.unwrap_or_else(|| {
+                let last = block.chain.last().map_or("", Step::name);
                 Answer::code(ResponseCode::ServFail)
-                    .with_error("plugin/kubernetes: no next plugin found")
+                    .with_error(format!("plugin/{last}: no next plugin found"))
             });
+
             for (i, key) in stores.into_iter().rev() {
                 if let Step::Cache(c) = &block.chain[i] {
                     if c.store(q, key, &mut a, false) {

@@ -1,5 +1,6 @@
 //! One upstream server: exchanges over UDP and TCP with idle connections kept for `expire`,
 //! its failure count, and the health probe that runs after an error until it answers again.
+use std::collections::VecDeque;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -109,8 +110,8 @@ pub struct Upstream {
     fails: AtomicU32,
     probing: AtomicBool,
     transport: Transport,
-    udp: Mutex<Vec<Idle<UdpSocket>>>,
-    tcp: Mutex<Vec<Idle<TcpStream>>>,
+    udp: Mutex<VecDeque<Idle<UdpSocket>>>,
+    tcp: Mutex<VecDeque<Idle<TcpStream>>>,
     m: Series,
 }
 
@@ -161,8 +162,8 @@ impl Upstream {
             fails: AtomicU32::new(0),
             probing: AtomicBool::new(false),
             transport,
-            udp: Mutex::new(Vec::new()),
-            tcp: Mutex::new(Vec::new()),
+            udp: Mutex::new(VecDeque::new()),
+            tcp: Mutex::new(VecDeque::new()),
             m,
         })
     }
@@ -205,33 +206,51 @@ impl Upstream {
             .inc();
     }
 
-    fn take_idle<T>(&self, pool: &Mutex<Vec<Idle<T>>>, slot: usize) -> Option<T> {
-        let mut p = pool.lock().unwrap_or_else(|e| e.into_inner());
-        while !p.is_empty() {
-            // Oldest first, for source port diversity (as CoreDNS).
-            let i = p.remove(0);
-            if i.used.elapsed() <= self.transport.expire {
-                drop(p);
-                self.m.conn_hits[slot].inc();
-                return Some(i.conn);
+    /// The oldest idle connection still fresh (FIFO, for source port diversity, as CoreDNS).
+    fn take_idle<T>(&self, pool: &Mutex<VecDeque<Idle<T>>>, slot: usize) -> Option<T> {
+        let mut expired = Vec::new();
+        let got = {
+            let mut p = pool.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                match p.pop_front() {
+                    Some(i) if i.used.elapsed() <= self.transport.expire => break Some(i.conn),
+                    Some(i) => expired.push(i),
+                    None => break None,
+                }
             }
+        };
+        // Closed outside the lock.
+        drop(expired);
+        match &got {
+            Some(_) => self.m.conn_hits[slot].inc(),
+            None => self.m.conn_misses[slot].inc(),
         }
-        drop(p);
-        self.m.conn_misses[slot].inc();
-        None
+        got
     }
 
-    fn give_back<T>(&self, pool: &Mutex<Vec<Idle<T>>>, conn: T) {
+    /// Keeps a connection for reuse (never with `expire 0`, at most `max_idle_conns`); drops
+    /// the ones that expired meanwhile.
+    fn give_back<T>(&self, pool: &Mutex<VecDeque<Idle<T>>>, conn: T) {
         if self.transport.expire.is_zero() {
             return;
         }
-        let mut p = pool.lock().unwrap_or_else(|e| e.into_inner());
-        if self.transport.max_idle == 0 || p.len() < self.transport.max_idle {
-            p.push(Idle {
-                conn,
-                used: Instant::now(),
-            });
+        let mut expired = Vec::new();
+        {
+            let mut p = pool.lock().unwrap_or_else(|e| e.into_inner());
+            while p
+                .front()
+                .is_some_and(|i| i.used.elapsed() > self.transport.expire)
+            {
+                expired.extend(p.pop_front());
+            }
+            if self.transport.max_idle == 0 || p.len() < self.transport.max_idle {
+                p.push_back(Idle {
+                    conn,
+                    used: Instant::now(),
+                });
+            }
         }
+        drop(expired);
     }
 
     fn local_for(&self) -> SocketAddr {
