@@ -176,7 +176,10 @@ fn case(rng: &mut StdRng) -> Value {
     let links = rng.random_bool(0.7);
     let n = rng.random_range(0..=12);
     let mut services = Vec::new();
+    // A cluster holds one object per namespace/name (the kubelet reads an informer cache).
+    let mut taken = std::collections::HashSet::new();
     if rng.random_bool(0.85) {
+        taken.insert(("default".to_string(), "kubernetes".to_string()));
         services.push(service(rng, "default", "kubernetes"));
     }
     for _ in 0..n {
@@ -187,9 +190,12 @@ fn case(rng: &mut StdRng) -> Value {
             *pick(rng, NAMESPACES)
         };
         let name = service_name(rng);
+        if !taken.insert((ns.to_string(), name.clone())) {
+            continue;
+        }
         services.push(service(rng, ns, &name));
     }
-    // input order matters to the kubelet only for exact duplicates; shuffle anyway
+    // the kubelet's order is a map's; shuffle the input anyway
     for i in (1..services.len()).rev() {
         let j = rng.random_range(0..=i);
         services.swap(i, j);

@@ -78,6 +78,18 @@ fn udp_sockets_per_address() -> usize {
 /// Binds UDP and TCP on `port` for each address (all addresses when `addrs` is empty). With
 /// port 0 the kernel picks a free UDP port and TCP binds the same one.
 pub fn bind(port: u16, addrs: &[IpAddr]) -> io::Result<Listeners> {
+    // With port 0, the free UDP port may be taken for TCP (by a client's ephemeral port):
+    // try another one.
+    let mut tries = 0;
+    loop {
+        match bind_once(port, addrs) {
+            Err(e) if port == 0 && e.kind() == io::ErrorKind::AddrInUse && tries < 20 => tries += 1,
+            r => return r,
+        }
+    }
+}
+
+fn bind_once(port: u16, addrs: &[IpAddr]) -> io::Result<Listeners> {
     let wildcard = addrs.is_empty();
     let ips: Vec<IpAddr> = if wildcard {
         vec![

@@ -1,0 +1,1 @@
+// Empty: lets main.go declare getServiceEnvVarMap without a body (go:linkname).
