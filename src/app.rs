@@ -239,7 +239,13 @@ pub fn prepare(cfg: &Config) -> Result<Prepared, AppError> {
                     chain.push(Step::Loop(detector));
                 }
                 Plugin::Prometheus(m) => {
-                    observers.metrics = Some(DnsMetrics::new(&server, &b.zones));
+                    // The directive after this one in the chain: CoreDNS's `plugin` label.
+                    let writer = b.plugins[i + 1..]
+                        .iter()
+                        .map(Plugin::name)
+                        .find(|n| !matches!(*n, "health" | "ready" | "reload"))
+                        .unwrap_or("");
+                    observers.metrics = Some(DnsMetrics::new(&server, &b.zones, writer));
                     http.entry(m.addr.clone()).or_default().merge(Routes {
                         metrics: true,
                         ..Routes::default()

@@ -230,6 +230,24 @@ fn max_concurrent_is_enforced() {
         Some(refused as f64),
         "{m}"
     );
+    // Errors returned unwritten carry an empty `plugin` label, as in CoreDNS.
+    let s = "server=\"dns://127.0.0.1:0\",zone=\".\",view=\"\"";
+    assert_eq!(
+        metric(
+            &m,
+            &format!("coredns_dns_responses_total{{{s},rcode=\"REFUSED\",plugin=\"\"}}")
+        ),
+        Some(refused as f64),
+        "{m}"
+    );
+    assert_eq!(
+        metric(
+            &m,
+            &format!("coredns_dns_responses_total{{{s},rcode=\"SERVFAIL\",plugin=\"\"}}")
+        ),
+        Some(servfail as f64),
+        "{m}"
+    );
     assert!(
         k.log().contains("concurrent queries exceeded maximum 2"),
         "errors logs the rejects:\n{}",

@@ -70,7 +70,7 @@ impl Done {
             m.fast(&Report {
                 query: &self.query,
                 rcode: self.sent.rcode,
-                plugin: self.answer.plugin,
+                written: self.answer.error.is_none(),
                 response_size: self.sent.rsize,
                 took: self.sent.took,
             })
@@ -90,7 +90,7 @@ impl Done {
             m.record(&Report {
                 query: &self.query,
                 rcode: self.sent.rcode,
-                plugin: self.answer.plugin,
+                written: self.answer.error.is_none(),
                 response_size: self.sent.rsize,
                 took: self.sent.took,
             });

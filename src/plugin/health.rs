@@ -16,6 +16,8 @@ use crate::metrics;
 
 const D: &str = "health";
 pub const DEFAULT_ADDR: &str = ":8080";
+/// CoreDNS's buckets for the self check (`plugin.SlimTimeBuckets`).
+pub const SELF_CHECK_BUCKETS: &[f64] = &[0.00025, 0.0025, 0.025, 0.25, 2.5];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct HealthConfig {
@@ -53,7 +55,7 @@ pub async fn self_check(addr: SocketAddr, stop: CancellationToken) {
         "coredns_health_request_duration_seconds",
         "Histogram of the time (in seconds) each request took.",
         &[],
-        &[0.00025, 0.0025, 0.025, 0.25, 2.5],
+        SELF_CHECK_BUCKETS,
     );
     let failures = reg.counter(
         "coredns_health_request_failures_total",

@@ -55,13 +55,6 @@ pub fn parse(line: &Line) -> Result<PrometheusConfig, ConfigError> {
     Ok(PrometheusConfig { addr })
 }
 
-/// Names that can appear in the `plugin` label, in slot order (`""`: nobody wrote).
-const PLUGINS: &[&str] = &["", "cache", "kubernetes", "forward", "loop", "loadbalance"];
-
-fn plugin_slot(p: &str) -> usize {
-    PLUGINS.iter().position(|x| *x == p).unwrap_or(0)
-}
-
 struct ZoneSeries {
     zone: String,
     requests: LazySeries<Counter>,
@@ -76,19 +69,26 @@ struct ZoneSeries {
 pub struct DnsMetrics {
     server: String,
     zones: Vec<ZoneSeries>,
+    /// The `plugin` label of written answers. CoreDNS 1.14.7 records the directive that comes
+    /// right after `prometheus` in the chain (its response-writer wrapper is the only one the
+    /// recorder sees), e.g. `errors` with kubeadm's Corefile, whoever answered; answers no
+    /// directive wrote (a failed forward, "no next plugin") have `""`.
+    writer: &'static str,
 }
 
 /// What one finished query reports.
 pub struct Report<'a> {
     pub query: &'a Query,
     pub rcode: u16,
-    pub plugin: &'static str,
+    /// A directive wrote the answer (as opposed to returning an error code).
+    pub written: bool,
     pub response_size: usize,
     pub took: Duration,
 }
 
 impl DnsMetrics {
-    pub fn new(server: &str, zones: &[String]) -> Arc<Self> {
+    /// `writer`: the directive after `prometheus` in the block's chain (`""` if none).
+    pub fn new(server: &str, zones: &[String], writer: &'static str) -> Arc<Self> {
         let z = |zone: &String| ZoneSeries {
             zone: zone.clone(),
             requests: LazySeries::new(2 * 2 * TYPE_SLOTS),
@@ -96,11 +96,12 @@ impl DnsMetrics {
             duration: LazySeries::new(1),
             request_size: LazySeries::new(2),
             response_size: LazySeries::new(2),
-            responses: LazySeries::new(RCODE_SLOTS * PLUGINS.len()),
+            responses: LazySeries::new(RCODE_SLOTS * 2),
         };
         Arc::new(Self {
             server: server.to_string(),
             zones: zones.iter().map(z).collect(),
+            writer,
         })
     }
 
@@ -160,7 +161,7 @@ impl DnsMetrics {
             ("proto", proto),
         ];
         let rs = rcode_slot(r.rcode);
-        let ps = plugin_slot(r.plugin);
+        let plugin = if r.written { self.writer } else { "" };
         Some(FastSeries {
             requests: z.requests.get_arc((p * 2 + fam) * TYPE_SLOTS + t, || {
                 reg.counter(
@@ -209,7 +210,7 @@ impl DnsMetrics {
                     SIZE_BUCKETS,
                 )
             }),
-            responses: z.responses.get_arc(rs * PLUGINS.len() + ps, || {
+            responses: z.responses.get_arc(rs * 2 + usize::from(r.written), || {
                 reg.counter(
                     "coredns_dns_responses_total",
                     "Counter of response status codes.",
@@ -218,7 +219,7 @@ impl DnsMetrics {
                         ("zone", zone),
                         ("view", ""),
                         ("rcode", &rcode_name(r.rcode)),
-                        ("plugin", PLUGINS[ps]),
+                        ("plugin", plugin),
                     ],
                 )
             }),
@@ -226,9 +227,33 @@ impl DnsMetrics {
     }
 }
 
-/// `coredns_build_info` (set once).
+/// `coredns_build_info`, and the process-wide series CoreDNS always shows (at zero until
+/// something happens): `coredns_panics_total`, `coredns_reload_failed_total`, the health
+/// self-check histogram and failures.
 pub fn build_info() {
-    metrics::global()
+    let reg = metrics::global();
+    reg.counter(
+        "coredns_panics_total",
+        "A metrics that counts the number of panics.",
+        &[],
+    );
+    reg.counter(
+        "coredns_reload_failed_total",
+        "Counter of the number of failed reload attempts.",
+        &[],
+    );
+    reg.seconds(
+        "coredns_health_request_duration_seconds",
+        "Histogram of the time (in seconds) each request took.",
+        &[],
+        super::health::SELF_CHECK_BUCKETS,
+    );
+    reg.counter(
+        "coredns_health_request_failures_total",
+        "The number of times the health check failed.",
+        &[],
+    );
+    reg
         .gauge(
             "coredns_build_info",
             "A metric with a constant '1' value labeled by version, revision, and goversion from which CoreDNS was built.",
@@ -319,6 +344,7 @@ mod tests {
         let m = DnsMetrics::new(
             "dns://:5399",
             &[".".to_string(), "unit-test.example.".to_string()],
+            "errors",
         );
         let mut q = Query::internal(
             Name::from_ascii("a.unit-test.example.").unwrap(),
@@ -329,7 +355,7 @@ mod tests {
             m.record(&Report {
                 query: &q,
                 rcode: 3,
-                plugin: "forward",
+                written: true,
                 response_size: 300,
                 took: Duration::from_millis(3),
             });
@@ -350,7 +376,7 @@ mod tests {
                     "unit-test.example.",
                     "",
                     "NXDOMAIN",
-                    "forward"
+                    "errors"
                 ]
             ),
             Some(3.0)
