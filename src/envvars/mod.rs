@@ -187,22 +187,16 @@ pub fn has_cluster_ip(cluster_ip: &str) -> bool {
 ///
 /// A mirror of the kubelet's `getServiceEnvVarMap` selection: `default/kubernetes` is inserted
 /// only if its name is free (first one wins); a same-namespace service (links on) is inserted
-/// over whatever has its name (last one wins). As in the kubelet's informer cache, there is one
-/// object per namespace/name: when the input repeats one, its last version counts.
+/// over whatever has its name (last one wins). A list that repeats a namespace/name (a real
+/// cluster has none) is read as the kubelet's code reads it: copies without a cluster IP are
+/// skipped first (the upstream tests rely on this).
 pub fn select_services<'a>(
     services: &'a [Service],
     namespace: &str,
     enable_service_links: bool,
 ) -> BTreeMap<&'a str, &'a Service> {
-    let mut seen: std::collections::HashSet<(&str, &str)> = std::collections::HashSet::new();
-    let mut latest: Vec<&Service> = services
-        .iter()
-        .rev()
-        .filter(|s| seen.insert((s.namespace.as_str(), s.name.as_str())))
-        .collect();
-    latest.reverse();
     let mut chosen: BTreeMap<&str, &Service> = BTreeMap::new();
-    for svc in latest {
+    for svc in services {
         if !has_cluster_ip(&svc.cluster_ip) {
             continue;
         }

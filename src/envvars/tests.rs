@@ -198,30 +198,6 @@ fn duplicate_service_in_input_last_one_wins() {
 }
 
 #[test]
-fn a_repeated_object_counts_in_its_last_version_only() {
-    // One object per namespace/name, as in the informer cache: a later headless version of
-    // default/kubernetes removes it, it does not fall back to the earlier one.
-    let list = vec![
-        svc(
-            "default",
-            "kubernetes",
-            "10.0.0.1",
-            vec![port("https", 443, "TCP")],
-        ),
-        svc(
-            "default",
-            "kubernetes",
-            "None",
-            vec![port("https", 443, "TCP")],
-        ),
-    ];
-    assert_eq!(
-        service_env(&list, "default", false).get("KUBERNETES_SERVICE_HOST"),
-        None
-    );
-}
-
-#[test]
 fn duplicate_port_name_within_one_service_keeps_last_and_is_reported() {
     let s = svc(
         "ns",
