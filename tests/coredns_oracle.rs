@@ -113,10 +113,7 @@ fn kdns_answers_logs_and_counts_like_coredns() {
         .is_some(),
         "CoreDNS did not start"
     );
-    let kdns = Kdns::start(
-        &corefile(0, 0, up.addr),
-        None,
-    );
+    let kdns = Kdns::start(&corefile(0, 0, up.addr), None);
     // The same warm-up query for kdns.
     assert_eq!(status(&kdns.dig(&["www.example.test"])), "NOERROR");
 

@@ -627,6 +627,68 @@ mod tests {
     }
 
     #[test]
+    fn directives_run_in_plugin_cfg_order_whatever_the_corefile_says() {
+        let c = cfg(".:53 {\n loadbalance\n reload\n loop\n cache 30\n forward a. 127.0.0.1\n forward . 127.0.0.2\n prometheus\n ready\n health\n errors\n log\n log example.org\n kubernetes cluster.local {\n  manifests m\n }\n}\n").unwrap();
+        let names: Vec<&str> = c.blocks[0].plugins.iter().map(Plugin::name).collect();
+        assert_eq!(
+            names,
+            vec![
+                "reload",
+                "ready",
+                "health",
+                "prometheus",
+                "errors",
+                "log",
+                "loadbalance",
+                "cache",
+                "kubernetes",
+                "loop",
+                "forward",
+                "forward"
+            ]
+        );
+        let froms: Vec<String> = c.blocks[0]
+            .plugins
+            .iter()
+            .filter_map(|p| match p {
+                Plugin::Forward(f) => Some(f.from.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(froms, vec!["a.", "."], "forwards keep their Corefile order");
+        let Some(Plugin::Log(l)) = c.blocks[0]
+            .plugins
+            .iter()
+            .find(|p| matches!(p, Plugin::Log(_)))
+        else {
+            panic!()
+        };
+        assert_eq!(l.rules.len(), 2, "log lines add rules");
+        let e = cfg(".:53 {\n errors\n errors\n}\n")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "Corefile:3: errors: this directive can only be used once per server block"
+        );
+        for d in SUPPORTED {
+            assert!(COREDNS_DIRECTIVES.contains(d), "{d} is a CoreDNS directive");
+        }
+    }
+
+    #[test]
+    fn digest_ignores_comments_and_spacing_but_not_words() {
+        let a = cfg(".:53 {\n  cache 30\n}\n").unwrap().sha512;
+        let b = cfg("# a comment\n.:53   {\n cache   30 # more\n}\n")
+            .unwrap()
+            .sha512;
+        let c = cfg(".:53 {\n  cache 31\n}\n").unwrap().sha512;
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(a.len(), 128);
+    }
+
+    #[test]
     fn snippets_and_env() {
         std::env::set_var("KDNS_TEST_BIND", "127.0.0.9");
         let c =
