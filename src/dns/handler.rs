@@ -339,8 +339,10 @@ mod tests {
     use crate::zone::{Fallthrough, Zone};
 
     fn kube(fallthrough: Fallthrough) -> Step {
-        let mut zone = Zone::default();
-        zone.synced = true;
+        let zone = Zone {
+            synced: true,
+            ..Zone::default()
+        };
         Step::Kubernetes {
             options: KubeOptions {
                 zones: vec!["cluster.local.".into()],
