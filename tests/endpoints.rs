@@ -217,3 +217,34 @@ fn replayed_cluster_answers_are_counted_and_still_shuffled() {
         "{m}"
     );
 }
+
+#[test]
+fn queries_no_block_covers_are_counted_as_dropped() {
+    let core = "cluster.local:0 {\n bind 127.0.0.1\n prometheus 127.0.0.1:0\n kubernetes cluster.local {\n  manifests {DIR}/manifests\n }\n}\n";
+    let k = Kdns::start(core, Some(&fixture("cluster")));
+    assert_eq!(status(&k.dig(&["www.example.com", "A"])), "REFUSED");
+    assert_eq!(
+        status(&k.dig(&["web.shop.svc.cluster.local", "A"])),
+        "NOERROR"
+    );
+    let m = http_get(k.http_addr("/metrics"), "/metrics").1;
+    let s = "server=\"dns://127.0.0.1:0\",zone=\"dropped\",view=\"\"";
+    assert_eq!(
+        metric(
+            &m,
+            &format!("coredns_dns_responses_total{{{s},rcode=\"REFUSED\",plugin=\"\"}}")
+        ),
+        Some(1.0),
+        "{m}"
+    );
+    assert_eq!(
+        metric(
+            &m,
+            &format!("coredns_dns_requests_total{{{s},proto=\"udp\",family=\"1\",type=\"A\"}}")
+        ),
+        Some(1.0),
+        "{m}"
+    );
+    let (ok, lint) = promtool(&m);
+    assert!(ok, "{lint}");
+}

@@ -117,6 +117,14 @@ impl Router {
         best.map(|(b, _)| b)
     }
 
+    /// The metrics of a block on `port`, for queries no block covers.
+    pub fn port_metrics(&self, port: u16) -> Option<&Arc<DnsMetrics>> {
+        self.ports
+            .get(&port)?
+            .iter()
+            .find_map(|b| b.observers.metrics.as_ref())
+    }
+
     /// Answers one question as the server on `port` would (a query kdns asks itself).
     pub async fn resolve(self: &Arc<Self>, port: u16, qname: &Name, qtype: RecordType) -> Answer {
         self.answer(port, &Query::internal(qname.clone(), qtype))

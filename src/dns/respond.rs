@@ -241,7 +241,19 @@ impl Responder {
                 return Some((out, None));
             }
         };
-        let done = router.block(self.port, &query.lower).cloned().map(|block| {
+        let block = router.block(self.port, &query.lower).cloned();
+        if block.is_none() {
+            if let Some(m) = router.port_metrics(self.port) {
+                m.record_dropped(&Report {
+                    query: &query,
+                    rcode: u16::from(answer.rcode),
+                    written: false,
+                    response_size: out.len(),
+                    took: start.elapsed(),
+                });
+            }
+        }
+        let done = block.map(|block| {
             let h: &Metadata = &info;
             let class = classify(&answer, &query.name, query.qtype);
             Done {

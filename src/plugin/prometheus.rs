@@ -69,6 +69,8 @@ struct ZoneSeries {
 pub struct DnsMetrics {
     server: String,
     zones: Vec<ZoneSeries>,
+    /// Queries no server block on the port covers (REFUSED): CoreDNS's zone `dropped`.
+    dropped: ZoneSeries,
     /// The `plugin` label of written answers. CoreDNS 1.14.7 records the directive that comes
     /// right after `prometheus` in the chain (its response-writer wrapper is the only one the
     /// recorder sees), e.g. `errors` with kubeadm's Corefile, whoever answered; answers no
@@ -101,6 +103,7 @@ impl DnsMetrics {
         Arc::new(Self {
             server: server.to_string(),
             zones: zones.iter().map(z).collect(),
+            dropped: z(&"dropped".to_string()),
             writer,
         })
     }
@@ -147,7 +150,16 @@ impl FastSeries {
 impl DnsMetrics {
     /// The series [`DnsMetrics::record`] would count for this report (the same counters).
     pub fn fast(&self, r: &Report<'_>) -> Option<FastSeries> {
-        let z = self.zone(&r.query.lower)?;
+        self.zone(&r.query.lower).map(|z| self.fast_in(z, r))
+    }
+
+    /// Counts a query no server block covered.
+    pub fn record_dropped(&self, r: &Report<'_>) {
+        self.fast_in(&self.dropped, r)
+            .record(r.query.size, r.response_size, r.took);
+    }
+
+    fn fast_in(&self, z: &ZoneSeries, r: &Report<'_>) -> FastSeries {
         let reg = metrics::global();
         let (server, zone) = (self.server.as_str(), z.zone.as_str());
         let proto = r.query.proto.as_str();
@@ -162,7 +174,7 @@ impl DnsMetrics {
         ];
         let rs = rcode_slot(r.rcode);
         let plugin = if r.written { self.writer } else { "" };
-        Some(FastSeries {
+        FastSeries {
             requests: z.requests.get_arc((p * 2 + fam) * TYPE_SLOTS + t, || {
                 reg.counter(
                     "coredns_dns_requests_total",
@@ -223,7 +235,7 @@ impl DnsMetrics {
                     ],
                 )
             }),
-        })
+        }
     }
 }
 
