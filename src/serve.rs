@@ -169,6 +169,8 @@ impl State {
     }
 
     /// Loads the Corefile again; applies it when it changed and loads completely.
+    /// `last_error` remembers the last failure (a load error's text, or the digest of a
+    /// Corefile that loaded but did not apply) so each is logged and counted once.
     async fn reload(&mut self, last_error: &mut Option<String>) {
         let failed = || {
             metrics::global()
@@ -192,7 +194,9 @@ impl State {
                 return;
             }
         };
-        if cfg.sha512 == self.current.cfg.sha512 {
+        // Unchanged, or the version that already failed to apply (as CoreDNS: tried once).
+        let tried = format!("sha512:{}", cfg.sha512);
+        if cfg.sha512 == self.current.cfg.sha512 || last_error.as_deref() == Some(tried.as_str()) {
             return;
         }
         *last_error = None;
@@ -203,7 +207,7 @@ impl State {
             Err(e) => {
                 tracing::error!("plugin/reload: Corefile changed but reload failed: {e}; still serving the previous configuration");
                 failed();
-                *last_error = Some(e.to_string());
+                *last_error = Some(tried);
             }
         }
     }

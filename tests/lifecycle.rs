@@ -80,6 +80,44 @@ fn reload_swaps_the_config_and_keeps_the_old_one_on_a_bad_edit() {
 }
 
 #[test]
+fn a_reload_that_cannot_be_applied_changes_nothing_and_is_tried_once() {
+    let a = Knot::start("127.0.0.1", &[("one.test", zone("one.test", "192.0.2.1"))]);
+    let core = |extra: &str| {
+        format!(".:0 {{\n bind 127.0.0.1\n reload 2s 0s\n health 127.0.0.1:0\n forward . {}\n}}\n{extra}", a.addr)
+    };
+    let k = Kdns::start(&core(""), None);
+    let conf = k.dir.path().join("Corefile");
+    let health = k.http_addr("/health");
+    // The new block's port is taken.
+    let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    std::fs::write(
+        &conf,
+        core(&format!(
+            "other.test:{port} {{\n bind 127.0.0.1\n forward . {}\n}}\n",
+            a.addr
+        )),
+    )
+    .unwrap();
+    let want = format!("cannot listen on port {port}");
+    assert!(
+        wait_until(Duration::from_secs(8), || k.log().contains(&want)).is_some(),
+        "{}",
+        k.log()
+    );
+    std::thread::sleep(Duration::from_millis(4500));
+    assert_eq!(k.log().matches(&want).count(), 1, "tried once: {}", k.log());
+    assert_eq!(status(&k.dig(&["www.one.test"])), "NOERROR");
+    assert_eq!(
+        status(&k.dig(&["www.other.test"])),
+        "REFUSED",
+        "not half applied"
+    );
+    assert_eq!(http_get(health, "/health").0, 200);
+    drop(taken);
+}
+
+#[test]
 fn sigterm_exits_zero_after_lameduck() {
     let core = ".:0 {\n bind 127.0.0.1\n health 127.0.0.1:0 {\n  lameduck 1500ms\n }\n ready 127.0.0.1:0\n kubernetes cluster.local {\n  manifests {DIR}/manifests\n }\n}\n";
     let mut k = Kdns::start(core, Some(&common::fixture("cluster")));
