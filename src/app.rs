@@ -133,6 +133,8 @@ pub fn prepare(cfg: &Config) -> Result<Prepared, AppError> {
     let mut reload = None;
     let mut loops = Vec::new();
     for b in &cfg.blocks {
+        // `ns.dns.ZONE` and the apex NS: the bound addresses (else the interfaces'), loopback
+        // left out as CoreDNS does (a loopback address is no use to anyone else).
         let local_ips: Vec<IpAddr> = {
             let bound: Vec<IpAddr> = b
                 .binds
@@ -140,11 +142,12 @@ pub fn prepare(cfg: &Config) -> Result<Prepared, AppError> {
                 .copied()
                 .filter(|ip| !ip.is_unspecified())
                 .collect();
-            if bound.is_empty() {
+            let all = if bound.is_empty() {
                 interface_ips()
             } else {
                 bound
-            }
+            };
+            all.into_iter().filter(|ip| !ip.is_loopback()).collect()
         };
         let server = server_label(b);
         let mut chain = Vec::new();

@@ -121,7 +121,7 @@ fn srv_records_with_glue() {
             "web.shop.svc.cluster.local. 5 IN AAAA fd00:10:96::20",
         ]
     );
-    // Unnamed ports have no _port._proto name, but appear under the bare service name.
+    // The bare service name lists every port.
     let bare = records(&k.dig(&["+noall", "+answer", "web.shop.svc.cluster.local", "SRV"]));
     assert!(
         bare.iter()
@@ -236,14 +236,11 @@ fn apex_txt_soa_ns_and_pods() {
             .starts_with("cluster.local. 5 IN SOA ns.dns.cluster.local. hostmaster.cluster.local."),
         "{soa:?}"
     );
-    assert_eq!(
-        answer(&k, "cluster.local", "NS"),
-        vec!["cluster.local. 5 IN NS ns.dns.cluster.local."]
-    );
-    assert_eq!(
-        answer(&k, "ns.dns.cluster.local", "A"),
-        vec!["ns.dns.cluster.local. 5 IN A 127.0.0.1"]
-    );
+    // Bound to loopback only: no address to give out for the name server (as CoreDNS), so the
+    // apex NS and ns.dns are NODATA (the CoreDNS case table checks them with a real address).
+    assert!(answer(&k, "cluster.local", "NS").is_empty());
+    assert_eq!(status(&k.dig(&["cluster.local", "NS"])), "NOERROR");
+    assert!(answer(&k, "ns.dns.cluster.local", "A").is_empty());
     assert_eq!(
         answer(&k, "10-1-0-5.shop.pod.cluster.local", "A"),
         vec!["10-1-0-5.shop.pod.cluster.local. 5 IN A 10.1.0.5"]

@@ -172,9 +172,13 @@ pub async fn serve(
             cache_gen = gen;
         }
         let parsed = parse(req, &mut key);
-        if let Some(p) = &parsed {
+        if parsed.is_some() {
             // The client's address family is part of the key (a metrics label).
             key[0] |= u8::from(src.is_ipv6()) << 2;
+        }
+        if let Some(p) = parsed.as_ref().filter(|p| !p.mixed_case) {
+            // (Mixed case never hits: names other than the question's, such as SRV targets
+            // and glue owners, carry the zone in the question's case.)
             if let Some(c) = cache.get(&key[..p.key_len]) {
                 assemble(req, p, c, &mut out);
                 let _ = sock.send_to(&out, src).await;
