@@ -13,3 +13,4 @@ fi
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
 cargo test --all-targets -- --include-ignored
+[ ! -x scripts/apiserver.sh ] || bench/run.sh --smoke # issue #6: the benchmark harness must keep working

@@ -1,0 +1,696 @@
+#!/usr/bin/env python3
+"""Helpers for bench/run.sh (Python 3 standard library only).
+
+  gen             N Services + EndpointSlices as manifests, API objects and dnsperf query files
+  load            bulk-create the generated objects through the API (parallel, keep-alive)
+  wait-answer     time from a process start (t0) to the first correct DNS answer (and /ready)
+  create-latency  Service created (API ack) -> first correct answer, per server, N times
+  dnsperf         parse dnsperf output (and -v per-query latencies) into JSON
+  table           turn results.json into the Markdown table of BENCHMARKS.md
+
+Every loop here is bounded in count and time; everything talks to 127.0.0.1 only.
+"""
+import argparse
+import http.client
+import json
+import os
+import queue
+import random
+import socket
+import ssl
+import struct
+import sys
+import threading
+import time
+import urllib.request
+
+# ---------------------------------------------------------------- data set
+
+
+PORT_SETS = [("http", 80, "TCP"), ("grpc", 9090, "TCP"), ("dns", 53, "UDP")]
+
+
+def kind_of(i):
+    """5 % ExternalName, 25 % headless, 70 % ClusterIP (a quarter of those dual-stack)."""
+    r = i % 20
+    if r == 0:
+        return "external"
+    if r <= 5:
+        return "headless"
+    return "clusterip"
+
+
+def v4(base, n):
+    return "%d.%d.%d.%d" % (base[0], base[1] + (n >> 16), (n >> 8) & 255, n & 255)
+
+
+def dataset(n):
+    """Yields (namespace names, list of service dicts) for N services; deterministic."""
+    nns = max(1, n // 250)
+    namespaces = ["bench-%d" % k for k in range(nns)]
+    services = []
+    ep = 0
+    for i in range(n):
+        ns = namespaces[i % nns]
+        kind = kind_of(i)
+        s = {"i": i, "name": "svc-%d" % i, "ns": ns, "kind": kind, "ports": [], "eps": []}
+        if kind == "external":
+            s["external"] = "ext-%d.example.com" % i
+        else:
+            k = 6 + (i * 7) % 11  # 6..16 endpoints, mean 11: ~10.5 endpoints per service overall
+            if kind == "clusterip":
+                s["ports"] = PORT_SETS[: 1 + i % 3]
+                j = i + 16  # 10.96.0.1 is the kubernetes Service
+                s["ip"] = "10.96.%d.%d" % (j >> 8, j & 255)
+                if (i // 20) % 4 == 0:
+                    s["ip6"] = "fd00:10:96::%x" % j
+            else:
+                s["ports"] = [("http", 8080, "TCP")]
+            named = kind == "headless" and i % 2 == 0
+            for e in range(k):
+                s["eps"].append((v4((10, 128), ep), "web-%d" % e if named else None))
+                ep += 1
+        services.append(s)
+    return namespaces, services
+
+
+def service_obj(s):
+    meta = {"name": s["name"], "namespace": s["ns"], "labels": {"app": s["name"]}}
+    if s["kind"] == "external":
+        spec = {"type": "ExternalName", "externalName": s["external"]}
+    elif s["kind"] == "headless":
+        spec = {"clusterIP": "None", "clusterIPs": ["None"], "selector": {"app": s["name"]}}
+    else:
+        spec = {"type": "ClusterIP", "clusterIP": s["ip"], "clusterIPs": [s["ip"]],
+                "selector": {"app": s["name"]}}
+        if "ip6" in s:
+            spec["clusterIPs"] = [s["ip"], s["ip6"]]
+            spec["ipFamilies"] = ["IPv4", "IPv6"]
+            spec["ipFamilyPolicy"] = "RequireDualStack"
+    if s["ports"]:
+        spec["ports"] = [{"name": pn, "port": p, "protocol": pr, "targetPort": p}
+                         for pn, p, pr in s["ports"]]
+    return {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": spec}
+
+
+def slice_obj(s):
+    if not s["eps"]:
+        return None
+    eps = []
+    for ip, host in s["eps"]:
+        e = {"addresses": [ip], "conditions": {"ready": True}}
+        if host:
+            e["hostname"] = host
+        eps.append(e)
+    return {
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": s["name"] + "-b1", "namespace": s["ns"],
+                     "labels": {"kubernetes.io/service-name": s["name"]}},
+        "addressType": "IPv4",
+        "endpoints": eps,
+        "ports": [{"name": pn, "port": p, "protocol": pr} for pn, p, pr in s["ports"]],
+    }
+
+
+def yaml_dump(obj, ind=0):
+    """A small YAML emitter for the plain JSON-like objects above (block style)."""
+    pad = "  " * ind
+    out = []
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if isinstance(v, (dict, list)) and v:
+                out.append("%s%s:" % (pad, k))
+                out.append(yaml_dump(v, ind + 1))
+            else:
+                out.append("%s%s: %s" % (pad, k, scalar(v)))
+    else:
+        for v in obj:
+            if isinstance(v, dict) and v:
+                body = yaml_dump(v, ind + 1).split("\n")
+                out.append("%s- %s" % (pad, body[0].lstrip()))
+                out.extend(body[1:])
+            else:
+                out.append("%s- %s" % (pad, scalar(v)))
+    return "\n".join(out)
+
+
+def scalar(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, (dict, list)):
+        return "{}" if isinstance(v, dict) else "[]"
+    return json.dumps(v)  # a quoted string is valid YAML
+
+
+def cmd_gen(a):
+    namespaces, services = dataset(a.services)
+    os.makedirs(os.path.join(a.out, "manifests"), exist_ok=True)
+    ns_objs = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}}
+               for n in namespaces]
+    objs = []  # (api path, object)
+    for o in ns_objs:
+        objs.append(("/api/v1/namespaces", o))
+    n_eps = 0
+    chunk = []
+    files = 0
+
+    def flush():
+        nonlocal chunk, files
+        if chunk:
+            with open(os.path.join(a.out, "manifests", "objects-%04d.yaml" % files), "w") as f:
+                f.write("\n---\n".join(yaml_dump(o) for o in chunk) + "\n")
+            files += 1
+            chunk = []
+
+    chunk.extend(ns_objs)
+    flush()
+    for s in services:
+        so = service_obj(s)
+        objs.append(("/api/v1/namespaces/%s/services" % s["ns"], so))
+        chunk.append(so)
+        sl = slice_obj(s)
+        if sl:
+            objs.append(("/apis/discovery.k8s.io/v1/namespaces/%s/endpointslices" % s["ns"], sl))
+            chunk.append(sl)
+            n_eps += len(s["eps"])
+        if len(chunk) >= 500:
+            flush()
+    flush()
+    with open(os.path.join(a.out, "objects.jsonl"), "w") as f:
+        for p, o in objs:
+            f.write(json.dumps({"path": p, "body": o}, separators=(",", ":")) + "\n")
+
+    rnd = random.Random(42)
+    # (a) hits: A on ClusterIP and headless names, AAAA, SRV on ClusterIP named ports.
+    hits = []
+    cands = [s for s in services if s["kind"] != "external"]
+    for k in range(a.queries):
+        s = cands[rnd.randrange(len(cands))]
+        fq = "%s.%s.svc.cluster.local" % (s["name"], s["ns"])
+        t = k % 4
+        if t == 3 and s["kind"] == "clusterip":
+            pn, _, pr = s["ports"][k % len(s["ports"])]
+            hits.append("_%s._%s.%s SRV" % (pn, pr.lower(), fq))
+        elif t == 2:
+            hits.append("%s AAAA" % fq)
+        else:
+            hits.append("%s A" % fq)
+    # (b) perf-tests all-queries.txt, instantiated with our services: a pod in namespace NS
+    # looking up svc1 and svc2 of NS and google.com through the ClusterFirst search list.
+    template = [
+        "{s1} A", "{s1} AAAA", "{s1}.cluster.local A", "{s1}.cluster.local AAAA",
+        "{s1}.svc.cluster.local A", "{s1}.svc.cluster.local AAAA",
+        "{s1}.{ns}.svc.cluster.local A", "{s1}.{ns}.svc.cluster.local AAAA",
+        "google.com.svc.cluster.local A", "google.com.svc.cluster.local AAAA",
+        "google.com.{ns}.svc.cluster.local A", "google.com.{ns}.svc.cluster.local AAAA",
+        "google.com.cluster.local A", "google.com.cluster.local AAAA",
+        "google.com A", "google.com AAAA",
+        "1-2-3-4.{ns}.pod.cluster.local A",
+        "{s2} A", "{s2} AAAA", "{s2}.cluster.local A", "{s2}.cluster.local AAAA",
+        "{s2}.svc.cluster.local A", "{s2}.svc.cluster.local AAAA",
+        "{s2}.{ns}.svc.cluster.local A", "{s2}.{ns}.svc.cluster.local AAAA",
+    ]
+    search = []
+    by_ns = {}
+    for s in services:
+        if s["kind"] == "clusterip":
+            by_ns.setdefault(s["ns"], []).append(s)
+    nsl = sorted(by_ns)
+    while len(search) < a.queries:
+        ns = nsl[rnd.randrange(len(nsl))]
+        pool = by_ns[ns]
+        s1, s2 = pool[rnd.randrange(len(pool))], pool[rnd.randrange(len(pool))]
+        for line in template:
+            search.append(line.format(s1=s1["name"], s2=s2["name"], ns=ns))
+    # The same questions with the first letter upper-cased: answered identically by both servers
+    # (names match case-insensitively), but kdns's packet cache only serves all-lower-case
+    # questions, so these measure its full (uncached) query path.
+    def mixed(lines):
+        return [l[0].upper() + l[1:] if l[0].isalpha() else
+                (l[0] + l[1].upper() + l[2:] if l[0] == "_" else l) for l in lines]
+
+    for name, lines in (("queries-hits.txt", hits), ("queries-search.txt", search),
+                        ("queries-hits-nocache.txt", mixed(hits)),
+                        ("queries-search-nocache.txt", mixed(search))):
+        with open(os.path.join(a.out, name), "w") as f:
+            f.write("\n".join(lines) + "\n")
+    last = [s for s in services if s["kind"] == "clusterip"][-1]
+    meta = {
+        "services": len(services), "namespaces": len(namespaces), "endpoints": n_eps,
+        "slices": sum(1 for s in services if s["eps"]),
+        "by_kind": {k: sum(1 for s in services if s["kind"] == k)
+                    for k in ("clusterip", "headless", "external")},
+        "dual_stack": sum(1 for s in services if "ip6" in s),
+        "objects": len(objs), "manifest_files": files,
+        "check_name": "%s.%s.svc.cluster.local" % (last["name"], last["ns"]),
+        "check_ip": last["ip"],
+        "check_namespace": namespaces[0],
+    }
+    with open(os.path.join(a.out, "meta.json"), "w") as f:
+        json.dump(meta, f, indent=1)
+    print(json.dumps(meta))
+
+
+# ---------------------------------------------------------------- API client
+
+
+def read_env(path):
+    env = {}
+    with open(path) as f:
+        for line in f:
+            if "=" in line:
+                k, v = line.rstrip("\n").split("=", 1)
+                env[k] = v
+    return env
+
+
+class Api:
+    def __init__(self, env_path):
+        env = read_env(env_path)
+        self.host, self.port = "127.0.0.1", int(env["APISERVER_PORT"])
+        self.token = env["ADMIN_TOKEN"]
+        self.ctx = ssl.create_default_context(cafile=env["CA_FILE"])
+        self.ctx.check_hostname = False  # the serving cert names 127.0.0.1; keep it simple
+
+    def conn(self):
+        return http.client.HTTPSConnection(self.host, self.port, context=self.ctx, timeout=30)
+
+    def call(self, conn, method, path, body=None):
+        hdr = {"Authorization": "Bearer " + self.token, "Accept": "application/json"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            hdr["Content-Type"] = "application/json"
+        conn.request(method, path, body=data, headers=hdr)
+        r = conn.getresponse()
+        return r.status, r.read()
+
+
+def cmd_load(a):
+    api = Api(a.env)
+    lines = open(a.objects).read().splitlines()
+    objs = [json.loads(l) for l in lines if l]
+    namespaces = [o for o in objs if o["path"] == "/api/v1/namespaces"]
+    rest = [o for o in objs if o["path"] != "/api/v1/namespaces"]
+    stats = {"created": 0, "exists": 0, "errors": 0}
+    lock = threading.Lock()
+    first_err = []
+
+    def run(batch):
+        q = queue.Queue()
+        for o in batch:
+            q.put(o)
+
+        def worker():
+            c = api.conn()
+            while True:
+                try:
+                    o = q.get_nowait()
+                except queue.Empty:
+                    break
+                for attempt in range(5):  # bounded retries on connection errors / 429 / 5xx
+                    try:
+                        st, body = api.call(c, "POST", o["path"], o["body"])
+                    except (OSError, http.client.HTTPException):
+                        c.close()
+                        c = api.conn()
+                        time.sleep(0.1 * (attempt + 1))
+                        continue
+                    if st == 429 or st >= 500:
+                        time.sleep(0.1 * (attempt + 1))
+                        continue
+                    break
+                with lock:
+                    if st in (200, 201):
+                        stats["created"] += 1
+                    elif st == 409:
+                        stats["exists"] += 1
+                    else:
+                        stats["errors"] += 1
+                        if not first_err:
+                            first_err.append("%s %s: %s" % (st, o["path"], body[:300]))
+            c.close()
+
+        ts = [threading.Thread(target=worker) for _ in range(a.workers)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+
+    t0 = time.monotonic()
+    run(namespaces)
+    run(rest)
+    dt = time.monotonic() - t0
+    res = dict(stats, objects=len(objs), seconds=round(dt, 2),
+               per_second=round(len(objs) / dt, 1) if dt > 0 else 0, workers=a.workers)
+    if first_err:
+        res["first_error"] = first_err[0]
+    print(json.dumps(res))
+    if stats["errors"]:
+        sys.exit(1)
+
+
+# ---------------------------------------------------------------- DNS client
+
+QTYPES = {"A": 1, "AAAA": 28, "SRV": 33, "PTR": 12, "TXT": 16}
+RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
+
+
+def build_query(qid, name, qtype):
+    q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+    for label in name.rstrip(".").split("."):
+        q += bytes([len(label)]) + label.encode()
+    return q + b"\x00" + struct.pack(">HH", QTYPES[qtype], 1)
+
+
+def skip_name(b, i):
+    while True:
+        l = b[i]
+        if l == 0:
+            return i + 1
+        if l & 0xC0 == 0xC0:
+            return i + 2
+        i += l + 1
+
+
+def parse_answer(b):
+    """-> (id, rcode name, [A/AAAA addresses in the answer section])."""
+    qid, flags, qd, an = struct.unpack(">HHHH", b[:8])
+    i = 12
+    for _ in range(qd):
+        i = skip_name(b, i) + 4
+    addrs = []
+    for _ in range(an):
+        i = skip_name(b, i)
+        t, _, _, rdlen = struct.unpack(">HHIH", b[i:i + 10])
+        i += 10
+        if t == 1 and rdlen == 4:
+            addrs.append(socket.inet_ntop(socket.AF_INET, b[i:i + 4]))
+        elif t == 28 and rdlen == 16:
+            addrs.append(socket.inet_ntop(socket.AF_INET6, b[i:i + 16]))
+        i += rdlen
+    return qid, RCODES.get(flags & 15, str(flags & 15)), addrs
+
+
+class Prober:
+    """One UDP socket asking one server; `ask` waits at most `timeout` seconds."""
+
+    def __init__(self, server):
+        host, port = server.rsplit(":", 1)
+        self.addr = (host, int(port))
+        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.qid = random.randrange(65536)
+
+    def ask(self, name, qtype="A", timeout=0.05):
+        self.qid = (self.qid + 1) & 0xFFFF
+        self.s.sendto(build_query(self.qid, name, qtype), self.addr)
+        end = time.monotonic() + timeout
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return None, []
+            self.s.settimeout(left)
+            try:
+                b, _ = self.s.recvfrom(4096)
+            except (socket.timeout, ConnectionRefusedError):
+                if time.monotonic() < end:
+                    time.sleep(min(0.002, max(0, end - time.monotonic())))
+                    continue
+                return None, []
+            try:
+                qid, rc, addrs = parse_answer(b)
+            except (struct.error, IndexError):
+                continue
+            if qid == self.qid:
+                return rc, addrs
+
+
+def http_ok(url):
+    try:
+        with urllib.request.urlopen(url, timeout=0.2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def cmd_wait_answer(a):
+    """Polls every `interval` until the server answers `name` with `expect`."""
+    p = Prober(a.server)
+    t0 = a.t0_ns / 1e9
+    deadline = time.time() + a.timeout
+    res = {"answer_ms": None, "ready_ms": None, "first_reply_ms": None, "replies_before": {}}
+    while time.time() < deadline:
+        rc, addrs = p.ask(a.name, "A", timeout=0.05)
+        now = time.time()
+        if rc is not None:
+            if res["first_reply_ms"] is None:
+                res["first_reply_ms"] = round((now - t0) * 1000, 1)
+            if rc == "NOERROR" and a.expect in addrs:
+                res["answer_ms"] = round((now - t0) * 1000, 1)
+                break
+            res["replies_before"][rc] = res["replies_before"].get(rc, 0) + 1
+        time.sleep(a.interval)
+    if a.ready_url and res["answer_ms"] is not None:
+        while time.time() < deadline:
+            if http_ok(a.ready_url):
+                res["ready_ms"] = round((time.time() - t0) * 1000, 1)
+                break
+            time.sleep(a.interval)
+    print(json.dumps(res))
+    if res["answer_ms"] is None:
+        sys.exit(1)
+
+
+def pct(xs, p):
+    """Nearest-rank percentile."""
+    if not xs:
+        return None
+    xs = sorted(xs)
+    k = max(0, min(len(xs) - 1, int(-(-p * len(xs) // 100)) - 1))
+    return xs[k]
+
+
+def summary(xs):
+    if not xs:
+        return {"n": 0}
+    return {"n": len(xs), "p50": round(pct(xs, 50), 2), "p90": round(pct(xs, 90), 2),
+            "p99": round(pct(xs, 99), 2), "max": round(max(xs), 2),
+            "mean": round(sum(xs) / len(xs), 2)}
+
+
+def cmd_create_latency(a):
+    api = Api(a.env)
+    servers = dict(s.split("=", 1) for s in a.servers.split(","))
+    probers = {k: Prober(v) for k, v in servers.items()}
+    lat = {k: [] for k in servers}
+    misses = {k: 0 for k in servers}
+    conn = api.conn()
+    created = []
+    run = "cr%x" % (int(time.time()) & 0xFFFFFF)
+    t_all = time.monotonic()
+    for k in range(a.count):
+        if time.monotonic() - t_all > a.max_seconds:
+            break
+        name = "%s-%d" % (run, k)
+        body = {"apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": name, "namespace": a.namespace},
+                "spec": {"ports": [{"name": "http", "port": 80, "protocol": "TCP"}],
+                         "selector": {"app": name}}}
+        st, resp = api.call(conn, "POST", "/api/v1/namespaces/%s/services" % a.namespace, body)
+        ack = time.monotonic()
+        if st != 201:
+            print("create %s: HTTP %s %s" % (name, st, resp[:200]), file=sys.stderr)
+            sys.exit(1)
+        created.append(name)
+        ip = json.loads(resp)["spec"]["clusterIP"]
+        fq = "%s.%s.svc.cluster.local" % (name, a.namespace)
+        pending = set(servers)
+        while pending and time.monotonic() - ack < a.timeout:
+            for srv in sorted(pending):
+                rc, addrs = probers[srv].ask(fq, "A", timeout=0.02)
+                if rc == "NOERROR" and ip in addrs:
+                    lat[srv].append((time.monotonic() - ack) * 1000)
+                    pending.discard(srv)
+        for srv in pending:
+            misses[srv] += 1
+        time.sleep(a.gap)
+    if a.cleanup:
+        for name in created:
+            api.call(conn, "DELETE", "/api/v1/namespaces/%s/services/%s" % (a.namespace, name))
+    out = {srv: dict(summary(v), missed=misses[srv]) for srv, v in lat.items()}
+    print(json.dumps(out))
+    if any(misses.values()) or not created:
+        sys.exit(1)
+
+
+# ---------------------------------------------------------------- dnsperf output
+
+
+def cmd_dnsperf(a):
+    r = {"rcodes": {}}
+    lats = []
+    for line in open(a.file, errors="replace"):
+        s = line.strip()
+        if s.startswith("> "):
+            parts = s.split()
+            try:
+                lats.append(float(parts[-1]) * 1000)
+            except ValueError:
+                pass
+        elif s.startswith("Queries sent:"):
+            r["sent"] = int(s.split()[2])
+        elif s.startswith("Queries completed:"):
+            r["completed"] = int(s.split()[2])
+        elif s.startswith("Queries lost:"):
+            r["lost"] = int(s.split()[2])
+        elif s.startswith("Queries per second:"):
+            r["qps"] = float(s.split()[3])
+        elif s.startswith("Run time (s):"):
+            r["seconds"] = float(s.split()[3])
+        elif s.startswith("Average Latency (s):"):
+            r["avg_ms"] = round(float(s.split()[3]) * 1000, 3)
+        elif s.startswith("Response codes:"):
+            toks = s.split(":", 1)[1].replace(",", " ").split()
+            for i in range(0, len(toks) - 1, 3):
+                try:
+                    r["rcodes"][toks[i]] = int(toks[i + 1])
+                except ValueError:
+                    pass
+    if lats:
+        r["latency_ms"] = {k: round(v, 3) for k, v in
+                           (("p50", pct(lats, 50)), ("p90", pct(lats, 90)),
+                            ("p99", pct(lats, 99)), ("p999", pct(lats, 99.9)),
+                            ("max", max(lats)))}
+        r["latency_n"] = len(lats)
+    print(json.dumps(r))
+
+
+# ---------------------------------------------------------------- report
+
+
+def fmt(v, unit=""):
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        v = round(v, 2) if abs(v) < 100 else int(round(v))
+    return "%s%s" % (v, unit)
+
+
+def cmd_table(a):
+    R = json.load(open(a.results))
+    rows = []
+
+    def row(what, k, c, unit, target, better_low, note="", ratio=None):
+        if ratio is None and isinstance(k, (int, float)) and isinstance(c, (int, float)) and c:
+            ratio = k / c
+        ok = ""
+        if ratio is not None and target is not None:
+            ok = "yes" if ((ratio <= target) if better_low else (ratio >= target)) else "**no**"
+        rows.append("| %s | %s | %s | %s | %s%s | %s |%s" % (
+            what, fmt(k, unit), fmt(c, unit), fmt(ratio and round(ratio, 2)),
+            ("≤ " if better_low else "≥ ") if target is not None else "",
+            fmt(target) if target is not None else "", ok, note))
+
+    def paired(m, a, b, field):
+        """Median of the per-round ratios a/b (the two runs of a round are back to back)."""
+        rs = [x.get(field) / y.get(field) for x, y in zip(m[a]["runs"], m[b]["runs"])
+              if x and y and x.get(field) and y.get(field)]
+        return round(pct(rs, 50), 2) if rs else None
+
+    for q in ("hits", "search", "hits_nocache", "search_nocache"):
+        m = R.get("max_" + q)
+        if not m:
+            continue
+        k, c = m["kdns"]["qps_med"], m["coredns"]["qps_med"]
+        row("max QPS, %s (1 core)" % q.replace("_", " "), k, c, "", 2.5, False,
+            ratio=paired(m, "kdns", "coredns", "qps"))
+        row("QPS per busy server core, %s" % q.replace("_", " "), m["kdns"].get("qps_per_core_med"),
+            m["coredns"].get("qps_per_core_med"), "", None, False,
+            ratio=paired(m, "kdns", "coredns", "qps_per_core"))
+        if q == "hits" and "echo" in m:
+            rows.append("| max QPS hits, kdns / echo ceiling | %s | echo %s | %s | ≥ 0.5 | %s |" % (
+                fmt(k), fmt(m["echo"]["qps_med"]), paired(m, "kdns", "echo", "qps"),
+                "yes" if (paired(m, "kdns", "echo", "qps") or 0) >= 0.5 else "**no**"))
+            rows.append("| QPS per busy core, kdns / echo | %s | echo %s | %s | | |" % (
+                fmt(m["kdns"].get("qps_per_core_med")), fmt(m["echo"].get("qps_per_core_med")),
+                paired(m, "kdns", "echo", "qps_per_core")))
+    L = R.get("latency")
+    if L:
+        for p in ("p50", "p99"):
+            row("%s latency at %d QPS (ms)" % (p, L["qps"]), L["kdns"]["latency_ms"][p],
+                L["coredns"]["latency_ms"][p], "", 0.5 if p == "p99" else None, True)
+    M = R.get("memory")
+    if M:
+        row("RSS steady (MB)", M["kdns"]["steady_rss_mb"], M["coredns"]["steady_rss_mb"], "",
+            0.5, True)
+        if "relist_hwm_mb" in M["kdns"]:
+            row("RSS peak in relist (MB)", M["kdns"]["relist_hwm_mb"],
+                M["coredns"].get("relist_hwm_mb"), "", None, True)
+            for srv in ("kdns", "coredns"):
+                M[srv]["relist_ratio"] = round(M[srv]["relist_hwm_mb"] / M[srv]["steady_rss_mb"], 2)
+            rows.append("| relist peak / own steady | %s | %s | — | kdns ≤ 1.3 | %s |" % (
+                M["kdns"]["relist_ratio"], M["coredns"]["relist_ratio"],
+                "yes" if M["kdns"]["relist_ratio"] <= 1.3 else "**no**"))
+    S = R.get("startup")
+    if S:
+        row("start → correct answer (ms)", S["kdns"]["answer_ms"], S["coredns"]["answer_ms"], "",
+            0.5, True)
+        if "cpu_ms" in S["kdns"]:
+            row("CPU used from start to ready (ms)", S["kdns"]["cpu_ms"], S["coredns"]["cpu_ms"], "",
+                None, True)
+    C = R.get("create")
+    if C:
+        row("create → answer p99 (ms)", C["kdns"].get("p99"), C["coredns"].get("p99"), "", None,
+            True, " target kdns ≤ 100 ms: %s" % (
+                "yes" if (C["kdns"].get("p99") or 1e9) <= 100 else "**no**"))
+    m = R.get("machine", {})
+    if m.get("kdns_build", "release") != "release":
+        print("**kdns %s build: a harness check, the ratios mean nothing.**\n" % m["kdns_build"])
+    print("| metric | kdns | CoreDNS | kdns/CoreDNS | target | met |")
+    print("|---|---|---|---|---|---|")
+    print("\n".join(rows))
+    print("\nQPS rows: medians over the rounds; the ratio is the median of the per-round ratios "
+          "(kdns and CoreDNS measured back to back in each round, order alternating).")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    g = sub.add_parser("gen")
+    g.add_argument("--services", type=int, required=True)
+    g.add_argument("--queries", type=int, default=20000)
+    g.add_argument("--out", required=True)
+    g = sub.add_parser("load")
+    g.add_argument("--env", required=True)
+    g.add_argument("--objects", required=True)
+    g.add_argument("--workers", type=int, default=16)
+    g = sub.add_parser("wait-answer")
+    g.add_argument("--server", required=True)
+    g.add_argument("--name", required=True)
+    g.add_argument("--expect", required=True)
+    g.add_argument("--t0-ns", type=int, required=True)
+    g.add_argument("--timeout", type=float, default=120)
+    g.add_argument("--interval", type=float, default=0.005)
+    g.add_argument("--ready-url")
+    g = sub.add_parser("create-latency")
+    g.add_argument("--env", required=True)
+    g.add_argument("--servers", required=True, help="name=host:port,...")
+    g.add_argument("--namespace", required=True)
+    g.add_argument("--count", type=int, default=200)
+    g.add_argument("--timeout", type=float, default=10)
+    g.add_argument("--gap", type=float, default=0.02)
+    g.add_argument("--max-seconds", type=float, default=300)
+    g.add_argument("--cleanup", action="store_true")
+    g = sub.add_parser("dnsperf")
+    g.add_argument("file")
+    g = sub.add_parser("table")
+    g.add_argument("results")
+    a = ap.parse_args()
+    {"gen": cmd_gen, "load": cmd_load, "wait-answer": cmd_wait_answer,
+     "create-latency": cmd_create_latency, "dnsperf": cmd_dnsperf, "table": cmd_table}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()

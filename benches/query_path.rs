@@ -1,0 +1,213 @@
+//! Where kdns spends CPU per query inside its own code (no sockets, no hickory server loop):
+//! `lookup::serve` (the CoreDNS rules on a snapshot), then `Router::resolve` (name to text,
+//! routing, serve, zone records -> hickory records), then the whole hickory message round trip
+//! (parse the query bytes, resolve, build and serialize the response). Each is measured for a
+//! ClusterIP A hit, an SRV hit, a headless A hit (11 endpoints) and a search-path NXDOMAIN.
+//!
+//! It also prints heap allocations per query for each stage (a counting global allocator), the
+//! number the lead asked for before touching the query path.
+//!
+//! ```text
+//! CARGO_TARGET_DIR=... cargo bench --bench query_path
+//! ```
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use hickory_server::proto::op::{Message, Query};
+use hickory_server::proto::rr::{Name, RecordType};
+use hickory_server::proto::serialize::binary::{BinDecodable, BinEncodable};
+use kdns::dns::{Block, Router, Step};
+use kdns::zone::model::{Endpoint, Namespace, Port, Service, ServiceKind, Slice};
+use kdns::zone::{lookup, Change, KubeOptions, Store, ZoneHandle};
+
+struct Counting;
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        System.alloc(l)
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        System.dealloc(p, l)
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        System.realloc(p, l, n)
+    }
+}
+#[global_allocator]
+static A: Counting = Counting;
+
+const N: usize = 10_000;
+
+fn zone() -> ZoneHandle {
+    let mut s = Store::new();
+    for k in 0..40 {
+        s.apply(Change::UpsertNamespace(Namespace {
+            name: Arc::from(format!("bench-{k}")),
+            labels: Vec::new(),
+        }));
+    }
+    let mut ep = 0u32;
+    for i in 0..N {
+        let headless = i % 4 == 1;
+        let ports: Vec<Port> = [("http", 80), ("grpc", 9090), ("dns", 53)][..1 + i % 3]
+            .iter()
+            .map(|(n, p)| Port {
+                name: Arc::from(*n),
+                port: *p,
+                protocol: Arc::from("TCP"),
+            })
+            .collect();
+        s.apply(Change::UpsertService(Service {
+            namespace: Arc::from(format!("bench-{}", i % 40)),
+            name: Arc::from(format!("svc-{i}")),
+            kind: if headless {
+                ServiceKind::Headless
+            } else {
+                ServiceKind::ClusterIp(vec![IpAddr::V4(Ipv4Addr::from(0x0a60_0000 + i as u32))])
+            },
+            ports: ports.clone(),
+        }));
+        s.apply(Change::UpsertSlice(Slice {
+            namespace: Arc::from(format!("bench-{}", i % 40)),
+            name: Arc::from(format!("svc-{i}-b1")),
+            service: Arc::from(format!("svc-{i}")),
+            ports,
+            endpoints: (0..11)
+                .map(|_| {
+                    ep += 1;
+                    Endpoint {
+                        ip: IpAddr::V4(Ipv4Addr::from(0x0a80_0000 + ep)),
+                        hostname: None,
+                        pod_name: None,
+                        zone: None,
+                    }
+                })
+                .collect(),
+        }));
+    }
+    s.set_synced(true);
+    ZoneHandle::new(s.snapshot())
+}
+
+fn opts() -> KubeOptions {
+    KubeOptions {
+        zones: vec![
+            "cluster.local.".into(),
+            "in-addr.arpa.".into(),
+            "ip6.arpa.".into(),
+        ],
+        pods: kdns::zone::PodMode::Insecure,
+        ..KubeOptions::default()
+    }
+}
+
+const CASES: &[(&str, &str, RecordType)] = &[
+    ("a_hit", "svc-4.bench-4.svc.cluster.local.", RecordType::A),
+    (
+        "srv_hit",
+        "_http._tcp.svc-4.bench-4.svc.cluster.local.",
+        RecordType::SRV,
+    ),
+    (
+        "headless_a",
+        "svc-5.bench-5.svc.cluster.local.",
+        RecordType::A,
+    ),
+    (
+        "nxdomain",
+        "google.com.bench-4.svc.cluster.local.",
+        RecordType::A,
+    ),
+];
+
+fn allocs<R>(f: impl Fn() -> R) -> u64 {
+    f(); // warm
+    let before = ALLOCS.load(Ordering::Relaxed);
+    for _ in 0..100 {
+        black_box(f());
+    }
+    (ALLOCS.load(Ordering::Relaxed) - before) / 100
+}
+
+fn query_bytes(name: &str, t: RecordType) -> Vec<u8> {
+    let mut m = Message::query();
+    m.add_query(Query::query(Name::from_ascii(name).unwrap(), t));
+    m.metadata.recursion_desired = true;
+    m.to_bytes().unwrap()
+}
+
+/// The hickory message work around the resolve: decode the request, resolve, build the
+/// response message and encode it (what hickory's server does besides I/O and task spawn).
+fn round_trip(router: &Router, bytes: &[u8]) -> Vec<u8> {
+    let req = Message::from_bytes(bytes).unwrap();
+    let q = req.queries[0].clone();
+    let ans = futures::executor::block_on(router.resolve(1053, q.name(), q.query_type()));
+    let mut resp = Message::response(req.metadata.id, req.metadata.op_code);
+    resp.metadata.response_code = ans.rcode;
+    resp.metadata.authoritative = ans.authoritative;
+    resp.add_query(q);
+    resp.add_answers(ans.answers);
+    resp.add_authorities(ans.authority);
+    resp.add_additionals(ans.additional);
+    resp.to_bytes().unwrap()
+}
+
+fn bench(c: &mut Criterion) {
+    let zh = zone();
+    let o = opts();
+    let snap = zh.load();
+    let router = Router {
+        ports: HashMap::from([(
+            1053,
+            vec![Block {
+                zones: o.zones.clone(),
+                chain: vec![Step::Kubernetes {
+                    options: o.clone(),
+                    zone: zh.clone(),
+                    startup_deadline: None,
+                }],
+            }],
+        )]),
+    };
+    eprintln!("allocations per query (lookup::serve / Router::resolve / decode+resolve+encode):");
+    for (label, name, t) in CASES {
+        let qn = Name::from_ascii(name).unwrap();
+        let bytes = query_bytes(name, *t);
+        let a1 = allocs(|| lookup::serve(&o, &snap, name, u16::from(*t)));
+        let a2 = allocs(|| futures::executor::block_on(router.resolve(1053, &qn, *t)));
+        let a3 = allocs(|| round_trip(&router, &bytes));
+        eprintln!("  {label:<11} {a1:>4} {a2:>4} {a3:>4}");
+    }
+    let mut g = c.benchmark_group("query");
+    for (label, name, t) in CASES {
+        let qn = Name::from_ascii(name).unwrap();
+        let bytes = query_bytes(name, *t);
+        g.bench_function(format!("serve/{label}"), |b| {
+            b.iter(|| lookup::serve(&o, &snap, black_box(name), u16::from(*t)))
+        });
+        g.bench_function(format!("resolve/{label}"), |b| {
+            b.iter(|| futures::executor::block_on(router.resolve(1053, black_box(&qn), *t)))
+        });
+        g.bench_function(format!("round_trip/{label}"), |b| {
+            b.iter(|| round_trip(&router, black_box(&bytes)))
+        });
+    }
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(30)
+        .warm_up_time(std::time::Duration::from_millis(300))
+        .measurement_time(std::time::Duration::from_secs(1));
+    targets = bench
+}
+criterion_main!(benches);
