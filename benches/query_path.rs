@@ -145,7 +145,7 @@ fn query_bytes(name: &str, t: RecordType) -> Vec<u8> {
 
 /// The hickory message work around the resolve: decode the request, resolve, build the
 /// response message and encode it (what hickory's server does besides I/O and task spawn).
-fn round_trip(router: &Router, bytes: &[u8]) -> Vec<u8> {
+fn round_trip(router: &std::sync::Arc<Router>, bytes: &[u8]) -> Vec<u8> {
     let req = Message::from_bytes(bytes).unwrap();
     let q = req.queries[0].clone();
     let ans = futures::executor::block_on(router.resolve(1053, q.name(), q.query_type()));
@@ -163,19 +163,19 @@ fn bench(c: &mut Criterion) {
     let zh = zone();
     let o = opts();
     let snap = zh.load();
-    let router = Router {
+    let router = std::sync::Arc::new(Router {
         ports: HashMap::from([(
             1053,
-            vec![Block {
-                zones: o.zones.clone(),
-                chain: vec![Step::Kubernetes {
+            vec![std::sync::Arc::new(Block::new(
+                o.zones.clone(),
+                vec![Step::Kubernetes {
                     options: o.clone(),
                     zone: zh.clone(),
                     startup_deadline: None,
                 }],
-            }],
+            ))],
         )]),
-    };
+    });
     eprintln!("allocations per query (lookup::serve / Router::resolve / decode+resolve+encode):");
     for (label, name, t) in CASES {
         let qn = Name::from_ascii(name).unwrap();

@@ -7,7 +7,7 @@
 //! ## Layout
 //!
 //! Dependencies point inward to [`zone`]: Kubernetes types stop at [`source`], hickory types stop at
-//! [`dns`], and [`envvars`] imports neither.
+//! [`dns`] and the directives of [`plugin`], and [`envvars`] imports neither.
 //!
 //! | concept | file |
 //! |---|---|
@@ -25,10 +25,27 @@
 //! | live API: kube-rs watchers, batched writer, staleness, programming latency | `src/source/kube.rs` |
 //! | label selectors (`labels`, `namespace_labels`) | `src/source/selector.rs` |
 //! | Services for `kdns env` from manifests or a kubeconfig | `src/source/env_input.rs` |
-//! | wiring: Corefile → sources, zones, router, listeners | `src/app.rs` |
-//! | DNS server: sockets, routing to server blocks | `src/dns/server.rs` |
-//! | DNS request handling: the directive chain | `src/dns/handler.rs` |
+//! | wiring: Corefile → sources, zones, directive chains, HTTP endpoints | `src/app.rs` |
+//! | serving lifecycle: listeners, `reload` swaps, lameduck and stopping | `src/serve.rs` |
+//! | DNS listeners: sockets, TCP connections, stopping with queries in flight | `src/dns/server.rs` |
+//! | the UDP loop and its per-socket packet cache | `src/dns/udp.rs` |
+//! | one request: decode, chain, encode (UDP truncation), observers | `src/dns/respond.rs` |
+//! | the directive chain: routing to server blocks, plugin.cfg order | `src/dns/handler.rs` |
+//! | what the chain sees and gives: `Query`, `Answer` | `src/dns/query.rs` |
+//! | RCODE and type names as CoreDNS prints them | `src/dns/codes.rs` |
 //! | zone records → wire records | `src/dns/wire.rs` |
+//! | shared checks for directive arguments | `src/plugin/args.rs` |
+//! | `forward`: options, policies, upstream selection, `max_concurrent` | `src/plugin/forward/mod.rs`, `config.rs` |
+//! | one upstream: UDP/TCP exchange, idle connections, health probe | `src/plugin/forward/upstream.rs` |
+//! | `cache`: options, lookups, stores, prefetch, serve_stale | `src/plugin/cache/mod.rs`, `config.rs` |
+//! | what is cached, as what, for how long (CoreDNS's classes) | `src/plugin/cache/item.rs` |
+//! | the bounded sharded map behind `cache` | `src/plugin/cache/store.rs` |
+//! | `health` (lameduck, self check), `ready` (readiness hooks) | `src/plugin/health.rs`, `ready.rs` |
+//! | `prometheus`: the per-query series | `src/plugin/prometheus.rs` |
+//! | `errors`, `log` (Common Log Format) | `src/plugin/errors.rs`, `log.rs` |
+//! | `loop`, `reload`, `loadbalance` | `src/plugin/loop_detect.rs`, `reload.rs`, `loadbalance.rs` |
+//! | the metrics registry (atomics, text format) and `process_*` | `src/metrics/` |
+//! | the HTTP endpoints, one listener per address | `src/http/mod.rs` |
 //! | kubelet service environment variables, container-env merge, `$(VAR)` expansion | `src/envvars/` |
 
 pub mod app;
@@ -36,5 +53,9 @@ pub mod cli;
 pub mod config;
 pub mod dns;
 pub mod envvars;
+pub mod http;
+pub mod metrics;
+pub mod plugin;
+pub mod serve;
 pub mod source;
 pub mod zone;

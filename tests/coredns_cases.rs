@@ -116,7 +116,9 @@ fn router_for(group: &Group, root: &Path, synced: bool) -> Router {
     let cfg =
         load_str(&text, Path::new("/cases/Corefile"), 53).unwrap_or_else(|e| panic!("{text}\n{e}"));
     let block = &cfg.blocks[0];
-    let Plugin::Kubernetes(k) = &block.plugins[0];
+    let Plugin::Kubernetes(k) = &block.plugins[0] else {
+        panic!("the case Corefile has only a kubernetes directive")
+    };
     let objects = manifests::load_dir(&fixture).unwrap();
     let mut store = Store::new();
     let filter = manifests::Filter {
@@ -133,14 +135,14 @@ fn router_for(group: &Group, root: &Path, synced: bool) -> Router {
     let mut router = Router::default();
     router.ports.insert(
         0,
-        vec![Block {
-            zones: block.zones.clone(),
-            chain: vec![Step::Kubernetes {
+        vec![Arc::new(Block::new(
+            block.zones.clone(),
+            vec![Step::Kubernetes {
                 options,
                 zone: ZoneHandle::new(store.snapshot()),
                 startup_deadline: None,
             }],
-        }],
+        ))],
     );
     router
 }

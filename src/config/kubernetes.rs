@@ -341,8 +341,10 @@ mod tests {
 
     fn k(text: &str) -> Result<KubernetesConfig, ConfigError> {
         let c = load_str(text, Path::new("/etc/kdns/Corefile"), 53)?;
-        let Plugin::Kubernetes(k) = c.blocks[0].plugins[0].clone();
-        Ok(*k)
+        match c.blocks[0].plugins[0].clone() {
+            Plugin::Kubernetes(k) => Ok(*k),
+            other => panic!("not kubernetes: {other:?}"),
+        }
     }
 
     #[test]

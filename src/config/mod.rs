@@ -13,6 +13,15 @@ use lexer::{Loader, Token};
 
 pub use kubernetes::KubernetesConfig;
 
+use crate::plugin::cache::CacheConfig;
+use crate::plugin::errors::ErrorsConfig;
+use crate::plugin::forward::ForwardConfig;
+use crate::plugin::health::HealthConfig;
+use crate::plugin::log::LogConfig;
+use crate::plugin::prometheus::PrometheusConfig;
+use crate::plugin::ready::ReadyConfig;
+use crate::plugin::reload::ReloadConfig;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{}: {source}", path.display())]
@@ -65,10 +74,48 @@ impl Line {
     }
 }
 
-/// What a server block does with a question, in CoreDNS's plugin order (plugin.cfg).
+/// One directive of a server block; a block's list is in CoreDNS's plugin order (plugin.cfg).
 #[derive(Debug, Clone)]
 pub enum Plugin {
     Kubernetes(Box<KubernetesConfig>),
+    Forward(Box<ForwardConfig>),
+    Cache(Box<CacheConfig>),
+    Health(HealthConfig),
+    Ready(ReadyConfig),
+    Prometheus(PrometheusConfig),
+    Errors(ErrorsConfig),
+    Log(LogConfig),
+    Loop,
+    Reload(ReloadConfig),
+    Loadbalance,
+}
+
+impl Plugin {
+    /// The directive's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Plugin::Kubernetes(_) => "kubernetes",
+            Plugin::Forward(_) => "forward",
+            Plugin::Cache(_) => "cache",
+            Plugin::Health(_) => "health",
+            Plugin::Ready(_) => "ready",
+            Plugin::Prometheus(_) => "prometheus",
+            Plugin::Errors(_) => "errors",
+            Plugin::Log(_) => "log",
+            Plugin::Loop => "loop",
+            Plugin::Reload(_) => "reload",
+            Plugin::Loadbalance => "loadbalance",
+        }
+    }
+
+    /// Position in CoreDNS's execution order.
+    pub fn order(&self) -> usize {
+        let n = self.name();
+        COREDNS_DIRECTIVES
+            .iter()
+            .position(|d| *d == n)
+            .unwrap_or(usize::MAX)
+    }
 }
 
 /// One server block.
@@ -89,6 +136,30 @@ pub struct ServerBlock {
 pub struct Config {
     pub path: PathBuf,
     pub blocks: Vec<ServerBlock>,
+    /// The port for keys that name none (`--dns-port`), kept for reloads.
+    pub default_port: u16,
+    /// SHA-512 (hex) of the Corefile's tokens, imports included: `reload` compares it.
+    pub sha512: String,
+}
+
+/// SHA-512 of a token stream: words and line breaks, not comments or spacing.
+pub fn digest(toks: &[Token]) -> String {
+    use sha2::{Digest, Sha512};
+    let mut h = Sha512::new();
+    let mut prev: Option<&Token> = None;
+    for t in toks {
+        let sep: &[u8] = match prev {
+            Some(p) if same_line(p, t) => b" ",
+            _ => b"\n",
+        };
+        h.update(sep);
+        if t.quoted {
+            h.update(b"\"");
+        }
+        h.update(t.text.as_bytes());
+        prev = Some(t);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Every directive CoreDNS 1.14 knows (plugin.cfg), in its execution order.
@@ -154,7 +225,23 @@ pub const COREDNS_DIRECTIVES: &[&str] = &[
 ];
 
 /// Directives kdns implements.
-pub const SUPPORTED: &[&str] = &["bind", "kubernetes"];
+pub const SUPPORTED: &[&str] = &[
+    "bind",
+    "cache",
+    "errors",
+    "forward",
+    "health",
+    "kubernetes",
+    "loadbalance",
+    "log",
+    "loop",
+    "prometheus",
+    "ready",
+    "reload",
+];
+
+/// Directives that may appear more than once in a server block.
+const REPEATABLE: &[&str] = &["bind", "forward", "log"];
 
 /// Loads a Corefile from disk with the process environment.
 pub fn load(path: &Path, default_port: u16) -> Result<Config, ConfigError> {
@@ -380,6 +467,8 @@ fn parse(path: &Path, toks: Vec<Token>, default_port: u16) -> Result<Config, Con
     Ok(Config {
         path: path.to_path_buf(),
         blocks,
+        default_port,
+        sha512: digest(&toks),
     })
 }
 
@@ -402,7 +491,7 @@ fn build_block(
                 ConfigError::at(name, None, format!("unknown directive {d:?}"))
             });
         }
-        if d != "bind" && !used.insert(d.to_string()) {
+        if !REPEATABLE.contains(&d) && !used.insert(d.to_string()) {
             return Err(ConfigError::at(
                 name,
                 Some(d),
@@ -440,9 +529,45 @@ fn build_block(
             "kubernetes" => plugins.push(Plugin::Kubernetes(Box::new(kubernetes::parse(
                 line, &zones,
             )?))),
+            "forward" => plugins.push(Plugin::Forward(Box::new(
+                crate::plugin::forward::config::parse(line)?,
+            ))),
+            "cache" => plugins.push(Plugin::Cache(Box::new(
+                crate::plugin::cache::config::parse(line, &zones)?,
+            ))),
+            "health" => plugins.push(Plugin::Health(crate::plugin::health::parse(line)?)),
+            "ready" => plugins.push(Plugin::Ready(crate::plugin::ready::parse(line)?)),
+            "prometheus" => {
+                plugins.push(Plugin::Prometheus(crate::plugin::prometheus::parse(line)?))
+            }
+            "errors" => plugins.push(Plugin::Errors(crate::plugin::errors::parse(line)?)),
+            "log" => {
+                let at = plugins.iter().position(|p| matches!(p, Plugin::Log(_)));
+                let mut rules = match at {
+                    Some(i) => match plugins.remove(i) {
+                        Plugin::Log(l) => l,
+                        _ => LogConfig::default(),
+                    },
+                    None => LogConfig::default(),
+                };
+                crate::plugin::log::parse(line, &mut rules)?;
+                plugins.push(Plugin::Log(rules));
+            }
+            "loop" => {
+                crate::plugin::loop_detect::parse(line)?;
+                plugins.push(Plugin::Loop);
+            }
+            "reload" => plugins.push(Plugin::Reload(crate::plugin::reload::parse(line)?)),
+            "loadbalance" => {
+                crate::plugin::loadbalance::parse(line)?;
+                plugins.push(Plugin::Loadbalance);
+            }
             _ => unreachable!("checked against SUPPORTED"),
         }
     }
+    // CoreDNS runs directives in plugin.cfg order, whatever the Corefile order (stable: several
+    // `forward`s keep theirs).
+    plugins.sort_by_key(Plugin::order);
     Ok(ServerBlock {
         zones,
         port,
@@ -481,11 +606,11 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert_eq!(e, "Corefile:3: unknown directive \"frobnicate\"");
-        let e = cfg(".:53 {\n  forward . 1.2.3.4\n}\n")
+        let e = cfg(".:53 {\n  rewrite name a b\n}\n")
             .unwrap_err()
             .to_string();
         assert!(
-            e.starts_with("Corefile:2: forward: directive is not supported"),
+            e.starts_with("Corefile:2: rewrite: directive is not supported"),
             "{e}"
         );
         let e = cfg(".:53 {\n  bind nope\n}\n").unwrap_err().to_string();
@@ -499,6 +624,68 @@ mod tests {
         assert!(e.contains("already defined"), "{e}");
         let e = cfg(".:99999 {\n}\n").unwrap_err().to_string();
         assert!(e.contains("invalid port"), "{e}");
+    }
+
+    #[test]
+    fn directives_run_in_plugin_cfg_order_whatever_the_corefile_says() {
+        let c = cfg(".:53 {\n loadbalance\n reload\n loop\n cache 30\n forward a. 127.0.0.1\n forward . 127.0.0.2\n prometheus\n ready\n health\n errors\n log\n log example.org\n kubernetes cluster.local {\n  manifests m\n }\n}\n").unwrap();
+        let names: Vec<&str> = c.blocks[0].plugins.iter().map(Plugin::name).collect();
+        assert_eq!(
+            names,
+            vec![
+                "reload",
+                "ready",
+                "health",
+                "prometheus",
+                "errors",
+                "log",
+                "loadbalance",
+                "cache",
+                "kubernetes",
+                "loop",
+                "forward",
+                "forward"
+            ]
+        );
+        let froms: Vec<String> = c.blocks[0]
+            .plugins
+            .iter()
+            .filter_map(|p| match p {
+                Plugin::Forward(f) => Some(f.from.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(froms, vec!["a.", "."], "forwards keep their Corefile order");
+        let Some(Plugin::Log(l)) = c.blocks[0]
+            .plugins
+            .iter()
+            .find(|p| matches!(p, Plugin::Log(_)))
+        else {
+            panic!()
+        };
+        assert_eq!(l.rules.len(), 2, "log lines add rules");
+        let e = cfg(".:53 {\n errors\n errors\n}\n")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "Corefile:3: errors: this directive can only be used once per server block"
+        );
+        for d in SUPPORTED {
+            assert!(COREDNS_DIRECTIVES.contains(d), "{d} is a CoreDNS directive");
+        }
+    }
+
+    #[test]
+    fn digest_ignores_comments_and_spacing_but_not_words() {
+        let a = cfg(".:53 {\n  cache 30\n}\n").unwrap().sha512;
+        let b = cfg("# a comment\n.:53   {\n cache   30 # more\n}\n")
+            .unwrap()
+            .sha512;
+        let c = cfg(".:53 {\n  cache 31\n}\n").unwrap().sha512;
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(a.len(), 128);
     }
 
     #[test]

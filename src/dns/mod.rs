@@ -1,7 +1,11 @@
-//! The DNS server: hickory types stop here.
+//! The DNS server: hickory types stop here (and in the directives of `src/plugin/`).
+pub mod codes;
 pub mod handler;
+pub mod query;
+pub mod respond;
 pub mod server;
 pub mod udp;
 pub mod wire;
 
-pub use handler::{Answer, Block, Router, Step};
+pub use handler::{Block, Observers, Router, Step};
+pub use query::{Answer, Proto, Query};

@@ -1,31 +1,45 @@
-//! DNS listeners: UDP and TCP sockets per port and address, served by hickory.
+//! DNS listeners: UDP and TCP sockets per port and address. Every datagram and every TCP
+//! connection gets its own task; stopping closes the sockets, then waits for the queries in
+//! flight.
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_server::Server;
+use arc_swap::ArcSwap;
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-use super::handler::{Handler, Router};
+use super::handler::Router;
+use super::query::Proto;
+use super::respond::Responder;
+
+/// A TCP connection with no query for this long is closed.
+const TCP_IDLE: Duration = Duration::from_secs(10);
 
 /// Sockets for one configured port.
 pub struct Listeners {
     /// The port as configured (the routing key; 0 means "any free port").
     pub port: u16,
+    /// The addresses asked for (empty: every address).
+    pub addrs: Vec<IpAddr>,
     pub udp: Vec<UdpSocket>,
     pub tcp: Vec<TcpListener>,
 }
 
 impl Listeners {
-    /// The addresses actually bound (useful with port 0).
+    /// The addresses actually bound (useful with port 0), once each.
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.udp
-            .iter()
-            .filter_map(|s| s.local_addr().ok())
-            .collect()
+        let mut v: Vec<SocketAddr> = Vec::new();
+        for a in self.udp.iter().filter_map(|s| s.local_addr().ok()) {
+            if !v.contains(&a) {
+                v.push(a);
+            }
+        }
+        v
     }
 }
 
@@ -77,7 +91,7 @@ pub fn bind(port: u16, addrs: &[IpAddr]) -> io::Result<Listeners> {
 
 fn bind_once(port: u16, addrs: &[IpAddr]) -> io::Result<Listeners> {
     let wildcard = addrs.is_empty();
-    let addrs: Vec<IpAddr> = if wildcard {
+    let ips: Vec<IpAddr> = if wildcard {
         vec![
             IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             IpAddr::V6(Ipv6Addr::UNSPECIFIED),
@@ -87,11 +101,12 @@ fn bind_once(port: u16, addrs: &[IpAddr]) -> io::Result<Listeners> {
     };
     let mut out = Listeners {
         port,
+        addrs: addrs.to_vec(),
         udp: Vec::new(),
         tcp: Vec::new(),
     };
     let mut actual = port;
-    for ip in addrs {
+    for ip in ips {
         let addr = SocketAddr::new(ip, actual);
         let udp = match udp_socket(addr) {
             Ok(s) => s,
@@ -119,38 +134,100 @@ fn bind_once(port: u16, addrs: &[IpAddr]) -> io::Result<Listeners> {
     Ok(out)
 }
 
-/// Serves every listener until `shutdown` is cancelled, then stops accepting and lets
-/// in-flight queries finish.
-pub async fn run(
-    router: Arc<Router>,
-    listeners: Vec<Listeners>,
-    shutdown: CancellationToken,
+/// Serving one port's listeners; stop with [`Serving::stop`].
+pub struct Serving {
+    stop: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl Serving {
+    /// Stops accepting, then waits for the queries in flight.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
+    }
+}
+
+/// Starts serving `l` with whatever router `router` holds when each query arrives.
+pub fn serve(router: Arc<ArcSwap<Router>>, l: Listeners) -> Serving {
+    let stop = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let responder = Arc::new(Responder {
+        router,
+        port: l.port,
+    });
+    for s in l.udp {
+        tasks.spawn(super::udp::serve(
+            Arc::new(s),
+            responder.clone(),
+            stop.clone(),
+            tasks.clone(),
+        ));
+    }
+    for t in l.tcp {
+        tasks.spawn(tcp_loop(t, responder.clone(), stop.clone(), tasks.clone()));
+    }
+    Serving { stop, tasks }
+}
+
+async fn tcp_loop(l: TcpListener, r: Arc<Responder>, stop: CancellationToken, tasks: TaskTracker) {
+    loop {
+        let got = tokio::select! {
+            _ = stop.cancelled() => return,
+            g = l.accept() => g,
+        };
+        match got {
+            Ok((s, src)) => {
+                let (r, stop) = (r.clone(), stop.clone());
+                tasks.spawn(async move {
+                    if let Err(e) = tcp_conn(s, src, r, stop).await {
+                        tracing::debug!(error = %e, %src, "tcp connection ended");
+                    }
+                });
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "tcp accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Queries on one connection, answered in order; closes when idle, at EOF or on stop.
+async fn tcp_conn(
+    mut s: TcpStream,
+    src: SocketAddr,
+    r: Arc<Responder>,
+    stop: CancellationToken,
 ) -> io::Result<()> {
-    let mut servers = Vec::new();
-    for l in listeners {
-        let mut server = Server::new(Handler {
-            router: router.clone(),
-            port: l.port,
-        });
-        for s in l.udp {
-            // UDP is served by our own loop (dns/udp.rs); hickory serves TCP.
-            tokio::spawn(super::udp::serve(
-                Arc::new(s),
-                router.clone(),
-                l.port,
-                shutdown.clone(),
-            ));
+    let local = s.local_addr()?;
+    let _ = s.set_nodelay(true);
+    loop {
+        let len = tokio::select! {
+            _ = stop.cancelled() => return Ok(()),
+            l = tokio::time::timeout(TCP_IDLE, s.read_u16()) => match l {
+                Err(_) => return Ok(()),
+                Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
+                Ok(r) => r?,
+            },
+        };
+        let mut raw = vec![0u8; usize::from(len)];
+        tokio::time::timeout(TCP_IDLE, s.read_exact(&mut raw))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "reading a query"))??;
+        let Some((out, done)) = r.respond(raw, src, local, Proto::Tcp).await else {
+            return Ok(());
+        };
+        let Ok(n) = u16::try_from(out.len()) else {
+            return Ok(());
+        };
+        let mut framed = Vec::with_capacity(out.len() + 2);
+        framed.extend_from_slice(&n.to_be_bytes());
+        framed.extend_from_slice(&out);
+        s.write_all(&framed).await?;
+        if let Some(d) = done {
+            d.report();
         }
-        for t in l.tcp {
-            server.register_listener(t, Duration::from_secs(5), 64);
-        }
-        servers.push(server);
     }
-    shutdown.cancelled().await;
-    for mut s in servers {
-        if let Err(e) = s.shutdown_gracefully().await {
-            tracing::warn!(error = %e, "DNS server did not shut down cleanly");
-        }
-    }
-    Ok(())
 }

@@ -1,33 +1,35 @@
-//! The UDP query path, below hickory's server loop.
+//! The UDP query path.
 //!
-//! hickory's `Server` copies each datagram into a new `Vec`, spawns a task per request and
-//! routes the response back through a channel. Here each SO_REUSEPORT socket has one task
-//! that, for the common case, answers inline without allocating:
+//! Each SO_REUSEPORT socket has one task that, for the common case, answers inline without
+//! allocating:
 //!
 //! 1. the header and the single question are read by hand (no `Name`, no `Message`);
-//! 2. the key `(lower-case qname, qtype, qclass, EDNS, DO)` is looked up in this task's own
-//!    packet cache (no lock: one cache per socket task) holding the encoded response after the
-//!    question; an entry is valid only for the zone generation it was built from, so any
-//!    change anywhere clears it — answers are always exactly what the zone says now;
+//! 2. the key `(client family, lower-case qname, qtype, qclass, EDNS, DO)` is looked up in this
+//!    task's own packet cache (no lock: one cache per socket task) holding the encoded response
+//!    after the question; an entry is valid only for the zone generation it was built from, so
+//!    any change anywhere (or a reload) clears it — answers are always exactly what the zone
+//!    says now;
 //! 3. the response is assembled in a reused buffer: the request's ID, RD and CD bits, the
-//!    cached flags and counts, the question as the client wrote it, the cached sections.
+//!    cached flags and counts, the question as the client wrote it, the cached sections;
+//! 4. the block's `prometheus` series are counted (pre-resolved atomics).
 //!
 //! Anything else (misses, mixed-case names, other opcodes, several questions, TSIG, answers
-//! that are not a pure authoritative zone answer, answers over 512 bytes) takes the full path:
-//! hickory-proto decodes it, [`Router::resolve`] answers it, hickory-proto encodes it, and a
-//! cacheable result is stored. Slow-path work that may wait (startup sync, upstreams) runs on
-//! its own task so the socket keeps reading.
+//! that are not a pure authoritative zone answer, answers over 512 bytes, blocks with `log`,
+//! answers `loadbalance` would shuffle) takes the full path ([`Responder::respond`]). Full-path
+//! work is polled once inline; what has to wait (startup sync, upstreams, the cache's own
+//! refreshes) continues on its own task so the socket keeps reading.
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
-use hickory_server::proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
-use hickory_server::proto::rr::{DNSClass, RecordType};
-use hickory_server::proto::serialize::binary::{BinEncodable, BinEncoder};
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-use super::handler::{Answer, Router, MAX_UDP_PAYLOAD};
+use super::query::Proto;
+use super::respond::Replay;
+use super::respond::Responder;
 use crate::zone::store::generation;
 
 /// Entries per socket task before the cache is cleared wholesale (bounded memory).
@@ -41,6 +43,8 @@ struct Cached {
     header: [u8; 10],
     /// Everything after the question.
     tail: Box<[u8]>,
+    /// What a replay counts (the block's `prometheus` series, cache lookups).
+    metrics: Arc<Replay>,
 }
 
 /// What the hand parser learned from a request.
@@ -133,91 +137,16 @@ fn assemble(req: &[u8], p: &Parsed, c: &Cached, out: &mut Vec<u8>) {
     out.extend_from_slice(&c.tail);
 }
 
-/// Encodes a full-path answer to wire format for this request (hickory-proto).
-pub fn encode(req: &Message, answer: &Answer) -> Option<Vec<u8>> {
-    let mut m = Message::new(req.metadata.id, MessageType::Response, OpCode::Query);
-    m.metadata.recursion_desired = req.metadata.recursion_desired;
-    m.metadata.checking_disabled = req.metadata.checking_disabled;
-    m.metadata.authoritative = answer.authoritative;
-    m.metadata.response_code = answer.rcode;
-    m.queries = req.queries.clone();
-    m.answers = answer.answers.clone();
-    m.authorities = answer.authority.clone();
-    m.additionals = answer.additional.clone();
-    let limit = match &req.edns {
-        Some(e) => {
-            let mut out = Edns::new();
-            out.set_max_payload(e.max_payload().clamp(512, MAX_UDP_PAYLOAD));
-            out.set_version(0);
-            m.edns = Some(out);
-            e.max_payload().clamp(512, MAX_UDP_PAYLOAD)
-        }
-        None => 512,
-    };
-    let mut buf = Vec::with_capacity(512);
-    let mut enc = BinEncoder::new(&mut buf);
-    enc.set_max_size(limit);
-    match m.emit(&mut enc) {
-        Ok(()) => Some(buf),
-        Err(_) => {
-            // Too big: send the header and question with TC set; the client retries over TCP.
-            m.answers.clear();
-            m.authorities.clear();
-            m.additionals.clear();
-            m.metadata.truncation = true;
-            m.to_vec().ok()
-        }
-    }
-}
-
-fn error_response(req: &Message, rcode: ResponseCode) -> Option<Vec<u8>> {
-    let mut m = Message::new(req.metadata.id, MessageType::Response, req.metadata.op_code);
-    m.metadata.recursion_desired = req.metadata.recursion_desired;
-    m.metadata.response_code = rcode;
-    m.queries = req.queries.clone();
-    if let Some(e) = &req.edns {
-        let mut out = Edns::new();
-        out.set_max_payload(e.max_payload().clamp(512, MAX_UDP_PAYLOAD));
-        out.set_version(0);
-        m.edns = Some(out);
-    }
-    m.to_vec().ok()
-}
-
-/// The full path: decode, resolve, encode. Returns the response and whether it may be cached.
-async fn full(router: &Router, port: u16, req: &[u8]) -> Option<(Vec<u8>, bool)> {
-    let msg = Message::from_vec(req).ok()?;
-    if msg.metadata.message_type != MessageType::Query {
-        return None;
-    }
-    if msg.metadata.op_code != OpCode::Query {
-        return error_response(&msg, ResponseCode::NotImp).map(|r| (r, false));
-    }
-    if msg.queries.len() != 1 {
-        return error_response(&msg, ResponseCode::FormErr).map(|r| (r, false));
-    }
-    if msg.edns.as_ref().is_some_and(|e| e.version() > 0) {
-        return error_response(&msg, ResponseCode::BADVERS).map(|r| (r, false));
-    }
-    let q = &msg.queries[0];
-    let answer = if q.query_class() != DNSClass::IN {
-        Answer::refused()
-    } else {
-        router.resolve(port, q.name(), q.query_type()).await
-    };
-    let cacheable = answer.cacheable
-        && q.query_type() != RecordType::AXFR
-        && q.query_type() != RecordType::IXFR;
-    encode(&msg, &answer).map(|r| (r, cacheable))
-}
-
-/// Serves one UDP socket until `shutdown`.
+/// Serves one UDP socket until `stop`; full-path work is tracked by `tasks`.
 pub async fn serve(
     sock: Arc<UdpSocket>,
-    router: Arc<Router>,
-    port: u16,
-    shutdown: CancellationToken,
+    r: Arc<Responder>,
+    stop: CancellationToken,
+    tasks: TaskTracker,
 ) {
+    let local = sock
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), 0));
     let mut buf = vec![0u8; 4096];
     let mut out: Vec<u8> = Vec::with_capacity(1232);
     let mut key: Vec<u8> = Vec::with_capacity(272);
@@ -227,13 +156,15 @@ pub async fn serve(
         let (n, src): (usize, SocketAddr) = tokio::select! {
             r = sock.recv_from(&mut buf) => match r {
                 Ok(x) => x,
+                // ICMP errors from earlier sends surface here on some systems: keep serving.
                 Err(e) => {
                     tracing::debug!(error = %e, "udp recv");
                     continue;
                 }
             },
-            _ = shutdown.cancelled() => return,
+            _ = stop.cancelled() => return,
         };
+        let t0 = Instant::now();
         let req = &buf[..n];
         let gen = generation();
         if gen != cache_gen {
@@ -241,40 +172,51 @@ pub async fn serve(
             cache_gen = gen;
         }
         let parsed = parse(req, &mut key);
+        if parsed.is_some() {
+            // The client's address family is part of the key (a metrics label).
+            key[0] |= u8::from(src.is_ipv6()) << 2;
+        }
         if let Some(p) = parsed.as_ref().filter(|p| !p.mixed_case) {
             // (Mixed case never hits: names other than the question's, such as SRV targets
             // and glue owners, carry the zone in the question's case.)
             if let Some(c) = cache.get(&key[..p.key_len]) {
                 assemble(req, p, c, &mut out);
                 let _ = sock.send_to(&out, src).await;
+                c.metrics.record(n, out.len(), t0.elapsed());
                 continue;
             }
         }
         // Full path. Keep a copy of the request: the socket buffer is reused.
-        let req = req.to_vec();
+        let raw = req.to_vec();
         let cache_key = parsed
             .as_ref()
             .filter(|p| !p.mixed_case)
             .map(|p| (Box::<[u8]>::from(&key[..p.key_len]), p.question_end));
         // Poll the answer once inline: a zone answer completes at once; anything that has to
-        // wait (startup sync, an upstream) continues on its own task.
-        let r = router.clone();
-        let mut fut = Box::pin(async move { full(&r, port, &req).await });
+        // wait continues on its own task.
+        let responder = r.clone();
+        let mut fut = Box::pin(async move { responder.respond(raw, src, local, Proto::Udp).await });
         match futures::poll!(&mut fut) {
-            std::task::Poll::Ready(Some((resp, cacheable))) => {
+            std::task::Poll::Ready(Some((resp, done))) => {
                 let _ = sock.send_to(&resp, src).await;
-                if cacheable && gen == generation() {
-                    if let Some((k, qend)) = cache_key {
-                        store(&mut cache, k, &resp, qend);
+                if let Some(d) = done {
+                    if gen == generation() && d.packet_cacheable() {
+                        if let Some((k, qend)) = cache_key {
+                            store(&mut cache, k, &resp, qend, d.replay());
+                        }
                     }
+                    d.report();
                 }
             }
             std::task::Poll::Ready(None) => {}
             std::task::Poll::Pending => {
                 let sock = sock.clone();
-                tokio::spawn(async move {
-                    if let Some((resp, _)) = fut.await {
+                tasks.spawn(async move {
+                    if let Some((resp, done)) = fut.await {
                         let _ = sock.send_to(&resp, src).await;
+                        if let Some(d) = done {
+                            d.report();
+                        }
                     }
                 });
             }
@@ -282,7 +224,13 @@ pub async fn serve(
     }
 }
 
-fn store(cache: &mut HashMap<Box<[u8]>, Cached>, key: Box<[u8]>, resp: &[u8], question_end: usize) {
+fn store(
+    cache: &mut HashMap<Box<[u8]>, Cached>,
+    key: Box<[u8]>,
+    resp: &[u8],
+    question_end: usize,
+    metrics: Arc<Replay>,
+) {
     if resp.len() > CACHE_MAX_LEN || resp.len() < question_end || resp[2] & 0x02 != 0 {
         return; // too big, malformed, or truncated
     }
@@ -298,6 +246,7 @@ fn store(cache: &mut HashMap<Box<[u8]>, Cached>, key: Box<[u8]>, resp: &[u8], qu
         Cached {
             header,
             tail: resp[question_end..].into(),
+            metrics,
         },
     );
 }
@@ -305,6 +254,7 @@ fn store(cache: &mut HashMap<Box<[u8]>, Cached>, key: Box<[u8]>, resp: &[u8], qu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hickory_server::proto::op::Message;
 
     fn query(name: &str, edns: bool) -> Vec<u8> {
         let mut v = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, u8::from(edns)];
@@ -358,6 +308,7 @@ mod tests {
         let c = Cached {
             header: [0x84, 0x00, 0, 1, 0, 1, 0, 0, 0, 0],
             tail: vec![0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 5, 0, 4, 10, 0, 0, 1].into(),
+            metrics: Arc::new(Replay::default()),
         };
         let mut out = Vec::new();
         assemble(&q, &p, &c, &mut out);

@@ -2,7 +2,10 @@
 //! port and ask it with real DNS clients.
 #![allow(dead_code)]
 pub mod cluster;
-use std::io::{BufRead, BufReader};
+pub mod knot;
+pub mod netns;
+
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -54,21 +57,48 @@ impl Kdns {
     }
 
     pub fn start_conf(conf: &Path, dir: tempfile::TempDir) -> Kdns {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kdns"))
+        Self::start_in(&[], conf, dir)
+    }
+
+    /// Starts kdns under `prefix` (e.g. `ip netns exec NAME`); its stdout (the `log`
+    /// directive) and stderr both go to [`Kdns::log`].
+    pub fn start_in(prefix: &[&str], conf: &Path, dir: tempfile::TempDir) -> Kdns {
+        let bin = env!("CARGO_BIN_EXE_kdns");
+        let mut cmd = match prefix.split_first() {
+            Some((p, rest)) => {
+                let mut c = Command::new(p);
+                c.args(rest).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
+        let mut child = cmd
             .arg("--conf")
             .arg(conf)
             .env("RUST_LOG", "info,hickory_server=warn")
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("start kdns");
         let stderr = child.stderr.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
         let log = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = std::sync::mpsc::channel();
         let log2 = log.clone();
+        let log3 = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let mut l = log3.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(i) = line.find("listening on ") {
+                if let Some(i) = line
+                    .find("listening on ")
+                    .filter(|_| line.ends_with("(udp, tcp)"))
+                {
                     let rest = &line[i + "listening on ".len()..];
                     let a = rest.split_whitespace().next().unwrap_or("");
                     if let Ok(addr) = a.parse::<SocketAddr>() {
@@ -110,6 +140,56 @@ impl Kdns {
     pub fn dig(&self, args: &[&str]) -> String {
         dig(self.addr, args)
     }
+
+    /// The bound address of an HTTP listener (`http listening on ADDR (PATHS)`) that serves
+    /// `path`.
+    pub fn http_addr(&self, path: &str) -> SocketAddr {
+        let log = self.log();
+        log.lines()
+            .filter_map(|l| l.split("http listening on ").nth(1))
+            .find(|rest| rest.contains(path))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no HTTP listener for {path}; log:\n{log}"))
+    }
+
+    /// Sends SIGTERM.
+    pub fn sigterm(&self) {
+        let ok = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "kill -TERM failed");
+    }
+}
+
+/// `GET path` over HTTP/1.1: (status code, body).
+pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3))
+        .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let code = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (code, body)
+}
+
+/// The value of one sample in a Prometheus text exposition (`name{labels}` as written).
+pub fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
 }
 
 impl Drop for Kdns {

@@ -1,0 +1,118 @@
+//! Response codes and query types as CoreDNS prints them (miekg/dns names), for metrics labels
+//! and logs.
+use std::borrow::Cow;
+
+use hickory_server::proto::op::ResponseCode;
+use hickory_server::proto::rr::RecordType;
+
+/// `NOERROR`, `NXDOMAIN`, … or the number (miekg/dns `RcodeToString`).
+pub fn rcode_name(code: u16) -> Cow<'static, str> {
+    Cow::Borrowed(match code {
+        0 => "NOERROR",
+        1 => "FORMERR",
+        2 => "SERVFAIL",
+        3 => "NXDOMAIN",
+        4 => "NOTIMP",
+        5 => "REFUSED",
+        6 => "YXDOMAIN",
+        7 => "YXRRSET",
+        8 => "NXRRSET",
+        9 => "NOTAUTH",
+        10 => "NOTZONE",
+        16 => "BADSIG",
+        17 => "BADKEY",
+        18 => "BADTIME",
+        19 => "BADMODE",
+        20 => "BADNAME",
+        21 => "BADALG",
+        22 => "BADTRUNC",
+        23 => "BADCOOKIE",
+        n => return Cow::Owned(n.to_string()),
+    })
+}
+
+pub fn rcode_text(r: ResponseCode) -> Cow<'static, str> {
+    rcode_name(u16::from(r))
+}
+
+/// Parses an RCODE name as CoreDNS accepts it in `next` and `failover` (case-insensitive).
+pub fn parse_rcode(s: &str) -> Option<ResponseCode> {
+    let up = s.to_ascii_uppercase();
+    (0..=23u16)
+        .find(|c| rcode_name(*c) == up.as_str())
+        .map(|c| ResponseCode::from(0, c as u8))
+}
+
+/// A small dense index for a response code (for lock-free per-rcode series): 0..=23, 24 for
+/// anything else.
+pub const RCODE_SLOTS: usize = 25;
+pub fn rcode_slot(code: u16) -> usize {
+    usize::from(code.min(24))
+}
+
+/// The query types CoreDNS counts by name in `coredns_dns_requests_total`; others are `other`.
+pub const MONITORED_TYPES: &[RecordType] = &[
+    RecordType::AAAA,
+    RecordType::A,
+    RecordType::CNAME,
+    RecordType::DNSKEY,
+    RecordType::DS,
+    RecordType::MX,
+    RecordType::NSEC3,
+    RecordType::NSEC,
+    RecordType::NS,
+    RecordType::PTR,
+    RecordType::RRSIG,
+    RecordType::SOA,
+    RecordType::SRV,
+    RecordType::TXT,
+    RecordType::HTTPS,
+    RecordType::SVCB,
+    RecordType::IXFR,
+    RecordType::AXFR,
+    RecordType::ANY,
+];
+pub const TYPE_SLOTS: usize = MONITORED_TYPES.len() + 1;
+
+/// Index into [`MONITORED_TYPES`], or the last slot for `other`.
+pub fn type_slot(t: RecordType) -> usize {
+    MONITORED_TYPES
+        .iter()
+        .position(|m| *m == t)
+        .unwrap_or(MONITORED_TYPES.len())
+}
+
+pub fn type_slot_name(slot: usize) -> String {
+    MONITORED_TYPES
+        .get(slot)
+        .map(|t| t.to_string())
+        .unwrap_or_else(|| "other".to_string())
+}
+
+/// The type as miekg/dns prints it: its mnemonic, or `TYPE123` when it has none.
+pub fn type_text(t: RecordType) -> String {
+    match t {
+        RecordType::Unknown(n) => format!("TYPE{n}"),
+        t => t.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(rcode_name(3), "NXDOMAIN");
+        assert_eq!(rcode_name(99), "99");
+        assert_eq!(parse_rcode("servfail"), Some(ResponseCode::ServFail));
+        assert_eq!(parse_rcode("NXDOMAIN"), Some(ResponseCode::NXDomain));
+        assert_eq!(parse_rcode("nope"), None);
+        assert_eq!(type_slot_name(type_slot(RecordType::A)), "A");
+        assert_eq!(type_slot_name(type_slot(RecordType::HINFO)), "other");
+        assert_eq!(type_text(RecordType::Unknown(65280)), "TYPE65280");
+        assert_eq!(type_text(RecordType::HINFO), "HINFO");
+        assert_eq!(rcode_slot(5), 5);
+        assert_eq!(rcode_slot(4000), 24);
+    }
+}

@@ -1,0 +1,465 @@
+//! A cached answer and CoreDNS's rules for what is cached, as what, and for how long
+//! (`plugin/pkg/response/typify.go`, `plugin/cache/cache.go`, `plugin/pkg/dnsutil/ttl.go`).
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hickory_server::proto::op::ResponseCode;
+use hickory_server::proto::rr::{Name, Record, RecordType};
+
+use crate::dns::Answer;
+
+/// CoreDNS's response classes (`response.Type`) as far as the cache cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    NoError,
+    NameError,
+    NoData,
+    Delegation,
+    ServerError,
+    OtherError,
+}
+
+fn has_soa(a: &Answer) -> bool {
+    a.authority
+        .iter()
+        .any(|r| r.record_type() == RecordType::SOA)
+}
+
+fn cname_target<'a>(answers: &'a [Record], owner: &Name) -> Result<Option<&'a Name>, ()> {
+    let mut target: Option<&Name> = None;
+    for r in answers {
+        if let hickory_server::proto::rr::RData::CNAME(c) = &r.data {
+            if r.name.eq_ignore_ascii_case(owner) {
+                match target {
+                    Some(t) if !t.eq_ignore_ascii_case(&c.0) => return Err(()),
+                    _ => target = Some(&c.0),
+                }
+            }
+        }
+    }
+    Ok(target)
+}
+
+trait EqIgnoreCase {
+    fn eq_ignore_ascii_case(&self, other: &Self) -> bool;
+}
+
+impl EqIgnoreCase for Name {
+    fn eq_ignore_ascii_case(&self, other: &Self) -> bool {
+        self.to_ascii()
+            .trim_end_matches('.')
+            .eq_ignore_ascii_case(other.to_ascii().trim_end_matches('.'))
+    }
+}
+
+/// Does the answer section answer `(qname, qtype)`, following the CNAME chain?
+pub fn answers_question(answers: &[Record], qname: &Name, qtype: RecordType) -> bool {
+    if answers.is_empty() {
+        return false;
+    }
+    if qtype == RecordType::ANY {
+        return answers.iter().any(|r| r.name.eq_ignore_ascii_case(qname));
+    }
+    if qtype == RecordType::CNAME {
+        return matches!(cname_target(answers, qname), Ok(Some(_)));
+    }
+    let mut name = qname.clone();
+    let mut seen: Vec<Name> = Vec::new();
+    loop {
+        if seen.iter().any(|s| s.eq_ignore_ascii_case(&name)) {
+            return false;
+        }
+        seen.push(name.clone());
+        match cname_target(answers, &name) {
+            Err(()) => return false,
+            Ok(Some(t)) => name = t.clone(),
+            Ok(None) => break,
+        }
+    }
+    answers
+        .iter()
+        .any(|r| r.record_type() == qtype && r.name.eq_ignore_ascii_case(&name))
+}
+
+/// `response.Typify`, with CoreDNS's NODATA-with-CNAME reclassification.
+pub fn classify(a: &Answer, qname: &Name, qtype: RecordType) -> Class {
+    let rc = a.rcode;
+    if !a.answers.is_empty() && rc == ResponseCode::NoError {
+        if has_soa(a) && !answers_question(&a.answers, qname, qtype) {
+            return Class::NoData;
+        }
+        return Class::NoError;
+    }
+    if !a.answers.is_empty() && rc == ResponseCode::NXDomain {
+        return Class::OtherError;
+    }
+    let soa = has_soa(a);
+    if soa && rc == ResponseCode::NoError {
+        return Class::NoData;
+    }
+    if rc == ResponseCode::NXDomain {
+        return Class::NameError;
+    }
+    if rc == ResponseCode::ServFail || rc == ResponseCode::NotImp {
+        return Class::ServerError;
+    }
+    let ns = a
+        .authority
+        .iter()
+        .any(|r| r.record_type() == RecordType::NS);
+    if ns && rc == ResponseCode::NoError {
+        return Class::Delegation;
+    }
+    if rc == ResponseCode::NoError {
+        Class::NoError
+    } else {
+        Class::OtherError
+    }
+}
+
+/// Whether CoreDNS would store this answer at all (`key` in cache.go).
+pub fn cacheable(a: &Answer, class: Class, qname: &Name, qtype: RecordType) -> bool {
+    match class {
+        Class::OtherError => false,
+        Class::NameError => has_soa(a),
+        Class::NoError => {
+            has_soa(a) || a.answers.is_empty() || answers_question(&a.answers, qname, qtype)
+        }
+        _ => true,
+    }
+}
+
+/// The lowest TTL of the records, at most `max` (`dnsutil.MinimalTTLWithMaximum`).
+pub fn minimal_ttl(a: &Answer, class: Class, max: u32) -> u32 {
+    if !matches!(class, Class::NoError | Class::NameError | Class::NoData) {
+        return super::config::MIN_TTL;
+    }
+    if a.answers.is_empty() && a.authority.is_empty() && a.additional.is_empty() {
+        return super::config::MIN_TTL;
+    }
+    a.answers
+        .iter()
+        .chain(&a.authority)
+        .chain(&a.additional)
+        .map(|r| r.ttl)
+        .fold(max, u32::min)
+}
+
+/// A stored answer.
+#[derive(Debug)]
+pub struct Item {
+    /// Lower-case question name, to tell hash collisions apart.
+    pub name: String,
+    pub qtype: RecordType,
+    pub rcode: ResponseCode,
+    pub authentic_data: bool,
+    pub recursion_available: bool,
+    pub answers: Vec<Record>,
+    pub authority: Vec<Record>,
+    pub additional: Vec<Record>,
+    pub orig_ttl: u32,
+    pub stored: Instant,
+    /// Prefetch popularity (`freq.Freq`): hits with no gap longer than the prefetch duration.
+    hits: AtomicU32,
+    last_hit_ms: AtomicU64,
+    refreshing: AtomicBool,
+    retry_after_ms: AtomicU64,
+}
+
+impl Item {
+    pub fn new(lower: &str, qtype: RecordType, a: &Answer, ttl: u32) -> Self {
+        Self {
+            name: lower.to_string(),
+            qtype,
+            rcode: a.rcode,
+            authentic_data: a.authentic_data,
+            recursion_available: a.recursion_available,
+            answers: a.answers.clone(),
+            authority: a.authority.clone(),
+            additional: a.additional.clone(),
+            orig_ttl: ttl,
+            stored: Instant::now(),
+            hits: AtomicU32::new(0),
+            last_hit_ms: AtomicU64::new(0),
+            refreshing: AtomicBool::new(false),
+            retry_after_ms: AtomicU64::new(0),
+        }
+    }
+
+    pub fn matches(&self, lower: &str, qtype: RecordType) -> bool {
+        self.qtype == qtype && self.name == lower
+    }
+
+    /// Seconds left (negative once expired), as CoreDNS: whole seconds elapsed are subtracted.
+    pub fn ttl(&self, now: Instant) -> i64 {
+        i64::from(self.orig_ttl) - now.saturating_duration_since(self.stored).as_secs() as i64
+    }
+
+    fn ms(&self, now: Instant) -> u64 {
+        // +1 so that 0 means "never".
+        now.saturating_duration_since(self.stored).as_millis() as u64 + 1
+    }
+
+    /// Counts a hit; returns the hits in the current run (a gap over `gap` restarts it).
+    pub fn hit(&self, gap: Duration, now: Instant) -> u32 {
+        let now_ms = self.ms(now);
+        let last = self.last_hit_ms.swap(now_ms, Ordering::AcqRel);
+        if last == 0 || now_ms.saturating_sub(last) > gap.as_millis() as u64 {
+            self.hits.store(1, Ordering::Release);
+            1
+        } else {
+            self.hits.fetch_add(1, Ordering::AcqRel) + 1
+        }
+    }
+
+    pub fn hits(&self) -> u32 {
+        self.hits.load(Ordering::Acquire)
+    }
+
+    /// Carries popularity over to the item that replaced this one.
+    pub fn inherit(&self, old: &Item, now: Instant) {
+        self.hits.store(old.hits(), Ordering::Release);
+        self.last_hit_ms.store(self.ms(now), Ordering::Release);
+    }
+
+    /// At most one refresh at a time, and none during `recheck` after a failed one.
+    pub fn begin_refresh(&self, now: Instant) -> bool {
+        let after = self.retry_after_ms.load(Ordering::Acquire);
+        if after != 0 && self.ms(now) < after {
+            return false;
+        }
+        !self.refreshing.swap(true, Ordering::AcqRel)
+    }
+
+    pub fn end_refresh(&self, now: Instant, recheck: Duration, refreshed: bool) {
+        let after = if !refreshed && !recheck.is_zero() {
+            self.ms(now) + recheck.as_millis() as u64
+        } else {
+            0
+        };
+        self.retry_after_ms.store(after, Ordering::Release);
+        self.refreshing.store(false, Ordering::Release);
+    }
+
+    /// The answer this item gives with `ttl` on every record (CoreDNS sets AA on cached
+    /// answers: some stub resolvers drop non-authoritative ones).
+    pub fn to_answer(&self, ttl: u32, do_or_ad: bool) -> Answer {
+        let with_ttl = |rs: &[Record]| {
+            rs.iter()
+                .map(|r| {
+                    let mut r = r.clone();
+                    r.ttl = ttl;
+                    r
+                })
+                .collect()
+        };
+        Answer {
+            rcode: self.rcode,
+            authoritative: true,
+            recursion_available: self.recursion_available,
+            authentic_data: self.authentic_data && do_or_ad,
+            answers: with_ttl(&self.answers),
+            authority: with_ttl(&self.authority),
+            additional: with_ttl(&self.additional),
+            plugin: "cache",
+            error: None,
+            cacheable: false,
+            replay: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_server::proto::rr::rdata::{A, CNAME, NS, SOA};
+    use hickory_server::proto::rr::RData;
+
+    fn n(s: &str) -> Name {
+        Name::from_ascii(s).unwrap()
+    }
+    fn a(owner: &str, ttl: u32) -> Record {
+        Record::from_rdata(n(owner), ttl, RData::A(A::new(192, 0, 2, 1)))
+    }
+    fn cname(owner: &str, to: &str) -> Record {
+        Record::from_rdata(n(owner), 60, RData::CNAME(CNAME(n(to))))
+    }
+    fn soa(ttl: u32) -> Record {
+        Record::from_rdata(
+            n("example."),
+            ttl,
+            RData::SOA(SOA::new(n("ns.example."), n("h.example."), 1, 2, 3, 4, 5)),
+        )
+    }
+    fn ans(rc: ResponseCode, answers: Vec<Record>, authority: Vec<Record>) -> Answer {
+        let mut x = Answer::code(rc);
+        x.answers = answers;
+        x.authority = authority;
+        x
+    }
+
+    #[test]
+    fn classes_and_cacheability() {
+        let q = n("www.example.");
+        let t = RecordType::A;
+        for (answer, class, cache) in [
+            (
+                ans(ResponseCode::NoError, vec![a("www.example.", 60)], vec![]),
+                Class::NoError,
+                true,
+            ),
+            (
+                ans(
+                    ResponseCode::NoError,
+                    vec![cname("www.example.", "x.example."), a("x.example.", 60)],
+                    vec![],
+                ),
+                Class::NoError,
+                true,
+            ),
+            // A chain that ends without an A and without SOA: an incomplete answer, not cached.
+            (
+                ans(
+                    ResponseCode::NoError,
+                    vec![cname("www.example.", "x.example.")],
+                    vec![],
+                ),
+                Class::NoError,
+                false,
+            ),
+            // …with the SOA it is NODATA.
+            (
+                ans(
+                    ResponseCode::NoError,
+                    vec![cname("www.example.", "x.example.")],
+                    vec![soa(60)],
+                ),
+                Class::NoData,
+                true,
+            ),
+            (
+                ans(ResponseCode::NoError, vec![], vec![soa(60)]),
+                Class::NoData,
+                true,
+            ),
+            (
+                ans(ResponseCode::NXDomain, vec![], vec![soa(60)]),
+                Class::NameError,
+                true,
+            ),
+            (
+                ans(ResponseCode::NXDomain, vec![], vec![]),
+                Class::NameError,
+                false,
+            ),
+            (
+                ans(ResponseCode::NXDomain, vec![a("www.example.", 5)], vec![]),
+                Class::OtherError,
+                false,
+            ),
+            (
+                ans(ResponseCode::ServFail, vec![], vec![]),
+                Class::ServerError,
+                true,
+            ),
+            (
+                ans(ResponseCode::NotImp, vec![], vec![]),
+                Class::ServerError,
+                true,
+            ),
+            (
+                ans(ResponseCode::Refused, vec![], vec![]),
+                Class::OtherError,
+                false,
+            ),
+            (
+                ans(
+                    ResponseCode::NoError,
+                    vec![],
+                    vec![Record::from_rdata(
+                        n("example."),
+                        60,
+                        RData::NS(NS(n("ns.example."))),
+                    )],
+                ),
+                Class::Delegation,
+                true,
+            ),
+        ] {
+            let c = classify(&answer, &q, t);
+            assert_eq!(c, class, "{answer:?}");
+            assert_eq!(cacheable(&answer, c, &q, t), cache, "{answer:?}");
+        }
+        assert!(
+            !answers_question(&[cname("a.", "b."), cname("b.", "a.")], &n("a."), t),
+            "loop"
+        );
+        assert!(
+            !answers_question(
+                &[cname("a.", "b."), cname("a.", "c."), a("b.", 1)],
+                &n("a."),
+                t
+            ),
+            "two targets"
+        );
+        assert!(answers_question(
+            &[cname("A.", "b.")],
+            &n("a."),
+            RecordType::CNAME
+        ));
+    }
+
+    #[test]
+    fn minimal_ttl_caps_and_floors() {
+        let x = ans(
+            ResponseCode::NoError,
+            vec![a("www.example.", 300), a("www.example.", 40)],
+            vec![],
+        );
+        assert_eq!(minimal_ttl(&x, Class::NoError, 3600), 40);
+        assert_eq!(minimal_ttl(&x, Class::NoError, 30), 30);
+        assert_eq!(minimal_ttl(&x, Class::ServerError, 30), 5);
+        assert_eq!(
+            minimal_ttl(
+                &ans(ResponseCode::NoError, vec![], vec![]),
+                Class::NoError,
+                30
+            ),
+            5
+        );
+    }
+
+    #[test]
+    fn popularity_and_refresh_gate() {
+        let i = Item::new(
+            "a.",
+            RecordType::A,
+            &Answer::code(ResponseCode::NoError),
+            30,
+        );
+        let t0 = i.stored;
+        assert_eq!(
+            i.hit(Duration::from_secs(1), t0 + Duration::from_millis(10)),
+            1
+        );
+        assert_eq!(
+            i.hit(Duration::from_secs(1), t0 + Duration::from_millis(500)),
+            2
+        );
+        assert_eq!(
+            i.hit(Duration::from_secs(1), t0 + Duration::from_millis(2000)),
+            1,
+            "gap restarts"
+        );
+        assert!(i.begin_refresh(t0));
+        assert!(!i.begin_refresh(t0), "one at a time");
+        i.end_refresh(t0, Duration::from_secs(10), false);
+        assert!(
+            !i.begin_refresh(t0 + Duration::from_secs(1)),
+            "failure recheck"
+        );
+        assert!(i.begin_refresh(t0 + Duration::from_secs(11)));
+        assert_eq!(i.ttl(t0 + Duration::from_millis(1999)), 29);
+        assert_eq!(i.ttl(t0 + Duration::from_secs(31)), -1);
+    }
+}

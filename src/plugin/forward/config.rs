@@ -1,0 +1,479 @@
+//! Parsing `forward FROM TO… { options }` with CoreDNS's options, names and defaults.
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hickory_server::proto::op::ResponseCode;
+
+use crate::config::lexer::Token;
+use crate::config::{normalize_zone, ConfigError, Line};
+use crate::dns::codes::parse_rcode;
+use crate::plugin::args;
+
+const D: &str = "forward";
+/// CoreDNS's limit on upstreams per `forward`.
+pub const MAX_UPSTREAMS: usize = 15;
+
+/// How upstreams are ordered for each query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Policy {
+    #[default]
+    Random,
+    RoundRobin,
+    Sequential,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForwardConfig {
+    /// The zone forwarded (lower-case, final dot).
+    pub from: String,
+    /// Upstreams, deduplicated, in configuration order.
+    pub to: Vec<SocketAddr>,
+    pub except: Vec<String>,
+    pub force_tcp: bool,
+    pub prefer_udp: bool,
+    pub expire: Duration,
+    pub max_idle_conns: usize,
+    pub read_timeout: Duration,
+    pub max_fails: u32,
+    pub max_connect_attempts: Option<u32>,
+    pub policy: Policy,
+    pub health_check: Duration,
+    pub hc_recursion_desired: bool,
+    pub hc_domain: String,
+    pub max_concurrent: u32,
+    pub next: Vec<ResponseCode>,
+    pub next_on_nodata: bool,
+    pub failfast_all_unhealthy_upstreams: bool,
+    pub failover: Vec<ResponseCode>,
+    pub source_address: Option<IpAddr>,
+    /// `FILE:LINE` of the directive.
+    pub at: String,
+}
+
+impl ForwardConfig {
+    fn new(from: String, at: String) -> Self {
+        Self {
+            from,
+            to: Vec::new(),
+            except: Vec::new(),
+            force_tcp: false,
+            prefer_udp: false,
+            expire: Duration::from_secs(10),
+            max_idle_conns: 0,
+            read_timeout: Duration::from_secs(2),
+            max_fails: 2,
+            max_connect_attempts: None,
+            policy: Policy::Random,
+            health_check: Duration::from_millis(500),
+            hc_recursion_desired: true,
+            hc_domain: ".".into(),
+            max_concurrent: 0,
+            next: Vec::new(),
+            next_on_nodata: false,
+            failfast_all_unhealthy_upstreams: false,
+            failover: Vec::new(),
+            source_address: None,
+            at,
+        }
+    }
+}
+
+/// `nameserver` lines of a resolv.conf, on port 53.
+pub fn resolv_conf_nameservers(text: &str) -> Vec<SocketAddr> {
+    text.lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            (w.next() == Some("nameserver")).then(|| w.next()).flatten()
+        })
+        .filter_map(|ip| {
+            // A zone index (`fe80::1%eth0`) cannot be expressed in a SocketAddr text; drop it.
+            ip.split('%').next()?.parse::<IpAddr>().ok()
+        })
+        .map(|ip| SocketAddr::new(ip, 53))
+        .collect()
+}
+
+/// One TO: `IP`, `IP:PORT`, `[IPv6]:PORT`, `dns://…`, a resolv.conf file, or a host name
+/// (resolved once, when the Corefile loads).
+fn upstreams_of(t: &Token, base: &Path) -> Result<Vec<SocketAddr>, ConfigError> {
+    let err = |m: String| ConfigError::at(t, Some(D), m);
+    let s = t.text.as_str();
+    let s = match s.split_once("://") {
+        Some(("dns", rest)) => rest,
+        Some((scheme, _)) => {
+            return Err(err(format!(
+                "{s:?}: {scheme}:// upstreams are not supported by kdns (plain DNS only)"
+            )))
+        }
+        None => s,
+    };
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, 53)]);
+    }
+    if let Ok(sa) = s.parse::<SocketAddr>() {
+        return Ok(vec![sa]);
+    }
+    if s.contains('/') {
+        let p = PathBuf::from(s);
+        let p = if p.is_absolute() { p } else { base.join(p) };
+        let text = std::fs::read_to_string(&p).map_err(|e| err(format!("{}: {e}", p.display())))?;
+        let found = resolv_conf_nameservers(&text);
+        if found.is_empty() {
+            return Err(err(format!("{}: no nameserver lines", p.display())));
+        }
+        return Ok(found);
+    }
+    let (host, port) = match s.rsplit_once(':') {
+        Some((h, p)) => (
+            h,
+            p.parse::<u16>()
+                .map_err(|_| err(format!("{s:?}: invalid port {p:?}")))?,
+        ),
+        None => (s, 53),
+    };
+    if host.is_empty() || host.contains(':') {
+        return Err(err(format!("{s:?} is not an address, host name or file")));
+    }
+    let found: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| err(format!("cannot resolve {host:?}: {e}")))?
+        .collect();
+    if found.is_empty() {
+        return Err(err(format!("{host:?} has no address")));
+    }
+    Ok(found)
+}
+
+fn rcodes(o: &Line, no_noerror: bool) -> Result<Vec<ResponseCode>, ConfigError> {
+    if o.args().is_empty() {
+        return Err(ConfigError::at(
+            o.name(),
+            Some(D),
+            format!("{} expects at least one RCODE", o.name().text),
+        ));
+    }
+    o.args()
+        .iter()
+        .map(|a| {
+            let rc = parse_rcode(&a.text).ok_or_else(|| {
+                ConfigError::at(a, Some(D), format!("{:?} is not a valid rcode", a.text))
+            })?;
+            if no_noerror && rc == ResponseCode::NoError {
+                return Err(ConfigError::at(
+                    a,
+                    Some(D),
+                    "NOERROR cannot be used in failover",
+                ));
+            }
+            Ok(rc)
+        })
+        .collect()
+}
+
+/// Parses one `forward` line and its block.
+pub fn parse(line: &Line) -> Result<ForwardConfig, ConfigError> {
+    let name = line.name();
+    let [from, to @ ..] = line.args() else {
+        return Err(ConfigError::at(
+            name,
+            Some(D),
+            "expects FROM TO... (e.g. forward . /etc/resolv.conf)",
+        ));
+    };
+    if to.is_empty() {
+        return Err(ConfigError::at(
+            from,
+            Some(D),
+            "expects at least one upstream after FROM",
+        ));
+    }
+    let zone = normalize_zone(&from.text).map_err(|m| ConfigError::at(from, Some(D), m))?;
+    let mut f = ForwardConfig::new(zone, name.at());
+    for o in args::block(line) {
+        args::no_block(o, D)?;
+        let a = o.args();
+        match o.name().text.as_str() {
+            "except" => {
+                if a.is_empty() {
+                    return Err(ConfigError::at(
+                        o.name(),
+                        Some(D),
+                        "except expects at least one domain",
+                    ));
+                }
+                for d in a {
+                    f.except
+                        .push(normalize_zone(&d.text).map_err(|m| ConfigError::at(d, Some(D), m))?);
+                }
+            }
+            "force_tcp" => {
+                args::no_args(o, D)?;
+                f.force_tcp = true;
+            }
+            "prefer_udp" => {
+                args::no_args(o, D)?;
+                f.prefer_udp = true;
+            }
+            "expire" => f.expire = args::duration(args::one(o, D, "a duration")?, D)?,
+            "max_idle_conns" => {
+                f.max_idle_conns = args::number(
+                    args::one(o, D, "a number")?,
+                    D,
+                    "max_idle_conns",
+                    0..=1_000_000,
+                )?
+            }
+            "read_timeout" => {
+                let t = args::one(o, D, "a duration")?;
+                f.read_timeout = args::duration(t, D)?;
+                if f.read_timeout.is_zero() {
+                    return Err(ConfigError::at(t, Some(D), "read_timeout must be positive"));
+                }
+            }
+            "max_fails" => {
+                f.max_fails =
+                    args::number(args::one(o, D, "a number")?, D, "max_fails", 0..=u32::MAX)?
+            }
+            "max_connect_attempts" => {
+                f.max_connect_attempts = Some(args::number(
+                    args::one(o, D, "a number")?,
+                    D,
+                    "max_connect_attempts",
+                    0..=u32::MAX,
+                )?)
+            }
+            "policy" => {
+                let p = args::one(o, D, "random, round_robin or sequential")?;
+                f.policy = match p.text.as_str() {
+                    "random" => Policy::Random,
+                    "round_robin" => Policy::RoundRobin,
+                    "sequential" => Policy::Sequential,
+                    other => {
+                        return Err(ConfigError::at(
+                            p,
+                            Some(D),
+                            format!("unknown policy {other:?} (random, round_robin or sequential)"),
+                        ))
+                    }
+                };
+            }
+            "health_check" => {
+                let [d, rest @ ..] = a else {
+                    return Err(ConfigError::at(
+                        o.name(),
+                        Some(D),
+                        "health_check expects DURATION [no_rec] [domain FQDN]",
+                    ));
+                };
+                f.health_check = args::duration(d, D)?;
+                f.hc_domain = ".".into();
+                let mut i = 0;
+                while i < rest.len() {
+                    match rest[i].text.as_str() {
+                        "no_rec" => f.hc_recursion_desired = false,
+                        "domain" => {
+                            let dom = rest.get(i + 1).ok_or_else(|| {
+                                ConfigError::at(
+                                    &rest[i],
+                                    Some(D),
+                                    "health_check: domain expects a name",
+                                )
+                            })?;
+                            f.hc_domain = normalize_zone(&dom.text).map_err(|m| {
+                                ConfigError::at(
+                                    dom,
+                                    Some(D),
+                                    format!("health_check: invalid domain name: {m}"),
+                                )
+                            })?;
+                            i += 1;
+                        }
+                        other => {
+                            return Err(ConfigError::at(
+                                &rest[i],
+                                Some(D),
+                                format!("health_check: unknown option {other:?}"),
+                            ))
+                        }
+                    }
+                    i += 1;
+                }
+            }
+            "max_concurrent" => {
+                f.max_concurrent = args::number(
+                    args::one(o, D, "a number")?,
+                    D,
+                    "max_concurrent",
+                    0..=i32::MAX as u32,
+                )?
+            }
+            "next" => f.next = rcodes(o, false)?,
+            "next_on_nodata" => {
+                args::no_args(o, D)?;
+                f.next_on_nodata = true;
+            }
+            "failfast_all_unhealthy_upstreams" => {
+                args::no_args(o, D)?;
+                f.failfast_all_unhealthy_upstreams = true;
+            }
+            "failover" => f.failover = rcodes(o, true)?,
+            "source_address" => {
+                let t = args::one(o, D, "an IP address")?;
+                f.source_address = Some(t.text.parse().map_err(|_| {
+                    ConfigError::at(t, Some(D), format!("invalid IP address {:?}", t.text))
+                })?);
+            }
+            "tls" | "tls_servername" | "doh_method" | "resolver" | "max_age" => {
+                return Err(ConfigError::at(
+                    o.name(),
+                    Some(D),
+                    format!(
+                        "{} is not supported by kdns (plain DNS upstreams only)",
+                        o.name().text
+                    ),
+                ))
+            }
+            _ => return Err(args::unknown(o, D)),
+        }
+    }
+    let base = name
+        .file
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    for t in to {
+        for sa in upstreams_of(t, &base)? {
+            if !f.to.contains(&sa) {
+                f.to.push(sa);
+            }
+        }
+    }
+    if f.to.len() > MAX_UPSTREAMS {
+        return Err(ConfigError::at(
+            name,
+            Some(D),
+            format!("more than {MAX_UPSTREAMS} TOs configured: {}", f.to.len()),
+        ));
+    }
+    Ok(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{load_str, Plugin};
+
+    fn fwd(text: &str) -> Result<Vec<ForwardConfig>, ConfigError> {
+        let c = load_str(text, Path::new("/etc/kdns/Corefile"), 53)?;
+        Ok(c.blocks[0]
+            .plugins
+            .iter()
+            .filter_map(|p| match p {
+                Plugin::Forward(f) => Some((**f).clone()),
+                _ => None,
+            })
+            .collect())
+    }
+
+    #[test]
+    fn upstream_forms_and_defaults() {
+        let f = &fwd(".:53 {\n forward . 10.0.0.1 10.0.0.2:5353 [2001:db8::1]:53 dns://10.0.0.3 10.0.0.1:53\n}\n").unwrap()[0];
+        assert_eq!(f.from, ".");
+        let want: Vec<SocketAddr> = [
+            "10.0.0.1:53",
+            "10.0.0.2:5353",
+            "[2001:db8::1]:53",
+            "10.0.0.3:53",
+        ]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+        assert_eq!(f.to, want, "deduplicated, in order");
+        assert_eq!(f.max_fails, 2);
+        assert_eq!(f.expire, Duration::from_secs(10));
+        assert_eq!(f.health_check, Duration::from_millis(500));
+        assert_eq!(f.read_timeout, Duration::from_secs(2));
+        assert_eq!(f.policy, Policy::Random);
+        assert_eq!(f.max_concurrent, 0);
+    }
+
+    #[test]
+    fn resolv_conf_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let rc = dir.path().join("resolv.conf");
+        std::fs::write(&rc, "# comment\nsearch x.local\nnameserver 127.0.0.53\nnameserver ::1\nnameserver fe80::1%eth0\noptions ndots:5\n").unwrap();
+        let f = &fwd(&format!(
+            ".:53 {{\n forward . {} {{\n  max_concurrent 1000\n }}\n}}\n",
+            rc.display()
+        ))
+        .unwrap()[0];
+        let want: Vec<SocketAddr> = ["127.0.0.53:53", "[::1]:53", "[fe80::1]:53"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        assert_eq!(f.to, want);
+        assert_eq!(f.max_concurrent, 1000);
+        let e = fwd(".:53 {\n forward . /nonexistent/resolv.conf\n}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("/etc/kdns/Corefile:2: forward: /nonexistent/resolv.conf:"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn options() {
+        let f = &fwd(".:53 {\n forward example.org 10.0.0.1 {\n  except a.example.org B.example.org\n  force_tcp\n  prefer_udp\n  expire 20s\n  max_fails 3\n  policy sequential\n  health_check 1s no_rec domain example.org\n  max_concurrent 10\n  next NXDOMAIN servfail\n  failover REFUSED\n  read_timeout 500ms\n  max_connect_attempts 3\n  failfast_all_unhealthy_upstreams\n  source_address 127.0.0.1\n }\n}\n").unwrap()[0];
+        assert_eq!(f.from, "example.org.");
+        assert_eq!(f.except, vec!["a.example.org.", "b.example.org."]);
+        assert!(f.force_tcp && f.prefer_udp && f.failfast_all_unhealthy_upstreams);
+        assert_eq!(
+            (f.expire, f.max_fails, f.policy),
+            (Duration::from_secs(20), 3, Policy::Sequential)
+        );
+        assert_eq!(
+            (f.health_check, f.hc_recursion_desired, f.hc_domain.as_str()),
+            (Duration::from_secs(1), false, "example.org.")
+        );
+        assert_eq!(f.next, vec![ResponseCode::NXDomain, ResponseCode::ServFail]);
+        assert_eq!(f.failover, vec![ResponseCode::Refused]);
+        assert_eq!(
+            (f.read_timeout, f.max_connect_attempts),
+            (Duration::from_millis(500), Some(3))
+        );
+        assert_eq!(f.source_address, Some("127.0.0.1".parse().unwrap()));
+        assert_eq!(
+            fwd(".:53 {\n forward a. 10.0.0.1\n forward . 10.0.0.2\n}\n")
+                .unwrap()
+                .len(),
+            2,
+            "several forwards per block"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        for (text, want) in [
+            (".:53 {\n forward .\n}\n", "Corefile:2: forward: expects at least one upstream"),
+            (".:53 {\n forward\n}\n", "Corefile:2: forward: expects FROM TO"),
+            (".:53 {\n forward . tls://9.9.9.9\n}\n", "Corefile:2: forward: \"tls://9.9.9.9\": tls:// upstreams are not supported"),
+            (".:53 {\n forward . 10.0.0.1:99999\n}\n", "Corefile:2: forward: \"10.0.0.1:99999\": invalid port"),
+            (".:53 {\n forward . 10.0.0.1 {\n  policy fastest\n }\n}\n", "Corefile:3: forward: unknown policy \"fastest\""),
+            (".:53 {\n forward . 10.0.0.1 {\n  max_fails -1\n }\n}\n", "Corefile:3: forward: max_fails must be a whole number"),
+            (".:53 {\n forward . 10.0.0.1 {\n  max_concurrent lots\n }\n}\n", "Corefile:3: forward: max_concurrent must be"),
+            (".:53 {\n forward . 10.0.0.1 {\n  health_check 1s maybe\n }\n}\n", "Corefile:3: forward: health_check: unknown option \"maybe\""),
+            (".:53 {\n forward . 10.0.0.1 {\n  expire soon\n }\n}\n", "Corefile:3: forward: invalid duration \"soon\""),
+            (".:53 {\n forward . 10.0.0.1 {\n  failover NOERROR\n }\n}\n", "Corefile:3: forward: NOERROR cannot be used in failover"),
+            (".:53 {\n forward . 10.0.0.1 {\n  next BOGUS\n }\n}\n", "Corefile:3: forward: \"BOGUS\" is not a valid rcode"),
+            (".:53 {\n forward . 10.0.0.1 {\n  force_tcp yes\n }\n}\n", "Corefile:3: forward: force_tcp takes no arguments"),
+            (".:53 {\n forward . 10.0.0.1 {\n  tls_servername x\n }\n}\n", "Corefile:3: forward: tls_servername is not supported"),
+            (".:53 {\n forward . 10.0.0.1 {\n  upstream\n }\n}\n", "Corefile:3: forward: unknown property \"upstream\""),
+            (".:53 {\n forward . 10.0.0.1 10.0.0.2 10.0.0.3 10.0.0.4 10.0.0.5 10.0.0.6 10.0.0.7 10.0.0.8 10.0.0.9 10.0.0.10 10.0.0.11 10.0.0.12 10.0.0.13 10.0.0.14 10.0.0.15 10.0.0.16\n}\n", "Corefile:2: forward: more than 15 TOs configured: 16"),
+        ] {
+            let e = fwd(text).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("/etc/kdns/{want}")), "{e}\n  does not start with /etc/kdns/{want}");
+        }
+    }
+}

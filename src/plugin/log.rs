@@ -1,0 +1,390 @@
+//! `log [NAMES…] [FORMAT] { class success|denial|error|all… }`: one line per query on stdout,
+//! in CoreDNS's Common Log Format by default:
+//!
+//! ```text
+//! [INFO] {remote}:{port} - {>id} "{type} {class} {name} {proto} {size} {>do} {>bufsize}" {rcode} {>rflags} {rsize} {duration}
+//! [INFO] 127.0.0.1:50759 - 29008 "A IN example.org. udp 41 false 1232" NOERROR qr,rd,ra 68 0.000390251s
+//! ```
+use std::io::Write as _;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::args;
+use crate::config::{ConfigError, Line};
+use crate::dns::codes::{rcode_name, type_text};
+use crate::dns::Query;
+use crate::plugin::cache::item::Class as RespType;
+use crate::zone::names::strip_zone;
+
+const D: &str = "log";
+
+pub const COMMON: &str = "{remote}:{port} - {>id} \"{type} {class} {name} {proto} {size} {>do} {>bufsize}\" {rcode} {>rflags} {rsize} {duration}";
+
+/// Response classes a rule logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Classes {
+    pub success: bool,
+    pub denial: bool,
+    pub error: bool,
+}
+
+impl Classes {
+    pub const ALL: Classes = Classes {
+        success: true,
+        denial: true,
+        error: true,
+    };
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Part {
+    Text(String),
+    Remote,
+    Local,
+    Port,
+    Id,
+    Type,
+    Class,
+    Name,
+    Proto,
+    Size,
+    Do,
+    Bufsize,
+    Opcode,
+    Rcode,
+    Rflags,
+    Rsize,
+    Duration,
+    /// `{/label}` metadata: kdns has none, CoreDNS prints `-`.
+    Empty,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    pub scope: String,
+    pub format: Vec<Part>,
+    pub classes: Classes,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LogConfig {
+    pub rules: Vec<Rule>,
+}
+
+/// Splits a format into literal text and placeholders (unknown ones stay literal).
+pub fn compile(format: &str) -> Vec<Part> {
+    let format = format
+        .replace("{common}", COMMON)
+        .replace("{combined}", &format!("{COMMON} \"{{>opcode}}\""));
+    let mut parts = Vec::new();
+    let mut text = String::new();
+    let mut rest = format.as_str();
+    while let Some(i) = rest.find('{') {
+        text.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let Some(end) = tail.find('}') else {
+            text.push_str(tail);
+            rest = "";
+            break;
+        };
+        let label = &tail[..=end];
+        let part = match label.to_ascii_lowercase().as_str() {
+            "{remote}" => Some(Part::Remote),
+            "{local}" => Some(Part::Local),
+            "{port}" => Some(Part::Port),
+            "{type}" => Some(Part::Type),
+            "{class}" => Some(Part::Class),
+            "{name}" => Some(Part::Name),
+            "{proto}" => Some(Part::Proto),
+            "{size}" => Some(Part::Size),
+            "{rcode}" => Some(Part::Rcode),
+            "{rsize}" => Some(Part::Rsize),
+            "{duration}" => Some(Part::Duration),
+            "{>id}" => Some(Part::Id),
+            "{>do}" => Some(Part::Do),
+            "{>bufsize}" => Some(Part::Bufsize),
+            "{>opcode}" => Some(Part::Opcode),
+            "{>rflags}" => Some(Part::Rflags),
+            l if l.starts_with("{/") || l.starts_with("{>") => Some(Part::Empty),
+            _ => None,
+        };
+        match part {
+            Some(p) => {
+                if !text.is_empty() {
+                    parts.push(Part::Text(std::mem::take(&mut text)));
+                }
+                parts.push(p);
+            }
+            None => text.push_str(label),
+        }
+        rest = &tail[end + 1..];
+    }
+    text.push_str(rest);
+    if !text.is_empty() {
+        parts.push(Part::Text(text));
+    }
+    parts
+}
+
+fn fqdn(s: &str) -> String {
+    if s.ends_with('.') {
+        s.to_ascii_lowercase()
+    } else {
+        format!("{}.", s.to_ascii_lowercase())
+    }
+}
+
+/// Parses one `log` line; several lines add rules.
+pub fn parse(line: &Line, into: &mut LogConfig) -> Result<(), ConfigError> {
+    let a = line.args();
+    let mut format = COMMON.to_string();
+    let names: Vec<String> = match a {
+        [] => vec![".".into()],
+        [one] => vec![fqdn(&one.text)],
+        [names @ .., last] if last.text.contains('{') => {
+            format = last.text.clone();
+            names.iter().map(|n| fqdn(&n.text)).collect()
+        }
+        all => all.iter().map(|n| fqdn(&n.text)).collect(),
+    };
+    let names = if names.is_empty() {
+        vec![".".to_string()]
+    } else {
+        names
+    };
+    let mut classes = Classes::default();
+    for o in args::block(line) {
+        args::no_block(o, D)?;
+        match o.name().text.as_str() {
+            "class" => {
+                if o.args().is_empty() {
+                    return Err(ConfigError::at(
+                        o.name(),
+                        Some(D),
+                        "class expects success, denial, error or all",
+                    ));
+                }
+                for c in o.args() {
+                    match c.text.as_str() {
+                        "all" => classes = Classes::ALL,
+                        "success" => classes.success = true,
+                        "denial" => classes.denial = true,
+                        "error" => classes.error = true,
+                        other => {
+                            return Err(ConfigError::at(
+                                c,
+                                Some(D),
+                                format!("invalid class {other:?} (success, denial, error or all)"),
+                            ))
+                        }
+                    }
+                }
+            }
+            _ => return Err(args::unknown(o, D)),
+        }
+    }
+    if classes == Classes::default() {
+        classes = Classes::ALL;
+    }
+    let format = compile(&format);
+    for n in names {
+        into.rules.push(Rule {
+            scope: n,
+            format: format.clone(),
+            classes,
+        });
+    }
+    Ok(())
+}
+
+/// What is known once the answer went out.
+pub struct Sent {
+    pub rcode: u16,
+    pub class: RespType,
+    pub flags: String,
+    pub rsize: usize,
+    pub took: Duration,
+    pub local: SocketAddr,
+}
+
+/// `qr,aa,tc,rd,ra,ad,cd` as set (miekg/dns order).
+pub fn flags(qr: bool, aa: bool, tc: bool, rd: bool, ra: bool, ad: bool, cd: bool) -> String {
+    [
+        (qr, "qr"),
+        (aa, "aa"),
+        (tc, "tc"),
+        (rd, "rd"),
+        (ra, "ra"),
+        (ad, "ad"),
+        (cd, "cd"),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, n)| *n)
+    .collect::<Vec<_>>()
+    .join(",")
+}
+
+fn ip_text(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
+    }
+}
+
+pub fn render(parts: &[Part], q: &Query, s: &Sent) -> String {
+    let mut out = String::with_capacity(128);
+    for p in parts {
+        match p {
+            Part::Text(t) => out.push_str(t),
+            Part::Remote => out.push_str(&ip_text(q.src.ip())),
+            Part::Local => out.push_str(&ip_text(s.local.ip())),
+            Part::Port => out.push_str(&q.src.port().to_string()),
+            Part::Id => out.push_str(&q.id.to_string()),
+            Part::Type => out.push_str(&type_text(q.qtype)),
+            Part::Class => out.push_str("IN"),
+            Part::Name => out.push_str(&q.lower),
+            Part::Proto => out.push_str(q.proto.as_str()),
+            Part::Size => out.push_str(&q.size.to_string()),
+            Part::Do => out.push_str(if q.dnssec_ok { "true" } else { "false" }),
+            Part::Bufsize => out.push_str(&q.bufsize().to_string()),
+            Part::Opcode => out.push_str(&q.opcode.to_string()),
+            Part::Rcode => out.push_str(&rcode_name(s.rcode)),
+            Part::Rflags => out.push_str(&s.flags),
+            Part::Rsize => out.push_str(&s.rsize.to_string()),
+            Part::Duration => out.push_str(&format!("{}s", s.took.as_secs_f64())),
+            Part::Empty => out.push('-'),
+        }
+    }
+    out
+}
+
+/// The `log` rules of one server block.
+pub struct Log {
+    rules: Vec<Rule>,
+}
+
+impl Log {
+    pub fn new(c: &LogConfig) -> Arc<Self> {
+        Arc::new(Self {
+            rules: c.rules.clone(),
+        })
+    }
+
+    /// The line for this query, if a rule logs it (the first rule whose name matches decides).
+    pub fn line(&self, q: &Query, s: &Sent) -> Option<String> {
+        let rule = self
+            .rules
+            .iter()
+            .find(|r| strip_zone(&q.lower, &r.scope).is_some())?;
+        let c = rule.classes;
+        let logged = match s.class {
+            RespType::NoError | RespType::Delegation => c.success,
+            RespType::NameError | RespType::NoData => c.denial,
+            RespType::ServerError | RespType::OtherError => c.error,
+        };
+        logged.then(|| render(&rule.format, q, s))
+    }
+
+    pub fn observe(&self, q: &Query, s: &Sent) {
+        if let Some(l) = self.line(q, s) {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "[INFO] {l}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{load_str, Plugin};
+    use hickory_server::proto::rr::{Name, RecordType};
+    use std::path::Path;
+
+    fn cfg(text: &str) -> Result<LogConfig, ConfigError> {
+        let c = load_str(text, Path::new("Corefile"), 53)?;
+        Ok(c.blocks[0]
+            .plugins
+            .iter()
+            .find_map(|p| match p {
+                Plugin::Log(l) => Some(l.clone()),
+                _ => None,
+            })
+            .expect("a log directive"))
+    }
+
+    fn sent(class: RespType, rcode: u16) -> Sent {
+        Sent {
+            rcode,
+            class,
+            flags: flags(true, true, false, true, false, false, false),
+            rsize: 68,
+            took: Duration::from_nanos(37_990_251),
+            local: "127.0.0.1:53".parse().unwrap(),
+        }
+    }
+
+    fn query() -> Query {
+        let mut q = Query::internal(Name::from_ascii("Example.org.").unwrap(), RecordType::A);
+        q.id = 29008;
+        q.size = 41;
+        q.edns = Some(4096);
+        q.src = "[::1]:50759".parse().unwrap();
+        q
+    }
+
+    #[test]
+    fn common_log_format() {
+        let l = Log::new(&cfg(".:53 {\n log\n}\n").unwrap());
+        assert_eq!(
+            l.line(&query(), &sent(RespType::NoError, 0)).unwrap(),
+            "[::1]:50759 - 29008 \"A IN example.org. udp 41 false 4096\" NOERROR qr,aa,rd 68 0.037990251s"
+        );
+    }
+
+    #[test]
+    fn rules_names_formats_classes() {
+        let c = cfg(".:53 {\n log example.org other.net \"{proto} Request: {name} {type} {>id} {/log/type} {unknown}\" {\n  class denial error\n }\n log\n}\n").unwrap();
+        assert_eq!(c.rules.len(), 3);
+        assert_eq!(c.rules[0].scope, "example.org.");
+        assert_eq!(c.rules[1].scope, "other.net.");
+        let l = Log::new(&c);
+        assert_eq!(
+            l.line(&query(), &sent(RespType::NoError, 0)),
+            None,
+            "success not logged"
+        );
+        assert_eq!(
+            l.line(&query(), &sent(RespType::NameError, 3)).unwrap(),
+            "udp Request: example.org. A 29008 - {unknown}"
+        );
+        let mut other = query();
+        other.lower = "www.elsewhere.".into();
+        assert!(
+            l.line(&other, &sent(RespType::NoError, 0)).is_some(),
+            "the catch-all rule"
+        );
+        let e = cfg(".:53 {\n log {\n  class sometimes\n }\n}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("Corefile:3: log: invalid class \"sometimes\""),
+            "{e}"
+        );
+        let e = cfg(".:53 {\n log {\n  format x\n }\n}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("Corefile:3: log: unknown property \"format\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn combined_adds_the_opcode() {
+        let p = compile("{combined}");
+        assert_eq!(p.last(), Some(&Part::Text("\"".into())));
+        assert!(p.contains(&Part::Opcode));
+    }
+}
