@@ -97,7 +97,8 @@ enum Msg {
     Recovered(Kind),
 }
 
-/// Health of a source, readable without locks (for metrics, logs and readiness).
+/// Health of a source, readable without locks (for readiness and logs); the same facts are
+/// exported as metrics (see [`SourceMetrics`]).
 #[derive(Debug, Default)]
 pub struct SourceStatus {
     /// Every kind has been listed completely at least once.
@@ -108,32 +109,55 @@ pub struct SourceStatus {
     pub last_change_ms: AtomicU64,
     /// Changes applied since start.
     pub changes: AtomicU64,
-    /// DNS programming latency samples: sum of milliseconds and count, per service kind
-    /// (cluster_ip, headless, external_name).
-    pub programming: [ProgrammingStat; 3],
 }
 
-/// A histogram of object-change → zone-swap latency (fixed buckets, atomics).
-#[derive(Debug, Default)]
-pub struct ProgrammingStat {
-    /// Bucket upper bounds in milliseconds: see [`PROGRAMMING_BUCKETS_MS`]; last is +Inf.
-    pub buckets: [AtomicU64; 12],
-    pub sum_ms: AtomicU64,
-    pub count: AtomicU64,
-}
+/// Buckets of the DNS programming latency (seconds), as CoreDNS's
+/// `coredns_kubernetes_dns_programming_duration_seconds`.
+const PROGRAMMING_BUCKETS: &[f64] = &[
+    0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024, 2.048, 4.096,
+    8.192, 16.384, 32.768, 65.536, 131.072, 262.144, 524.288,
+];
 
-pub const PROGRAMMING_BUCKETS_MS: [u64; 11] = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 5000, 10000];
+/// Service kinds, the label of the programming-latency histogram.
 pub const SERVICE_KINDS: [&str; 3] = ["cluster_ip", "headless", "external_name"];
 
-impl ProgrammingStat {
-    fn observe(&self, ms: u64) {
-        let i = PROGRAMMING_BUCKETS_MS
-            .iter()
-            .position(|b| ms <= *b)
-            .unwrap_or(11);
-        self.buckets[i].fetch_add(1, Ordering::Relaxed);
-        self.sum_ms.fetch_add(ms, Ordering::Relaxed);
-        self.count.fetch_add(1, Ordering::Relaxed);
+/// The source's metric series, made once.
+struct SourceMetrics {
+    programming: [Arc<crate::metrics::Histogram>; 3],
+    synced: Arc<crate::metrics::Gauge>,
+    failing_since: Arc<crate::metrics::Gauge>,
+    last_change: Arc<crate::metrics::Gauge>,
+}
+
+impl SourceMetrics {
+    fn new() -> Self {
+        let reg = crate::metrics::global();
+        let programming = SERVICE_KINDS.map(|k| {
+            reg.seconds(
+                "coredns_kubernetes_dns_programming_duration_seconds",
+                "Histogram of the time (in seconds) it took to program a dns instance.",
+                &[("service_kind", k)],
+                PROGRAMMING_BUCKETS,
+            )
+        });
+        Self {
+            programming,
+            synced: reg.gauge(
+                "kdns_kubernetes_synced",
+                "1 once every watched kind has been listed completely.",
+                &[],
+            ),
+            failing_since: reg.gauge(
+                "kdns_kubernetes_watch_failing_since_seconds",
+                "Unix time since when a watch has been failing (the zone is possibly stale since then); 0 when healthy.",
+                &[],
+            ),
+            last_change: reg.gauge(
+                "kdns_kubernetes_last_change_seconds",
+                "Unix time of the last change applied to the zone.",
+                &[],
+            ),
+        }
     }
 }
 
@@ -413,6 +437,7 @@ async fn writer(
     stop: CancellationToken,
 ) {
     let started = Instant::now();
+    let metrics = SourceMetrics::new();
     let mut store = Store::new();
     let mut listed: Vec<Kind> = Vec::new();
     let mut failing: Vec<Kind> = Vec::new();
@@ -445,7 +470,7 @@ async fn writer(
                             timed.push((kind_index(kind), at));
                         }
                     }
-                    recover(&mut failing, source_kind, &status);
+                    recover(&mut failing, source_kind, &status, &metrics);
                 }
                 Msg::Relist(kind, objects) => {
                     let n = objects.len();
@@ -455,19 +480,21 @@ async fn writer(
                         listed.push(kind);
                     }
                     tracing::debug!(?kind, objects = n, changed = c, "list applied");
-                    recover(&mut failing, kind, &status);
+                    recover(&mut failing, kind, &status, &metrics);
                 }
-                Msg::Recovered(kind) => recover(&mut failing, kind, &status),
+                Msg::Recovered(kind) => recover(&mut failing, kind, &status, &metrics),
                 Msg::Failed(kind) => {
                     if !failing.contains(&kind) {
                         failing.push(kind);
                     }
-                    let _ = status.failing_since_ms.compare_exchange(
-                        0,
-                        unix_ms(SystemTime::now()),
-                        Ordering::Relaxed,
-                        Ordering::Relaxed,
-                    );
+                    let now = unix_ms(SystemTime::now());
+                    if status
+                        .failing_since_ms
+                        .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed)
+                        .is_ok()
+                    {
+                        metrics.failing_since.set((now / 1000) as i64);
+                    }
                 }
             }
         }
@@ -476,6 +503,7 @@ async fn writer(
             synced = true;
             store.set_synced(true);
             status.synced.store(true, Ordering::Relaxed);
+            metrics.synced.set(1);
             let z = store.snapshot();
             tracing::info!(
                 services = z.service_count(),
@@ -488,23 +516,22 @@ async fn writer(
             let now = SystemTime::now();
             status.last_change_ms.store(unix_ms(now), Ordering::Relaxed);
             status.changes.fetch_add(changed as u64, Ordering::Relaxed);
+            metrics.last_change.set((unix_ms(now) / 1000) as i64);
             for (i, at) in timed {
-                let ms = now
-                    .duration_since(at)
-                    .map(|d| d.as_millis() as u64)
-                    .unwrap_or(0);
-                status.programming[i].observe(ms);
+                let took = now.duration_since(at).unwrap_or_default();
+                metrics.programming[i].observe_duration(took);
             }
         }
     }
 }
 
 /// A watcher delivered again: clear its failure and log how stale the zone may have been.
-fn recover(failing: &mut Vec<Kind>, kind: Kind, status: &SourceStatus) {
+fn recover(failing: &mut Vec<Kind>, kind: Kind, status: &SourceStatus, metrics: &SourceMetrics) {
     failing.retain(|f| *f != kind);
     if failing.is_empty() {
         let since = status.failing_since_ms.swap(0, Ordering::Relaxed);
         if since != 0 {
+            metrics.failing_since.set(0);
             let stale = unix_ms(SystemTime::now()).saturating_sub(since);
             tracing::info!(
                 stale_ms = stale,
