@@ -43,6 +43,8 @@ impl Listeners {
     }
 }
 
+const UDP_RECV_BUFFER: usize = 4 << 20;
+
 fn udp_socket(addr: SocketAddr) -> io::Result<UdpSocket> {
     let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     if addr.is_ipv6() {
@@ -50,6 +52,9 @@ fn udp_socket(addr: SocketAddr) -> io::Result<UdpSocket> {
     }
     // One socket per core on the same address: the kernel spreads flows over them.
     s.set_reuse_port(true)?;
+    // Room for bursts while the loop answers inline (the default ~208 KB drops under a few
+    // hundred outstanding queries); the kernel caps it at net.core.rmem_max.
+    let _ = s.set_recv_buffer_size(UDP_RECV_BUFFER);
     s.set_nonblocking(true)?;
     s.bind(&addr.into())?;
     UdpSocket::from_std(s.into())

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use imbl::{HashMap as PMap, OrdSet};
+use imbl::HashMap as PMap;
 
 use super::model::{service_key, Namespace, Pod, Service, ServiceKind, Slice};
 
@@ -25,11 +25,11 @@ pub struct Zone {
     pub(crate) endpoints: PMap<Arc<str>, Arc<[Arc<Slice>]>>,
     pub(crate) namespaces: PMap<Arc<str>, Arc<Namespace>>,
     /// ClusterIP → service keys (for PTR).
-    pub(crate) svc_by_ip: PMap<IpAddr, OrdSet<Arc<str>>>,
+    pub(crate) svc_by_ip: PMap<IpAddr, IpSet<Arc<str>>>,
     /// Ready endpoint IP → service keys whose slices hold it (for PTR and NS).
-    pub(crate) ep_by_ip: PMap<IpAddr, OrdSet<Arc<str>>>,
+    pub(crate) ep_by_ip: PMap<IpAddr, IpSet<Arc<str>>>,
     /// Pod IP → (namespace, pod name) (for `pods verified`).
-    pub(crate) pods_by_ip: PMap<IpAddr, OrdSet<PodId>>,
+    pub(crate) pods_by_ip: PMap<IpAddr, IpSet<PodId>>,
     /// SOA serial: Unix time of the last change that altered the zone.
     pub serial: u32,
     /// False until the source has delivered its first complete state.
@@ -91,16 +91,43 @@ fn now_serial() -> u32 {
         .unwrap_or(0)
 }
 
-fn index_add<K: Clone + Ord>(m: &mut PMap<IpAddr, OrdSet<K>>, ip: IpAddr, k: K) {
-    m.entry(ip).or_default().insert(k);
+/// The few keys behind one address of a reverse index, sorted: almost always one, so a
+/// shared slice (one small allocation) instead of a tree (a node per address).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpSet<K>(Arc<[K]>);
+
+impl<K> IpSet<K> {
+    pub fn iter(&self) -> std::slice::Iter<'_, K> {
+        self.0.iter()
+    }
 }
 
-fn index_remove<K: Clone + Ord>(m: &mut PMap<IpAddr, OrdSet<K>>, ip: &IpAddr, k: &K) {
-    if let Some(set) = m.get_mut(ip) {
-        set.remove(k);
-        if set.is_empty() {
-            m.remove(ip);
-        }
+impl<'a, K> IntoIterator for &'a IpSet<K> {
+    type Item = &'a K;
+    type IntoIter = std::slice::Iter<'a, K>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+fn index_add<K: Clone + Ord>(m: &mut PMap<IpAddr, IpSet<K>>, ip: IpAddr, k: K) {
+    let mut v: Vec<K> = m.get(&ip).map(|s| s.0.to_vec()).unwrap_or_default();
+    if let Err(i) = v.binary_search(&k) {
+        v.insert(i, k);
+        m.insert(ip, IpSet(v.into()));
+    }
+}
+
+fn index_remove<K: Clone + Ord>(m: &mut PMap<IpAddr, IpSet<K>>, ip: &IpAddr, k: &K) {
+    let Some(set) = m.get(ip) else { return };
+    if !set.0.contains(k) {
+        return;
+    }
+    let v: Vec<K> = set.0.iter().filter(|x| *x != k).cloned().collect();
+    if v.is_empty() {
+        m.remove(ip);
+    } else {
+        m.insert(*ip, IpSet(v.into()));
     }
 }
 
