@@ -91,6 +91,19 @@ pub fn unknown(o: &Line, d: &str) -> ConfigError {
     )
 }
 
+/// The optional single `HOST:PORT` argument of `health`, `ready` and `prometheus`.
+pub fn optional_http_addr(line: &Line, default: &str, d: &str) -> Result<String, ConfigError> {
+    match line.args() {
+        [] => Ok(default.to_string()),
+        [a] => http_addr(a, d),
+        [_, extra, ..] => Err(ConfigError::at(
+            extra,
+            Some(d),
+            "expects at most one address",
+        )),
+    }
+}
+
 /// `HOST:PORT` or `:PORT` for the HTTP directives.
 pub fn http_addr(t: &Token, d: &str) -> Result<String, ConfigError> {
     crate::http::parse_addr(&t.text)

@@ -26,17 +26,7 @@ pub struct HealthConfig {
 }
 
 pub fn parse(line: &Line) -> Result<HealthConfig, ConfigError> {
-    let addr = match line.args() {
-        [] => DEFAULT_ADDR.to_string(),
-        [a] => args::http_addr(a, D)?,
-        [_, extra, ..] => {
-            return Err(ConfigError::at(
-                extra,
-                Some(D),
-                "expects at most one address",
-            ))
-        }
-    };
+    let addr = args::optional_http_addr(line, DEFAULT_ADDR, D)?;
     let mut lameduck = Duration::ZERO;
     for o in args::block(line) {
         args::no_block(o, D)?;

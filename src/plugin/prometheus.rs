@@ -27,17 +27,7 @@ pub struct PrometheusConfig {
 }
 
 pub fn parse(line: &Line) -> Result<PrometheusConfig, ConfigError> {
-    let addr = match line.args() {
-        [] => DEFAULT_ADDR.to_string(),
-        [a] => args::http_addr(a, D)?,
-        [_, extra, ..] => {
-            return Err(ConfigError::at(
-                extra,
-                Some(D),
-                "expects at most one address",
-            ))
-        }
-    };
+    let addr = args::optional_http_addr(line, DEFAULT_ADDR, D)?;
     for o in args::block(line) {
         match o.name().text.as_str() {
             // Go runtime metrics: nothing to add in kdns.

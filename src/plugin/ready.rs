@@ -20,17 +20,7 @@ pub struct ReadyConfig {
 }
 
 pub fn parse(line: &Line) -> Result<ReadyConfig, ConfigError> {
-    let addr = match line.args() {
-        [] => DEFAULT_ADDR.to_string(),
-        [a] => args::http_addr(a, D)?,
-        [_, extra, ..] => {
-            return Err(ConfigError::at(
-                extra,
-                Some(D),
-                "expects at most one address",
-            ))
-        }
-    };
+    let addr = args::optional_http_addr(line, DEFAULT_ADDR, D)?;
     let mut continuously = false;
     for o in args::block(line) {
         args::no_block(o, D)?;
