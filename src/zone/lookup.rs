@@ -209,6 +209,9 @@ struct Ctx<'a> {
     zl: &'a str,
     /// Matched zone as the question wrote it.
     zq: &'a str,
+    /// Build the names items are known by (SRV targets): only SRV answers read them, so
+    /// A/AAAA and the rest skip that string work.
+    keys: bool,
 }
 
 /// Answers `qname` (as written by the client, absolute) for `qt`.
@@ -223,7 +226,13 @@ pub fn serve(opts: &KubeOptions, zone: &Zone, qname: &str, qt: u16) -> Outcome {
         return Outcome::Next;
     };
     let zq = &qname[qname.len() - zl.len()..];
-    let cx = Ctx { opts, zone, zl, zq };
+    let cx = Ctx {
+        opts,
+        zone,
+        zl,
+        zq,
+        keys: qt == qtype::SRV,
+    };
 
     let mut reply = Reply::default();
     let res: Found<()> = match qt {
@@ -307,6 +316,15 @@ impl Ctx<'_> {
     fn namespace_exposed(&self, ns: &str) -> bool {
         (self.opts.namespaces.is_empty() || self.opts.namespaces.iter().any(|n| n == ns))
             && self.zone.namespace(ns).is_some()
+    }
+
+    /// An item's name when the answer needs it, else an empty (non-allocating) string.
+    fn key(&self, make: impl FnOnce() -> String) -> String {
+        if self.keys {
+            make()
+        } else {
+            String::new()
+        }
     }
 
     fn svc_name(&self, svc: &Service) -> String {
@@ -449,7 +467,7 @@ impl Ctx<'_> {
                     host: Host::Name(fqdn(target)),
                     port: 0,
                     ttl,
-                    key: self.svc_name(svc),
+                    key: self.key(|| self.svc_name(svc)),
                 });
                 found = true;
             }
@@ -457,7 +475,8 @@ impl Ctx<'_> {
                 // A zone-scoped name of a headless service exists even when no endpoint
                 // carries that zone (NODATA, identical on every replica).
                 found |= !r.topo_zone.is_empty();
-                let base = self.svc_name(svc);
+                let base = self.key(|| self.svc_name(svc));
+                let need_label = self.keys || !r.endpoint.is_empty();
                 let mut add_for_zone = |topo: &str, out: &mut Vec<Item>| {
                     let mut added = 0;
                     for slice in slices {
@@ -465,7 +484,11 @@ impl Ctx<'_> {
                             if !topo.is_empty() && ep.zone.as_deref() != Some(topo) {
                                 continue;
                             }
-                            let label = endpoint_label(ep, self.opts.endpoint_pod_names);
+                            let label = if need_label {
+                                endpoint_label(ep, self.opts.endpoint_pod_names)
+                            } else {
+                                String::new()
+                            };
                             if !r.endpoint.is_empty() && !r.endpoint.eq_ignore_ascii_case(&label) {
                                 continue;
                             }
@@ -479,7 +502,7 @@ impl Ctx<'_> {
                                     host: Host::Ip(ep.ip),
                                     port: p.port,
                                     ttl,
-                                    key: format!("{label}.{base}"),
+                                    key: self.key(|| format!("{label}.{base}")),
                                 });
                             }
                         }
@@ -491,7 +514,7 @@ impl Ctx<'_> {
                 }
             }
             ServiceKind::ClusterIp(ips) => {
-                let name = self.svc_name(svc);
+                let name = self.key(|| self.svc_name(svc));
                 for p in &svc.ports {
                     if !match_port_proto(r.port, &p.name, r.protocol, &p.protocol) {
                         continue;
