@@ -14,6 +14,10 @@ use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criteri
 use kdns::zone::model::{Endpoint, Namespace, Port, Service, ServiceKind, Slice};
 use kdns::zone::{Change, Store};
 
+/// The allocator the kdns binary uses (src/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const EPS: u32 = 4;
 const NAMESPACES: usize = 100;
 

@@ -488,3 +488,102 @@ async fn deploy_manifests_are_valid() {
     let (ok, out) = cluster.kubectl(&["apply", "--server-side", "-f", dir]);
     assert!(ok, "{out}");
 }
+
+/// GETs `path` with `accept`; returns the content type and the body.
+async fn get_raw(c: &kube::Client, path: &str, accept: &str) -> (String, Vec<u8>) {
+    use http_body_util::BodyExt;
+    let req = http::Request::get(path)
+        .header(http::header::ACCEPT, accept)
+        .body(kube::client::Body::empty())
+        .unwrap();
+    let res = c.send(req).await.unwrap();
+    assert!(res.status().is_success(), "{path}: {}", res.status());
+    let ct = res.headers()[http::header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .to_string();
+    (
+        ct,
+        res.into_body().collect().await.unwrap().to_bytes().to_vec(),
+    )
+}
+
+/// Decodes a protobuf list body, feeding it in small pieces as a network would.
+fn proto_items<T>(
+    body: &[u8],
+    decode: fn(&[u8]) -> Result<T, kdns::source::proto::ProtoError>,
+) -> Vec<T> {
+    let mut d = kdns::source::proto::ListDecoder::new();
+    let mut out = Vec::new();
+    for piece in body.chunks(1000) {
+        d.feed(piece, &mut |b| decode(b).map(|o| out.push(o)))
+            .unwrap();
+    }
+    assert!(!d.finish().unwrap().resource_version.is_empty());
+    out
+}
+
+/// kdns lists Services and EndpointSlices in protobuf: the real API server's protobuf and
+/// JSON encodings of the same objects must give the same zone objects and metadata.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs kube-apiserver and etcd: scripts/build-tools.sh"]
+async fn protobuf_lists_decode_like_json() {
+    use kdns::source::objects::{ServiceObj, SliceObj};
+    use kdns::source::{convert, proto};
+    let _g = SERIAL.lock().await;
+    let cluster = Cluster::start();
+    let c = cluster.client().await;
+    create_ns(&c, "pb").await;
+    create_svc(&c, "pb", json!({"metadata": {"name": "web", "labels": {"app": "web"}}, "spec": {"ipFamilyPolicy": "PreferDualStack",
+        "selector": {"app": "web"},
+        "ports": [{"name": "http", "port": 80, "targetPort": 8080}, {"name": "dns", "port": 53, "protocol": "UDP"}]}})).await;
+    create_svc(&c, "pb", json!({"metadata": {"name": "db"}, "spec": {"clusterIP": "None", "ports": [{"port": 5432}]}})).await;
+    create_svc(&c, "pb", json!({"metadata": {"name": "ext"}, "spec": {"type": "ExternalName", "externalName": "example.org."}})).await;
+    create_slice(&c, "pb", json!({"metadata": {"name": "db-1", "labels": {"kubernetes.io/service-name": "db"}}, "addressType": "IPv4",
+        "ports": [{"port": 5432, "protocol": "TCP"}],
+        "endpoints": [{"addresses": ["10.1.0.10"], "hostname": "db-0", "zone": "z1", "nodeName": "n1",
+                       "targetRef": {"kind": "Pod", "name": "db-0-pod", "namespace": "pb"}, "conditions": {"ready": true}},
+                      {"addresses": ["10.1.0.11"]},
+                      {"addresses": ["10.1.0.12"], "conditions": {"ready": false, "serving": true}}]})).await;
+    create_slice(&c, "pb", json!({"metadata": {"name": "db-2", "labels": {"kubernetes.io/service-name": "db"}}, "addressType": "IPv6",
+        "endpoints": [{"addresses": ["fd00:10:1::5"], "conditions": {"ready": true}}]})).await;
+
+    for (path, is_slice) in [
+        ("/api/v1/namespaces/pb/services", false),
+        (
+            "/apis/discovery.k8s.io/v1/namespaces/pb/endpointslices",
+            true,
+        ),
+    ] {
+        let (ct, pb) = get_raw(&c, path, proto::CONTENT_TYPE).await;
+        assert!(ct.starts_with(proto::CONTENT_TYPE), "{path}: got {ct}");
+        let (_, js) = get_raw(&c, path, "application/json").await;
+        let js: serde_json::Value = serde_json::from_slice(&js).unwrap();
+        let items = js["items"].clone();
+        if is_slice {
+            let from_pb = proto_items(&pb, proto::slice);
+            let from_js: Vec<SliceObj> = serde_json::from_value(items).unwrap();
+            assert_eq!(from_pb.len(), 2);
+            assert_eq!(from_pb.len(), from_js.len());
+            for (a, b) in from_pb.iter().zip(&from_js) {
+                assert_eq!(convert::slice(a), convert::slice(b));
+                assert_eq!(a.metadata, b.metadata);
+            }
+            let db1 = convert::slice(&from_pb[0]).unwrap();
+            assert_eq!(db1.endpoints.len(), 2, "the not-ready endpoint is left out");
+            assert_eq!(db1.endpoints[0].zone.as_deref(), Some("z1"));
+            assert_eq!(db1.endpoints[0].pod_name.as_deref(), Some("db-0-pod"));
+        } else {
+            let from_pb = proto_items(&pb, proto::service);
+            let from_js: Vec<ServiceObj> = serde_json::from_value(items).unwrap();
+            assert_eq!(from_pb.len(), 3);
+            for (a, b) in from_pb.iter().zip(&from_js) {
+                assert_eq!(convert::service(a), convert::service(b));
+                assert_eq!(convert::has_selector(a), convert::has_selector(b));
+                assert_eq!(a.metadata, b.metadata);
+            }
+            assert!(from_pb[0].metadata.managed_fields.is_some());
+        }
+    }
+    cluster.stop();
+}

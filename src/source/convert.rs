@@ -3,8 +3,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1 as core;
-use k8s_openapi::api::discovery::v1 as discovery;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use super::objects::{ServiceObj, SliceObj};
 
 use crate::zone::model::{Endpoint, Namespace, Pod, Port, Service, ServiceKind, Slice};
 
@@ -36,22 +37,18 @@ fn port(name: Option<&str>, port: i32, protocol: Option<&str>) -> Port {
 }
 
 /// One ready address: its hostname (if set) and the name of the object it points at.
-fn endpoint(
-    ip: IpAddr,
-    hostname: Option<&str>,
-    target: Option<&core::ObjectReference>,
-) -> Endpoint {
+fn endpoint(ip: IpAddr, hostname: Option<&str>, target_name: Option<&str>) -> Endpoint {
     Endpoint {
         ip,
         hostname: hostname.filter(|h| !h.is_empty()).map(lc),
-        pod_name: target.and_then(|t| t.name.as_deref()).map(lc),
+        pod_name: target_name.map(lc),
         zone: None,
     }
 }
 
 /// A Service. `type: ExternalName` → CNAME target; `clusterIP: None` → headless; otherwise
 /// every address of `clusterIPs` (falling back to `clusterIP`).
-pub fn service(s: &core::Service) -> Service {
+pub fn service(s: &ServiceObj) -> Service {
     let spec = s.spec.clone().unwrap_or_default();
     let kind = if spec.type_.as_deref() == Some("ExternalName") {
         let target = spec.external_name.clone().unwrap_or_default();
@@ -77,7 +74,13 @@ pub fn service(s: &core::Service) -> Service {
         .ports
         .unwrap_or_default()
         .iter()
-        .map(|p| port(p.name.as_deref(), p.port, p.protocol.as_deref()))
+        .map(|p| {
+            port(
+                p.name.as_deref(),
+                p.port.unwrap_or(0),
+                p.protocol.as_deref(),
+            )
+        })
         .collect();
     Service {
         namespace: namespace_of(&s.metadata),
@@ -88,7 +91,7 @@ pub fn service(s: &core::Service) -> Service {
 }
 
 /// The Service an EndpointSlice belongs to, from its `kubernetes.io/service-name` label.
-pub fn slice_service_name(s: &discovery::EndpointSlice) -> Option<&str> {
+pub fn slice_service_name(s: &SliceObj) -> Option<&str> {
     s.metadata
         .labels
         .as_ref()
@@ -99,7 +102,7 @@ pub fn slice_service_name(s: &discovery::EndpointSlice) -> Option<&str> {
 
 /// An EndpointSlice: ready addresses only (`ready` unset counts as ready), as CoreDNS reads it.
 /// Returns None for a slice without the service-name label or of address type FQDN.
-pub fn slice(s: &discovery::EndpointSlice) -> Option<Slice> {
+pub fn slice(s: &SliceObj) -> Option<Slice> {
     let service = slice_service_name(s)?;
     if s.address_type == "FQDN" {
         return None;
@@ -121,7 +124,7 @@ pub fn slice(s: &discovery::EndpointSlice) -> Option<Slice> {
         ports.push(port(None, -1, None));
     }
     let mut endpoints = Vec::new();
-    for e in &s.endpoints {
+    for e in s.endpoints.as_deref().unwrap_or_default() {
         let ready = e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true);
         if !ready {
             continue;
@@ -130,7 +133,11 @@ pub fn slice(s: &discovery::EndpointSlice) -> Option<Slice> {
             let Some(ip) = parse_ip(a) else { continue };
             endpoints.push(Endpoint {
                 zone: e.zone.as_deref().map(Arc::from),
-                ..endpoint(ip, e.hostname.as_deref(), e.target_ref.as_ref())
+                ..endpoint(
+                    ip,
+                    e.hostname.as_deref(),
+                    e.target_ref.as_ref().and_then(|t| t.name.as_deref()),
+                )
             });
         }
     }
@@ -169,8 +176,13 @@ pub fn mirror_endpoints(e: &core::Endpoints) -> Vec<Slice> {
                 .iter()
                 .filter_map(|a| {
                     let ip = parse_ip(&a.ip)?;
-                    (ip.is_ipv6() == v6)
-                        .then(|| endpoint(ip, a.hostname.as_deref(), a.target_ref.as_ref()))
+                    (ip.is_ipv6() == v6).then(|| {
+                        endpoint(
+                            ip,
+                            a.hostname.as_deref(),
+                            a.target_ref.as_ref().and_then(|t| t.name.as_deref()),
+                        )
+                    })
                 })
                 .collect();
             if endpoints.is_empty() {
@@ -237,7 +249,7 @@ pub fn namespace(n: &core::Namespace) -> Namespace {
 
 /// Does a Service have a selector (so that its endpoints come from the endpoints controller,
 /// not from a hand-written Endpoints object)?
-pub fn has_selector(s: &core::Service) -> bool {
+pub fn has_selector(s: &ServiceObj) -> bool {
     s.spec
         .as_ref()
         .and_then(|s| s.selector.as_ref())

@@ -7,29 +7,34 @@
 //!
 //! Faults: a dropped watch, `410 Gone` or an unreachable API server make the watcher re-list
 //! with backoff, while queries keep being answered from the last good zone. A re-list is applied
-//! as one replacement of that kind (changed objects updated, missing ones deleted) in one swap:
-//! no NXDOMAIN window and no second copy of the cluster. How long the zone has been possibly
-//! stale is in [`SourceStatus`] and logged on recovery.
+//! page by page as it streams in (changed objects updated; once complete, the objects it did not
+//! contain deleted): no NXDOMAIN window, every intermediate zone holds each object in a version
+//! the API server had, and no second copy of the cluster is held. Before the first complete
+//! list nothing is published (questions wait, then SERVFAIL). How long the zone has been
+//! possibly stale is in [`SourceStatus`] and logged on recovery.
+//!
+//! Lists are served from the API server's watch cache (`resourceVersion=0`, as client-go's
+//! reflectors and so CoreDNS do), in pages of 500, decoded into the slim types of
+//! [`super::objects`].
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use futures::StreamExt;
 use k8s_openapi::api::core::v1 as core;
-use k8s_openapi::api::discovery::v1 as discovery;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::runtime::watcher::{self, Event};
-use kube::runtime::WatchStreamExt;
-use kube::{Api, Client, Resource};
+use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::convert;
+use super::list_watch::run;
 use super::manifests::Filter;
+use super::objects::{ServiceObj, SliceObj};
+use super::proto::{self, ProtoError};
 use crate::config::kubernetes::ApiConfig;
-use crate::zone::{Change, Kind, Store, ZoneHandle};
+use crate::zone::{Change, Kind, Relist, Store, ZoneHandle};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
@@ -86,11 +91,15 @@ pub async fn client(api: &ApiConfig) -> Result<Client, SourceError> {
 }
 
 /// What the writer hears from the watchers.
-enum Msg {
+pub(super) enum Msg {
     /// A change, with the time the object changed (for the programming-latency metric).
     Change(Kind, Change, Option<SystemTime>),
-    /// A complete fresh list of one kind.
-    Relist(Kind, Vec<Change>),
+    /// A (re)list of one kind begins: the objects of the pages that follow replace that kind.
+    ListStart(Kind),
+    /// Objects of a list in progress, applied as they arrive (while the next page downloads).
+    ListPage(Kind, Vec<Change>),
+    /// The list is complete: objects of that kind it did not contain are deleted.
+    ListDone(Kind),
     /// A watcher failed (it retries with backoff).
     Failed(Kind),
     /// The API answers again for that kind (a one-item list succeeded after a failure).
@@ -168,7 +177,7 @@ fn unix_ms(t: SystemTime) -> u64 {
 }
 
 /// The latest time an object was written, from its managedFields (else its creation).
-fn changed_at(meta: &ObjectMeta) -> Option<SystemTime> {
+pub(super) fn changed_at(meta: &ObjectMeta) -> Option<SystemTime> {
     let newest = meta
         .managed_fields
         .as_deref()
@@ -193,12 +202,17 @@ fn ns_name(meta: &ObjectMeta) -> (String, String) {
     )
 }
 
+/// Decodes one object from its protobuf encoding.
+pub(super) type ProtoDecoder<K> = fn(&[u8]) -> Result<K, ProtoError>;
+
 /// Per-kind conversion: an upsert (or None to delete), and the delete for a key.
-trait Watched:
+pub(super) trait Watched:
     Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static
 {
     const KIND: Kind;
     const RESOURCE: &'static str;
+    /// Decoder of the protobuf encoding, for kinds that ask for it.
+    const PROTO: Option<ProtoDecoder<Self>> = None;
     fn upsert(&self) -> Option<Change>;
     fn delete(meta: &ObjectMeta) -> Change;
     /// Events to ignore (a terminating pod keeps its last version, as CoreDNS).
@@ -207,9 +221,10 @@ trait Watched:
     }
 }
 
-impl Watched for core::Service {
+impl Watched for ServiceObj {
     const KIND: Kind = Kind::Service;
     const RESOURCE: &'static str = "services";
+    const PROTO: Option<ProtoDecoder<Self>> = Some(proto::service);
     fn upsert(&self) -> Option<Change> {
         Some(Change::UpsertService(convert::service(self)))
     }
@@ -219,9 +234,10 @@ impl Watched for core::Service {
     }
 }
 
-impl Watched for discovery::EndpointSlice {
+impl Watched for SliceObj {
     const KIND: Kind = Kind::Slice;
     const RESOURCE: &'static str = "endpointslices.discovery.k8s.io";
+    const PROTO: Option<ProtoDecoder<Self>> = Some(proto::slice);
     fn upsert(&self) -> Option<Change> {
         convert::slice(self).map(Change::UpsertSlice)
     }
@@ -259,102 +275,19 @@ impl Watched for core::Pod {
     }
 }
 
-/// Explains a watcher error; names the resource and verb for permission errors.
-fn explain(resource: &str, e: &watcher::Error) -> String {
-    let status = match e {
-        watcher::Error::InitialListFailed(kube::Error::Api(s))
-        | watcher::Error::WatchStartFailed(kube::Error::Api(s))
-        | watcher::Error::WatchFailed(kube::Error::Api(s)) => Some(s.code),
-        watcher::Error::WatchError(s) => Some(s.code),
-        _ => None,
-    };
-    match status {
-        Some(403) => format!(
-            "missing RBAC permission: kdns needs `list` and `watch` on {resource} (cluster-wide); see deploy/rbac.yaml: {e}"
+/// Explains a request error; names the resource and verb for permission errors.
+pub(super) fn explain(resource: &str, e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) if s.code == 403 => format!(
+            "missing RBAC permission: kdns needs `list` and `watch` on {resource} (cluster-wide); see deploy/rbac.yaml: {}",
+            s.message
         ),
-        Some(401) => format!("not authenticated to the API server (token or client certificate rejected): {e}"),
+        kube::Error::Api(s) if s.code == 401 => format!(
+            "not authenticated to the API server (token or client certificate rejected): {}",
+            s.message
+        ),
+        kube::Error::Api(s) => format!("{} ({}, {})", s.message, s.code, s.reason),
         _ => e.to_string(),
-    }
-}
-
-/// After a failure: a cheap one-item list, with backoff, until the API answers for this kind.
-/// (A resumed watch sends nothing until an object changes, so it cannot tell us itself.)
-async fn probe<K: Watched>(api: Api<K>, tx: mpsc::UnboundedSender<Msg>, stop: CancellationToken) {
-    let mut wait = Duration::from_millis(200);
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = stop.cancelled() => return,
-        }
-        if api
-            .list_metadata(&kube::api::ListParams::default().limit(1))
-            .await
-            .is_ok()
-        {
-            let _ = tx.send(Msg::Recovered(K::KIND));
-            return;
-        }
-        wait = (wait * 2).min(Duration::from_secs(5));
-    }
-}
-
-async fn watch_kind<K: Watched>(
-    api: Api<K>,
-    cfg: watcher::Config,
-    tx: mpsc::UnboundedSender<Msg>,
-    stop: CancellationToken,
-) {
-    let mut stream = watcher::watcher(api.clone(), cfg).default_backoff().boxed();
-    let mut buffer: Vec<Change> = Vec::new();
-    let mut failing = false;
-    loop {
-        let next = tokio::select! {
-            n = stream.next() => n,
-            _ = stop.cancelled() => return,
-        };
-        let Some(ev) = next else { return };
-        let msg = match ev {
-            Ok(Event::Init) => {
-                buffer.clear();
-                continue;
-            }
-            Ok(Event::InitApply(o)) => {
-                if !o.ignore() {
-                    buffer.extend(o.upsert());
-                }
-                continue;
-            }
-            Ok(Event::InitDone) => Msg::Relist(K::KIND, std::mem::take(&mut buffer)),
-            Ok(Event::Apply(o)) => {
-                if o.ignore() {
-                    continue;
-                }
-                let at = changed_at(o.meta());
-                Msg::Change(
-                    K::KIND,
-                    o.upsert().unwrap_or_else(|| K::delete(o.meta())),
-                    at,
-                )
-            }
-            Ok(Event::Delete(o)) => Msg::Change(K::KIND, K::delete(o.meta()), None),
-            Err(e) => {
-                tracing::warn!(
-                    resource = K::RESOURCE,
-                    "watch failed, retrying with backoff; serving the last good zone: {}",
-                    explain(K::RESOURCE, &e)
-                );
-                if !failing {
-                    failing = true;
-                    let _ = tx.send(Msg::Failed(K::KIND));
-                    tokio::spawn(probe::<K>(api.clone(), tx.clone(), stop.clone()));
-                }
-                continue;
-            }
-        };
-        failing = false;
-        if tx.send(msg).is_err() {
-            return;
-        }
     }
 }
 
@@ -375,49 +308,39 @@ pub fn spawn(
 ) -> Arc<SourceStatus> {
     let status = Arc::new(SourceStatus::default());
     let (tx, rx) = mpsc::unbounded_channel();
-    let labels = |cfg: watcher::Config| {
-        if opts.filter.labels.is_empty() {
-            cfg
-        } else {
-            cfg.labels(opts.filter.labels.as_str())
-        }
-    };
+    let labels = (!opts.filter.labels.is_empty()).then(|| opts.filter.labels.as_str().to_string());
+    let ns_labels = opts
+        .filter
+        .namespace_labels
+        .as_ref()
+        .filter(|s| !s.is_empty())
+        .map(|s| s.as_str().to_string());
     let mut kinds = vec![Kind::Service, Kind::Namespace];
-    tokio::spawn(watch_kind(
-        Api::<core::Service>::all(client.clone()),
-        labels(watcher::Config::default()),
-        tx.clone(),
-        stop.clone(),
+    let (c, t, s) = (&client, &tx, &stop);
+    tokio::spawn(run::<ServiceObj>(
+        c.clone(),
+        labels.clone(),
+        t.clone(),
+        s.clone(),
     ));
-    let mut ns_cfg = watcher::Config::default();
-    if let Some(sel) = &opts.filter.namespace_labels {
-        if !sel.is_empty() {
-            ns_cfg = ns_cfg.labels(sel.as_str());
-        }
-    }
-    tokio::spawn(watch_kind(
-        Api::<core::Namespace>::all(client.clone()),
-        ns_cfg,
-        tx.clone(),
-        stop.clone(),
+    tokio::spawn(run::<core::Namespace>(
+        c.clone(),
+        ns_labels,
+        t.clone(),
+        s.clone(),
     ));
     if !opts.filter.noendpoints {
         kinds.push(Kind::Slice);
-        tokio::spawn(watch_kind(
-            Api::<discovery::EndpointSlice>::all(client.clone()),
-            labels(watcher::Config::default()),
-            tx.clone(),
-            stop.clone(),
+        tokio::spawn(run::<SliceObj>(
+            c.clone(),
+            labels.clone(),
+            t.clone(),
+            s.clone(),
         ));
     }
     if opts.pods {
         kinds.push(Kind::Pod);
-        tokio::spawn(watch_kind(
-            Api::<core::Pod>::all(client),
-            labels(watcher::Config::default()),
-            tx.clone(),
-            stop.clone(),
-        ));
+        tokio::spawn(run::<core::Pod>(c.clone(), labels, t.clone(), s.clone()));
     }
     drop(tx);
     tokio::spawn(writer(rx, kinds, zone, status.clone(), stop));
@@ -440,6 +363,7 @@ async fn writer(
     let metrics = SourceMetrics::new();
     let mut store = Store::new();
     let mut listed: Vec<Kind> = Vec::new();
+    let mut relists: Vec<Relist> = Vec::new();
     let mut failing: Vec<Kind> = Vec::new();
     let mut synced = false;
     loop {
@@ -472,14 +396,32 @@ async fn writer(
                     }
                     recover(&mut failing, source_kind, &status, &metrics);
                 }
-                Msg::Relist(kind, objects) => {
-                    let n = objects.len();
-                    let c = store.replace_kind(kind, objects);
+                Msg::ListStart(kind) => {
+                    relists.retain(|r| r.kind() != kind);
+                    relists.push(Relist::new(kind));
+                }
+                Msg::ListPage(kind, objects) => {
+                    let i = match relists.iter().position(|r| r.kind() == kind) {
+                        Some(i) => i,
+                        None => {
+                            relists.push(Relist::new(kind));
+                            relists.len() - 1
+                        }
+                    };
+                    changed += store.relist_apply(&mut relists[i], objects);
+                }
+                Msg::ListDone(kind) => {
+                    let Some(i) = relists.iter().position(|r| r.kind() == kind) else {
+                        continue;
+                    };
+                    let relist = relists.swap_remove(i);
+                    let n = relist.seen_count();
+                    let c = store.relist_finish(relist);
                     changed += c;
                     if !listed.contains(&kind) {
                         listed.push(kind);
                     }
-                    tracing::debug!(?kind, objects = n, changed = c, "list applied");
+                    tracing::debug!(?kind, objects = n, deleted = c, "list applied");
                     recover(&mut failing, kind, &status, &metrics);
                 }
                 Msg::Recovered(kind) => recover(&mut failing, kind, &status, &metrics),
@@ -511,7 +453,8 @@ async fn writer(
                 "Kubernetes API synced"
             );
         }
-        if changed > 0 || (now_synced && synced && !zone.load().synced) {
+        // Before the first sync nothing is published: questions wait for the complete zone.
+        if synced && (changed > 0 || !zone.load().synced) {
             zone.publish(store.snapshot());
             let now = SystemTime::now();
             status.last_change_ms.store(unix_ms(now), Ordering::Relaxed);

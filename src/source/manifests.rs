@@ -19,6 +19,7 @@ use k8s_openapi::api::discovery::v1 as discovery;
 use tokio_util::sync::CancellationToken;
 
 use super::convert;
+use super::objects::{ServiceObj, SliceObj};
 use super::selector::Selector;
 use crate::zone::model::Namespace;
 use crate::zone::{Change, Store, Zone, ZoneHandle};
@@ -301,7 +302,7 @@ pub fn changes(objects: &[Located], filter: &Filter) -> Vec<Change> {
     let mut selectorless: BTreeSet<(String, String)> = BTreeSet::new();
     for o in objects {
         if let Object::Service(s) = &o.object {
-            if !convert::has_selector(s) {
+            if !convert::has_selector(&ServiceObj::from(&**s)) {
                 let ns = s
                     .metadata
                     .namespace
@@ -323,7 +324,7 @@ pub fn changes(objects: &[Located], filter: &Filter) -> Vec<Change> {
             Object::Service(s) => {
                 implied.insert(meta_ns(&s.metadata));
                 if labels.matches(&labels_of(&s.metadata)) {
-                    let svc = convert::service(s);
+                    let svc = convert::service(&ServiceObj::from(&**s));
                     if matches!(&svc.kind, crate::zone::model::ServiceKind::ClusterIp(ips) if ips.is_empty())
                     {
                         tracing::warn!(at = %o.at, service = %svc.name, "Service has no clusterIP: its name will have no A/AAAA records (set spec.clusterIP)");
@@ -336,7 +337,7 @@ pub fn changes(objects: &[Located], filter: &Filter) -> Vec<Change> {
                 if filter.noendpoints || !labels.matches(&labels_of(&s.metadata)) {
                     continue;
                 }
-                match convert::slice(s) {
+                match convert::slice(&SliceObj::from(&**s)) {
                     Some(slice) => out.push(Change::UpsertSlice(slice)),
                     None => {
                         tracing::warn!(at = %o.at, "EndpointSlice without label {} (or of addressType FQDN) is ignored", convert::SERVICE_NAME_LABEL)

@@ -4,5 +4,8 @@
 pub mod convert;
 pub mod env_input;
 pub mod kube;
+mod list_watch;
 pub mod manifests;
+pub mod objects;
+pub mod proto;
 pub mod selector;

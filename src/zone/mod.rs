@@ -8,4 +8,4 @@ pub mod store;
 
 pub use lookup::{Fallthrough, KubeOptions, PodMode};
 pub use record::{Outcome, Owner, Rcode, Record, Reply};
-pub use store::{Change, Kind, Store, Zone, ZoneHandle};
+pub use store::{Change, Kind, Relist, Store, Zone, ZoneHandle};

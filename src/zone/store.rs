@@ -138,6 +138,34 @@ fn cluster_ips(s: &Service) -> &[IpAddr] {
     }
 }
 
+/// A relist of one kind in progress, applied page by page as the list streams in: upserts are
+/// applied as they arrive (each object is its latest version), and [`Store::relist_finish`]
+/// deletes the objects of that kind the list did not contain. Only the keys seen are held,
+/// never a second copy of the objects.
+#[derive(Debug)]
+pub struct Relist {
+    kind: Kind,
+    seen: std::collections::HashSet<(Arc<str>, Arc<str>)>,
+}
+
+impl Relist {
+    pub fn new(kind: Kind) -> Self {
+        Self {
+            kind,
+            seen: Default::default(),
+        }
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// Objects listed so far.
+    pub fn seen_count(&self) -> usize {
+        self.seen.len()
+    }
+}
+
 impl Store {
     pub fn new() -> Self {
         Self::default()
@@ -173,26 +201,37 @@ impl Store {
     /// objects are updated, missing ones deleted, unchanged ones untouched — so the zone never
     /// goes through an empty state and nothing is held twice. Returns how many changed.
     pub fn replace_kind(&mut self, kind: Kind, upserts: Vec<Change>) -> usize {
-        use std::collections::HashSet;
-        let mut keep: HashSet<(String, String)> = HashSet::new();
+        let mut relist = Relist::new(kind);
+        let changed = self.relist_apply(&mut relist, upserts);
+        changed + self.relist_finish(relist)
+    }
+
+    /// Applies one page of a relist in progress (see [`Relist`]); returns how many changed.
+    pub fn relist_apply(&mut self, relist: &mut Relist, upserts: Vec<Change>) -> usize {
         let mut changed = 0;
         for c in upserts {
             let id = match &c {
-                Change::UpsertService(s) => (s.namespace.to_string(), s.name.to_string()),
-                Change::UpsertSlice(s) => (s.namespace.to_string(), s.name.to_string()),
-                Change::UpsertNamespace(n) => (String::new(), n.name.to_string()),
-                Change::UpsertPod(p) => (p.namespace.to_string(), p.name.to_string()),
+                Change::UpsertService(s) => (s.namespace.clone(), s.name.clone()),
+                Change::UpsertSlice(s) => (s.namespace.clone(), s.name.clone()),
+                Change::UpsertNamespace(n) => (Arc::from(""), n.name.clone()),
+                Change::UpsertPod(p) => (p.namespace.clone(), p.name.clone()),
                 _ => continue,
             };
-            keep.insert(id);
+            relist.seen.insert(id);
             changed += usize::from(self.apply(c));
         }
-        let stale: Vec<Change> = match kind {
+        changed
+    }
+
+    /// Ends a relist: deletes every object of its kind that the list did not contain.
+    pub fn relist_finish(&mut self, relist: Relist) -> usize {
+        let seen = |ns: &str, n: &str| relist.seen.contains(&(Arc::from(ns), Arc::from(n)));
+        let stale: Vec<Change> = match relist.kind {
             Kind::Service => self
                 .zone
                 .services
                 .values()
-                .filter(|s| !keep.contains(&(s.namespace.to_string(), s.name.to_string())))
+                .filter(|s| !seen(&s.namespace, &s.name))
                 .map(|s| Change::DeleteService {
                     namespace: s.namespace.to_string(),
                     name: s.name.to_string(),
@@ -201,7 +240,7 @@ impl Store {
             Kind::Slice => self
                 .slices
                 .keys()
-                .filter(|(ns, n)| !keep.contains(&(ns.to_string(), n.to_string())))
+                .filter(|(ns, n)| !seen(ns, n))
                 .map(|(ns, n)| Change::DeleteSlice {
                     namespace: ns.to_string(),
                     name: n.to_string(),
@@ -211,7 +250,7 @@ impl Store {
                 .zone
                 .namespaces
                 .keys()
-                .filter(|n| !keep.contains(&(String::new(), n.to_string())))
+                .filter(|n| !seen("", n))
                 .map(|n| Change::DeleteNamespace {
                     name: n.to_string(),
                 })
@@ -219,13 +258,14 @@ impl Store {
             Kind::Pod => self
                 .pods
                 .keys()
-                .filter(|(ns, n)| !keep.contains(&(ns.to_string(), n.to_string())))
+                .filter(|(ns, n)| !seen(ns, n))
                 .map(|(ns, n)| Change::DeletePod {
                     namespace: ns.to_string(),
                     name: n.to_string(),
                 })
                 .collect(),
         };
+        let mut changed = 0;
         for c in stale {
             changed += usize::from(self.apply(c));
         }

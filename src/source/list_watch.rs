@@ -1,0 +1,356 @@
+//! List-then-watch of one kind, as client-go's reflector does it, feeding the writer of
+//! [`super::kube`].
+//!
+//! - **List**: the first one from the API server's watch cache (`resourceVersion=0`), later
+//!   ones (after a watch expired with `410 Gone`) as consistent reads, in pages of 500.
+//!   Services and EndpointSlices are asked for in protobuf and decoded while the body streams
+//!   in ([`super::proto`]); objects reach the writer page by page.
+//! - **Watch** from the list's resourceVersion with bookmarks; a watch that ends (server
+//!   timeout) is resumed from the last resourceVersion seen, one that expired relists.
+//! - **Faults**: a failed request is retried with capped exponential backoff (250 ms → 10 s,
+//!   jittered); the writer hears `Failed` once and `Recovered` at the next request the API
+//!   server answers, so staleness is measured exactly. A watch silent for longer than the
+//!   server timeout plus 30 s is restarted (half-open connections).
+use std::time::Duration;
+
+use futures::StreamExt;
+use http::header::{ACCEPT, CONTENT_TYPE};
+use http_body_util::BodyExt;
+use kube::api::{ListParams, WatchEvent, WatchParams};
+use kube::client::Body;
+use kube::core::{ObjectList, Status};
+use kube::{Api, Client};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::kube::{changed_at, explain, Msg, Watched};
+use super::proto::{self, ListDecoder};
+use crate::zone::Change;
+
+/// Objects handed to the writer at once while a list streams in.
+const PAGE: usize = 500;
+/// The watch's server-side timeout (client-go picks 5–10 min; CoreDNS the same).
+const WATCH_TIMEOUT_S: u32 = 290;
+/// How long one list page may take.
+const LIST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Why a list or watch ended.
+enum Stop {
+    /// The watch ended normally (its server-side timeout): resume from the last version.
+    Resume,
+    /// The resourceVersion expired (410): relist, nothing is wrong.
+    Gone,
+    /// The request failed; retry with backoff.
+    Failed(String),
+    /// Shutting down, or the writer is gone.
+    Exit,
+}
+
+/// Capped exponential backoff with jitter.
+struct Backoff(Duration);
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(250);
+    const MAX: Duration = Duration::from_secs(10);
+
+    fn next(&mut self) -> Duration {
+        let d = self.0;
+        self.0 = (self.0 * 2).min(Self::MAX);
+        d.mul_f64(rand::random_range(0.8..1.2))
+    }
+}
+
+/// Runs list-then-watch for `K` until `stop`.
+pub(super) async fn run<K: Watched>(
+    client: Client,
+    labels: Option<String>,
+    tx: mpsc::UnboundedSender<Msg>,
+    stop: CancellationToken,
+) {
+    let api: Api<K> = Api::all(client.clone());
+    let mut rv: Option<String> = None;
+    let mut first_list = true;
+    let mut failing = false;
+    let mut backoff = Backoff(Backoff::FIRST);
+    loop {
+        let answered = |failing: &mut bool, backoff: &mut Backoff| {
+            *backoff = Backoff(Backoff::FIRST);
+            if std::mem::take(failing) {
+                let _ = tx.send(Msg::Recovered(K::KIND));
+            }
+        };
+        let result = match rv.clone() {
+            None => {
+                let any = std::mem::take(&mut first_list);
+                match list::<K>(&client, labels.as_deref(), any, &tx, &stop).await {
+                    Ok(v) => {
+                        answered(&mut failing, &mut backoff);
+                        rv = Some(v);
+                        continue;
+                    }
+                    Err(e) => e,
+                }
+            }
+            Some(from) => {
+                let started = || answered(&mut failing, &mut backoff);
+                watch(&api, labels.as_deref(), from, &mut rv, &tx, &stop, started).await
+            }
+        };
+        match result {
+            Stop::Exit => return,
+            Stop::Resume => {}
+            Stop::Gone => {
+                tracing::debug!(resource = K::RESOURCE, "resourceVersion expired: relisting");
+                rv = None;
+            }
+            Stop::Failed(why) => {
+                tracing::warn!(
+                    resource = K::RESOURCE,
+                    "watch failed, retrying with backoff; serving the last good zone: {why}"
+                );
+                if !failing {
+                    failing = true;
+                    let _ = tx.send(Msg::Failed(K::KIND));
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff.next()) => {}
+                    _ = stop.cancelled() => return,
+                }
+            }
+        }
+    }
+}
+
+/// Turns a request error into a [`Stop`], naming the verb for permission errors.
+fn failed<K: Watched>(verb: &str, e: &kube::Error) -> Stop {
+    match e {
+        kube::Error::Api(s) if s.code == 410 => Stop::Gone,
+        _ => Stop::Failed(format!("{verb}: {}", explain(K::RESOURCE, e))),
+    }
+}
+
+/// Lists every object of `K` (all pages), sending them to the writer as they decode; returns
+/// the list's resourceVersion.
+async fn list<K: Watched>(
+    client: &Client,
+    labels: Option<&str>,
+    from_cache: bool,
+    tx: &mpsc::UnboundedSender<Msg>,
+    stop: &CancellationToken,
+) -> Result<String, Stop> {
+    if tx.send(Msg::ListStart(K::KIND)).is_err() {
+        return Err(Stop::Exit);
+    }
+    let url = K::url_path(&(), None);
+    let mut continue_token: Option<String> = None;
+    loop {
+        // From the watch cache the list comes whole (the cache does not page `resourceVersion=0`,
+        // and kube drops "0" when a limit is set); from etcd in pages.
+        let mut lp = match from_cache {
+            true => ListParams::default().match_any(),
+            false => ListParams::default().limit(PAGE as u32),
+        };
+        if let Some(l) = labels {
+            lp = lp.labels(l);
+        }
+        if let Some(t) = &continue_token {
+            lp = lp.continue_token(t);
+        }
+        let page = list_page::<K>(client, &url, &lp, tx);
+        let meta = tokio::select! {
+            r = tokio::time::timeout(LIST_TIMEOUT, page) => match r {
+                Ok(r) => r?,
+                Err(_) => return Err(Stop::Failed(format!("list: no complete answer within {LIST_TIMEOUT:?}"))),
+            },
+            _ = stop.cancelled() => return Err(Stop::Exit),
+        };
+        match meta.continue_token {
+            Some(t) if !t.is_empty() => continue_token = Some(t),
+            _ => {
+                if tx.send(Msg::ListDone(K::KIND)).is_err() {
+                    return Err(Stop::Exit);
+                }
+                return Ok(meta.resource_version.unwrap_or_default());
+            }
+        }
+    }
+}
+
+/// What a list page says about what follows.
+struct PageMeta {
+    resource_version: Option<String>,
+    continue_token: Option<String>,
+}
+
+/// One list request: decodes the body (protobuf as it streams, else JSON) and sends its
+/// objects to the writer in chunks of [`PAGE`].
+async fn list_page<K: Watched>(
+    client: &Client,
+    url: &str,
+    lp: &ListParams,
+    tx: &mpsc::UnboundedSender<Msg>,
+) -> Result<PageMeta, Stop> {
+    let mut req = kube::core::Request::new(url)
+        .list(lp)
+        .map_err(|e| Stop::Failed(format!("list: {e}")))?;
+    let accept = match K::PROTO {
+        Some(_) => "application/vnd.kubernetes.protobuf, application/json",
+        None => "application/json",
+    };
+    req.headers_mut()
+        .insert(ACCEPT, http::HeaderValue::from_static(accept));
+    let res = client
+        .send(req.map(Body::from))
+        .await
+        .map_err(|e| failed::<K>("list", &e))?;
+    let status = res.status();
+    let is_proto = res
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(proto::CONTENT_TYPE));
+    let mut body = res.into_body();
+    let send = |chunk: &mut Vec<Change>| -> Result<(), Stop> {
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        tx.send(Msg::ListPage(K::KIND, std::mem::take(chunk)))
+            .map_err(|_| Stop::Exit)
+    };
+    let read_err = |e: kube::Error| Stop::Failed(format!("list: reading the body: {e}"));
+    if !status.is_success() {
+        let bytes = body.collect().await.map_err(read_err)?.to_bytes();
+        return Err(failed::<K>("list", &api_error(status, is_proto, &bytes)));
+    }
+    let mut chunk: Vec<Change> = Vec::new();
+    if let (true, Some(decode)) = (is_proto, K::PROTO) {
+        let mut decoder = ListDecoder::new();
+        let proto_err = |e: proto::ProtoError| Stop::Failed(format!("list: {e}"));
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(read_err)?;
+            let Some(data) = frame.data_ref() else {
+                continue;
+            };
+            decoder
+                .feed(data, &mut |item| {
+                    let o = decode(item)?;
+                    if !o.ignore() {
+                        chunk.extend(o.upsert());
+                    }
+                    Ok(())
+                })
+                .map_err(proto_err)?;
+            // Hand over what this network read completed, so the writer applies it while
+            // the next bytes are on their way.
+            if chunk.len() >= PAGE {
+                send(&mut chunk)?;
+            }
+        }
+        let meta = decoder.finish().map_err(proto_err)?;
+        send(&mut chunk)?;
+        return Ok(PageMeta {
+            resource_version: Some(meta.resource_version),
+            continue_token: Some(meta.continue_token),
+        });
+    }
+    let bytes = body.collect().await.map_err(read_err)?.to_bytes();
+    let list: ObjectList<K> = serde_json::from_slice(&bytes)
+        .map_err(|e| Stop::Failed(format!("list: decoding the JSON answer: {e}")))?;
+    for o in &list.items {
+        if !o.ignore() {
+            chunk.extend(o.upsert());
+        }
+        if chunk.len() >= PAGE {
+            send(&mut chunk)?;
+        }
+    }
+    send(&mut chunk)?;
+    Ok(PageMeta {
+        resource_version: list.metadata.resource_version,
+        continue_token: list.metadata.continue_,
+    })
+}
+
+/// The API server's `Status` of a failed request, in either encoding.
+fn api_error(code: http::StatusCode, is_proto: bool, body: &[u8]) -> kube::Error {
+    let mut s = if is_proto {
+        proto::status(body)
+            .map(|(code, reason, message)| Status {
+                code,
+                reason,
+                message,
+                ..Default::default()
+            })
+            .unwrap_or_default()
+    } else {
+        serde_json::from_slice::<Status>(body).unwrap_or_default()
+    };
+    if s.code == 0 {
+        s.code = code.as_u16();
+    }
+    if s.message.is_empty() {
+        s.message = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
+    }
+    kube::Error::Api(Box::new(s))
+}
+
+/// Watches from `from` until the watch ends; keeps `rv` at the last resourceVersion seen.
+async fn watch<K: Watched>(
+    api: &Api<K>,
+    labels: Option<&str>,
+    from: String,
+    rv: &mut Option<String>,
+    tx: &mpsc::UnboundedSender<Msg>,
+    stop: &CancellationToken,
+    started: impl FnOnce(),
+) -> Stop {
+    let mut wp = WatchParams::default().timeout(WATCH_TIMEOUT_S);
+    if let Some(l) = labels {
+        wp = wp.labels(l);
+    }
+    let stream = tokio::select! {
+        s = api.watch(&wp, &from) => s,
+        _ = stop.cancelled() => return Stop::Exit,
+    };
+    let mut stream = match stream {
+        Ok(s) => s.boxed(),
+        Err(e) => return failed::<K>("watch", &e),
+    };
+    started();
+    let silence = Duration::from_secs(u64::from(WATCH_TIMEOUT_S) + 30);
+    loop {
+        let next = tokio::select! {
+            n = tokio::time::timeout(silence, stream.next()) => n,
+            _ = stop.cancelled() => return Stop::Exit,
+        };
+        let ev = match next {
+            Err(_) => return Stop::Failed(format!("watch: nothing received for {silence:?}")),
+            Ok(None) => return Stop::Resume,
+            Ok(Some(Err(e))) => return failed::<K>("watch", &e),
+            Ok(Some(Ok(ev))) => ev,
+        };
+        let msg = match ev {
+            WatchEvent::Added(o) | WatchEvent::Modified(o) => {
+                *rv = o.meta().resource_version.clone().or(rv.take());
+                if o.ignore() {
+                    continue;
+                }
+                let change = o.upsert().unwrap_or_else(|| K::delete(o.meta()));
+                Msg::Change(K::KIND, change, changed_at(o.meta()))
+            }
+            WatchEvent::Deleted(o) => {
+                *rv = o.meta().resource_version.clone().or(rv.take());
+                Msg::Change(K::KIND, K::delete(o.meta()), None)
+            }
+            WatchEvent::Bookmark(b) => {
+                *rv = Some(b.metadata.resource_version);
+                continue;
+            }
+            WatchEvent::Error(s) if s.code == 410 => return Stop::Gone,
+            WatchEvent::Error(s) => return failed::<K>("watch", &kube::Error::Api(s)),
+        };
+        if tx.send(msg).is_err() {
+            return Stop::Exit;
+        }
+    }
+}

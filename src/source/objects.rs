@@ -1,0 +1,299 @@
+//! Services and EndpointSlices as DNS reads them: serde types with only the fields the zone
+//! uses, so the API server's JSON is decoded straight into them and everything else (most of
+//! all `managedFields[].fieldsV1`, the bulk of a typical object) is skipped unread.
+//!
+//! The watcher decodes these instead of the full k8s-openapi types: at 10k Services and 100k
+//! endpoints that is most of the initial list's CPU (see BENCHMARKS.md). Manifests keep the
+//! full types (for `kdns env` and strict validation) and convert with `From`; the zone
+//! conversion itself lives once, in `convert.rs`, on these types.
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1 as core;
+use k8s_openapi::api::discovery::v1 as discovery;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, ObjectMeta, Time};
+use k8s_openapi::NamespaceResourceScope;
+use serde::{Deserialize, Deserializer};
+
+/// `metadata` with only what kdns reads: name, namespace, resourceVersion, labels, creation and
+/// deletion timestamps, and the time of each managedFields entry (for the programming-latency
+/// metric).
+fn slim_meta<'de, D: Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error> {
+    #[derive(Deserialize)]
+    struct Managed {
+        #[serde(default)]
+        time: Option<Time>,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Meta {
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default)]
+        namespace: Option<String>,
+        #[serde(default)]
+        resource_version: Option<String>,
+        #[serde(default)]
+        labels: Option<BTreeMap<String, String>>,
+        #[serde(default)]
+        creation_timestamp: Option<Time>,
+        #[serde(default)]
+        deletion_timestamp: Option<Time>,
+        #[serde(default)]
+        managed_fields: Option<Vec<Managed>>,
+    }
+    let m = Option::<Meta>::deserialize(d)?;
+    let Some(m) = m else {
+        return Ok(ObjectMeta::default());
+    };
+    Ok(ObjectMeta {
+        name: m.name,
+        namespace: m.namespace,
+        resource_version: m.resource_version,
+        labels: m.labels,
+        creation_timestamp: m.creation_timestamp,
+        deletion_timestamp: m.deletion_timestamp,
+        managed_fields: m.managed_fields.map(|v| {
+            v.into_iter()
+                .map(|e| ManagedFieldsEntry {
+                    time: e.time,
+                    ..Default::default()
+                })
+                .collect()
+        }),
+        ..Default::default()
+    })
+}
+
+/// A port of a Service or an EndpointSlice.
+#[derive(Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct PortObj {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub port: Option<i32>,
+    #[serde(default)]
+    pub protocol: Option<String>,
+}
+
+/// A v1 Service.
+#[derive(Deserialize, Clone, Debug, Default)]
+pub struct ServiceObj {
+    #[serde(default, deserialize_with = "slim_meta")]
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub spec: Option<ServiceSpecObj>,
+}
+
+#[derive(Deserialize, Clone, Debug, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceSpecObj {
+    #[serde(default, rename = "type")]
+    pub type_: Option<String>,
+    #[serde(default, rename = "clusterIP")]
+    pub cluster_ip: Option<String>,
+    #[serde(default, rename = "clusterIPs")]
+    pub cluster_ips: Option<Vec<String>>,
+    #[serde(default)]
+    pub external_name: Option<String>,
+    #[serde(default)]
+    pub ports: Option<Vec<PortObj>>,
+    #[serde(default)]
+    pub selector: Option<BTreeMap<String, String>>,
+}
+
+/// A discovery.k8s.io/v1 EndpointSlice.
+#[derive(Deserialize, Clone, Debug, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SliceObj {
+    #[serde(default, deserialize_with = "slim_meta")]
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub address_type: String,
+    #[serde(default)]
+    pub endpoints: Option<Vec<EndpointObj>>,
+    #[serde(default)]
+    pub ports: Option<Vec<PortObj>>,
+}
+
+#[derive(Deserialize, Clone, Debug, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointObj {
+    #[serde(default)]
+    pub addresses: Vec<String>,
+    #[serde(default)]
+    pub conditions: Option<ConditionsObj>,
+    #[serde(default)]
+    pub hostname: Option<String>,
+    #[serde(default)]
+    pub target_ref: Option<TargetRefObj>,
+    #[serde(default)]
+    pub zone: Option<String>,
+}
+
+#[derive(Deserialize, Clone, Debug, Default)]
+pub struct ConditionsObj {
+    #[serde(default)]
+    pub ready: Option<bool>,
+}
+
+#[derive(Deserialize, Clone, Debug, Default)]
+pub struct TargetRefObj {
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+macro_rules! namespaced_resource {
+    ($ty:ty, $kind:literal, $group:literal, $plural:literal) => {
+        impl kube::Resource for $ty {
+            type DynamicType = ();
+            type Scope = NamespaceResourceScope;
+            fn kind(_: &()) -> Cow<'_, str> {
+                $kind.into()
+            }
+            fn group(_: &()) -> Cow<'_, str> {
+                $group.into()
+            }
+            fn version(_: &()) -> Cow<'_, str> {
+                "v1".into()
+            }
+            fn plural(_: &()) -> Cow<'_, str> {
+                $plural.into()
+            }
+            fn meta(&self) -> &ObjectMeta {
+                &self.metadata
+            }
+            fn meta_mut(&mut self) -> &mut ObjectMeta {
+                &mut self.metadata
+            }
+        }
+    };
+}
+namespaced_resource!(ServiceObj, "Service", "", "services");
+namespaced_resource!(
+    SliceObj,
+    "EndpointSlice",
+    "discovery.k8s.io",
+    "endpointslices"
+);
+
+impl From<&core::Service> for ServiceObj {
+    fn from(s: &core::Service) -> Self {
+        let spec = s.spec.as_ref().map(|sp| ServiceSpecObj {
+            type_: sp.type_.clone(),
+            cluster_ip: sp.cluster_ip.clone(),
+            cluster_ips: sp.cluster_ips.clone(),
+            external_name: sp.external_name.clone(),
+            ports: sp.ports.as_ref().map(|ps| {
+                ps.iter()
+                    .map(|p| PortObj {
+                        name: p.name.clone(),
+                        port: Some(p.port),
+                        protocol: p.protocol.clone(),
+                    })
+                    .collect()
+            }),
+            selector: sp.selector.clone(),
+        });
+        ServiceObj {
+            metadata: s.metadata.clone(),
+            spec,
+        }
+    }
+}
+
+impl From<&discovery::EndpointSlice> for SliceObj {
+    fn from(s: &discovery::EndpointSlice) -> Self {
+        SliceObj {
+            metadata: s.metadata.clone(),
+            address_type: s.address_type.clone(),
+            endpoints: Some(
+                s.endpoints
+                    .iter()
+                    .map(|e| EndpointObj {
+                        addresses: e.addresses.clone(),
+                        conditions: e
+                            .conditions
+                            .as_ref()
+                            .map(|c| ConditionsObj { ready: c.ready }),
+                        hostname: e.hostname.clone(),
+                        target_ref: e.target_ref.as_ref().map(|t| TargetRefObj {
+                            name: t.name.clone(),
+                        }),
+                        zone: e.zone.clone(),
+                    })
+                    .collect(),
+            ),
+            ports: s.ports.as_ref().map(|ps| {
+                ps.iter()
+                    .map(|p| PortObj {
+                        name: p.name.clone(),
+                        port: p.port,
+                        protocol: p.protocol.clone(),
+                    })
+                    .collect()
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The slim types read the same fields as the full ones from real API JSON, and skip the
+    /// rest (managedFields' field trees, status, annotations).
+    #[test]
+    fn slim_decode_matches_full_types() {
+        let svc = r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"web","namespace":"prod",
+            "resourceVersion":"42","labels":{"app":"web"},"annotations":{"a":"b"},
+            "creationTimestamp":"2026-01-02T03:04:05Z","managedFields":[{"manager":"kubectl",
+            "operation":"Update","time":"2026-01-02T03:04:06Z","fieldsType":"FieldsV1",
+            "fieldsV1":{"f:spec":{"f:ports":{}}}}]},"spec":{"type":"ClusterIP","clusterIP":"10.0.0.1",
+            "clusterIPs":["10.0.0.1","fd00::1"],"ports":[{"name":"http","port":80,"protocol":"TCP",
+            "targetPort":8080}],"selector":{"app":"web"},"sessionAffinity":"None"},"status":{"loadBalancer":{}}}"#;
+        let slim: ServiceObj = serde_json::from_str(svc).unwrap();
+        let full: core::Service = serde_json::from_str(svc).unwrap();
+        let via: ServiceObj = (&full).into();
+        let spec = slim.spec.as_ref().unwrap();
+        assert_eq!(spec.cluster_ips, via.spec.as_ref().unwrap().cluster_ips);
+        assert_eq!(spec.ports, via.spec.as_ref().unwrap().ports);
+        assert_eq!(spec.selector, via.spec.as_ref().unwrap().selector);
+        assert_eq!(slim.metadata.name.as_deref(), Some("web"));
+        assert_eq!(slim.metadata.resource_version.as_deref(), Some("42"));
+        assert!(slim.metadata.annotations.is_none());
+        let mf = slim.metadata.managed_fields.as_ref().unwrap();
+        assert_eq!(mf.len(), 1);
+        assert!(mf[0].fields_v1.is_none());
+        assert_eq!(mf[0].time, full.metadata.managed_fields.unwrap()[0].time);
+
+        let slice = r#"{"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{
+            "name":"web-abc","namespace":"prod","labels":{"kubernetes.io/service-name":"web"}},
+            "addressType":"IPv4","endpoints":[{"addresses":["10.1.0.1"],"conditions":{"ready":false,
+            "serving":true},"hostname":"h","targetRef":{"kind":"Pod","name":"web-0","namespace":"prod"},
+            "zone":"z1","nodeName":"n1"}],"ports":[{"name":"http","port":8080,"protocol":"TCP"}]}"#;
+        let slim: SliceObj = serde_json::from_str(slice).unwrap();
+        let full: discovery::EndpointSlice = serde_json::from_str(slice).unwrap();
+        let via: SliceObj = (&full).into();
+        assert_eq!(slim.address_type, "IPv4");
+        assert_eq!(slim.ports, via.ports);
+        let (a, b) = (&slim.endpoints.unwrap()[0], &via.endpoints.unwrap()[0]);
+        assert_eq!(a.addresses, b.addresses);
+        assert_eq!(a.conditions.as_ref().unwrap().ready, Some(false));
+        assert_eq!(
+            a.target_ref.as_ref().unwrap().name.as_deref(),
+            Some("web-0")
+        );
+        assert_eq!(a.zone, b.zone);
+        assert_eq!(a.hostname, b.hostname);
+    }
+
+    #[test]
+    fn null_and_missing_fields() {
+        let s: SliceObj =
+            serde_json::from_str(r#"{"metadata":null,"endpoints":null,"ports":null}"#).unwrap();
+        assert!(s.endpoints.is_none() && s.metadata.name.is_none());
+        let s: ServiceObj = serde_json::from_str(r#"{"metadata":{"name":"x"}}"#).unwrap();
+        assert!(s.spec.is_none());
+    }
+}
