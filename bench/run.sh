@@ -7,6 +7,8 @@
 #   bench/run.sh --services 1000 --duration 5 --rounds 2     smaller / shorter
 #   bench/run.sh --mode manifests     kdns reads the generated YAML (CoreDNS still uses the API)
 #   bench/run.sh --phases startup,memory,relist,qps,latency,create    pick phases (default: all)
+#   bench/run.sh --coredns-api incluster|kubeconfig    how CoreDNS reaches the API server (default:
+#                                     incluster when root: protobuf, as in a cluster)
 #
 # Rig: the DNS server under test on core 0 (taskset -c 0), dnsperf and the API server/etcd on
 # core 1. Max QPS is measured for CoreDNS, kdns and a UDP echo ceiling (examples/udp_echo.rs)
@@ -23,7 +25,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 KB="python3 $ROOT/bench/kbench.py"
 
 SMOKE=0 PROFILE= SERVICES=10000 DURATION=5 ROUNDS=5 MODE=api PHASES=all OUT= CLUSTER= FRESH=0
-CREATES=200 LAT_SECONDS=6
+CREATES=200 LAT_SECONDS=6 COREDNS_API=auto
 while (($#)); do
   case $1 in
   --smoke) SMOKE=1 ;;
@@ -36,8 +38,9 @@ while (($#)); do
   --cluster) CLUSTER=$2; shift ;;
   --creates) CREATES=$2; shift ;;
   --fresh) FRESH=1 ;;
+  --coredns-api) COREDNS_API=$2; shift ;;
   --release) PROFILE=release ;;
-  -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+  -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
   *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -175,12 +178,40 @@ source "$CLUSTER/env"
 
 # ------------------------------------------------------------------ servers
 read -r P_KDNS P_CORE P_ECHO P_READY < <(free_ports 4)
+# CoreDNS as it runs in a cluster: in-cluster config (service-account token and CA under
+# /var/run/secrets, KUBERNETES_SERVICE_HOST/PORT), with which it asks for protobuf. Faked in a
+# private mount namespace (needs root: unshare -m); otherwise through the kubeconfig, with which
+# client-go keeps JSON.
+if [[ $COREDNS_API == auto ]]; then
+  if ((EUID == 0)) && unshare -m true 2>/dev/null; then COREDNS_API=incluster; else COREDNS_API=kubeconfig; fi
+fi
+CORE_K8S="kubeconfig $KUBECONFIG_ADMIN"
+CORE_WRAP=()
+if [[ $COREDNS_API == incluster ]]; then
+  CORE_K8S=""
+  mkdir -p "$OUT/sa"
+  printf %s "$ADMIN_TOKEN" >"$OUT/sa/token"
+  cp "$CA_FILE" "$OUT/sa/ca.crt"
+  echo default >"$OUT/sa/namespace"
+  cat >"$OUT/coredns-incluster.sh" <<EOF
+#!/bin/sh
+set -e
+mount -t tmpfs tmpfs /run
+mkdir -p /run/secrets/kubernetes.io/serviceaccount
+cp "$OUT/sa/token" "$OUT/sa/ca.crt" "$OUT/sa/namespace" /run/secrets/kubernetes.io/serviceaccount/
+export KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT=$APISERVER_PORT
+exec "\$@"
+EOF
+  chmod +x "$OUT/coredns-incluster.sh"
+  CORE_WRAP=(unshare -m --propagation private "$OUT/coredns-incluster.sh")
+fi
+log "CoreDNS reaches the API server by: $COREDNS_API"
 cat >"$OUT/Corefile.coredns" <<EOF
 .:$P_CORE {
     bind 127.0.0.1
     ready 127.0.0.1:$P_READY
     kubernetes cluster.local in-addr.arpa ip6.arpa {
-        kubeconfig $KUBECONFIG_ADMIN
+        $CORE_K8S
         pods insecure
     }
 }
@@ -205,7 +236,7 @@ start_server() { # name -> sets PID_<name>; the startup JSON goes to $OUT/start-
       taskset -c $CORE_SRV "$KDNS" --conf "$OUT/Corefile.kdns" >>"$OUT/kdns.log" 2>&1 &
     pid=$! PID_KDNS=$pid ;;
   coredns)
-    GOGC=${GOGC:-100} taskset -c $CORE_SRV "$BIN/coredns" -conf "$OUT/Corefile.coredns" \
+    GOGC=${GOGC:-100} "${CORE_WRAP[@]}" taskset -c $CORE_SRV "$BIN/coredns" -conf "$OUT/Corefile.coredns" \
       >>"$OUT/coredns.log" 2>&1 &
     pid=$! PID_CORE=$pid ;;
   esac
