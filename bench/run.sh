@@ -378,7 +378,7 @@ if has qps; then
   for q in hits search hits_nocache search_nocache; do
     file=$DATA/queries-${q/_/-}.txt
     servers="coredns kdns"
-    [[ $q == hits ]] && servers="coredns kdns echo"
+    [[ $q == hits || $q == search ]] && servers="coredns kdns echo"
     ((SMOKE)) || for srv in $servers; do # warm up (not recorded)
       port=$P_KDNS; [[ $srv == coredns ]] && port=$P_CORE; [[ $srv == echo ]] && port=$P_ECHO
       taskset -c $CORE_CLIENT dnsperf -s 127.0.0.1 -p "$port" -d "$file" -l 1 -c 8 -q 256 >/dev/null 2>&1 || true
