@@ -22,7 +22,10 @@
 //! | the records the zone answers with | `src/zone/record.rs` |
 //! | Kubernetes objects → zone model | `src/source/convert.rs` |
 //! | YAML/JSON manifests on disk, watched | `src/source/manifests.rs` |
-//! | live API: kube-rs watchers, batched writer, staleness, programming latency | `src/source/kube.rs` |
+//! | live API: the writer (batches, staleness, programming latency), client setup | `src/source/kube.rs` |
+//! | list-then-watch per kind: watch-cache list, resume, relist on 410, backoff | `src/source/list_watch.rs` |
+//! | slim Service/EndpointSlice serde types (only the fields DNS reads) | `src/source/objects.rs` |
+//! | the API's protobuf encoding: streaming list decoder, Service, EndpointSlice, Status | `src/source/proto.rs` |
 //! | label selectors (`labels`, `namespace_labels`) | `src/source/selector.rs` |
 //! | Services for `kdns env` from manifests or a kubeconfig | `src/source/env_input.rs` |
 //! | wiring: Corefile → sources, zones, directive chains, HTTP endpoints | `src/app.rs` |
