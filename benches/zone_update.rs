@@ -115,6 +115,27 @@ fn bench(c: &mut Criterion) {
                 BatchSize::SmallInput,
             )
         });
+        // Changes spread over every service (round robin), so the zone's delta fills up and
+        // gets folded into a new base: the amortized cost, folds included.
+        let mut next = 0usize;
+        let mut round = 0i32;
+        g.bench_with_input(BenchmarkId::new("service_update_spread", n), &n, |b, _| {
+            b.iter_batched(
+                || {
+                    next += 1;
+                    if next == n {
+                        next = 0;
+                        round += 1;
+                    }
+                    Change::UpsertService(service(next, 100 + round))
+                },
+                |ch| {
+                    assert!(st.apply(ch));
+                    black_box(st.snapshot())
+                },
+                BatchSize::SmallInput,
+            )
+        });
         let mut k = 0usize;
         g.bench_with_input(BenchmarkId::new("service_create_delete", n), &n, |b, _| {
             b.iter_batched(

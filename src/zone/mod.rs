@@ -1,5 +1,6 @@
 //! The cluster zone: an immutable, indexed snapshot of the objects DNS answers from, swapped
 //! atomically per change, and the rules that answer a question from it.
+pub mod layered;
 pub mod lookup;
 pub mod model;
 pub mod names;

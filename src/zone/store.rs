@@ -1,16 +1,16 @@
 //! The incremental store and its immutable snapshots.
 //!
 //! The source applies each change to a [`Store`]; [`Store::snapshot`] hands out an immutable
-//! [`Zone`] that queries read without locks. The maps are persistent (HAMT, `imbl`), so a
-//! snapshot is O(1) to take and a change costs O(log n) plus the size of the one object that
-//! changed — never the size of the cluster.
+//! [`Zone`] that queries read without locks. The maps are [`Layered`](super::layered): a
+//! snapshot is O(1) to take and a change costs O(1) amortized plus the size of the one object
+//! that changed — never the size of the cluster.
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use imbl::HashMap as PMap;
 
+use super::layered::Layered as PMap;
 use super::model::{service_key, Namespace, Pod, Service, ServiceKind, Slice};
 
 /// (namespace, name) of a pod.
@@ -185,9 +185,11 @@ impl Store {
                     .insert(n.name.clone(), Arc::new(n.clone()));
                 old.as_deref() != Some(&n)
             }
-            Change::DeleteNamespace { name } => {
-                self.zone.namespaces.remove(name.as_str()).is_some()
-            }
+            Change::DeleteNamespace { name } => self
+                .zone
+                .namespaces
+                .remove(&Arc::from(name.as_str()))
+                .is_some(),
             Change::UpsertPod(p) => self.upsert_pod(p),
             Change::DeletePod { namespace, name } => self.delete_pod(&namespace, &name),
         };
