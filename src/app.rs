@@ -205,6 +205,8 @@ pub fn prepare(cfg: &Config) -> Result<Prepared, AppError> {
                                 opts: WatchOptions {
                                     filter,
                                     pods: k.options.pods == PodMode::Verified,
+                                    qps: api.qps,
+                                    burst: api.burst,
                                 },
                                 zone: handle.clone(),
                             });

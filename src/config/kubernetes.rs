@@ -16,7 +16,7 @@
 //!     ignore empty_service
 //!     zonal                    # TOPOZONE.pin|prefer._zone.SVC.NS.svc.ZONE for headless services
 //!     startup_timeout DURATION # default 5s
-//!     apiserver_qps N
+//!     apiserver_qps N          # rate limit of list/watch requests (source/ratelimit.rs)
 //!     apiserver_burst N
 //! }
 //! ```

@@ -29,10 +29,11 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::convert;
-use super::list_watch::run;
+use super::list_watch::{run, Target};
 use super::manifests::Filter;
 use super::objects::{ServiceObj, SliceObj};
 use super::proto::{self, ProtoError};
+use super::ratelimit::RateLimit;
 use crate::config::kubernetes::ApiConfig;
 use crate::zone::{Change, Kind, Relist, Store, ZoneHandle};
 
@@ -297,6 +298,9 @@ pub struct WatchOptions {
     pub filter: Filter,
     /// Watch Pods (`pods verified`).
     pub pods: bool,
+    /// `apiserver_qps`, `apiserver_burst`.
+    pub qps: Option<f32>,
+    pub burst: Option<u32>,
 }
 
 /// Starts the watchers and the writer; returns the status handle.
@@ -316,31 +320,23 @@ pub fn spawn(
         .filter(|s| !s.is_empty())
         .map(|s| s.as_str().to_string());
     let mut kinds = vec![Kind::Service, Kind::Namespace];
-    let (c, t, s) = (&client, &tx, &stop);
-    tokio::spawn(run::<ServiceObj>(
-        c.clone(),
-        labels.clone(),
-        t.clone(),
-        s.clone(),
-    ));
-    tokio::spawn(run::<core::Namespace>(
-        c.clone(),
-        ns_labels,
-        t.clone(),
-        s.clone(),
-    ));
+    let limit = RateLimit::from_config(opts.qps, opts.burst).map(Arc::new);
+    let to = |labels: Option<String>| Target {
+        client: client.clone(),
+        labels,
+        limit: limit.clone(),
+        tx: tx.clone(),
+        stop: stop.clone(),
+    };
+    tokio::spawn(run::<ServiceObj>(to(labels.clone())));
+    tokio::spawn(run::<core::Namespace>(to(ns_labels)));
     if !opts.filter.noendpoints {
         kinds.push(Kind::Slice);
-        tokio::spawn(run::<SliceObj>(
-            c.clone(),
-            labels.clone(),
-            t.clone(),
-            s.clone(),
-        ));
+        tokio::spawn(run::<SliceObj>(to(labels.clone())));
     }
     if opts.pods {
         kinds.push(Kind::Pod);
-        tokio::spawn(run::<core::Pod>(c.clone(), labels, t.clone(), s.clone()));
+        tokio::spawn(run::<core::Pod>(to(labels)));
     }
     drop(tx);
     tokio::spawn(writer(rx, kinds, zone, status.clone(), stop));

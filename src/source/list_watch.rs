@@ -10,7 +10,11 @@
 //! - **Faults**: a failed request is retried with capped exponential backoff (250 ms → 10 s,
 //!   jittered); the writer hears `Failed` once and `Recovered` at the next request the API
 //!   server answers, so staleness is measured exactly. A watch silent for longer than the
-//!   server timeout plus 30 s is restarted (half-open connections).
+//!   server timeout plus 30 s is restarted (half-open connections); one the server closes
+//!   within a second is restarted after a pause, never in a busy loop.
+//! - **Rate**: with `apiserver_qps`/`apiserver_burst`, every list page and watch start of the
+//!   source takes a token from one shared bucket ([`super::ratelimit`]).
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -25,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::kube::{changed_at, explain, Msg, Watched};
 use super::proto::{self, ListDecoder};
+use super::ratelimit::RateLimit;
 use crate::zone::Change;
 
 /// Objects handed to the writer at once while a list streams in.
@@ -60,13 +65,27 @@ impl Backoff {
     }
 }
 
+/// Where one kind's list-then-watch reports, and what it shares with the other kinds.
+pub(super) struct Target {
+    pub client: Client,
+    /// Label selector (`labels`, or `namespace_labels` for Namespaces).
+    pub labels: Option<String>,
+    /// `apiserver_qps`/`apiserver_burst`, shared by every kind of the source.
+    pub limit: Option<Arc<RateLimit>>,
+    pub tx: mpsc::UnboundedSender<Msg>,
+    pub stop: CancellationToken,
+}
+
 /// Runs list-then-watch for `K` until `stop`.
-pub(super) async fn run<K: Watched>(
-    client: Client,
-    labels: Option<String>,
-    tx: mpsc::UnboundedSender<Msg>,
-    stop: CancellationToken,
-) {
+pub(super) async fn run<K: Watched>(t: Target) {
+    let Target {
+        client,
+        labels,
+        limit,
+        tx,
+        stop,
+    } = t;
+    let limit = limit.as_deref();
     let api: Api<K> = Api::all(client.clone());
     let mut rv: Option<String> = None;
     let mut first_list = true;
@@ -82,7 +101,7 @@ pub(super) async fn run<K: Watched>(
         let result = match rv.clone() {
             None => {
                 let any = std::mem::take(&mut first_list);
-                match list::<K>(&client, labels.as_deref(), any, &tx, &stop).await {
+                match list::<K>(&client, labels.as_deref(), any, limit, &tx, &stop).await {
                     Ok(v) => {
                         answered(&mut failing, &mut backoff);
                         rv = Some(v);
@@ -93,6 +112,9 @@ pub(super) async fn run<K: Watched>(
             }
             Some(from) => {
                 let started = || answered(&mut failing, &mut backoff);
+                if let Some(l) = limit {
+                    l.acquire().await;
+                }
                 watch(&api, labels.as_deref(), from, &mut rv, &tx, &stop, started).await
             }
         };
@@ -135,6 +157,7 @@ async fn list<K: Watched>(
     client: &Client,
     labels: Option<&str>,
     from_cache: bool,
+    limit: Option<&RateLimit>,
     tx: &mpsc::UnboundedSender<Msg>,
     stop: &CancellationToken,
 ) -> Result<String, Stop> {
@@ -155,6 +178,12 @@ async fn list<K: Watched>(
         }
         if let Some(t) = &continue_token {
             lp = lp.continue_token(t);
+        }
+        if let Some(l) = limit {
+            tokio::select! {
+                _ = l.acquire() => {}
+                _ = stop.cancelled() => return Err(Stop::Exit),
+            }
         }
         let page = list_page::<K>(client, &url, &lp, tx);
         let meta = tokio::select! {
@@ -317,6 +346,7 @@ async fn watch<K: Watched>(
         Err(e) => return failed::<K>("watch", &e),
     };
     started();
+    let since = tokio::time::Instant::now();
     let silence = Duration::from_secs(u64::from(WATCH_TIMEOUT_S) + 30);
     loop {
         let next = tokio::select! {
@@ -325,7 +355,16 @@ async fn watch<K: Watched>(
         };
         let ev = match next {
             Err(_) => return Stop::Failed(format!("watch: nothing received for {silence:?}")),
-            Ok(None) => return Stop::Resume,
+            Ok(None) => {
+                // A watch the server (or a proxy) closes at once must not become a busy loop.
+                if since.elapsed() < Duration::from_secs(1) {
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                        _ = stop.cancelled() => return Stop::Exit,
+                    }
+                }
+                return Stop::Resume;
+            }
             Ok(Some(Err(e))) => return failed::<K>("watch", &e),
             Ok(Some(Ok(ev))) => ev,
         };

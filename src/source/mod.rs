@@ -8,4 +8,5 @@ mod list_watch;
 pub mod manifests;
 pub mod objects;
 pub mod proto;
+pub mod ratelimit;
 pub mod selector;

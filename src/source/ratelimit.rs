@@ -1,0 +1,90 @@
+//! `apiserver_qps` / `apiserver_burst`: a token bucket shared by one source's requests (lists,
+//! list pages and watch starts), as client-go's rate limiter is for CoreDNS.
+//!
+//! Unlike client-go, kdns has no limit unless one is configured: its requests are few (one
+//! list and one watch per kind, plus pages of a relist), and a default of 5 per second would
+//! make a paged relist of 100k objects take 40 s. Not on the query path.
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// client-go's defaults, for the half that is not configured.
+pub const DEFAULT_QPS: f32 = 5.0;
+pub const DEFAULT_BURST: u32 = 10;
+
+#[derive(Debug)]
+pub struct RateLimit {
+    qps: f64,
+    burst: f64,
+    /// Tokens available at the instant.
+    state: Mutex<(f64, Instant)>,
+}
+
+impl RateLimit {
+    /// From the Corefile's options; None when neither is set.
+    pub fn from_config(qps: Option<f32>, burst: Option<u32>) -> Option<Self> {
+        if qps.is_none() && burst.is_none() {
+            return None;
+        }
+        let qps = f64::from(qps.unwrap_or(DEFAULT_QPS));
+        let burst = f64::from(burst.unwrap_or(DEFAULT_BURST).max(1));
+        Some(Self {
+            qps,
+            burst,
+            state: Mutex::new((burst, Instant::now())),
+        })
+    }
+
+    /// Waits until a request may go.
+    pub async fn acquire(&self) {
+        let wait = {
+            let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            let (tokens, at) = *s;
+            let tokens = (tokens + now.duration_since(at).as_secs_f64() * self.qps).min(self.burst);
+            // Take the token now (possibly going negative): later callers queue behind.
+            *s = (tokens - 1.0, now);
+            if tokens >= 1.0 {
+                Duration::ZERO
+            } else {
+                Duration::from_secs_f64((1.0 - tokens) / self.qps)
+            }
+        };
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn burst_then_qps() {
+        let r = RateLimit::from_config(Some(2.0), Some(3)).unwrap();
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            r.acquire().await;
+        }
+        assert_eq!(t0.elapsed(), Duration::ZERO, "the burst goes at once");
+        r.acquire().await;
+        let d = t0.elapsed().as_secs_f64();
+        assert!((0.49..0.51).contains(&d), "4th after 1/qps: {d}");
+        for _ in 0..4 {
+            r.acquire().await;
+        }
+        let d = t0.elapsed().as_secs_f64();
+        assert!((2.49..2.51).contains(&d), "then qps: {d}");
+    }
+
+    #[test]
+    fn defaults_like_client_go() {
+        assert!(RateLimit::from_config(None, None).is_none());
+        let r = RateLimit::from_config(Some(20.0), None).unwrap();
+        assert_eq!((r.qps, r.burst), (20.0, 10.0));
+        let r = RateLimit::from_config(None, Some(50)).unwrap();
+        assert_eq!((r.qps, r.burst), (5.0, 50.0));
+    }
+}
