@@ -587,3 +587,45 @@ async fn protobuf_lists_decode_like_json() {
     }
     cluster.stop();
 }
+
+/// `apiserver_qps`/`apiserver_burst` throttle kdns's own requests: at 1 per second with a burst
+/// of 1 the four lists (Services, Namespaces, EndpointSlices, Pods for `pods verified`) cannot
+/// all start before 3 s; without the options the same start is much faster.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs kube-apiserver and etcd: scripts/build-tools.sh"]
+async fn apiserver_qps_throttles_the_lists() {
+    let _g = SERIAL.lock().await;
+    let cluster = Cluster::start();
+    let c = cluster.client().await;
+    create_ns(&c, "rl").await;
+    let web = create_svc(
+        &c,
+        "rl",
+        json!({"metadata": {"name": "web"}, "spec": {"ports": [{"port": 80}]}}),
+    )
+    .await;
+    let ip = web.spec.unwrap().cluster_ip.unwrap();
+    let time_to_answer = |extra: &str| {
+        let t0 = Instant::now();
+        let k = Kdns::start(&corefile(&cluster.kubeconfig(), extra), None);
+        eventually(
+            &k,
+            "web.rl.svc.cluster.local.",
+            "A",
+            &[&ip],
+            Duration::from_secs(30),
+        );
+        t0.elapsed()
+    };
+    let limited = time_to_answer("  apiserver_qps 1\n  apiserver_burst 1\n");
+    let free = time_to_answer("");
+    assert!(
+        limited >= Duration::from_millis(2900),
+        "4 lists at 1/s, burst 1: {limited:?}"
+    );
+    assert!(
+        free + Duration::from_millis(1500) < limited,
+        "unthrottled {free:?} vs throttled {limited:?}"
+    );
+    cluster.stop();
+}
