@@ -525,6 +525,38 @@ def cmd_create_latency(a):
         sys.exit(1)
 
 
+def cmd_churn(a):
+    """Changes one EndpointSlice in its own namespace every `interval` seconds for `seconds`:
+    the endpoint churn of a rolling deployment, somewhere other than the names being asked."""
+    api = Api(a.env)
+    conn = api.conn()
+    ns = a.namespace
+    api.call(conn, "POST", "/api/v1/namespaces",
+             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    api.call(conn, "POST", "/api/v1/namespaces/%s/services" % ns,
+             {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "churn", "namespace": ns},
+              "spec": {"clusterIP": "None", "ports": [{"name": "http", "port": 80}]}})
+    path = "/apis/discovery.k8s.io/v1/namespaces/%s/endpointslices" % ns
+
+    def slice_body(k):
+        return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                "metadata": {"name": "churn-1", "namespace": ns,
+                             "labels": {"kubernetes.io/service-name": "churn"}},
+                "addressType": "IPv4", "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+                "endpoints": [{"addresses": ["10.200.%d.%d" % ((k // 250) % 250, k % 250 + 1)],
+                               "conditions": {"ready": True}}]}
+    api.call(conn, "POST", path, slice_body(0))
+    t_end = time.monotonic() + a.seconds
+    n, failed = 0, 0
+    while time.monotonic() < t_end:
+        n += 1
+        st, _ = api.call(conn, "PUT", path + "/churn-1", slice_body(n))
+        failed += st != 200
+        time.sleep(a.interval)
+    print(json.dumps({"changes": n, "failed": failed}))
+    sys.exit(1 if failed else 0)
+
+
 # ---------------------------------------------------------------- dnsperf output
 
 
@@ -620,6 +652,15 @@ def cmd_table(a):
             # The most any server can show in this rig: dnsperf's one core is the limit.
             rows.append("| rig ceiling %s: echo / CoreDNS max QPS | | | %s | | |" % (
                 q, paired(m, "echo", "coredns", "qps")))
+    C = R.get("churn_hits")
+    if C and "kdns" in C and "coredns" in C:
+        row("max QPS, hits, 20 changes/s in another namespace", C["kdns"]["qps_med"],
+            C["coredns"]["qps_med"], "", None, False, ratio=paired(C, "kdns", "coredns", "qps"))
+        H = R.get("max_hits")
+        if H:
+            rows.append("| hits under churn / without, same server | %s | %s | | | |" % (
+                round(C["kdns"]["qps_med"] / H["kdns"]["qps_med"], 2),
+                round(C["coredns"]["qps_med"] / H["coredns"]["qps_med"], 2)))
     L = R.get("latency")
     if L:
         for p in ("p50", "p99"):
@@ -687,13 +728,19 @@ def main():
     g.add_argument("--gap", type=float, default=0.02)
     g.add_argument("--max-seconds", type=float, default=300)
     g.add_argument("--cleanup", action="store_true")
+    g = sub.add_parser("churn")
+    g.add_argument("--env", required=True)
+    g.add_argument("--namespace", default="bench-churn")
+    g.add_argument("--seconds", type=float, required=True)
+    g.add_argument("--interval", type=float, default=0.05)
     g = sub.add_parser("dnsperf")
     g.add_argument("file")
     g = sub.add_parser("table")
     g.add_argument("results")
     a = ap.parse_args()
     {"gen": cmd_gen, "load": cmd_load, "wait-answer": cmd_wait_answer,
-     "create-latency": cmd_create_latency, "dnsperf": cmd_dnsperf, "table": cmd_table}[a.cmd](a)
+     "create-latency": cmd_create_latency, "churn": cmd_churn, "dnsperf": cmd_dnsperf,
+     "table": cmd_table}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@
 #                                     (fails when something is broken, never on speed)
 #   bench/run.sh --services 1000 --duration 5 --rounds 2     smaller / shorter
 #   bench/run.sh --mode manifests     kdns reads the generated YAML (CoreDNS still uses the API)
-#   bench/run.sh --phases startup,memory,relist,qps,latency,create    pick phases (default: all)
+#   bench/run.sh --phases startup,memory,relist,qps,latency,create,churn    pick phases (default: all)
 #   bench/run.sh --coredns-api incluster|kubeconfig    how CoreDNS reaches the API server (default:
 #                                     incluster when root: protobuf, as in a cluster)
 #
@@ -129,7 +129,7 @@ PROFILE=${PROFILE:-$( ((SMOKE)) && echo debug || echo release)}
 log "building kdns and udp_echo ($PROFILE)"
 (cd "$ROOT" && cargo build $([[ $PROFILE == release ]] && echo --release) --quiet --bin kdns --example udp_echo) \
   >>"$LOG" 2>&1 || die "cargo build failed (see $LOG)"
-KDNS=$CARGO_TARGET_DIR/$PROFILE/kdns
+KDNS=${KDNS_UNDER_TEST:-$CARGO_TARGET_DIR/$PROFILE/kdns}  # KDNS_UNDER_TEST: A/B another build
 ECHO=$CARGO_TARGET_DIR/$PROFILE/examples/udp_echo
 
 DATA=$OUT/data
@@ -441,6 +441,34 @@ if has create && [[ $MODE == api ]]; then
     die "create-latency failed: $res"
   jset .create "$res"
   log "create: $res"
+fi
+
+# ------------------------------------------------------------------ churn elsewhere
+# Hits while an EndpointSlice in another namespace changes 20 times a second (a rolling
+# deployment somewhere in the cluster): how much of each server's speed survives churn.
+if has churn && [[ $MODE == api ]]; then
+  file=$DATA/queries-hits.txt
+  for ((r = 0; r < ROUNDS; r++)); do
+    order="coredns kdns"
+    ((r % 2)) && order="kdns coredns"
+    for srv in $order; do
+      port=$P_KDNS; [[ $srv == coredns ]] && port=$P_CORE
+      nice -n -10 taskset -c $CORE_CLIENT $KB churn --env "$CLUSTER/env" --seconds "$((DURATION + 1))" \
+        --interval 0.05 >"$OUT/churn-$srv-$r.json" &
+      cpid=$!
+      sleep 0.5
+      res=$(dnsperf_run "churn-$srv-$r" "$port" "$file" "$DURATION")
+      wait "$cpid" || die "churn failed: $(cat "$OUT/churn-$srv-$r.json")"
+      res=$(echo "$res" | jq -c --argjson c "$(cat "$OUT/churn-$srv-$r.json")" '. + {churn: $c}')
+      log "churn hits $srv round $r: $(echo "$res" | jq -c '{qps, lost, qps_per_core, churn, load}')"
+      jset ".churn_hits.$srv.runs[$r]" "$res"
+      [[ $(echo "$res" | jq '.completed // 0') -gt 0 ]] || die "$srv answered nothing (churn)"
+    done
+  done
+  for srv in coredns kdns; do
+    jset ".churn_hits.$srv.qps_med" "$(median_of ".churn_hits.$srv.runs[].qps")"
+    jset ".churn_hits.$srv.qps_per_core_med" "$(median_of ".churn_hits.$srv.runs[].qps_per_core")"
+  done
 fi
 
 jset .machine.load_at_end "\"$(loadavg)\""

@@ -234,7 +234,7 @@ impl State {
         stop_on_error.disarm();
         self.router.store(next.prepared.router.clone());
         // Answers replayed by the UDP path belong to the old configuration.
-        crate::zone::store::bump_generation();
+        crate::zone::store::bump_config_generation();
         for (key, l) in fresh {
             let addrs = l.local_addrs();
             for a in &addrs {

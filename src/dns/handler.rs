@@ -12,7 +12,7 @@ use std::sync::Arc;
 use hickory_server::proto::op::ResponseCode;
 use hickory_server::proto::rr::{Name, RecordType};
 
-use super::query::{Answer, Query, MAX_DEPTH};
+use super::query::{Answer, Query, Scope, MAX_DEPTH};
 use super::wire::all_to_wire;
 use crate::plugin::cache::{Cache, Lookup};
 use crate::plugin::errors::Errors;
@@ -214,6 +214,15 @@ impl Router {
                                 a.cacheable = snapshot.synced
                                     && reply.chase.is_none()
                                     && matches!(reply.rcode(), Rcode::NoError | Rcode::NxDomain);
+                                // Decided by one namespace alone: the UDP path may keep it
+                                // across changes elsewhere (versions from this same snapshot).
+                                a.scope = reply.scope.as_ref().and_then(|ns| {
+                                    Some(Scope {
+                                        zone: zone.clone(),
+                                        ns: ns.clone(),
+                                        version: snapshot.ns_version(ns)?,
+                                    })
+                                });
                                 if let Some((target, qt)) = reply.chase {
                                     if q.depth < MAX_DEPTH {
                                         if let Ok(t) = Name::from_ascii(&target) {

@@ -6,6 +6,7 @@ use hickory_server::proto::op::ResponseCode;
 use hickory_server::proto::rr::{Name, Record, RecordType};
 
 use crate::metrics::Counter;
+use crate::zone::ZoneHandle;
 
 /// How many times kdns may ask itself while answering one query (CNAME chases).
 pub const MAX_DEPTH: u8 = 8;
@@ -124,6 +125,23 @@ pub struct Answer {
     /// Counters a replay of this answer bumps besides the block's metrics (the lookups of a
     /// `cache` that did not keep it).
     pub replay: Vec<Arc<Counter>>,
+    /// A cacheable answer decided by one namespace's objects alone: it stays right while that
+    /// namespace's version is unchanged, whatever changes elsewhere.
+    pub scope: Option<Scope>,
+}
+
+/// Where a namespace-scoped answer came from: the zone and the namespace's version in it.
+#[derive(Clone)]
+pub struct Scope {
+    pub zone: ZoneHandle,
+    pub ns: Arc<str>,
+    pub version: u64,
+}
+
+impl std::fmt::Debug for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Scope({}@{})", self.ns, self.version)
+    }
 }
 
 impl Answer {
@@ -141,6 +159,7 @@ impl Answer {
             error: None,
             cacheable: false,
             replay: Vec::new(),
+            scope: None,
         }
     }
 

@@ -15,7 +15,7 @@ use hickory_server::server::Request;
 use hickory_server::zone_handler::MessageResponseBuilder;
 
 use super::handler::{Block, Router, MAX_UDP_PAYLOAD};
-use super::query::{lower_text, Answer, Proto, Query};
+use super::query::{lower_text, Answer, Proto, Query, Scope};
 use crate::metrics::Counter;
 use crate::plugin::cache::item::classify;
 use crate::plugin::loadbalance;
@@ -34,6 +34,26 @@ pub struct Done {
     query: Query,
     answer: Answer,
     sent: Sent,
+}
+
+/// When a cached UDP answer may be replayed.
+pub enum Validity {
+    /// Until any zone or the configuration changes (the global generation moves).
+    Generation(u64),
+    /// While the namespace's version in its zone and the configuration are unchanged.
+    Namespace { scope: Scope, config: u64 },
+}
+
+impl Validity {
+    pub fn holds(&self) -> bool {
+        match self {
+            Validity::Generation(g) => *g == crate::zone::store::generation(),
+            Validity::Namespace { scope, config } => {
+                *config == crate::zone::store::config_generation()
+                    && scope.zone.ns_version(&scope.ns) == Some(scope.version)
+            }
+        }
+    }
 }
 
 /// What replaying a cached UDP answer counts: the block's metrics and the caches' lookups.
@@ -62,6 +82,18 @@ impl Done {
             && !self.query.internal
             && self.block.observers.log.is_none()
             && !(self.block.shuffles() && loadbalance::would_shuffle(&self.answer))
+    }
+
+    /// How long a replay of these bytes stays right: while the namespace it was decided by is
+    /// unchanged (and the configuration is the same), else until anything changes.
+    pub fn validity(&self, generation: u64) -> Validity {
+        match &self.answer.scope {
+            Some(s) => Validity::Namespace {
+                scope: s.clone(),
+                config: crate::zone::store::config_generation(),
+            },
+            None => Validity::Generation(generation),
+        }
     }
 
     /// What a replay must count.

@@ -6,9 +6,11 @@
 //! 1. the header and the single question are read by hand (no `Name`, no `Message`);
 //! 2. the key `(client family, lower-case qname, qtype, qclass, EDNS, DO)` is looked up in this
 //!    task's own packet cache (no lock: one cache per socket task) holding the encoded response
-//!    after the question; an entry is valid only for the zone generation it was built from, so
-//!    any change anywhere (or a reload) clears it — answers are always exactly what the zone
-//!    says now;
+//!    after the question. An entry is replayed only while it is still right: a positive answer
+//!    decided by one namespace's objects alone (`NAME.NS.svc.ZONE`, see `lookup.rs`) while
+//!    that namespace's version and the configuration are unchanged — so churn in other
+//!    namespaces leaves it cached; every other entry only until anything changes (the global
+//!    generation). Answers are always exactly what the zone says now;
 //! 3. the response is assembled in a reused buffer: the request's ID, RD and CD bits, the
 //!    cached flags and counts, the question as the client wrote it, the cached sections;
 //! 4. the block's `prometheus` series are counted (pre-resolved atomics).
@@ -28,8 +30,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::query::Proto;
-use super::respond::Replay;
 use super::respond::Responder;
+use super::respond::{Replay, Validity};
 use crate::zone::store::generation;
 
 /// Entries per socket task before the cache is cleared wholesale (bounded memory).
@@ -45,6 +47,9 @@ struct Cached {
     tail: Box<[u8]>,
     /// What a replay counts (the block's `prometheus` series, cache lookups).
     metrics: Arc<Replay>,
+    /// While the answer is right: until anything changes, or, for an answer decided by one
+    /// namespace, until that namespace changes.
+    valid: Validity,
 }
 
 /// What the hand parser learned from a request.
@@ -151,7 +156,6 @@ pub async fn serve(
     let mut out: Vec<u8> = Vec::with_capacity(1232);
     let mut key: Vec<u8> = Vec::with_capacity(272);
     let mut cache: HashMap<Box<[u8]>, Cached> = HashMap::new();
-    let mut cache_gen = generation();
     loop {
         let (n, src): (usize, SocketAddr) = tokio::select! {
             r = sock.recv_from(&mut buf) => match r {
@@ -167,10 +171,6 @@ pub async fn serve(
         let t0 = Instant::now();
         let req = &buf[..n];
         let gen = generation();
-        if gen != cache_gen {
-            cache.clear();
-            cache_gen = gen;
-        }
         let parsed = parse(req, &mut key);
         if parsed.is_some() {
             // The client's address family is part of the key (a metrics label).
@@ -179,7 +179,7 @@ pub async fn serve(
         if let Some(p) = parsed.as_ref().filter(|p| !p.mixed_case) {
             // (Mixed case never hits: names other than the question's, such as SRV targets
             // and glue owners, carry the zone in the question's case.)
-            if let Some(c) = cache.get(&key[..p.key_len]) {
+            if let Some(c) = cache.get(&key[..p.key_len]).filter(|c| c.valid.holds()) {
                 assemble(req, p, c, &mut out);
                 let _ = sock.send_to(&out, src).await;
                 c.metrics.record(n, out.len(), t0.elapsed());
@@ -202,7 +202,7 @@ pub async fn serve(
                 if let Some(d) = done {
                     if gen == generation() && d.packet_cacheable() {
                         if let Some((k, qend)) = cache_key {
-                            store(&mut cache, k, &resp, qend, d.replay());
+                            store(&mut cache, k, &resp, qend, d.replay(), d.validity(gen));
                         }
                     }
                     d.report();
@@ -230,6 +230,7 @@ fn store(
     resp: &[u8],
     question_end: usize,
     metrics: Arc<Replay>,
+    valid: Validity,
 ) {
     if resp.len() > CACHE_MAX_LEN || resp.len() < question_end || resp[2] & 0x02 != 0 {
         return; // too big, malformed, or truncated
@@ -247,6 +248,7 @@ fn store(
             header,
             tail: resp[question_end..].into(),
             metrics,
+            valid,
         },
     );
 }
@@ -309,6 +311,7 @@ mod tests {
             header: [0x84, 0x00, 0, 1, 0, 1, 0, 0, 0, 0],
             tail: vec![0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 5, 0, 4, 10, 0, 0, 1].into(),
             metrics: Arc::new(Replay::default()),
+            valid: Validity::Generation(0),
         };
         let mut out = Vec::new();
         assemble(&q, &p, &c, &mut out);
@@ -317,5 +320,59 @@ mod tests {
         let m = Message::from_vec(&out).unwrap();
         assert_eq!(m.queries[0].name().to_ascii(), "WEB.shop.");
         assert_eq!(m.answers[0].name.to_ascii(), "WEB.shop.");
+    }
+
+    /// A namespace-scoped entry survives changes in other namespaces, and not one in its own
+    /// namespace or a new configuration; an unscoped entry survives nothing.
+    #[test]
+    fn scoped_entries_outlive_changes_elsewhere_only() {
+        use crate::dns::query::Scope;
+        use crate::zone::model::{Namespace, Port, Service, ServiceKind};
+        use crate::zone::store::{bump_config_generation, config_generation};
+        use crate::zone::{Change, Store, ZoneHandle};
+        let svc = |ns: &str, ip: &str| {
+            Change::UpsertService(Service {
+                namespace: Arc::from(ns),
+                name: Arc::from("web"),
+                kind: ServiceKind::ClusterIp(vec![ip.parse().unwrap()]),
+                ports: vec![Port {
+                    name: Arc::from("http"),
+                    port: 80,
+                    protocol: Arc::from("TCP"),
+                }],
+            })
+        };
+        let mut st = Store::new();
+        for ns in ["a", "b"] {
+            st.apply(Change::UpsertNamespace(Namespace {
+                name: Arc::from(ns),
+                labels: Vec::new(),
+            }));
+            st.apply(svc(ns, "10.0.0.1"));
+        }
+        st.set_synced(true);
+        let zone = ZoneHandle::new(st.snapshot());
+        let scoped = |zone: &ZoneHandle| Validity::Namespace {
+            scope: Scope {
+                zone: zone.clone(),
+                ns: Arc::from("a"),
+                version: zone.ns_version("a").unwrap(),
+            },
+            config: config_generation(),
+        };
+        let v = scoped(&zone);
+        let g = Validity::Generation(generation());
+        assert!(v.holds());
+        st.apply(svc("b", "10.0.0.2"));
+        zone.publish(st.snapshot());
+        assert!(v.holds(), "a change in b leaves a's answers");
+        assert!(!g.holds(), "unscoped answers go with any change");
+        st.apply(svc("a", "10.0.0.3"));
+        zone.publish(st.snapshot());
+        assert!(!v.holds(), "a changed");
+        let v = scoped(&zone);
+        assert!(v.holds());
+        bump_config_generation();
+        assert!(!v.holds(), "a reload invalidates everything");
     }
 }

@@ -290,8 +290,48 @@ pub fn serve(opts: &KubeOptions, zone: &Zone, qname: &str, qt: u16) -> Outcome {
     if reply.answer.is_empty() && reply.chase.is_none() {
         reply.additional.clear();
         reply.authority = vec![cx.soa()];
+    } else if reply.chase.is_none() && reply.authority.is_empty() {
+        reply.scope = namespace_scope(&lower, zl, &reply, zone);
     }
     Outcome::Reply(reply)
+}
+
+/// The namespace a positive answer depends on, alone: the question is `NAME….NS.svc.ZONE`
+/// without wildcards, and every name in the answer and additional sections lies in
+/// `.NS.svc.ZONE` with no CNAME (an in-zone CNAME pulls in another service's records). Such an
+/// answer was decided by the objects of NS only (its Services, EndpointSlices and the Namespace
+/// itself) and the configuration; negative answers carry the zone-wide SOA serial and never
+/// have a scope.
+fn namespace_scope(
+    lower: &str,
+    zl: &str,
+    reply: &Reply,
+    zone: &Zone,
+) -> Option<std::sync::Arc<str>> {
+    let rest = strip_zone(lower, zl)?.strip_suffix(".svc")?;
+    let (head, ns) = rest.rsplit_once('.')?;
+    let wild = |l: &str| l == "*" || l == "any";
+    if head.is_empty() || wild(ns) || head.split('.').any(wild) {
+        return None;
+    }
+    let suffix = format!(".{ns}.svc.{}", zl.trim_end_matches('.'));
+    let inside = |n: &str| {
+        let n = n.trim_end_matches('.');
+        n.len() > suffix.len() && n[n.len() - suffix.len()..].eq_ignore_ascii_case(&suffix)
+    };
+    for r in reply.answer.iter().chain(&reply.additional) {
+        if let Owner::Name(n) = &r.owner {
+            if !inside(n) {
+                return None;
+            }
+        }
+        match &r.data {
+            RData::A(_) | RData::Aaaa(_) | RData::Txt(_) => {}
+            RData::Srv { target, .. } if inside(target) => {}
+            _ => return None,
+        }
+    }
+    zone.namespace(ns).map(|n| n.name.clone())
 }
 
 impl Ctx<'_> {
@@ -853,5 +893,112 @@ mod tests {
         );
         assert!(parse_request("a.pin._zone.hdls.ns.svc", false).is_err());
         assert!(parse_request("a.keep._zone.hdls.ns.svc", true).is_err());
+    }
+
+    /// Which answers may outlive changes elsewhere: positive answers built from one namespace's
+    /// objects only, and every other namespace's changes leave that namespace's version alone.
+    #[test]
+    fn namespace_scope_only_for_answers_from_one_namespace() {
+        use crate::zone::model::{Namespace, Port, Slice};
+        use crate::zone::{Change, Store};
+        use std::sync::Arc;
+        let port = || Port {
+            name: Arc::from("http"),
+            port: 80,
+            protocol: Arc::from("TCP"),
+        };
+        let svc = |ns: &str, name: &str, kind: ServiceKind| {
+            Change::UpsertService(Service {
+                namespace: Arc::from(ns),
+                name: Arc::from(name),
+                kind,
+                ports: vec![port()],
+            })
+        };
+        let slice = |ips: &[&str]| {
+            Change::UpsertSlice(Slice {
+                namespace: Arc::from("a"),
+                name: Arc::from("hl-1"),
+                service: Arc::from("hl"),
+                ports: vec![port()],
+                endpoints: ips
+                    .iter()
+                    .enumerate()
+                    .map(|(i, ip)| Endpoint {
+                        ip: ip.parse().unwrap(),
+                        hostname: Some(Arc::from(format!("h{i}"))),
+                        pod_name: None,
+                        zone: None,
+                    })
+                    .collect(),
+            })
+        };
+        let ip = |s: &str| vec![s.parse::<IpAddr>().unwrap()];
+        let mut st = Store::new();
+        for ns in ["a", "b"] {
+            st.apply(Change::UpsertNamespace(Namespace {
+                name: Arc::from(ns),
+                labels: Vec::new(),
+            }));
+        }
+        st.apply(svc("a", "web", ServiceKind::ClusterIp(ip("10.0.0.1"))));
+        st.apply(svc("a", "hl", ServiceKind::Headless));
+        st.apply(slice(&["10.1.0.1"]));
+        st.apply(svc(
+            "a",
+            "ext",
+            ServiceKind::ExternalName(Arc::from("web.b.svc.cluster.local")),
+        ));
+        st.apply(svc("b", "web", ServiceKind::ClusterIp(ip("10.0.0.2"))));
+        st.set_synced(true);
+        let z = st.snapshot();
+        let opts = KubeOptions::default();
+        let scope = |name: &str, qt: u16| match serve(&opts, &z, name, qt) {
+            Outcome::Reply(r) => r.scope.map(|s| s.to_string()),
+            Outcome::Next => panic!("{name}: not in the zone"),
+        };
+        let a = Some("a".to_string());
+        assert_eq!(scope("web.a.svc.cluster.local.", qtype::A), a);
+        assert_eq!(scope("WEB.A.svc.cluster.local.", qtype::A), a);
+        assert_eq!(scope("hl.a.svc.cluster.local.", qtype::A), a);
+        assert_eq!(scope("h0.hl.a.svc.cluster.local.", qtype::A), a);
+        assert_eq!(scope("_http._tcp.hl.a.svc.cluster.local.", qtype::SRV), a);
+        assert_eq!(scope("_http._tcp.web.a.svc.cluster.local.", qtype::SRV), a);
+        assert_eq!(
+            scope("ext.a.svc.cluster.local.", qtype::A),
+            None,
+            "an in-zone CNAME answers with namespace b's records"
+        );
+        assert_eq!(scope("nope.a.svc.cluster.local.", qtype::A), None);
+        assert_eq!(
+            scope("web.a.svc.cluster.local.", qtype::AAAA),
+            None,
+            "NODATA"
+        );
+        assert_eq!(scope("*.a.svc.cluster.local.", qtype::A), None);
+        assert_eq!(scope("web.*.svc.cluster.local.", qtype::A), None);
+        assert_eq!(scope("a.svc.cluster.local.", qtype::A), None);
+        assert_eq!(scope("10-1-0-1.a.pod.cluster.local.", qtype::A), None);
+
+        let va = z.ns_version("a").unwrap();
+        let vb = z.ns_version("b").unwrap();
+        st.apply(svc("b", "web", ServiceKind::ClusterIp(ip("10.0.0.3"))));
+        assert_eq!(st.snapshot().ns_version("a"), Some(va), "b changed, not a");
+        assert_ne!(st.snapshot().ns_version("b"), Some(vb));
+        st.apply(svc("b", "web", ServiceKind::ClusterIp(ip("10.0.0.3"))));
+        assert_eq!(
+            st.snapshot().ns_version("a"),
+            Some(va),
+            "no change, no new version"
+        );
+        st.apply(slice(&["10.1.0.1", "10.1.0.2"]));
+        assert_ne!(
+            st.snapshot().ns_version("a"),
+            Some(va),
+            "a slice of a moved"
+        );
+        let va = st.snapshot().ns_version("a").unwrap();
+        st.apply(Change::DeleteNamespace { name: "a".into() });
+        assert_ne!(st.snapshot().ns_version("a"), Some(va), "a is gone");
     }
 }

@@ -30,6 +30,10 @@ pub struct Zone {
     pub(crate) ep_by_ip: PMap<IpAddr, IpSet<Arc<str>>>,
     /// Pod IP → (namespace, pod name) (for `pods verified`).
     pub(crate) pods_by_ip: PMap<IpAddr, IpSet<PodId>>,
+    /// Namespace → version of its objects (Services, EndpointSlices, the Namespace): a fresh,
+    /// process-wide unique number whenever one of them changes. Answers scoped to a namespace
+    /// stay valid while it is unchanged (the UDP packet cache).
+    pub(crate) ns_versions: PMap<Arc<str>, u64>,
     /// SOA serial: Unix time of the last change that altered the zone.
     pub serial: u32,
     /// False until the source has delivered its first complete state.
@@ -49,7 +53,15 @@ impl Zone {
     pub fn service_count(&self) -> usize {
         self.services.len()
     }
+    /// The version of a namespace's objects (see `ns_versions`).
+    pub fn ns_version(&self, ns: &str) -> Option<u64> {
+        self.ns_versions.get(ns).copied()
+    }
 }
+
+/// Source of namespace versions: unique across stores, so a zone rebuilt from scratch (a
+/// manifests reload) never repeats a version an older zone handed out.
+static NS_VERSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// One change to the cluster state, as a source reports it.
 #[derive(Debug, Clone)]
@@ -173,6 +185,17 @@ impl Store {
 
     /// Applies one change; returns whether the zone changed (and so the serial moved).
     pub fn apply(&mut self, change: Change) -> bool {
+        let ns: Option<Arc<str>> = match &change {
+            Change::UpsertService(s) => Some(s.namespace.clone()),
+            Change::UpsertSlice(s) => Some(s.namespace.clone()),
+            Change::UpsertNamespace(n) => Some(n.name.clone()),
+            Change::DeleteService { namespace, .. } | Change::DeleteSlice { namespace, .. } => {
+                Some(Arc::from(namespace.as_str()))
+            }
+            Change::DeleteNamespace { name } => Some(Arc::from(name.as_str())),
+            // Pods decide pod names only, which are never namespace-scoped.
+            Change::UpsertPod(_) | Change::DeletePod { .. } => None,
+        };
         let changed = match change {
             Change::UpsertService(s) => self.upsert_service(s),
             Change::DeleteService { namespace, name } => self.delete_service(&namespace, &name),
@@ -195,6 +218,10 @@ impl Store {
         };
         if changed {
             self.zone.serial = now_serial().max(self.zone.serial);
+            if let Some(ns) = ns {
+                let v = NS_VERSION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.zone.ns_versions.insert(ns, v);
+            }
         }
         changed
     }
@@ -443,6 +470,20 @@ pub fn bump_generation() {
     GENERATION.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
 }
 
+/// Bumped by configuration reloads only: answers scoped to a namespace survive zone changes
+/// elsewhere, never a new configuration.
+static CONFIG_GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+pub fn config_generation() -> u64 {
+    CONFIG_GENERATION.load(std::sync::atomic::Ordering::Acquire)
+}
+
+/// A new configuration: every derived answer is stale, scoped or not.
+pub fn bump_config_generation() {
+    CONFIG_GENERATION.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    bump_generation();
+}
+
 /// The published zone: writers swap in a new snapshot, readers load it without locks.
 #[derive(Clone, Default)]
 pub struct ZoneHandle {
@@ -460,6 +501,10 @@ impl ZoneHandle {
     }
     pub fn load(&self) -> Arc<Zone> {
         self.zone.load_full()
+    }
+    /// The published zone's version of a namespace (no reference count taken).
+    pub fn ns_version(&self, ns: &str) -> Option<u64> {
+        self.zone.load().ns_version(ns)
     }
     pub fn publish(&self, zone: Arc<Zone>) {
         self.zone.store(zone);

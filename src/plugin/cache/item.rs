@@ -264,6 +264,7 @@ impl Item {
             plugin: "cache",
             error: None,
             cacheable: false,
+            scope: None,
             replay: Vec::new(),
         }
     }

@@ -264,6 +264,7 @@ fn answer_of(m: Message, q: &Query) -> Answer {
         plugin: NAME,
         error: None,
         cacheable: false,
+        scope: None,
         replay: Vec::new(),
     }
 }
