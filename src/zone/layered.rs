@@ -3,10 +3,10 @@
 //! A [`Layered`] map is a plain hash table (`base`, shared by every snapshot through an `Arc`)
 //! plus a small persistent map of the changes since the base was built (`delta`, `imbl`;
 //! `None` marks a removal). Taking a snapshot clones two pointers. A change touches only the
-//! delta — small, so its path is short and stays in cache — and when the delta outgrows an
-//! eighth of the base it is folded into a fresh base: O(n) work every Θ(n) changes, so O(1)
-//! amortized, where a single persistent map pays O(log n) node copies on every change (3.3×
-//! the cost at 100k services than at 1k, BENCHMARKS.md). When no snapshot holds the base (before
+//! delta — the changes since the last fold, usually few and hot in cache — and when the delta
+//! outgrows a quarter of the base it is folded into a fresh base: O(n) work every Θ(n)
+//! changes, so O(1) amortized, where a single persistent map pays O(log n) node copies on
+//! every change (2.9–3.9× the cost at 100k services than at 1k, BENCHMARKS.md). When no snapshot holds the base (before
 //! the first publish, or once readers moved on) changes go straight into it.
 //!
 //! Lookups check the delta (skipped when empty) and then the base; both hash with foldhash.
@@ -131,7 +131,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Layered<K, V> {
     }
 
     fn fold_if_big(&mut self) {
-        if self.delta.len() > (self.base.len() / 8).max(MIN_DELTA) {
+        if self.delta.len() > (self.base.len() / 4).max(MIN_DELTA) {
             let mut base = (*self.base).clone();
             fold(&mut base, std::mem::take(&mut self.delta));
             self.base = Arc::new(base);
@@ -208,7 +208,7 @@ mod tests {
         m.insert(5, 50);
         assert_eq!(m.delta.len(), 1);
         assert_eq!(snap.get(&5), Some(&5));
-        for i in 0..200 {
+        for i in 0..300 {
             m.insert(2000 + i, i);
         }
         assert!(m.delta.len() <= MIN_DELTA, "folded: {}", m.delta.len());
@@ -220,6 +220,6 @@ mod tests {
             m.delta.is_empty(),
             "unshared again: the delta was folded in"
         );
-        assert_eq!(m.len(), 1199);
+        assert_eq!(m.len(), 1299);
     }
 }
