@@ -262,10 +262,7 @@ impl Item {
             authority: with_ttl(&self.authority),
             additional: with_ttl(&self.additional),
             plugin: "cache",
-            error: None,
-            cacheable: false,
-            scope: None,
-            replay: Vec::new(),
+            ..Answer::code(self.rcode)
         }
     }
 }

@@ -262,10 +262,7 @@ fn answer_of(m: Message, q: &Query) -> Answer {
         authority: m.authorities,
         additional: m.additionals,
         plugin: NAME,
-        error: None,
-        cacheable: false,
-        scope: None,
-        replay: Vec::new(),
+        ..Answer::code(md.response_code)
     }
 }
 
