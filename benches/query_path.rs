@@ -21,7 +21,8 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use hickory_server::proto::op::{Message, Query};
 use hickory_server::proto::rr::{Name, RecordType};
 use hickory_server::proto::serialize::binary::{BinDecodable, BinEncodable};
-use kdns::dns::{Block, Router, Step};
+use kdns::dns::{Block, Router};
+use kdns::plugin::kubernetes::Kubernetes;
 use kdns::zone::model::{Endpoint, Namespace, Port, Service, ServiceKind, Slice};
 use kdns::zone::{lookup, Change, KubeOptions, Store, ZoneHandle};
 
@@ -168,11 +169,11 @@ fn bench(c: &mut Criterion) {
             1053,
             vec![std::sync::Arc::new(Block::new(
                 o.zones.clone(),
-                vec![Step::Kubernetes {
-                    options: o.clone(),
-                    zone: zh.clone(),
-                    startup_deadline: None,
-                }],
+                vec![std::sync::Arc::new(Kubernetes::new(
+                    o.clone(),
+                    zh.clone(),
+                    None,
+                ))],
             ))],
         )]),
     });

@@ -3,25 +3,28 @@
 //! shutdown are in [`crate::serve`].
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio_util::sync::CancellationToken;
-
-use crate::config::kubernetes::{ApiConfig, SourceConfig};
 use crate::config::{Config, Plugin, ServerBlock};
 use crate::dns::server::{self, Listeners};
-use crate::dns::{Block, Observers, Router, Step};
+use crate::dns::{Block, Directive, Observer, Router};
+use crate::http::readiness::Readiness;
 use crate::http::Routes;
 use crate::plugin::cache::Cache;
 use crate::plugin::errors::Errors;
 use crate::plugin::forward::Forward;
+use crate::plugin::health::HealthConfig;
+use crate::plugin::kubernetes::config::{KubernetesConfig, SourceConfig};
+use crate::plugin::kubernetes::Kubernetes;
+use crate::plugin::loadbalance::Loadbalance;
 use crate::plugin::log::Log;
 use crate::plugin::loop_detect::LoopDetect;
-use crate::plugin::prometheus::DnsMetrics;
-use crate::plugin::ready::Readiness;
+use crate::plugin::prometheus::{DnsMetrics, PrometheusConfig};
+use crate::plugin::ready::ReadyConfig;
 use crate::plugin::reload::ReloadConfig;
+use crate::source::api::ApiConfig;
 use crate::source::kube::{SourceError, WatchOptions};
 use crate::source::manifests::{self, Filter, ManifestError};
 use crate::zone::{PodMode, Zone, ZoneHandle};
@@ -123,202 +126,258 @@ pub fn server_label(b: &ServerBlock) -> String {
 
 /// Loads every source (fatal on error) and builds the router.
 pub fn prepare(cfg: &Config) -> Result<Prepared, AppError> {
+    let mut p = Prepared {
+        router: Arc::new(Router::default()),
+        watches: Vec::new(),
+        api_watches: Vec::new(),
+        summary: Vec::new(),
+        ready: Arc::new(Readiness::default()),
+        http: BTreeMap::new(),
+        lameduck: Duration::ZERO,
+        reload: None,
+        loops: Vec::new(),
+    };
     let mut router = Router::default();
-    let mut watches = Vec::new();
-    let mut api_watches = Vec::new();
-    let mut summary = Vec::new();
-    let ready = Arc::new(Readiness::default());
-    let mut http: BTreeMap<String, Routes> = BTreeMap::new();
-    let mut lameduck = Duration::ZERO;
-    let mut reload = None;
-    let mut loops = Vec::new();
     for b in &cfg.blocks {
-        // `ns.dns.ZONE` and the apex NS: the bound addresses (else the interfaces'), loopback
-        // left out as CoreDNS does (a loopback address is no use to anyone else).
-        let local_ips: Vec<IpAddr> = {
-            let bound: Vec<IpAddr> = b
-                .binds
-                .iter()
-                .copied()
-                .filter(|ip| !ip.is_unspecified())
-                .collect();
-            let all = if bound.is_empty() {
-                interface_ips()
-            } else {
-                bound
-            };
-            all.into_iter().filter(|ip| !ip.is_loopback()).collect()
-        };
-        let server = server_label(b);
-        let mut chain = Vec::new();
-        let mut observers = Observers::default();
-        let mut parts = Vec::new();
-        for (i, p) in b.plugins.iter().enumerate() {
-            match p {
-                Plugin::Kubernetes(k) => {
-                    let filter = Filter {
-                        labels: k.labels.clone(),
-                        namespace_labels: k.namespace_labels.clone(),
-                        noendpoints: k.noendpoints,
-                    };
-                    let mut options = k.options.clone();
-                    options.local_ips = local_ips.clone();
-                    let zones = k.options.zones.join(" ");
-                    let (handle, startup_deadline) = match &k.source {
-                        SourceConfig::Manifests(dir) => {
-                            let zone = manifests::build_zone(dir, &filter).map_err(|source| {
-                                AppError::Manifests {
-                                    at: k.at.clone(),
-                                    source,
-                                }
-                            })?;
-                            // Manifests are ready once loaded.
-                            ready.register("kubernetes").set(true);
-                            parts.push(format!(
-                                "kubernetes {zones} ({} services from {})",
-                                zone.service_count(),
-                                dir.display()
-                            ));
-                            let handle = ZoneHandle::new(zone);
-                            watches.push(Watch {
-                                dir: dir.clone(),
-                                filter,
-                                zone: handle.clone(),
-                            });
-                            (handle, None)
-                        }
-                        SourceConfig::Api(api) => {
-                            if let Some((path, _)) = &api.kubeconfig {
-                                if !path.is_file() {
-                                    return Err(AppError::Kubeconfig {
-                                        at: k.at.clone(),
-                                        path: path.clone(),
-                                    });
-                                }
-                            }
-                            // Readiness comes from the source once it runs (see serve.rs).
-                            let handle = ZoneHandle::new(Arc::new(Zone::default()));
-                            parts.push(format!("kubernetes {zones} (API: {})", describe_api(api)));
-                            api_watches.push(ApiWatch {
-                                at: k.at.clone(),
-                                api: api.clone(),
-                                opts: WatchOptions {
-                                    filter,
-                                    pods: k.options.pods == PodMode::Verified,
-                                    qps: api.qps,
-                                    burst: api.burst,
-                                },
-                                zone: handle.clone(),
-                            });
-                            (handle, Some(Instant::now() + k.startup_timeout))
-                        }
-                    };
-                    chain.push(Step::Kubernetes {
-                        options,
-                        zone: handle,
-                        startup_deadline,
-                    });
-                }
-                Plugin::Forward(f) => {
-                    let next_is_forward = matches!(b.plugins.get(i + 1), Some(Plugin::Forward(_)));
-                    let to: Vec<String> = f.to.iter().map(SocketAddr::to_string).collect();
-                    parts.push(format!("forward {} -> {}", f.from, to.join(" ")));
-                    chain.push(Step::Forward(Forward::new(f, next_is_forward)));
-                }
-                Plugin::Cache(c) => {
-                    parts.push(format!("cache {}", c.zones.join(" ")));
-                    chain.push(Step::Cache(Cache::new(c, &server)));
-                }
-                Plugin::Loadbalance => {
-                    parts.push("loadbalance".into());
-                    chain.push(Step::Loadbalance);
-                }
-                Plugin::Loop => {
-                    let zone = b.zones.first().map(String::as_str).unwrap_or(".");
-                    let detector = LoopDetect::new(zone);
-                    loops.push(LoopProbe {
-                        port: b.port,
-                        detector: detector.clone(),
-                    });
-                    parts.push("loop".into());
-                    chain.push(Step::Loop(detector));
-                }
-                Plugin::Prometheus(m) => {
-                    // The directive after this one in the chain: CoreDNS's `plugin` label.
-                    let writer = b.plugins[i + 1..]
-                        .iter()
-                        .map(Plugin::name)
-                        .find(|n| !matches!(*n, "health" | "ready" | "reload"))
-                        .unwrap_or("");
-                    observers.metrics = Some(DnsMetrics::new(&server, &b.zones, writer));
-                    http.entry(m.addr.clone()).or_default().merge(Routes {
-                        metrics: true,
-                        ..Routes::default()
-                    });
-                    parts.push(format!("prometheus {}", m.addr));
-                }
-                Plugin::Errors(e) => {
-                    observers.errors = Some(Errors::new(e));
-                    parts.push("errors".into());
-                }
-                Plugin::Log(l) => {
-                    observers.log = Some(Log::new(l));
-                    parts.push("log".into());
-                }
-                Plugin::Health(h) => {
-                    http.entry(h.addr.clone()).or_default().merge(Routes {
-                        health: true,
-                        ..Routes::default()
-                    });
-                    lameduck = lameduck.max(h.lameduck);
-                    parts.push(format!("health {}", h.addr));
-                }
-                Plugin::Ready(r) => {
-                    if r.continuously {
-                        ready.set_continuously(true);
-                    }
-                    http.entry(r.addr.clone()).or_default().merge(Routes {
-                        ready: Some(ready.clone()),
-                        ..Routes::default()
-                    });
-                    parts.push(format!("ready {}", r.addr));
-                }
-                Plugin::Reload(r) => {
-                    reload.get_or_insert(*r);
-                    parts.push("reload".into());
-                }
-            }
-        }
-        summary.push(format!(
-            "{} {}:{}: {}",
-            b.at,
-            b.zones.join(" "),
-            b.port,
-            if parts.is_empty() {
-                "no directives (REFUSED)".to_string()
-            } else {
-                parts.join("; ")
-            }
-        ));
-        let mut block = Block::new(b.zones.clone(), chain);
-        block.observers = observers;
+        let block = p.block(b)?;
         router
             .ports
             .entry(b.port)
             .or_default()
             .push(Arc::new(block));
     }
-    Ok(Prepared {
-        router: Arc::new(router),
-        watches,
-        api_watches,
-        summary,
-        ready,
-        http,
-        lameduck,
-        reload,
-        loops,
-    })
+    p.router = Arc::new(router);
+    Ok(p)
+}
+
+/// `ns.dns.ZONE` and the apex NS: the bound addresses (else the interfaces'), loopback left
+/// out as CoreDNS does (a loopback address is no use to anyone else).
+fn local_ips(b: &ServerBlock) -> Vec<IpAddr> {
+    let bound: Vec<IpAddr> = b
+        .binds
+        .iter()
+        .copied()
+        .filter(|ip| !ip.is_unspecified())
+        .collect();
+    let all = if bound.is_empty() {
+        interface_ips()
+    } else {
+        bound
+    };
+    all.into_iter().filter(|ip| !ip.is_loopback()).collect()
+}
+
+/// One server block being built: its chain, its observers, its summary line.
+struct BlockParts<'a> {
+    b: &'a ServerBlock,
+    server: String,
+    chain: Vec<Arc<dyn Directive>>,
+    observers: Vec<Arc<dyn Observer>>,
+    parts: Vec<String>,
+}
+
+impl Prepared {
+    /// Builds one server block: each directive in plugin.cfg order.
+    fn block(&mut self, b: &ServerBlock) -> Result<Block, AppError> {
+        let mut bp = BlockParts {
+            b,
+            server: server_label(b),
+            chain: Vec::new(),
+            observers: Vec::new(),
+            parts: Vec::new(),
+        };
+        for (i, p) in b.plugins.iter().enumerate() {
+            self.directive(&mut bp, i, p)?;
+        }
+        let parts = if bp.parts.is_empty() {
+            "no directives (REFUSED)".to_string()
+        } else {
+            bp.parts.join("; ")
+        };
+        self.summary.push(format!(
+            "{} {}:{}: {parts}",
+            b.at,
+            b.zones.join(" "),
+            b.port
+        ));
+        let mut block = Block::new(b.zones.clone(), bp.chain);
+        block.observers = bp.observers;
+        Ok(block)
+    }
+
+    /// What directive `p` (the `i`th of its block) adds to the block and the process.
+    fn directive(&mut self, bp: &mut BlockParts<'_>, i: usize, p: &Plugin) -> Result<(), AppError> {
+        let b = bp.b;
+        match p {
+            Plugin::Kubernetes(k) => {
+                let d = self.kubernetes(k, local_ips(b), &mut bp.parts)?;
+                bp.chain.push(Arc::new(d));
+            }
+            Plugin::Forward(f) => {
+                let next_is_forward = matches!(b.plugins.get(i + 1), Some(Plugin::Forward(_)));
+                let to: Vec<String> = f.to.iter().map(SocketAddr::to_string).collect();
+                bp.parts
+                    .push(format!("forward {} -> {}", f.from, to.join(" ")));
+                bp.chain.push(Forward::new(f, next_is_forward));
+            }
+            Plugin::Cache(c) => {
+                bp.parts.push(format!("cache {}", c.zones.join(" ")));
+                bp.chain.push(Cache::new(c, &bp.server));
+            }
+            Plugin::Loadbalance => {
+                bp.parts.push("loadbalance".into());
+                bp.chain.push(Arc::new(Loadbalance));
+            }
+            Plugin::Loop => {
+                let zone = b.zones.first().map(String::as_str).unwrap_or(".");
+                let detector = LoopDetect::new(zone);
+                self.loops.push(LoopProbe {
+                    port: b.port,
+                    detector: detector.clone(),
+                });
+                bp.parts.push("loop".into());
+                bp.chain.push(detector);
+            }
+            Plugin::Prometheus(m) => self.prometheus(bp, i, m),
+            Plugin::Errors(e) => {
+                bp.observers.push(Errors::new(e));
+                bp.parts.push("errors".into());
+            }
+            Plugin::Log(l) => {
+                bp.observers.push(Log::new(l));
+                bp.parts.push("log".into());
+            }
+            Plugin::Health(h) => self.health(h, &mut bp.parts),
+            Plugin::Ready(r) => self.ready(r, &mut bp.parts),
+            Plugin::Reload(r) => {
+                self.reload.get_or_insert(*r);
+                bp.parts.push("reload".into());
+            }
+        }
+        Ok(())
+    }
+
+    fn prometheus(&mut self, bp: &mut BlockParts<'_>, i: usize, m: &PrometheusConfig) {
+        let b = bp.b;
+        // The directive after this one in the chain: CoreDNS's `plugin` label.
+        let writer = b.plugins[i + 1..]
+            .iter()
+            .map(Plugin::name)
+            .find(|n| !matches!(*n, "health" | "ready" | "reload"))
+            .unwrap_or("");
+        bp.observers
+            .push(DnsMetrics::new(&bp.server, &b.zones, writer));
+        self.http.entry(m.addr.clone()).or_default().merge(Routes {
+            metrics: true,
+            ..Routes::default()
+        });
+        bp.parts.push(format!("prometheus {}", m.addr));
+    }
+
+    fn health(&mut self, h: &HealthConfig, parts: &mut Vec<String>) {
+        self.http.entry(h.addr.clone()).or_default().merge(Routes {
+            health: true,
+            ..Routes::default()
+        });
+        self.lameduck = self.lameduck.max(h.lameduck);
+        parts.push(format!("health {}", h.addr));
+    }
+
+    fn ready(&mut self, r: &ReadyConfig, parts: &mut Vec<String>) {
+        if r.continuously {
+            self.ready.set_continuously(true);
+        }
+        self.http.entry(r.addr.clone()).or_default().merge(Routes {
+            ready: Some(self.ready.clone()),
+            ..Routes::default()
+        });
+        parts.push(format!("ready {}", r.addr));
+    }
+
+    /// The `kubernetes` directive: loads its manifests now, or plans its API watch.
+    fn kubernetes(
+        &mut self,
+        k: &KubernetesConfig,
+        local_ips: Vec<IpAddr>,
+        parts: &mut Vec<String>,
+    ) -> Result<Kubernetes, AppError> {
+        let filter = Filter {
+            labels: k.labels.clone(),
+            namespace_labels: k.namespace_labels.clone(),
+            noendpoints: k.noendpoints,
+        };
+        let mut options = k.options.clone();
+        options.local_ips = local_ips;
+        let zones = k.options.zones.join(" ");
+        let (handle, startup_deadline) = match &k.source {
+            SourceConfig::Manifests(dir) => {
+                let handle = self.manifests(k, dir, filter)?;
+                let n = handle.load().service_count();
+                parts.push(format!(
+                    "kubernetes {zones} ({n} services from {})",
+                    dir.display()
+                ));
+                (handle, None)
+            }
+            SourceConfig::Api(api) => {
+                let handle = self.api(k, api, filter)?;
+                parts.push(format!("kubernetes {zones} (API: {})", describe_api(api)));
+                (handle, Some(Instant::now() + k.startup_timeout))
+            }
+        };
+        Ok(Kubernetes::new(options, handle, startup_deadline))
+    }
+
+    fn manifests(
+        &mut self,
+        k: &KubernetesConfig,
+        dir: &Path,
+        filter: Filter,
+    ) -> Result<ZoneHandle, AppError> {
+        let zone = manifests::build_zone(dir, &filter).map_err(|source| AppError::Manifests {
+            at: k.at.clone(),
+            source,
+        })?;
+        // Manifests are ready once loaded.
+        self.ready.register("kubernetes").set(true);
+        let handle = ZoneHandle::new(zone);
+        self.watches.push(Watch {
+            dir: dir.to_path_buf(),
+            filter,
+            zone: handle.clone(),
+        });
+        Ok(handle)
+    }
+
+    fn api(
+        &mut self,
+        k: &KubernetesConfig,
+        api: &ApiConfig,
+        filter: Filter,
+    ) -> Result<ZoneHandle, AppError> {
+        if let Some((path, _)) = &api.kubeconfig {
+            if !path.is_file() {
+                return Err(AppError::Kubeconfig {
+                    at: k.at.clone(),
+                    path: path.clone(),
+                });
+            }
+        }
+        // Readiness comes from the source once it runs (see serve.rs).
+        let handle = ZoneHandle::new(Arc::new(Zone::default()));
+        self.api_watches.push(ApiWatch {
+            at: k.at.clone(),
+            api: api.clone(),
+            opts: WatchOptions {
+                filter,
+                pods: k.options.pods == PodMode::Verified,
+                qps: api.qps,
+                burst: api.burst,
+            },
+            zone: handle.clone(),
+        });
+        Ok(handle)
+    }
 }
 
 /// Ports and the addresses each listens on (empty: every address), in Corefile order.
@@ -373,13 +432,4 @@ pub fn report_enabled(cfg: &Config) {
             crate::plugin::prometheus::plugins_enabled(&server_label(b), z, &names);
         }
     }
-}
-
-/// Serves `cfg` until `shutdown`. `on_listen` gets the bound addresses once serving.
-pub async fn run(
-    cfg: Config,
-    shutdown: CancellationToken,
-    on_listen: impl FnOnce(&[SocketAddr]),
-) -> Result<(), AppError> {
-    crate::serve::run(cfg, shutdown, on_listen).await
 }

@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use hickory_server::proto::rr::{Name, Record, RecordType};
 use kdns::config::{load_str, Plugin};
-use kdns::dns::{Answer, Block, Router, Step};
+use kdns::dns::{Answer, Block, Router};
+use kdns::plugin::kubernetes::Kubernetes;
 use kdns::source::manifests;
 use kdns::zone::{Store, ZoneHandle};
 
@@ -137,11 +138,11 @@ fn router_for(group: &Group, root: &Path, synced: bool) -> Router {
         0,
         vec![Arc::new(Block::new(
             block.zones.clone(),
-            vec![Step::Kubernetes {
+            vec![Arc::new(Kubernetes::new(
                 options,
-                zone: ZoneHandle::new(store.snapshot()),
-                startup_deadline: None,
-            }],
+                ZoneHandle::new(store.snapshot()),
+                None,
+            ))],
         ))],
     );
     router

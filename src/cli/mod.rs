@@ -123,7 +123,7 @@ pub fn main() -> ExitCode {
     let result = rt.block_on(async {
         let shutdown = CancellationToken::new();
         tokio::spawn(stop_on_signal(shutdown.clone()));
-        crate::app::run(cfg, shutdown, |addrs| {
+        crate::serve::run(cfg, shutdown, |addrs| {
             for a in addrs {
                 tracing::info!("listening on {a} (udp, tcp)");
             }

@@ -5,26 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::ConfigError;
-
-/// One token with the place it was read from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Token {
-    pub text: String,
-    pub file: Arc<Path>,
-    pub line: usize,
-    /// Written in quotes (so `{` or `}` in it is a word, not a brace).
-    pub quoted: bool,
-}
-
-impl Token {
-    pub fn is(&self, s: &str) -> bool {
-        !self.quoted && self.text == s
-    }
-    pub fn at(&self) -> String {
-        format!("{}:{}", self.file.display(), self.line)
-    }
-}
+use super::syntax::{ConfigError, Token};
 
 /// Substitutes `{$NAME}`, `{$NAME:default}` and `{%NAME%}` with environment values (an unset
 /// variable becomes empty, as in CoreDNS).

@@ -2,16 +2,19 @@
 //!
 //! Errors name `FILE:LINE` and the directive. Nothing is served from a Corefile that does not
 //! load completely.
-pub mod kubernetes;
+pub mod args;
 pub mod lexer;
+pub mod syntax;
 
 use std::collections::HashSet;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use lexer::{Loader, Token};
+use lexer::Loader;
+use syntax::Token;
+pub use syntax::{normalize_zone, ConfigError, Line};
 
-pub use kubernetes::KubernetesConfig;
+use crate::plugin::kubernetes::config::KubernetesConfig;
 
 use crate::plugin::cache::CacheConfig;
 use crate::plugin::errors::ErrorsConfig;
@@ -21,58 +24,6 @@ use crate::plugin::log::LogConfig;
 use crate::plugin::prometheus::PrometheusConfig;
 use crate::plugin::ready::ReadyConfig;
 use crate::plugin::reload::ReloadConfig;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{}:{line}: {}{msg}", file.display(), directive.as_deref().map(|d| format!("{d}: ")).unwrap_or_default())]
-    At {
-        file: PathBuf,
-        line: usize,
-        directive: Option<String>,
-        msg: String,
-    },
-}
-
-impl ConfigError {
-    pub fn at(t: &Token, directive: Option<&str>, msg: impl Into<String>) -> Self {
-        Self::at_parts(&t.file, t.line, directive, msg)
-    }
-    pub fn at_parts(
-        file: &Path,
-        line: usize,
-        directive: Option<&str>,
-        msg: impl Into<String>,
-    ) -> Self {
-        ConfigError::At {
-            file: file.to_path_buf(),
-            line,
-            directive: directive.map(str::to_string),
-            msg: msg.into(),
-        }
-    }
-}
-
-/// A line of a block: its words and, when it ends in `{`, the lines of its own block.
-#[derive(Debug, Clone)]
-pub struct Line {
-    pub tokens: Vec<Token>,
-    pub block: Option<Vec<Line>>,
-}
-
-impl Line {
-    pub fn name(&self) -> &Token {
-        &self.tokens[0]
-    }
-    pub fn args(&self) -> &[Token] {
-        &self.tokens[1..]
-    }
-}
 
 /// One directive of a server block; a block's list is in CoreDNS's plugin order (plugin.cfg).
 #[derive(Debug, Clone)]
@@ -344,55 +295,6 @@ fn parse_key(t: &Token, default_port: u16) -> Result<(String, u16), ConfigError>
     Ok((zone, port))
 }
 
-/// Lower-cases a zone and adds the final dot; a CIDR on an octet/nibble boundary becomes its
-/// reverse zone (`10.0.0.0/8` → `10.in-addr.arpa.`).
-pub fn normalize_zone(z: &str) -> Result<String, String> {
-    if let Some((net, bits)) = z.split_once('/') {
-        let bits: u8 = bits
-            .parse()
-            .map_err(|_| format!("invalid prefix length in {z:?}"))?;
-        let ip: IpAddr = net
-            .parse()
-            .map_err(|_| format!("invalid network in {z:?}"))?;
-        return match ip {
-            IpAddr::V4(v4) if bits <= 32 && bits.is_multiple_of(8) => {
-                let o = v4.octets();
-                let mut labels: Vec<String> = o[..(bits / 8) as usize]
-                    .iter()
-                    .map(|b| b.to_string())
-                    .collect();
-                labels.reverse();
-                labels.push("in-addr.arpa.".into());
-                Ok(labels.join("."))
-            }
-            IpAddr::V6(v6) if bits <= 128 && bits.is_multiple_of(4) => {
-                let nibbles: Vec<String> = v6
-                    .octets()
-                    .iter()
-                    .flat_map(|b| [b >> 4, b & 0xf])
-                    .take((bits / 4) as usize)
-                    .map(|n| format!("{n:x}"))
-                    .collect();
-                let mut labels: Vec<String> = nibbles.into_iter().rev().collect();
-                labels.push("ip6.arpa.".into());
-                Ok(labels.join("."))
-            }
-            _ => Err(format!(
-                "{z:?}: only prefixes on an octet (IPv4) or nibble (IPv6) boundary are supported"
-            )),
-        };
-    }
-    if z == "." {
-        return Ok(".".into());
-    }
-    let z = z.to_ascii_lowercase();
-    let z = z.trim_end_matches('.');
-    if z.is_empty() || z.split('.').any(|l| l.is_empty() || l.len() > 63) || z.len() > 253 {
-        return Err(format!("{z:?} is not a valid domain name"));
-    }
-    Ok(format!("{z}."))
-}
-
 fn parse(path: &Path, toks: Vec<Token>, default_port: u16) -> Result<Config, ConfigError> {
     let mut blocks: Vec<ServerBlock> = Vec::new();
     let mut seen: HashSet<(String, u16)> = HashSet::new();
@@ -526,9 +428,9 @@ fn build_block(
                     }
                 }
             }
-            "kubernetes" => plugins.push(Plugin::Kubernetes(Box::new(kubernetes::parse(
-                line, &zones,
-            )?))),
+            "kubernetes" => plugins.push(Plugin::Kubernetes(Box::new(
+                crate::plugin::kubernetes::config::parse(line, &zones)?,
+            ))),
             "forward" => plugins.push(Plugin::Forward(Box::new(
                 crate::plugin::forward::config::parse(line)?,
             ))),

@@ -1,11 +1,17 @@
 //! The DNS server: hickory types stop here (and in the directives of `src/plugin/`).
+//!
+//! This module never names a directive: the chain ([`chain`]) runs whatever [`Directive`]s and
+//! [`Observer`]s the configuration built.
+pub mod chain;
+pub mod class;
 pub mod codes;
-pub mod handler;
+pub mod observe;
 pub mod query;
 pub mod respond;
 pub mod server;
 pub mod udp;
 pub mod wire;
 
-pub use handler::{Block, Observers, Router, Step};
-pub use query::{Answer, Proto, Query};
+pub use chain::{Block, Directive, Next, OwnedNext, Router, Served};
+pub use observe::{Observer, Report, Sent};
+pub use query::{Answer, Proto, Query, MAX_UDP_PAYLOAD};

@@ -8,6 +8,9 @@ use hickory_server::proto::rr::{Name, Record, RecordType};
 use crate::metrics::Counter;
 use crate::zone::ZoneHandle;
 
+/// Largest UDP answer we send (the DNS Flag Day 2020 value): bigger answers set TC.
+pub const MAX_UDP_PAYLOAD: u16 = 1232;
+
 /// How many times kdns may ask itself while answering one query (CNAME chases).
 pub const MAX_DEPTH: u8 = 8;
 

@@ -14,13 +14,10 @@ use hickory_server::proto::serialize::binary::{
 use hickory_server::server::Request;
 use hickory_server::zone_handler::MessageResponseBuilder;
 
-use super::handler::{Block, Router, MAX_UDP_PAYLOAD};
-use super::query::{lower_text, Answer, Proto, Query, Scope};
+use super::chain::{Block, Router};
+use super::observe::{flags, Recount, Replay as Counts, Report, Sent};
+use super::query::{lower_text, Answer, Proto, Query, Scope, MAX_UDP_PAYLOAD};
 use crate::metrics::Counter;
-use crate::plugin::cache::item::classify;
-use crate::plugin::loadbalance;
-use crate::plugin::log::{flags, Sent};
-use crate::plugin::prometheus::{FastSeries, Report};
 
 /// Answers queries arriving on one configured port, from the router of the moment.
 pub struct Responder {
@@ -56,32 +53,38 @@ impl Validity {
     }
 }
 
-/// What replaying a cached UDP answer counts: the block's metrics and the caches' lookups.
+/// What replaying a cached UDP answer counts: the observers' series and the caches' lookups.
 #[derive(Default)]
 pub struct Replay {
-    metrics: Option<FastSeries>,
+    metrics: Vec<Arc<dyn Recount>>,
     counters: Vec<Arc<Counter>>,
 }
 
 impl Replay {
+    /// Counts one replayed answer.
     pub fn record(&self, request_size: usize, response_size: usize, took: Duration) {
         for c in &self.counters {
             c.inc();
         }
-        if let Some(m) = &self.metrics {
+        for m in &self.metrics {
             m.record(request_size, response_size, took);
         }
     }
 }
 
 impl Done {
+    fn report_of(&self) -> Report<'_> {
+        Report {
+            query: &self.query,
+            answer: &self.answer,
+            sent: &self.sent,
+        }
+    }
+
     /// May the UDP path replay these bytes for the same question? Only a pure zone answer of
-    /// a block that neither logs every query nor shuffles this answer.
+    /// a block whose directives all allow it (`loadbalance` would not shuffle it).
     pub fn packet_cacheable(&self) -> bool {
-        self.answer.cacheable
-            && !self.query.internal
-            && self.block.observers.log.is_none()
-            && !(self.block.shuffles() && loadbalance::would_shuffle(&self.answer))
+        self.answer.cacheable && !self.query.internal && self.block.replayable(&self.answer)
     }
 
     /// How long a replay of these bytes stays right: while the namespace it was decided by is
@@ -96,42 +99,31 @@ impl Done {
         }
     }
 
-    /// What a replay must count.
-    pub fn replay(&self) -> Arc<Replay> {
-        let metrics = self.block.observers.metrics.as_ref().and_then(|m| {
-            m.fast(&Report {
-                query: &self.query,
-                rcode: self.sent.rcode,
-                written: self.answer.error.is_none(),
-                response_size: self.sent.rsize,
-                took: self.sent.took,
-            })
-        });
-        Arc::new(Replay {
+    /// What a replay must count; `None` when an observer must see every query itself (`log`).
+    pub fn replay(&self) -> Option<Arc<Replay>> {
+        let r = self.report_of();
+        let mut metrics = Vec::new();
+        for o in &self.block.observers {
+            match o.replay(&r) {
+                Counts::Nothing => {}
+                Counts::Count(c) => metrics.push(c),
+                Counts::Never => return None,
+            }
+        }
+        Some(Arc::new(Replay {
             metrics,
             counters: self.answer.replay.clone(),
-        })
+        }))
     }
 
+    /// Tells the block's observers (queries kdns asked itself are not reported).
     pub fn report(self) {
-        let o = &self.block.observers;
         if self.query.internal {
             return;
         }
-        if let Some(m) = &o.metrics {
-            m.record(&Report {
-                query: &self.query,
-                rcode: self.sent.rcode,
-                written: self.answer.error.is_none(),
-                response_size: self.sent.rsize,
-                took: self.sent.took,
-            });
-        }
-        if let Some(e) = &o.errors {
-            e.observe(&self.query, &self.answer);
-        }
-        if let Some(l) = &o.log {
-            l.observe(&self.query, &self.sent);
+        let r = self.report_of();
+        for o in &self.block.observers {
+            o.observe(&r);
         }
     }
 }
@@ -153,6 +145,177 @@ fn header_only(id: u16, op_code: OpCode, rd: bool, rcode: ResponseCode) -> Vec<u
     out
 }
 
+/// A request that decoded: what the response is built from.
+struct Decoded {
+    req: Request,
+    edns: Option<Edns>,
+    /// Largest response: the client's EDNS size (512 without EDNS) over UDP, 64 KiB over TCP.
+    limit: u16,
+}
+
+/// Decodes `raw`: `Err` carries the bytes to send instead (FORMERR for a readable header,
+/// nothing for junk shorter than a header).
+fn decode(raw: Vec<u8>, src: SocketAddr, proto: Proto) -> Result<Decoded, Option<Vec<u8>>> {
+    let size = raw.len();
+    let protocol = match proto {
+        Proto::Udp => Protocol::Udp,
+        Proto::Tcp => Protocol::Tcp,
+    };
+    let mut head = [0u8; 12];
+    if let Some(h) = raw.get(..12) {
+        head.copy_from_slice(h);
+    }
+    let req = match Request::from_bytes(raw, src, protocol) {
+        Ok(r) => r,
+        Err(_) => {
+            // A header we can read gets FORMERR; anything less is dropped.
+            if size < 12 {
+                return Err(None);
+            }
+            let h = Header::read(&mut BinDecoder::new(&head)).map_err(|_| None)?;
+            let m = &h.metadata;
+            return Err(Some(header_only(
+                m.id,
+                m.op_code,
+                m.recursion_desired,
+                ResponseCode::FormErr,
+            )));
+        }
+    };
+    let edns = req.edns.as_ref().map(|e| {
+        let mut out = Edns::new();
+        out.set_max_payload(e.max_payload().clamp(512, MAX_UDP_PAYLOAD));
+        out.set_version(0);
+        out.set_dnssec_ok(e.flags().dnssec_ok);
+        out
+    });
+    let limit = match proto {
+        Proto::Udp => edns.as_ref().map_or(512, |e| e.max_payload()),
+        Proto::Tcp => u16::MAX,
+    };
+    Ok(Decoded { req, edns, limit })
+}
+
+impl Decoded {
+    /// The error a request gets before any directive sees it: NOTIMP for opcodes other than
+    /// QUERY, FORMERR unless exactly one question, BADVERS for EDNS versions above 0.
+    fn header_error(&self) -> Option<ResponseCode> {
+        let req = &self.req;
+        if req.metadata.op_code != OpCode::Query {
+            Some(ResponseCode::NotImp)
+        } else if req.queries.len() != 1 {
+            Some(ResponseCode::FormErr)
+        } else if req.edns.as_ref().is_some_and(|e| e.version() > 0) {
+            Some(ResponseCode::BADVERS)
+        } else {
+            None
+        }
+    }
+
+    /// The response for a header error (nothing when it cannot be encoded).
+    fn error_msg(&self, code: ResponseCode) -> Option<Vec<u8>> {
+        let req = &self.req;
+        let builder = MessageResponseBuilder::new(&req.queries, self.edns.as_ref());
+        let msg = builder.error_msg(&req.metadata, code);
+        let mut out = Vec::with_capacity(64);
+        let mut enc = BinEncoder::new(&mut out);
+        enc.set_max_size(self.limit);
+        // An error message always fits; if encoding still fails, nothing is sent.
+        msg.destructive_emit(&mut enc).ok().map(|_| out)
+    }
+
+    /// The one question, as the chain sees it.
+    fn query(&self, size: usize, src: SocketAddr, proto: Proto) -> (Query, DNSClass) {
+        let req = &self.req;
+        let wq = req.queries.queries()[0].original();
+        let name = wq.name().clone();
+        let edns = req.edns.as_ref();
+        let q = Query {
+            lower: lower_text(&name),
+            name,
+            qtype: wq.query_type(),
+            id: req.metadata.id,
+            opcode: u8::from(req.metadata.op_code),
+            recursion_desired: req.metadata.recursion_desired,
+            checking_disabled: req.metadata.checking_disabled,
+            authentic_data: req.metadata.authentic_data,
+            dnssec_ok: edns.is_some_and(|e| e.flags().dnssec_ok),
+            edns: edns.map(|e| e.max_payload()),
+            proto,
+            src,
+            size,
+            internal: false,
+            depth: 0,
+        };
+        (q, wq.query_class())
+    }
+
+    /// The response bytes and its header, truncated to the limit (SERVFAIL if encoding fails).
+    fn encode(&self, answer: &Answer) -> Result<(Vec<u8>, Metadata), Vec<u8>> {
+        let req = &self.req;
+        let mut metadata = Metadata::response_from_request(&req.metadata);
+        metadata.authoritative = answer.authoritative;
+        metadata.recursion_available = answer.recursion_available;
+        metadata.authentic_data = answer.authentic_data;
+        metadata.response_code = answer.rcode;
+        let builder = MessageResponseBuilder::new(&req.queries, self.edns.as_ref());
+        let msg = builder.build(
+            metadata,
+            answer.answers.iter(),
+            std::iter::empty(),
+            answer.authority.iter(),
+            answer.additional.iter(),
+        );
+        let mut out = Vec::with_capacity(512);
+        let mut enc = BinEncoder::new(&mut out);
+        enc.set_max_size(self.limit);
+        match msg.destructive_emit(&mut enc) {
+            Ok(info) => {
+                let h: &Metadata = &info;
+                let h = h.clone();
+                Ok((out, h))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "encoding a response failed; answering SERVFAIL");
+                let m = &req.metadata;
+                Err(header_only(
+                    m.id,
+                    m.op_code,
+                    m.recursion_desired,
+                    ResponseCode::ServFail,
+                ))
+            }
+        }
+    }
+}
+
+/// What went out, for the observers.
+fn sent(
+    h: &Metadata,
+    answer: &Answer,
+    q: &Query,
+    rsize: usize,
+    start: Instant,
+    local: SocketAddr,
+) -> Sent {
+    Sent {
+        rcode: u16::from(h.response_code),
+        class: answer.class(&q.name, q.qtype),
+        flags: flags(
+            true,
+            h.authoritative,
+            h.truncation,
+            h.recursion_desired,
+            h.recursion_available,
+            h.authentic_data,
+            h.checking_disabled,
+        ),
+        rsize,
+        took: start.elapsed(),
+        local,
+    }
+}
+
 impl Responder {
     /// The response to `raw`, if there is one (junk shorter than a header gets none).
     pub async fn respond(
@@ -164,154 +327,54 @@ impl Responder {
     ) -> Option<(Vec<u8>, Option<Done>)> {
         let start = Instant::now();
         let size = raw.len();
-        let protocol = match proto {
-            Proto::Udp => Protocol::Udp,
-            Proto::Tcp => Protocol::Tcp,
+        let d = match decode(raw, src, proto) {
+            Ok(d) => d,
+            Err(out) => return out.map(|o| (o, None)),
         };
-        let mut head = [0u8; 12];
-        if let Some(h) = raw.get(..12) {
-            head.copy_from_slice(h);
+        if let Some(code) = d.header_error() {
+            return d.error_msg(code).map(|out| (out, None));
         }
-        let req = match Request::from_bytes(raw, src, protocol) {
-            Ok(r) => r,
-            Err(_) => {
-                // A header we can read gets FORMERR; anything less is dropped.
-                if size < 12 {
-                    return None;
-                }
-                let h = Header::read(&mut BinDecoder::new(&head)).ok()?;
-                return Some((
-                    header_only(
-                        h.metadata.id,
-                        h.metadata.op_code,
-                        h.metadata.recursion_desired,
-                        ResponseCode::FormErr,
-                    ),
-                    None,
-                ));
-            }
-        };
-        let resp_edns = req.edns.as_ref().map(|e| {
-            let mut out = Edns::new();
-            out.set_max_payload(e.max_payload().clamp(512, MAX_UDP_PAYLOAD));
-            out.set_version(0);
-            out.set_dnssec_ok(e.flags().dnssec_ok);
-            out
-        });
-        let builder = MessageResponseBuilder::new(&req.queries, resp_edns.as_ref());
-        let limit = match proto {
-            Proto::Udp => resp_edns.as_ref().map_or(512, |e| e.max_payload()),
-            Proto::Tcp => u16::MAX,
-        };
-        let code = if req.metadata.op_code != OpCode::Query {
-            Some(ResponseCode::NotImp)
-        } else if req.queries.len() != 1 {
-            Some(ResponseCode::FormErr)
-        } else if req.edns.as_ref().is_some_and(|e| e.version() > 0) {
-            Some(ResponseCode::BADVERS)
-        } else {
-            None
-        };
-        if let Some(code) = code {
-            let msg = builder.error_msg(&req.metadata, code);
-            let mut out = Vec::with_capacity(64);
-            let mut enc = BinEncoder::new(&mut out);
-            enc.set_max_size(limit);
-            msg.destructive_emit(&mut enc).ok()?;
-            return Some((out, None));
-        }
-        let wq = req.queries.queries()[0].original().clone();
-        let name = wq.name().clone();
-        let query = Query {
-            lower: lower_text(&name),
-            name,
-            qtype: wq.query_type(),
-            id: req.metadata.id,
-            opcode: u8::from(req.metadata.op_code),
-            recursion_desired: req.metadata.recursion_desired,
-            checking_disabled: req.metadata.checking_disabled,
-            authentic_data: req.metadata.authentic_data,
-            dnssec_ok: req.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok),
-            edns: req.edns.as_ref().map(|e| e.max_payload()),
-            proto,
-            src,
-            size,
-            internal: false,
-            depth: 0,
-        };
+        let (query, class) = d.query(size, src, proto);
         let router = self.router.load_full();
-        let answer = if wq.query_class() != DNSClass::IN {
-            Answer::code(ResponseCode::Refused)
-        } else {
-            router.answer(self.port, &query).await
-        };
-        let mut metadata = Metadata::response_from_request(&req.metadata);
-        metadata.authoritative = answer.authoritative;
-        metadata.recursion_available = answer.recursion_available;
-        metadata.authentic_data = answer.authentic_data;
-        metadata.response_code = answer.rcode;
-        let msg = builder.build(
-            metadata,
-            answer.answers.iter(),
-            std::iter::empty(),
-            answer.authority.iter(),
-            answer.additional.iter(),
-        );
-        let mut out = Vec::with_capacity(512);
-        let mut enc = BinEncoder::new(&mut out);
-        enc.set_max_size(limit);
-        let info = match msg.destructive_emit(&mut enc) {
-            Ok(info) => info,
-            Err(e) => {
-                tracing::error!(error = %e, "encoding a response failed; answering SERVFAIL");
-                out = header_only(
-                    req.metadata.id,
-                    req.metadata.op_code,
-                    req.metadata.recursion_desired,
-                    ResponseCode::ServFail,
-                );
-                return Some((out, None));
-            }
-        };
+        // The block is found once and serves the question, its observers, its replays.
         let block = router.block(self.port, &query.lower).cloned();
-        if block.is_none() {
-            if let Some(m) = router.port_metrics(self.port) {
-                m.record_dropped(&Report {
-                    query: &query,
-                    rcode: u16::from(answer.rcode),
-                    written: false,
-                    response_size: out.len(),
-                    took: start.elapsed(),
-                });
-            }
-        }
-        let done = block.map(|block| {
-            let h: &Metadata = &info;
-            let class = classify(&answer, &query.name, query.qtype);
-            Done {
-                sent: Sent {
-                    rcode: u16::from(h.response_code),
-                    class,
-                    flags: flags(
-                        true,
-                        h.authoritative,
-                        h.truncation,
-                        h.recursion_desired,
-                        h.recursion_available,
-                        h.authentic_data,
-                        h.checking_disabled,
-                    ),
-                    rsize: out.len(),
-                    took: start.elapsed(),
-                    local,
-                },
-                block,
-                query,
-                answer,
-            }
-        });
-        Some((out, done))
+        let answer = match &block {
+            Some(b) if class == DNSClass::IN => router.run(self.port, b, &query).await,
+            _ => Answer::refused(),
+        };
+        let (out, h) = match d.encode(&answer) {
+            Ok(x) => x,
+            Err(out) => return Some((out, None)),
+        };
+        let sent = sent(&h, &answer, &query, out.len(), start, local);
+        let Some(block) = block else {
+            let mut dropped = sent;
+            dropped.rcode = u16::from(answer.rcode);
+            report_dropped(&router, self.port, &query, &answer, &dropped);
+            return Some((out, None));
+        };
+        let done = Done {
+            sent,
+            block,
+            query,
+            answer,
+        };
+        Some((out, Some(done)))
     }
+}
+
+/// A query no block covers: the first observer on the port that counts such queries does.
+fn report_dropped(router: &Router, port: u16, q: &Query, a: &Answer, sent: &Sent) {
+    let r = Report {
+        query: q,
+        answer: a,
+        sent,
+    };
+    let _ = router
+        .blocks(port)
+        .iter()
+        .flat_map(|b| b.observers.iter())
+        .any(|o| o.dropped(&r));
 }
 
 #[cfg(test)]

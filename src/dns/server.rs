@@ -13,7 +13,7 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::handler::Router;
+use super::chain::Router;
 use super::query::Proto;
 use super::respond::Responder;
 

@@ -201,8 +201,8 @@ pub async fn serve(
                 let _ = sock.send_to(&resp, src).await;
                 if let Some(d) = done {
                     if gen == generation() && d.packet_cacheable() {
-                        if let Some((k, qend)) = cache_key {
-                            store(&mut cache, k, &resp, qend, d.replay(), d.validity(gen));
+                        if let (Some((k, qend)), Some(replay)) = (cache_key, d.replay()) {
+                            store(&mut cache, k, &resp, qend, replay, d.validity(gen));
                         }
                     }
                     d.report();

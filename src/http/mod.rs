@@ -14,7 +14,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
-use crate::plugin::ready::Readiness;
+pub mod readiness;
+
+use crate::config::args::parse_addr;
+use readiness::Readiness;
 
 /// What one address serves.
 #[derive(Clone, Default)]
@@ -59,30 +62,6 @@ pub enum HttpError {
         #[source]
         source: io::Error,
     },
-}
-
-/// Checks a CoreDNS-style listen address: `HOST:PORT`, `:PORT` or `[V6]:PORT`.
-pub fn parse_addr(s: &str) -> Result<(Option<String>, u16), String> {
-    let (host, port) = s
-        .rsplit_once(':')
-        .ok_or_else(|| "missing port (expected HOST:PORT or :PORT)".to_string())?;
-    let port: u16 = port.parse().map_err(|_| format!("invalid port {port:?}"))?;
-    let host = match host.strip_prefix('[') {
-        Some(h) => {
-            let h = h
-                .strip_suffix(']')
-                .ok_or_else(|| format!("invalid host {host:?}"))?;
-            h.parse::<Ipv6Addr>()
-                .map_err(|_| format!("invalid IPv6 address {h:?}"))?;
-            h
-        }
-        // An IPv6 address needs brackets: `[::1]:53`.
-        None if host.contains(':') => {
-            return Err("too many colons (write IPv6 as [ADDR]:PORT)".into())
-        }
-        None => host,
-    };
-    Ok(((!host.is_empty()).then(|| host.to_string()), port))
 }
 
 fn listener(addr: SocketAddr, dual: bool) -> io::Result<TcpListener> {

@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use regex::Regex;
 
-use super::args;
-use crate::config::{ConfigError, Line};
+use crate::config::args;
+use crate::config::syntax::{ConfigError, Line};
 use crate::dns::codes::type_text;
+use crate::dns::observe::{Observer, Report};
 use crate::dns::{Answer, Query};
 
 const D: &str = "errors";
@@ -231,6 +232,12 @@ impl Errors {
             return;
         }
         emit(Level::Error, &line);
+    }
+}
+
+impl Observer for Errors {
+    fn observe(&self, r: &Report<'_>) {
+        Errors::observe(self, r.query, r.answer);
     }
 }
 

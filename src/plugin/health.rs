@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
-use super::args;
-use crate::config::{ConfigError, Line};
+use crate::config::args;
+use crate::config::syntax::{ConfigError, Line};
 use crate::metrics;
 
 const D: &str = "health";

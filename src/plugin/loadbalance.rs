@@ -5,11 +5,32 @@ use hickory_server::proto::op::ResponseCode;
 use hickory_server::proto::rr::{Record, RecordType};
 use rand::seq::SliceRandom;
 
-use super::args;
-use crate::config::{ConfigError, Line};
-use crate::dns::Answer;
+use crate::config::args;
+use crate::config::syntax::{ConfigError, Line};
+use crate::dns::{Answer, Directive, Next, Query, Served};
 
 const D: &str = "loadbalance";
+
+/// `loadbalance` in a chain: shuffles the answer of the rest of the chain.
+pub struct Loadbalance;
+
+impl Directive for Loadbalance {
+    fn name(&self) -> &'static str {
+        D
+    }
+
+    fn serve<'a>(&'a self, q: &'a Query, next: Next<'a>) -> Served<'a> {
+        next.answer(q).map(|mut a| {
+            shuffle(&mut a);
+            a
+        })
+    }
+
+    /// A replay would repeat one order: only answers it would not shuffle.
+    fn replayable(&self, a: &Answer) -> bool {
+        !would_shuffle(a)
+    }
+}
 
 pub fn parse(line: &Line) -> Result<(), ConfigError> {
     match line.args() {

@@ -6,15 +6,15 @@
 //! [INFO] 127.0.0.1:50759 - 29008 "A IN example.org. udp 41 false 1232" NOERROR qr,rd,ra 68 0.000390251s
 //! ```
 use std::io::Write as _;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use super::args;
-use crate::config::{ConfigError, Line};
+use crate::config::args;
+use crate::config::syntax::{ConfigError, Line};
+use crate::dns::class::Class as RespType;
 use crate::dns::codes::{rcode_name, type_text};
+use crate::dns::observe::{Observer, Replay, Report, Sent};
 use crate::dns::Query;
-use crate::plugin::cache::item::Class as RespType;
 use crate::zone::names::strip_zone;
 
 const D: &str = "log";
@@ -198,34 +198,6 @@ pub fn parse(line: &Line, into: &mut LogConfig) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// What is known once the answer went out.
-pub struct Sent {
-    pub rcode: u16,
-    pub class: RespType,
-    pub flags: String,
-    pub rsize: usize,
-    pub took: Duration,
-    pub local: SocketAddr,
-}
-
-/// `qr,aa,tc,rd,ra,ad,cd` as set (miekg/dns order).
-pub fn flags(qr: bool, aa: bool, tc: bool, rd: bool, ra: bool, ad: bool, cd: bool) -> String {
-    [
-        (qr, "qr"),
-        (aa, "aa"),
-        (tc, "tc"),
-        (rd, "rd"),
-        (ra, "ra"),
-        (ad, "ad"),
-        (cd, "cd"),
-    ]
-    .iter()
-    .filter(|(on, _)| *on)
-    .map(|(_, n)| *n)
-    .collect::<Vec<_>>()
-    .join(",")
-}
-
 fn ip_text(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => v4.to_string(),
@@ -295,12 +267,25 @@ impl Log {
     }
 }
 
+impl Observer for Log {
+    fn observe(&self, r: &Report<'_>) {
+        Log::observe(self, r.query, r.sent);
+    }
+
+    /// Every query is logged: nothing is replayed behind its back.
+    fn replay(&self, _r: &Report<'_>) -> Replay {
+        Replay::Never
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::{load_str, Plugin};
+    use crate::dns::observe::flags;
     use hickory_server::proto::rr::{Name, RecordType};
     use std::path::Path;
+    use std::time::Duration;
 
     fn cfg(text: &str) -> Result<LogConfig, ConfigError> {
         let c = load_str(text, Path::new("Corefile"), 53)?;

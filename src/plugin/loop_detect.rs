@@ -14,9 +14,9 @@ use hickory_server::proto::rr::{Name, RecordType};
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
-use super::args;
-use crate::config::{ConfigError, Line};
-use crate::dns::Query;
+use crate::config::args;
+use crate::config::syntax::{ConfigError, Line};
+use crate::dns::{Directive, Next, Query, Served};
 
 const D: &str = "loop";
 
@@ -26,6 +26,8 @@ pub fn parse(line: &Line) -> Result<(), ConfigError> {
     args::no_block(line, D)
 }
 
+/// `loop` of one server block: the random HINFO name it asks itself at start, and how often it
+/// came back.
 pub struct LoopDetect {
     zone: String,
     qname: String,
@@ -147,6 +149,20 @@ impl LoopDetect {
             return Err(std::io::Error::other("unexpected reply"));
         }
         Ok(())
+    }
+}
+
+impl Directive for LoopDetect {
+    fn name(&self) -> &'static str {
+        D
+    }
+
+    /// Its own probe coming back too often stops the process, as CoreDNS does.
+    fn serve<'a>(&'a self, q: &'a Query, next: Next<'a>) -> Served<'a> {
+        if let Some(msg) = self.check(q) {
+            LoopDetect::fatal(&msg);
+        }
+        next.answer(q)
     }
 }
 

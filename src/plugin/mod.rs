@@ -5,11 +5,11 @@
 //! plugin.cfg order ([`crate::config::COREDNS_DIRECTIVES`]), not in Corefile order:
 //! `prometheus`, `errors`, `log` (observers of every query), `loadbalance`, `cache`,
 //! `kubernetes`, `loop`, `forward`. `health`, `ready` and `reload` are process-wide.
-pub mod args;
 pub mod cache;
 pub mod errors;
 pub mod forward;
 pub mod health;
+pub mod kubernetes;
 pub mod loadbalance;
 pub mod log;
 pub mod loop_detect;

@@ -9,11 +9,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::args;
-use crate::config::{ConfigError, Line};
+use crate::config::args;
+use crate::config::syntax::{ConfigError, Line};
 use crate::dns::codes::{
     rcode_name, rcode_slot, type_slot, type_slot_name, RCODE_SLOTS, TYPE_SLOTS,
 };
+use crate::dns::observe::{Observer, Recount, Replay, Report as Finished};
 use crate::dns::{Proto, Query};
 use crate::metrics::{self, Counter, Histogram, LazySeries, SIZE_BUCKETS, TIME_BUCKETS};
 use crate::zone::names::strip_zone;
@@ -226,6 +227,43 @@ impl DnsMetrics {
                 )
             }),
         }
+    }
+}
+
+impl Recount for FastSeries {
+    fn record(&self, request_size: usize, response_size: usize, took: Duration) {
+        FastSeries::record(self, request_size, response_size, took);
+    }
+}
+
+fn report<'a>(r: &'a Finished<'a>) -> Report<'a> {
+    Report {
+        query: r.query,
+        rcode: r.sent.rcode,
+        written: r.answer.error.is_none(),
+        response_size: r.sent.rsize,
+        took: r.sent.took,
+    }
+}
+
+impl Observer for DnsMetrics {
+    fn observe(&self, r: &Finished<'_>) {
+        self.record(&report(r));
+    }
+
+    fn replay(&self, r: &Finished<'_>) -> Replay {
+        match self.fast(&report(r)) {
+            Some(f) => Replay::Count(Arc::new(f)),
+            None => Replay::Nothing,
+        }
+    }
+
+    fn dropped(&self, r: &Finished<'_>) -> bool {
+        self.record_dropped(&Report {
+            written: false,
+            ..report(r)
+        });
+        true
     }
 }
 

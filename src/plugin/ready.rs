@@ -2,23 +2,24 @@
 //! once every part that reports readiness is ready, else 503 with the names of the parts that
 //! are not (comma-separated), and 503 `Shutting down` from the moment kdns starts to stop.
 //!
-//! A part (the kubernetes source) gets a [`ReadyFlag`] from [`Readiness::register`] and sets it.
-//! With `until-ready` (the default) readiness is latched once reached.
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-
-use super::args;
-use crate::config::{ConfigError, Line};
+//! The latch itself is [`crate::http::readiness::Readiness`]; this file parses the directive.
+use crate::config::args;
+use crate::config::syntax::{ConfigError, Line};
 
 const D: &str = "ready";
+/// `/ready`'s address when none is given.
 pub const DEFAULT_ADDR: &str = ":8181";
 
+/// A parsed `ready` directive.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReadyConfig {
+    /// `HOST:PORT` of `/ready`.
     pub addr: String,
+    /// `monitor continuously`: readiness is checked on every request, never latched.
     pub continuously: bool,
 }
 
+/// Parses one `ready` line.
 pub fn parse(line: &Line) -> Result<ReadyConfig, ConfigError> {
     let addr = args::optional_http_addr(line, DEFAULT_ADDR, D)?;
     let mut continuously = false;
@@ -47,86 +48,11 @@ pub fn parse(line: &Line) -> Result<ReadyConfig, ConfigError> {
     Ok(ReadyConfig { addr, continuously })
 }
 
-/// Set by a part when it is ready to answer.
-#[derive(Clone, Debug)]
-pub struct ReadyFlag(Arc<AtomicBool>);
-
-impl ReadyFlag {
-    pub fn set(&self, ready: bool) {
-        self.0.store(ready, Ordering::Release);
-    }
-    pub fn get(&self) -> bool {
-        self.0.load(Ordering::Acquire)
-    }
-}
-
-type Check = Box<dyn Fn() -> bool + Send + Sync>;
-
-/// The parts of one loaded configuration that report readiness.
-#[derive(Default)]
-pub struct Readiness {
-    parts: Mutex<Vec<(String, Check)>>,
-    continuously: AtomicBool,
-    latched: AtomicBool,
-    stopping: AtomicBool,
-}
-
-impl Readiness {
-    /// A new part, not ready until its flag is set.
-    pub fn register(&self, name: &str) -> ReadyFlag {
-        let f = ReadyFlag(Arc::new(AtomicBool::new(false)));
-        let g = f.clone();
-        self.register_check(name, move || g.get());
-        f
-    }
-
-    /// A part whose readiness `check` reads (e.g. a source's synced flag).
-    pub fn register_check(&self, name: &str, check: impl Fn() -> bool + Send + Sync + 'static) {
-        self.parts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((name.to_string(), Box::new(check)));
-    }
-
-    pub fn set_continuously(&self, on: bool) {
-        self.continuously.store(on, Ordering::Relaxed);
-    }
-
-    /// From now on `/ready` says `Shutting down`.
-    pub fn stopping(&self) {
-        self.stopping.store(true, Ordering::Release);
-    }
-
-    /// `Ok` when ready, else the reason `/ready` gives.
-    pub fn check(&self) -> Result<(), String> {
-        if self.stopping.load(Ordering::Acquire) {
-            return Err("Shutting down".into());
-        }
-        let continuously = self.continuously.load(Ordering::Relaxed);
-        if !continuously && self.latched.load(Ordering::Acquire) {
-            return Ok(());
-        }
-        let parts = self.parts.lock().unwrap_or_else(|e| e.into_inner());
-        let mut not: Vec<&str> = parts
-            .iter()
-            .filter(|(_, ready)| !ready())
-            .map(|(n, _)| n.as_str())
-            .collect();
-        not.sort_unstable();
-        not.dedup();
-        if not.is_empty() {
-            self.latched.store(true, Ordering::Release);
-            Ok(())
-        } else {
-            Err(not.join(","))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::{load_str, Plugin};
+    use crate::http::readiness::Readiness;
     use std::path::Path;
 
     fn cfg(text: &str) -> Result<ReadyConfig, ConfigError> {

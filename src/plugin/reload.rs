@@ -5,8 +5,8 @@
 //! The loop itself lives with the serving lifecycle (`src/serve.rs`).
 use std::time::Duration;
 
-use super::args;
-use crate::config::{ConfigError, Line};
+use crate::config::args;
+use crate::config::syntax::{ConfigError, Line};
 
 const D: &str = "reload";
 pub const MIN_INTERVAL: Duration = Duration::from_secs(2);

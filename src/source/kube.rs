@@ -28,13 +28,13 @@ use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::api::ApiConfig;
 use super::convert;
 use super::list_watch::{run, Target};
 use super::manifests::Filter;
 use super::objects::{ServiceObj, SliceObj};
 use super::proto::{self, ProtoError};
 use super::ratelimit::RateLimit;
-use crate::config::kubernetes::ApiConfig;
 use crate::zone::{Change, Kind, Relist, Store, ZoneHandle};
 
 #[derive(Debug, thiserror::Error)]

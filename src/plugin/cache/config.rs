@@ -1,9 +1,9 @@
 //! Parsing `cache [TTL] [ZONES…] { … }` with CoreDNS's options and defaults.
 use std::time::Duration;
 
-use crate::config::lexer::Token;
-use crate::config::{normalize_zone, ConfigError, Line};
-use crate::plugin::args;
+use crate::config::args;
+use crate::config::syntax::Token;
+use crate::config::syntax::{normalize_zone, ConfigError, Line};
 
 const D: &str = "cache";
 /// CoreDNS's defaults (`plugin/pkg/dnsutil`, `plugin/cache`).

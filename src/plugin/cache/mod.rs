@@ -9,6 +9,7 @@
 //! from expired entries while refreshing them.
 pub mod config;
 pub mod item;
+mod serve;
 pub mod store;
 
 use std::hash::{BuildHasher, RandomState};
@@ -19,9 +20,10 @@ use hickory_server::proto::op::ResponseCode;
 
 pub use config::CacheConfig;
 use config::{Limits, Prefetch, ServeStale};
-use item::{cacheable, classify, minimal_ttl, Class, Item};
+use item::{cacheable, minimal_ttl, Item};
 use store::Store;
 
+use crate::dns::class::Class;
 use crate::dns::{Answer, Query};
 use crate::metrics::{self, Counter};
 use crate::zone::names::strip_zone;
@@ -37,7 +39,10 @@ struct Series {
     evictions_denial: Arc<Counter>,
 }
 
+/// One `cache` directive: a success and a denial store and the rules of CoreDNS's cache.
 pub struct Cache {
+    /// Itself, for refreshes that outlive the query.
+    me: std::sync::Weak<Cache>,
     zones: Vec<String>,
     success: Store,
     denial: Store,
@@ -123,7 +128,8 @@ impl Cache {
             evictions_success: reg.counter("coredns_cache_evictions_total", ev, &typed("success")),
             evictions_denial: reg.counter("coredns_cache_evictions_total", ev, &typed("denial")),
         };
-        Arc::new(Self {
+        Arc::new_cyclic(|me| Self {
+            me: me.clone(),
             zones: c.zones.clone(),
             success: Store::new(
                 c.success.capacity,
@@ -256,7 +262,7 @@ impl Cache {
     /// `refreshed` marks a background refresh (its success also clears the denial entry).
     /// Returns whether it was stored.
     pub fn store(&self, q: &Query, key: u64, a: &mut Answer, refreshed: bool) -> bool {
-        let class = classify(a, &q.name, q.qtype);
+        let class = a.class(&q.name, q.qtype);
         let ttl = match class {
             Class::NameError | Class::NoData => {
                 clamp(minimal_ttl(a, class, self.nlimits.max_ttl), &self.nlimits)
@@ -305,53 +311,6 @@ impl Cache {
         }
     }
 
-    /// After a background refresh of `old`: keep its popularity on the new entry and reopen it
-    /// for refreshes (`refreshed` false starts the failure recheck of `serve_stale`).
-    pub fn refreshed(&self, key: u64, old: &Item, stale: bool, refreshed: bool) {
-        let now = Instant::now();
-        self.m.prefetches.inc();
-        if refreshed {
-            if let Some(new) = self.denial.get(key).or_else(|| self.success.get(key)) {
-                new.inherit(old, now);
-            }
-        }
-        let recheck = if stale {
-            self.serve_stale
-                .map(|s| s.failure_recheck)
-                .unwrap_or_default()
-        } else {
-            Duration::ZERO
-        };
-        old.end_refresh(now, recheck, refreshed);
-    }
-
-    /// A verify's outcome: whether it may replace the stale entry (RFC 8767: NOERROR or
-    /// NXDOMAIN).
-    pub fn refreshes(a: &Answer) -> bool {
-        a.rcode == ResponseCode::NoError || a.rcode == ResponseCode::NXDomain
-    }
-
-    /// End of a `serve_stale verify`: `fresh` when the refresh can be served, else the stale
-    /// answer (counted as served stale).
-    pub fn verified(&self, item: &Item, tracked: bool, ok: bool) {
-        if tracked {
-            let recheck = self
-                .serve_stale
-                .map(|s| s.failure_recheck)
-                .unwrap_or_default();
-            item.end_refresh(Instant::now(), recheck, ok);
-        }
-        if !ok {
-            self.m.served_stale.inc();
-        }
-    }
-
-    pub fn verify_timeout(&self) -> Duration {
-        self.serve_stale
-            .map(|s| s.verify_timeout)
-            .unwrap_or_default()
-    }
-
     /// What a lookup that missed counted (`requests_total`, `misses_total`), for replays.
     pub fn lookup_counters(&self) -> [Arc<Counter>; 2] {
         [self.m.requests.clone(), self.m.misses.clone()]
@@ -363,196 +322,4 @@ impl Cache {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::{load_str, Plugin};
-    use hickory_server::proto::rr::rdata::{A, SOA};
-    use hickory_server::proto::rr::{Name, RData, Record, RecordType};
-    use std::path::Path;
-
-    fn cache(text: &str) -> Arc<Cache> {
-        let c = load_str(text, Path::new("Corefile"), 53).unwrap();
-        let Some(Plugin::Cache(cfg)) = c.blocks[0]
-            .plugins
-            .iter()
-            .find(|p| matches!(p, Plugin::Cache(_)))
-        else {
-            panic!("no cache")
-        };
-        Cache::new(cfg, "dns://:53")
-    }
-
-    fn q(name: &str) -> Query {
-        Query::internal(Name::from_ascii(name).unwrap(), RecordType::A)
-    }
-
-    fn positive(name: &str, ttl: u32) -> Answer {
-        let mut a = Answer::code(ResponseCode::NoError);
-        a.answers.push(Record::from_rdata(
-            Name::from_ascii(name).unwrap(),
-            ttl,
-            RData::A(A::new(192, 0, 2, 1)),
-        ));
-        a.answers.push(Record::from_rdata(
-            Name::from_ascii(name).unwrap(),
-            ttl + 100,
-            RData::A(A::new(192, 0, 2, 2)),
-        ));
-        a
-    }
-
-    fn nxdomain(soa_ttl: u32) -> Answer {
-        let mut a = Answer::code(ResponseCode::NXDomain);
-        let n = |s: &str| Name::from_ascii(s).unwrap();
-        a.authority.push(Record::from_rdata(
-            n("example."),
-            soa_ttl,
-            RData::SOA(SOA::new(n("ns.example."), n("h.example."), 1, 2, 3, 4, 60)),
-        ));
-        a
-    }
-
-    fn hit(c: &Cache, query: &Query) -> Option<Answer> {
-        match c.lookup(query) {
-            Lookup::Hit { answer, .. } => Some(answer),
-            _ => None,
-        }
-    }
-
-    #[test]
-    fn stores_with_capped_uniform_ttl_and_hits() {
-        let c = cache(".:53 {\n cache 30\n}\n");
-        let query = q("www.example.");
-        let Lookup::Miss { key } = c.lookup(&query) else {
-            panic!("miss expected")
-        };
-        let mut a = positive("www.example.", 300);
-        c.store(&query, key, &mut a, false);
-        assert!(
-            a.answers.iter().all(|r| r.ttl == 30),
-            "capped and uniform: {a:?}"
-        );
-        let h = hit(&c, &query).expect("hit");
-        assert_eq!(h.answers.len(), 2);
-        assert!(h.authoritative, "cached answers carry AA");
-        assert!(h.answers.iter().all(|r| r.ttl == 30));
-        assert_eq!(h.plugin, "cache");
-        // Case-insensitive: the same entry.
-        assert!(hit(&c, &q("WWW.Example.")).is_some());
-        // DO bit: a different entry.
-        let mut d = query.clone();
-        d.dnssec_ok = true;
-        assert!(matches!(c.lookup(&d), Lookup::Miss { .. }));
-        // Another type: a different entry.
-        let mut t = query.clone();
-        t.qtype = RecordType::AAAA;
-        assert!(matches!(c.lookup(&t), Lookup::Miss { .. }));
-        assert_eq!(c.len(), (1, 0));
-    }
-
-    #[test]
-    fn minimum_ttl_and_denial() {
-        let c = cache(".:53 {\n cache\n}\n");
-        let query = q("a.example.");
-        let Lookup::Miss { key } = c.lookup(&query) else {
-            panic!()
-        };
-        let mut a = positive("a.example.", 1);
-        c.store(&query, key, &mut a, false);
-        assert_eq!(a.answers[0].ttl, 5, "raised to the 5 s minimum");
-        let nq = q("nope.example.");
-        let Lookup::Miss { key } = c.lookup(&nq) else {
-            panic!()
-        };
-        let mut n = nxdomain(120);
-        c.store(&nq, key, &mut n, false);
-        let h = hit(&c, &nq).expect("denial hit");
-        assert_eq!(h.rcode, ResponseCode::NXDomain);
-        assert_eq!(h.authority[0].ttl, 120);
-        assert_eq!(c.len(), (1, 1));
-    }
-
-    #[test]
-    fn disable_keeps_zones_out_but_caps_ttl() {
-        let c = cache(".:53 {\n cache 30 {\n  disable success cluster.local\n  disable denial cluster.local\n }\n}\n");
-        for name in ["web.shop.svc.cluster.local.", "nope.cluster.local."] {
-            let query = q(name);
-            let Lookup::Miss { key } = c.lookup(&query) else {
-                panic!()
-            };
-            let mut a = if name.starts_with("web") {
-                positive(name, 3600)
-            } else {
-                nxdomain(3600)
-            };
-            c.store(&query, key, &mut a, false);
-            assert!(a.records_mut().all(|r| r.ttl == 30));
-            assert!(
-                matches!(c.lookup(&query), Lookup::Miss { .. }),
-                "{name} must not be cached"
-            );
-        }
-        let query = q("www.example.");
-        let Lookup::Miss { key } = c.lookup(&query) else {
-            panic!()
-        };
-        c.store(&query, key, &mut positive("www.example.", 60), false);
-        assert!(hit(&c, &query).is_some(), "other zones are cached");
-    }
-
-    #[test]
-    fn zones_limit_what_is_cached_and_refused_is_not() {
-        let c = cache(".:53 {\n cache example.org\n}\n");
-        assert!(matches!(c.lookup(&q("www.example.com.")), Lookup::Pass));
-        let query = q("www.example.org.");
-        let Lookup::Miss { key } = c.lookup(&query) else {
-            panic!()
-        };
-        c.store(&query, key, &mut Answer::code(ResponseCode::Refused), false);
-        assert!(matches!(c.lookup(&query), Lookup::Miss { .. }));
-    }
-
-    #[test]
-    fn servfail_cached_briefly_but_never_hides_a_good_answer() {
-        let c = cache(".:53 {\n cache\n}\n");
-        let query = q("flaky.example.");
-        let Lookup::Miss { key } = c.lookup(&query) else {
-            panic!()
-        };
-        c.store(&query, key, &mut positive("flaky.example.", 60), false);
-        c.store(
-            &query,
-            key,
-            &mut Answer::code(ResponseCode::ServFail),
-            false,
-        );
-        assert_eq!(hit(&c, &query).unwrap().rcode, ResponseCode::NoError);
-    }
-
-    #[test]
-    fn prefetch_after_popular_and_near_expiry() {
-        let c = cache(".:53 {\n cache {\n  prefetch 2 1m 90%\n }\n}\n");
-        let query = q("pop.example.");
-        let Lookup::Miss { key } = c.lookup(&query) else {
-            panic!()
-        };
-        c.store(&query, key, &mut positive("pop.example.", 10), false);
-        // First hit: popularity 1. Second: 2 ≥ amount, TTL 10 ≤ ceil(0.9 × 10) = 9? Not yet.
-        let Lookup::Hit { refresh: r1, .. } = c.lookup(&query) else {
-            panic!()
-        };
-        assert!(r1.is_none());
-        std::thread::sleep(Duration::from_millis(1100));
-        let Lookup::Hit { refresh: r2, .. } = c.lookup(&query) else {
-            panic!()
-        };
-        let item = r2.expect("popular and at 90%: prefetch");
-        let Lookup::Hit { refresh: r3, .. } = c.lookup(&query) else {
-            panic!()
-        };
-        assert!(r3.is_none(), "one refresh at a time");
-        c.store(&query, key, &mut positive("pop.example.", 10), true);
-        c.refreshed(key, &item, false, true);
-        assert_eq!(c.m.prefetches.get(), 1);
-    }
-}
+mod tests;

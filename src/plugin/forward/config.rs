@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use hickory_server::proto::op::ResponseCode;
 
-use crate::config::lexer::Token;
-use crate::config::{normalize_zone, ConfigError, Line};
+use crate::config::args;
+use crate::config::syntax::Token;
+use crate::config::syntax::{normalize_zone, ConfigError, Line};
 use crate::dns::codes::parse_rcode;
-use crate::plugin::args;
 
 const D: &str = "forward";
 /// CoreDNS's limit on upstreams per `forward`.

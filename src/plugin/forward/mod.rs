@@ -20,7 +20,7 @@ use rand::seq::SliceRandom;
 pub use config::{ForwardConfig, Policy};
 use upstream::{Probe, Transport, Upstream};
 
-use crate::dns::{Answer, Proto, Query};
+use crate::dns::{Answer, Directive, Next, Proto, Query, Served};
 use crate::metrics::{self, Counter};
 use crate::zone::names::strip_zone;
 
@@ -263,6 +263,25 @@ fn answer_of(m: Message, q: &Query) -> Answer {
         additional: m.additionals,
         plugin: NAME,
         ..Answer::code(md.response_code)
+    }
+}
+
+impl Directive for Forward {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    /// Forwards what it covers; the rest (and `next` rcodes) go on down the chain.
+    fn serve<'a>(&'a self, q: &'a Query, next: Next<'a>) -> Served<'a> {
+        if !self.matches(&q.lower) {
+            return next.answer(q);
+        }
+        Served::later(async move {
+            match Forward::serve(self, q).await {
+                Some(a) => a,
+                None => next.answer(q).await,
+            }
+        })
     }
 }
 

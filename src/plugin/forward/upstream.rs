@@ -541,7 +541,7 @@ pub fn query_wire(
     m.metadata.authentic_data = ad;
     m.add_query(WireQuery::query(name.clone(), qtype));
     let mut e = Edns::new();
-    e.set_max_payload(crate::dns::handler::MAX_UDP_PAYLOAD);
+    e.set_max_payload(crate::dns::query::MAX_UDP_PAYLOAD);
     e.set_version(0);
     e.set_dnssec_ok(dnssec_ok);
     m.set_edns(e);

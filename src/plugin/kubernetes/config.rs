@@ -23,8 +23,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::lexer::Token;
-use super::{normalize_zone, ConfigError, Line};
+use crate::config::args;
+use crate::config::syntax::{is_reverse_zone, normalize_zone, ConfigError, Line, Token};
+use crate::source::api::ApiConfig;
 use crate::source::selector::Selector;
 use crate::zone::{Fallthrough, KubeOptions, PodMode};
 
@@ -35,16 +36,6 @@ const D: Option<&str> = Some("kubernetes");
 pub enum SourceConfig {
     Manifests(PathBuf),
     Api(ApiConfig),
-}
-
-/// How to reach the API server (empty: the in-cluster service account).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ApiConfig {
-    pub endpoint: Option<String>,
-    pub tls: Option<(PathBuf, PathBuf, PathBuf)>,
-    pub kubeconfig: Option<(PathBuf, Option<String>)>,
-    pub qps: Option<f32>,
-    pub burst: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -59,60 +50,12 @@ pub struct KubernetesConfig {
     pub at: String,
 }
 
-fn is_reverse_zone(z: &str) -> bool {
-    z.ends_with("in-addr.arpa.") || z.ends_with("ip6.arpa.")
-}
-
-/// Go-style durations: `5s`, `500ms`, `1m30s`, `2h`.
-pub fn parse_duration(s: &str) -> Option<Duration> {
-    let mut total = Duration::ZERO;
-    let mut rest = s;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let n = rest.find(|c: char| !c.is_ascii_digit() && c != '.')?;
-        let num: f64 = rest[..n].parse().ok()?;
-        rest = &rest[n..];
-        let u = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let mult = match &rest[..u] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        total += Duration::from_secs_f64(num * mult);
-        rest = &rest[u..];
-    }
-    Some(total)
-}
-
 fn one_arg(line: &Line) -> Result<&Token, ConfigError> {
-    match line.args() {
-        [a] => Ok(a),
-        _ => Err(ConfigError::at(
-            line.name(),
-            D,
-            format!("{} expects exactly one argument", line.name().text),
-        )),
-    }
+    args::one(line, "kubernetes", "exactly one argument")
 }
 
 fn no_args(line: &Line) -> Result<(), ConfigError> {
-    if line.args().is_empty() {
-        Ok(())
-    } else {
-        Err(ConfigError::at(
-            line.name(),
-            D,
-            format!("{} takes no arguments", line.name().text),
-        ))
-    }
+    args::no_args(line, "kubernetes")
 }
 
 fn zones_of(args: &[Token]) -> Result<Vec<String>, ConfigError> {
@@ -283,7 +226,7 @@ pub fn parse(line: &Line, block_zones: &[String]) -> Result<KubernetesConfig, Co
             }
             "startup_timeout" => {
                 let a = one_arg(opt)?;
-                startup_timeout = parse_duration(&a.text).ok_or_else(|| {
+                startup_timeout = args::parse_duration(&a.text).ok_or_else(|| {
                     ConfigError::at(
                         a,
                         D,
@@ -336,6 +279,7 @@ pub fn parse(line: &Line, block_zones: &[String]) -> Result<KubernetesConfig, Co
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::args::parse_duration;
     use crate::config::{load_str, Plugin};
     use std::path::Path;
 

@@ -1,9 +1,9 @@
 //! Shared checks for directive arguments: every error names `FILE:LINE` and the directive.
+//! Part of the syntax leaf: it imports nothing of the crate outside `src/config/syntax.rs`.
+use std::net::Ipv6Addr;
 use std::time::Duration;
 
-use crate::config::kubernetes::parse_duration;
-use crate::config::lexer::Token;
-use crate::config::{ConfigError, Line};
+use super::syntax::{ConfigError, Line, Token};
 
 /// The directive (or option) takes no `{ }` block.
 pub fn no_block(line: &Line, d: &str) -> Result<(), ConfigError> {
@@ -106,7 +106,60 @@ pub fn optional_http_addr(line: &Line, default: &str, d: &str) -> Result<String,
 
 /// `HOST:PORT` or `:PORT` for the HTTP directives.
 pub fn http_addr(t: &Token, d: &str) -> Result<String, ConfigError> {
-    crate::http::parse_addr(&t.text)
+    parse_addr(&t.text)
         .map(|_| t.text.clone())
         .map_err(|m| ConfigError::at(t, Some(d), format!("address {:?}: {m}", t.text)))
+}
+
+/// Go-style durations: `5s`, `500ms`, `1m30s`, `2h`.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let mut total = Duration::ZERO;
+    let mut rest = s;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let n = rest.find(|c: char| !c.is_ascii_digit() && c != '.')?;
+        let num: f64 = rest[..n].parse().ok()?;
+        rest = &rest[n..];
+        let u = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let mult = match &rest[..u] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        total += Duration::from_secs_f64(num * mult);
+        rest = &rest[u..];
+    }
+    Some(total)
+}
+
+/// Checks a CoreDNS-style listen address: `HOST:PORT`, `:PORT` or `[V6]:PORT`.
+pub fn parse_addr(s: &str) -> Result<(Option<String>, u16), String> {
+    let (host, port) = s
+        .rsplit_once(':')
+        .ok_or_else(|| "missing port (expected HOST:PORT or :PORT)".to_string())?;
+    let port: u16 = port.parse().map_err(|_| format!("invalid port {port:?}"))?;
+    let host = match host.strip_prefix('[') {
+        Some(h) => {
+            let h = h
+                .strip_suffix(']')
+                .ok_or_else(|| format!("invalid host {host:?}"))?;
+            h.parse::<Ipv6Addr>()
+                .map_err(|_| format!("invalid IPv6 address {h:?}"))?;
+            h
+        }
+        // An IPv6 address needs brackets: `[::1]:53`.
+        None if host.contains(':') => {
+            return Err("too many colons (write IPv6 as [ADDR]:PORT)".into())
+        }
+        None => host,
+    };
+    Ok(((!host.is_empty()).then(|| host.to_string()), port))
 }

@@ -1,0 +1,125 @@
+//! `kubernetes`: answers the cluster zone from the published [`Zone`] snapshot, as CoreDNS's
+//! kubernetes plugin does (Kubernetes DNS-Based Service Discovery 1.1.0).
+//!
+//! The rules of the answer live in the zone core ([`crate::zone::lookup`]); this directive
+//! connects them to the chain: it waits for the first sync (`startup_timeout`), maps the
+//! zone's outcome to a wire answer, follows an ExternalName's CNAME through the whole server,
+//! and says how long the UDP path may replay the answer. Its options are parsed in
+//! [`config`]; the objects come from [`crate::source`].
+pub mod config;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use hickory_server::proto::op::ResponseCode;
+use hickory_server::proto::rr::{Name, RecordType};
+
+use crate::dns::query::{Scope, MAX_DEPTH};
+use crate::dns::wire::all_to_wire;
+use crate::dns::{Answer, Directive, Next, Query, Served};
+use crate::zone::{lookup, KubeOptions, Outcome, Rcode, Reply, Zone, ZoneHandle};
+
+/// The `kubernetes` directive of one server block, ready to answer.
+pub struct Kubernetes {
+    options: KubeOptions,
+    zone: ZoneHandle,
+    /// Until this instant, questions wait for the first complete sync (`startup_timeout`);
+    /// afterwards an unsynced zone answers name errors with SERVFAIL, never NXDOMAIN.
+    startup_deadline: Option<Instant>,
+}
+
+impl Kubernetes {
+    /// Answers from `zone` with `options`; waits for the first sync until `startup_deadline`.
+    pub fn new(options: KubeOptions, zone: ZoneHandle, startup_deadline: Option<Instant>) -> Self {
+        Self {
+            options,
+            zone,
+            startup_deadline,
+        }
+    }
+
+    /// The answer from one snapshot; `None` passes the question on (fallthrough).
+    fn reply(&self, snapshot: &Zone, q: &Query) -> Option<Reply> {
+        let mut text = q.name.to_ascii();
+        if !text.ends_with('.') {
+            text.push('.');
+        }
+        match lookup::serve(&self.options, snapshot, &text, u16::from(q.qtype)) {
+            Outcome::Next => None,
+            Outcome::Reply(reply) => Some(reply),
+        }
+    }
+
+    /// The zone's reply as a wire answer, with what the UDP path needs to replay it.
+    fn answer(&self, snapshot: &Zone, q: &Query, reply: &Reply) -> Answer {
+        let mut a = Answer::code(rcode(reply.rcode())).by("kubernetes");
+        a.authoritative = reply.rcode() != Rcode::Refused;
+        a.answers = all_to_wire(&reply.answer, &q.name);
+        a.authority = all_to_wire(&reply.authority, &q.name);
+        a.additional = all_to_wire(&reply.additional, &q.name);
+        // A pure answer of the synced zone stays right until the zone generation changes: the
+        // UDP path may replay it.
+        a.cacheable = snapshot.synced
+            && reply.chase.is_none()
+            && matches!(reply.rcode(), Rcode::NoError | Rcode::NxDomain);
+        // Decided by one namespace alone: the UDP path may keep it across changes elsewhere
+        // (versions from this same snapshot).
+        a.scope = reply.scope.as_ref().and_then(|ns| {
+            Some(Scope {
+                zone: self.zone.clone(),
+                ns: ns.clone(),
+                version: snapshot.ns_version(ns)?,
+            })
+        });
+        a
+    }
+
+    /// Answers from `snapshot`: at once, or after asking the server for a CNAME's target.
+    fn serve_from<'a>(&'a self, snapshot: &Zone, q: &'a Query, next: Next<'a>) -> Served<'a> {
+        let Some(reply) = self.reply(snapshot, q) else {
+            return next.answer(q);
+        };
+        let mut a = self.answer(snapshot, q, &reply);
+        let target = reply.chase.as_ref().filter(|_| q.depth < MAX_DEPTH);
+        let Some(sub) = target.and_then(|(t, qt)| {
+            let t = Name::from_ascii(t).ok()?;
+            Some(q.follow(t, RecordType::from(*qt)))
+        }) else {
+            return Served::ready(a);
+        };
+        Served::later(async move {
+            let got = next.resolve(&sub).await;
+            a.answers.extend(got.answers);
+            a
+        })
+    }
+}
+
+impl Directive for Kubernetes {
+    fn name(&self) -> &'static str {
+        "kubernetes"
+    }
+
+    fn serve<'a>(&'a self, q: &'a Query, next: Next<'a>) -> Served<'a> {
+        let snapshot = self.zone.load();
+        match self.startup_deadline {
+            Some(deadline) if !snapshot.synced => Served::later(async move {
+                let snapshot: Arc<Zone> = self.zone.wait_synced(deadline).await;
+                self.serve_from(&snapshot, q, next).await
+            }),
+            _ => self.serve_from(&snapshot, q, next),
+        }
+    }
+}
+
+fn rcode(r: Rcode) -> ResponseCode {
+    match r {
+        Rcode::NoError => ResponseCode::NoError,
+        Rcode::NxDomain => ResponseCode::NXDomain,
+        Rcode::ServFail => ResponseCode::ServFail,
+        Rcode::Refused => ResponseCode::Refused,
+    }
+}
+
+#[cfg(test)]
+mod tests;
