@@ -2,7 +2,8 @@
 //! `makeEnvironmentVariables`.
 use std::collections::HashMap;
 
-use super::{expand, EnvVar};
+use super::expand::expand;
+use super::model::EnvVar;
 
 /// How a container `env` entry gets its value.
 #[derive(Debug, Clone, PartialEq, Eq)]

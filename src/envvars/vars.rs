@@ -1,5 +1,5 @@
 //! The variables of one service: the kubelet's `FromServices` for a single service.
-use super::{has_cluster_ip, EnvVar, Service};
+use super::model::{has_cluster_ip, EnvVar, Service};
 
 /// The kubelet's `makeEnvVariableName`: every `-` becomes `_`, then upper case. Nothing else
 /// changes (dots stay, a leading digit gets no prefix), so input that skipped API validation
