@@ -138,20 +138,9 @@ impl Forward {
         if !self.matches(&q.lower) {
             return None;
         }
-        let _in_flight = if self.max_concurrent > 0 {
-            let n = self.concurrent.fetch_add(1, Ordering::AcqRel) + 1;
-            let g = InFlight(&self.concurrent);
-            if n > self.max_concurrent {
-                self.rejects.inc();
-                return Some(
-                    Answer::code(ResponseCode::Refused)
-                        .by(NAME)
-                        .with_error(self.limit_error.clone()),
-                );
-            }
-            Some(g)
-        } else {
-            None
+        let _in_flight = match self.admit() {
+            Ok(g) => g,
+            Err(refused) => return Some(refused),
         };
         let wire = match upstream::query_wire(
             0,
@@ -167,6 +156,28 @@ impl Forward {
                 return Some(Answer::code(ResponseCode::FormErr).by(NAME).with_error(e));
             }
         };
+        self.try_upstreams(q, &wire).await
+    }
+
+    /// `max_concurrent`: a place among the queries in flight, or the REFUSED answer.
+    fn admit(&self) -> Result<Option<InFlight<'_>>, Answer> {
+        if self.max_concurrent <= 0 {
+            return Ok(None);
+        }
+        let n = self.concurrent.fetch_add(1, Ordering::AcqRel) + 1;
+        let g = InFlight(&self.concurrent);
+        if n > self.max_concurrent {
+            self.rejects.inc();
+            return Err(Answer::code(ResponseCode::Refused)
+                .by(NAME)
+                .with_error(self.limit_error.clone()));
+        }
+        Ok(Some(g))
+    }
+
+    /// The upstreams in policy order until one answers, the attempts run out or the deadline
+    /// passes (SERVFAIL with the last error).
+    async fn try_upstreams(&self, q: &Query, wire: &[u8]) -> Option<Answer> {
         let n = self.upstreams.len();
         let list = self.order();
         let deadline = Instant::now() + DEADLINE;
@@ -195,26 +206,10 @@ impl Forward {
                 }
                 u = &self.upstreams[rand::random_range(0..n)];
             }
-            let mut proto = if self.force_tcp {
-                Proto::Tcp
-            } else if self.prefer_udp {
-                Proto::Udp
-            } else {
-                q.proto
-            };
-            let result = loop {
-                let id: u16 = rand::random();
-                let mut w = wire.clone();
-                w[..2].copy_from_slice(&id.to_be_bytes());
-                match u.exchange(&w, id, &q.name, q.qtype, proto).await {
-                    Ok(m) if m.metadata.truncation && proto == Proto::Udp => proto = Proto::Tcp,
-                    other => break other,
-                }
-            };
-            match result {
+            match self.ask(u, wire, q).await {
                 Err(e) => {
                     tracing::debug!(upstream = %u.addr, error = %e, "forward: upstream failed");
-                    last_error = Some(e.to_string());
+                    last_error = Some(e);
                     if self.max_fails != 0 {
                         u.healthcheck(&self.probe);
                     }
@@ -224,19 +219,13 @@ impl Forward {
                     }
                 }
                 Ok(m) => {
-                    let rc = m.metadata.response_code;
-                    if self.failover.contains(&rc) {
+                    if self.failover.contains(&m.metadata.response_code) {
                         failovers += 1;
                         if failovers < n {
                             continue;
                         }
                     }
-                    if self.next_is_forward
-                        && (self.next.contains(&rc)
-                            || (self.next_on_nodata
-                                && rc == ResponseCode::NoError
-                                && m.answers.is_empty()))
-                    {
+                    if self.hands_over(&m) {
                         return None;
                     }
                     return Some(answer_of(m, q));
@@ -248,6 +237,36 @@ impl Forward {
                 .by(NAME)
                 .with_error(last_error.unwrap_or_else(|| "no healthy proxies".into())),
         )
+    }
+
+    /// One upstream's answer, over the client's transport (or the configured one), asked again
+    /// over TCP when the UDP answer is truncated.
+    async fn ask(&self, u: &Upstream, wire: &[u8], q: &Query) -> Result<Message, String> {
+        let mut proto = if self.force_tcp {
+            Proto::Tcp
+        } else if self.prefer_udp {
+            Proto::Udp
+        } else {
+            q.proto
+        };
+        loop {
+            let id: u16 = rand::random();
+            let mut w = wire.to_vec();
+            w[..2].copy_from_slice(&id.to_be_bytes());
+            match u.exchange(&w, id, &q.name, q.qtype, proto).await {
+                Ok(m) if m.metadata.truncation && proto == Proto::Udp => proto = Proto::Tcp,
+                Ok(m) => return Ok(m),
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
+
+    /// `next RCODE…` (and NODATA with `next_on_nodata`): the next `forward` answers instead.
+    fn hands_over(&self, m: &Message) -> bool {
+        let rc = m.metadata.response_code;
+        self.next_is_forward
+            && (self.next.contains(&rc)
+                || (self.next_on_nodata && rc == ResponseCode::NoError && m.answers.is_empty()))
     }
 }
 
