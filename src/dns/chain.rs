@@ -246,3 +246,6 @@ impl OwnedNext {
         .answer(q)
     }
 }
+
+#[cfg(test)]
+mod tests;

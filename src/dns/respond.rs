@@ -272,8 +272,7 @@ impl Decoded {
         match msg.destructive_emit(&mut enc) {
             Ok(info) => {
                 let h: &Metadata = &info;
-                let h = h.clone();
-                Ok((out, h))
+                Ok((out, *h))
             }
             Err(e) => {
                 tracing::error!(error = %e, "encoding a response failed; answering SERVFAIL");

@@ -54,6 +54,9 @@ pub struct Forward {
 
 struct InFlight<'a>(&'a AtomicI64);
 
+/// More than `max_concurrent` queries in flight.
+struct OverLimit;
+
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
@@ -138,9 +141,13 @@ impl Forward {
         if !self.matches(&q.lower) {
             return None;
         }
-        let _in_flight = match self.admit() {
-            Ok(g) => g,
-            Err(refused) => return Some(refused),
+        let Ok(_in_flight) = self.admit() else {
+            self.rejects.inc();
+            return Some(
+                Answer::code(ResponseCode::Refused)
+                    .by(NAME)
+                    .with_error(self.limit_error.clone()),
+            );
         };
         let wire = match upstream::query_wire(
             0,
@@ -159,18 +166,15 @@ impl Forward {
         self.try_upstreams(q, &wire).await
     }
 
-    /// `max_concurrent`: a place among the queries in flight, or the REFUSED answer.
-    fn admit(&self) -> Result<Option<InFlight<'_>>, Answer> {
+    /// `max_concurrent`: a place among the queries in flight, or `Err` when they are too many.
+    fn admit(&self) -> Result<Option<InFlight<'_>>, OverLimit> {
         if self.max_concurrent <= 0 {
             return Ok(None);
         }
         let n = self.concurrent.fetch_add(1, Ordering::AcqRel) + 1;
         let g = InFlight(&self.concurrent);
         if n > self.max_concurrent {
-            self.rejects.inc();
-            return Err(Answer::code(ResponseCode::Refused)
-                .by(NAME)
-                .with_error(self.limit_error.clone()));
+            return Err(OverLimit);
         }
         Ok(Some(g))
     }

@@ -19,7 +19,9 @@ fn kube(fallthrough: Fallthrough) -> Arc<dyn Directive> {
     ))
 }
 
-fn router(blocks: Vec<(Vec<&str>, Vec<Arc<dyn Directive>>)>) -> Arc<Router> {
+type Chain = Vec<Arc<dyn Directive>>;
+
+fn router(blocks: Vec<(Vec<&str>, Chain)>) -> Arc<Router> {
     let mut r = Router::default();
     for (zones, chain) in blocks {
         r.ports.entry(53).or_default().push(Arc::new(Block::new(
