@@ -114,3 +114,85 @@ impl Upstream {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use tokio::net::UdpSocket;
+
+    use super::*;
+    use crate::plugin::forward::conn::Transport;
+
+    fn upstream(addr: SocketAddr) -> Arc<Upstream> {
+        Upstream::new(
+            addr,
+            Transport {
+                expire: Duration::from_secs(10),
+                max_idle: 0,
+                read_timeout: Duration::from_secs(1),
+                source: None,
+            },
+        )
+    }
+
+    fn probe(tcp: bool) -> Probe {
+        Probe {
+            interval: Duration::from_millis(10),
+            domain: Name::from_ascii("example.").unwrap(),
+            recursion_desired: false,
+            tcp,
+        }
+    }
+
+    /// Waits up to 3 s for `cond`.
+    async fn until(cond: impl Fn() -> bool) -> bool {
+        for _ in 0..300 {
+            if cond() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        cond()
+    }
+
+    #[tokio::test]
+    async fn failed_probes_mark_the_upstream_down() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        drop(l);
+        let u = upstream(addr);
+        assert!(!u.down(2));
+        u.healthcheck(&probe(true));
+        assert!(until(|| u.fails() > 2).await, "fails: {}", u.fails());
+        assert!(u.down(2));
+        assert!(!u.down(0), "max_fails 0 never marks down");
+        assert!(u.start_probing(), "the probe still runs");
+    }
+
+    #[tokio::test]
+    async fn an_answered_probe_brings_the_upstream_back() {
+        // Any datagram with the probe's ID passes: an echo will do.
+        let echo = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = echo.local_addr().unwrap();
+        let asked = tokio::spawn(async move {
+            let mut buf = vec![0u8; 512];
+            let (n, peer) = echo.recv_from(&mut buf).await.unwrap();
+            echo.send_to(&buf[..n], peer).await.unwrap();
+            hickory_server::proto::op::Message::from_vec(&buf[..n]).unwrap()
+        });
+        let u = upstream(addr);
+        for _ in 0..3 {
+            u.probe_failed();
+        }
+        assert!(u.down(2));
+        u.healthcheck(&probe(false));
+        assert!(until(|| u.fails() == 0).await, "fails: {}", u.fails());
+        assert!(!u.down(2));
+        let q = asked.await.unwrap();
+        assert_eq!(q.queries[0].name(), &probe(false).domain);
+        assert_eq!(q.queries[0].query_type(), RecordType::NS);
+        assert!(!q.metadata.recursion_desired, "no_rec");
+        assert!(until(|| !u.start_probing()).await, "the probe stopped");
+    }
+}

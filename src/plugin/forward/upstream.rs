@@ -305,3 +305,6 @@ fn check(buf: &[u8], id: u16, name: &Name, qtype: RecordType) -> Result<Message,
 fn q_matches(q: &WireQuery, name: &Name, qtype: RecordType) -> bool {
     q.query_type() == qtype && q.name().to_ascii().eq_ignore_ascii_case(&name.to_ascii())
 }
+
+#[cfg(test)]
+mod tests;
