@@ -12,43 +12,66 @@ use crate::dns::codes::parse_rcode;
 
 const D: &str = "forward";
 /// CoreDNS's limit on upstreams per `forward`.
-pub const MAX_UPSTREAMS: usize = 15;
+const MAX_UPSTREAMS: usize = 15;
 
-/// How upstreams are ordered for each query.
+/// How upstreams are ordered for each query (`policy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Policy {
+    /// A random order for each query (the default).
     #[default]
     Random,
+    /// Each query starts one upstream further than the previous one.
     RoundRobin,
+    /// Always in configuration order.
     Sequential,
 }
 
+/// One `forward` directive: FROM, the upstreams and the block's options (CoreDNS's defaults
+/// where an option is absent).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ForwardConfig {
     /// The zone forwarded (lower-case, final dot).
-    pub from: String,
+    pub(crate) from: String,
     /// Upstreams, deduplicated, in configuration order.
-    pub to: Vec<SocketAddr>,
-    pub except: Vec<String>,
-    pub force_tcp: bool,
-    pub prefer_udp: bool,
-    pub expire: Duration,
-    pub max_idle_conns: usize,
-    pub read_timeout: Duration,
-    pub max_fails: u32,
-    pub max_connect_attempts: Option<u32>,
-    pub policy: Policy,
-    pub health_check: Duration,
-    pub hc_recursion_desired: bool,
-    pub hc_domain: String,
-    pub max_concurrent: u32,
-    pub next: Vec<ResponseCode>,
-    pub next_on_nodata: bool,
-    pub failfast_all_unhealthy_upstreams: bool,
-    pub failover: Vec<ResponseCode>,
-    pub source_address: Option<IpAddr>,
+    pub(crate) to: Vec<SocketAddr>,
+    /// Zones not forwarded (`except`; lower-case, final dot).
+    pub(crate) except: Vec<String>,
+    /// Ask upstreams over TCP whatever the client used (`force_tcp`).
+    pub(crate) force_tcp: bool,
+    /// Ask upstreams over UDP even for TCP clients (`prefer_udp`).
+    pub(crate) prefer_udp: bool,
+    /// How long idle connections are kept (`expire`, 10s).
+    pub(crate) expire: Duration,
+    /// At most this many idle connections per upstream and protocol, 0: no limit.
+    pub(crate) max_idle_conns: usize,
+    /// How long to wait for an upstream's answer (`read_timeout`, 2s).
+    pub(crate) read_timeout: Duration,
+    /// Failed health checks before an upstream is down (`max_fails`, 2; 0: never).
+    pub(crate) max_fails: u32,
+    /// Upstream attempts per query (`max_connect_attempts`; unset: twice the upstreams).
+    pub(crate) max_connect_attempts: Option<u32>,
+    /// The order upstreams are tried in.
+    pub(crate) policy: Policy,
+    /// Time between health probes (`health_check`, 0.5s).
+    pub(crate) health_check: Duration,
+    /// The probes' RD bit (cleared by `no_rec`).
+    pub(crate) hc_recursion_desired: bool,
+    /// The name the probes ask NS for (`domain`, the root by default).
+    pub(crate) hc_domain: String,
+    /// Queries in flight beyond which forward answers REFUSED (0: no limit).
+    pub(crate) max_concurrent: u32,
+    /// RCODEs handed to the next `forward` (`next`).
+    pub(crate) next: Vec<ResponseCode>,
+    /// An empty NOERROR answer goes to the next `forward` too (`next_on_nodata`).
+    pub(crate) next_on_nodata: bool,
+    /// SERVFAIL at once when every upstream is down (`failfast_all_unhealthy_upstreams`).
+    pub(crate) failfast_all_unhealthy_upstreams: bool,
+    /// RCODEs after which the next upstream is asked (`failover`).
+    pub(crate) failover: Vec<ResponseCode>,
+    /// The local address queries leave from (`source_address`).
+    pub(crate) source_address: Option<IpAddr>,
     /// `FILE:LINE` of the directive.
-    pub at: String,
+    pub(crate) at: String,
 }
 
 impl ForwardConfig {
@@ -80,7 +103,7 @@ impl ForwardConfig {
 }
 
 /// `nameserver` lines of a resolv.conf, on port 53.
-pub fn resolv_conf_nameservers(text: &str) -> Vec<SocketAddr> {
+pub(crate) fn resolv_conf_nameservers(text: &str) -> Vec<SocketAddr> {
     text.lines()
         .filter_map(|l| {
             let mut w = l.split_whitespace();
@@ -172,170 +195,13 @@ fn rcodes(o: &Line, no_noerror: bool) -> Result<Vec<ResponseCode>, ConfigError> 
 }
 
 /// Parses one `forward` line and its block.
-pub fn parse(line: &Line) -> Result<ForwardConfig, ConfigError> {
+pub(crate) fn parse(line: &Line) -> Result<ForwardConfig, ConfigError> {
     let name = line.name();
-    let [from, to @ ..] = line.args() else {
-        return Err(ConfigError::at(
-            name,
-            Some(D),
-            "expects FROM TO... (e.g. forward . /etc/resolv.conf)",
-        ));
-    };
-    if to.is_empty() {
-        return Err(ConfigError::at(
-            from,
-            Some(D),
-            "expects at least one upstream after FROM",
-        ));
-    }
+    let (from, to) = from_and_to(line)?;
     let zone = normalize_zone(&from.text).map_err(|m| ConfigError::at(from, Some(D), m))?;
     let mut f = ForwardConfig::new(zone, name.at());
     for o in args::block(line) {
-        args::no_block(o, D)?;
-        let a = o.args();
-        match o.name().text.as_str() {
-            "except" => {
-                if a.is_empty() {
-                    return Err(ConfigError::at(
-                        o.name(),
-                        Some(D),
-                        "except expects at least one domain",
-                    ));
-                }
-                for d in a {
-                    f.except
-                        .push(normalize_zone(&d.text).map_err(|m| ConfigError::at(d, Some(D), m))?);
-                }
-            }
-            "force_tcp" => {
-                args::no_args(o, D)?;
-                f.force_tcp = true;
-            }
-            "prefer_udp" => {
-                args::no_args(o, D)?;
-                f.prefer_udp = true;
-            }
-            "expire" => f.expire = args::duration(args::one(o, D, "a duration")?, D)?,
-            "max_idle_conns" => {
-                f.max_idle_conns = args::number(
-                    args::one(o, D, "a number")?,
-                    D,
-                    "max_idle_conns",
-                    0..=1_000_000,
-                )?
-            }
-            "read_timeout" => {
-                let t = args::one(o, D, "a duration")?;
-                f.read_timeout = args::duration(t, D)?;
-                if f.read_timeout.is_zero() {
-                    return Err(ConfigError::at(t, Some(D), "read_timeout must be positive"));
-                }
-            }
-            "max_fails" => {
-                f.max_fails =
-                    args::number(args::one(o, D, "a number")?, D, "max_fails", 0..=u32::MAX)?
-            }
-            "max_connect_attempts" => {
-                f.max_connect_attempts = Some(args::number(
-                    args::one(o, D, "a number")?,
-                    D,
-                    "max_connect_attempts",
-                    0..=u32::MAX,
-                )?)
-            }
-            "policy" => {
-                let p = args::one(o, D, "random, round_robin or sequential")?;
-                f.policy = match p.text.as_str() {
-                    "random" => Policy::Random,
-                    "round_robin" => Policy::RoundRobin,
-                    "sequential" => Policy::Sequential,
-                    other => {
-                        return Err(ConfigError::at(
-                            p,
-                            Some(D),
-                            format!("unknown policy {other:?} (random, round_robin or sequential)"),
-                        ))
-                    }
-                };
-            }
-            "health_check" => {
-                let [d, rest @ ..] = a else {
-                    return Err(ConfigError::at(
-                        o.name(),
-                        Some(D),
-                        "health_check expects DURATION [no_rec] [domain FQDN]",
-                    ));
-                };
-                f.health_check = args::duration(d, D)?;
-                f.hc_domain = ".".into();
-                let mut i = 0;
-                while i < rest.len() {
-                    match rest[i].text.as_str() {
-                        "no_rec" => f.hc_recursion_desired = false,
-                        "domain" => {
-                            let dom = rest.get(i + 1).ok_or_else(|| {
-                                ConfigError::at(
-                                    &rest[i],
-                                    Some(D),
-                                    "health_check: domain expects a name",
-                                )
-                            })?;
-                            f.hc_domain = normalize_zone(&dom.text).map_err(|m| {
-                                ConfigError::at(
-                                    dom,
-                                    Some(D),
-                                    format!("health_check: invalid domain name: {m}"),
-                                )
-                            })?;
-                            i += 1;
-                        }
-                        other => {
-                            return Err(ConfigError::at(
-                                &rest[i],
-                                Some(D),
-                                format!("health_check: unknown option {other:?}"),
-                            ))
-                        }
-                    }
-                    i += 1;
-                }
-            }
-            "max_concurrent" => {
-                f.max_concurrent = args::number(
-                    args::one(o, D, "a number")?,
-                    D,
-                    "max_concurrent",
-                    0..=i32::MAX as u32,
-                )?
-            }
-            "next" => f.next = rcodes(o, false)?,
-            "next_on_nodata" => {
-                args::no_args(o, D)?;
-                f.next_on_nodata = true;
-            }
-            "failfast_all_unhealthy_upstreams" => {
-                args::no_args(o, D)?;
-                f.failfast_all_unhealthy_upstreams = true;
-            }
-            "failover" => f.failover = rcodes(o, true)?,
-            "source_address" => {
-                let t = args::one(o, D, "an IP address")?;
-                f.source_address = Some(t.text.parse().map_err(|_| {
-                    ConfigError::at(t, Some(D), format!("invalid IP address {:?}", t.text))
-                })?);
-            }
-            "tls" | "tls_servername" | "doh_method" | "resolver" | "max_age" => {
-                return Err(ConfigError::at(
-                    o.name(),
-                    Some(D),
-                    format!(
-                        "{} is not supported by kdns (plain DNS upstreams only)",
-                        o.name().text
-                    ),
-                ))
-            }
-            _ => return Err(args::unknown(o, D)),
-        }
+        option(&mut f, o)?;
     }
     let base = name
         .file
@@ -357,6 +223,170 @@ pub fn parse(line: &Line) -> Result<ForwardConfig, ConfigError> {
         ));
     }
     Ok(f)
+}
+
+/// FROM and the TOs (at least one).
+fn from_and_to(line: &Line) -> Result<(&Token, &[Token]), ConfigError> {
+    let [from, to @ ..] = line.args() else {
+        return Err(ConfigError::at(
+            line.name(),
+            Some(D),
+            "expects FROM TO... (e.g. forward . /etc/resolv.conf)",
+        ));
+    };
+    if to.is_empty() {
+        return Err(ConfigError::at(
+            from,
+            Some(D),
+            "expects at least one upstream after FROM",
+        ));
+    }
+    Ok((from, to))
+}
+
+/// Applies one line of the block to `f`.
+fn option(f: &mut ForwardConfig, o: &Line) -> Result<(), ConfigError> {
+    args::no_block(o, D)?;
+    match o.name().text.as_str() {
+        "except" => except(f, o)?,
+        "force_tcp" => f.force_tcp = flag(o)?,
+        "prefer_udp" => f.prefer_udp = flag(o)?,
+        "expire" => f.expire = args::duration(args::one(o, D, "a duration")?, D)?,
+        "max_idle_conns" => f.max_idle_conns = count(o, 0..=1_000_000)?,
+        "read_timeout" => f.read_timeout = read_timeout(o)?,
+        "max_fails" => f.max_fails = count(o, 0..=u32::MAX)?,
+        "max_connect_attempts" => f.max_connect_attempts = Some(count(o, 0..=u32::MAX)?),
+        "policy" => f.policy = policy(o)?,
+        "health_check" => health_check(f, o)?,
+        "max_concurrent" => f.max_concurrent = count(o, 0..=i32::MAX as u32)?,
+        "next" => f.next = rcodes(o, false)?,
+        "next_on_nodata" => f.next_on_nodata = flag(o)?,
+        "failfast_all_unhealthy_upstreams" => f.failfast_all_unhealthy_upstreams = flag(o)?,
+        "failover" => f.failover = rcodes(o, true)?,
+        "source_address" => f.source_address = Some(source_address(o)?),
+        "tls" | "tls_servername" | "doh_method" | "resolver" | "max_age" => {
+            return Err(ConfigError::at(
+                o.name(),
+                Some(D),
+                format!(
+                    "{} is not supported by kdns (plain DNS upstreams only)",
+                    o.name().text
+                ),
+            ))
+        }
+        _ => return Err(args::unknown(o, D)),
+    }
+    Ok(())
+}
+
+/// An option without arguments: `true` when it has none.
+fn flag(o: &Line) -> Result<bool, ConfigError> {
+    args::no_args(o, D)?;
+    Ok(true)
+}
+
+/// The one whole-number argument of option `o`, in `range`.
+fn count<T>(o: &Line, range: std::ops::RangeInclusive<T>) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    args::number(args::one(o, D, "a number")?, D, &o.name().text, range)
+}
+
+/// `except DOMAIN…`, added to the names already excepted.
+fn except(f: &mut ForwardConfig, o: &Line) -> Result<(), ConfigError> {
+    let a = o.args();
+    if a.is_empty() {
+        return Err(ConfigError::at(
+            o.name(),
+            Some(D),
+            "except expects at least one domain",
+        ));
+    }
+    for d in a {
+        f.except
+            .push(normalize_zone(&d.text).map_err(|m| ConfigError::at(d, Some(D), m))?);
+    }
+    Ok(())
+}
+
+/// `read_timeout DURATION`, not 0.
+fn read_timeout(o: &Line) -> Result<Duration, ConfigError> {
+    let t = args::one(o, D, "a duration")?;
+    let d = args::duration(t, D)?;
+    if d.is_zero() {
+        return Err(ConfigError::at(t, Some(D), "read_timeout must be positive"));
+    }
+    Ok(d)
+}
+
+/// `policy random|round_robin|sequential`.
+fn policy(o: &Line) -> Result<Policy, ConfigError> {
+    let p = args::one(o, D, "random, round_robin or sequential")?;
+    match p.text.as_str() {
+        "random" => Ok(Policy::Random),
+        "round_robin" => Ok(Policy::RoundRobin),
+        "sequential" => Ok(Policy::Sequential),
+        other => Err(ConfigError::at(
+            p,
+            Some(D),
+            format!("unknown policy {other:?} (random, round_robin or sequential)"),
+        )),
+    }
+}
+
+/// `health_check DURATION [no_rec] [domain FQDN]`: the domain goes back to the root unless
+/// given; `no_rec` clears RD (and stays cleared).
+fn health_check(f: &mut ForwardConfig, o: &Line) -> Result<(), ConfigError> {
+    let [d, rest @ ..] = o.args() else {
+        return Err(ConfigError::at(
+            o.name(),
+            Some(D),
+            "health_check expects DURATION [no_rec] [domain FQDN]",
+        ));
+    };
+    f.health_check = args::duration(d, D)?;
+    f.hc_domain = ".".into();
+    let mut i = 0;
+    while i < rest.len() {
+        match rest[i].text.as_str() {
+            "no_rec" => f.hc_recursion_desired = false,
+            "domain" => {
+                f.hc_domain = hc_domain(&rest[i], rest.get(i + 1))?;
+                i += 1;
+            }
+            other => {
+                return Err(ConfigError::at(
+                    &rest[i],
+                    Some(D),
+                    format!("health_check: unknown option {other:?}"),
+                ))
+            }
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// The FQDN after `health_check … domain`.
+fn hc_domain(keyword: &Token, dom: Option<&Token>) -> Result<String, ConfigError> {
+    let dom = dom
+        .ok_or_else(|| ConfigError::at(keyword, Some(D), "health_check: domain expects a name"))?;
+    normalize_zone(&dom.text).map_err(|m| {
+        ConfigError::at(
+            dom,
+            Some(D),
+            format!("health_check: invalid domain name: {m}"),
+        )
+    })
+}
+
+/// `source_address IP`.
+fn source_address(o: &Line) -> Result<IpAddr, ConfigError> {
+    let t = args::one(o, D, "an IP address")?;
+    t.text
+        .parse()
+        .map_err(|_| ConfigError::at(t, Some(D), format!("invalid IP address {:?}", t.text)))
 }
 
 #[cfg(test)]
@@ -475,5 +505,83 @@ mod tests {
             let e = fwd(text).unwrap_err().to_string();
             assert!(e.starts_with(&format!("/etc/kdns/{want}")), "{e}\n  does not start with /etc/kdns/{want}");
         }
+    }
+
+    #[test]
+    fn every_option_error_keeps_its_wording() {
+        for (opt, want) in [
+            ("except", "except expects at least one domain"),
+            ("except a..b", "\"a..b\" is not a valid domain name"),
+            ("prefer_udp 1", "prefer_udp takes no arguments"),
+            ("next_on_nodata 1", "next_on_nodata takes no arguments"),
+            (
+                "failfast_all_unhealthy_upstreams 1",
+                "failfast_all_unhealthy_upstreams takes no arguments",
+            ),
+            ("expire", "expire expects a duration"),
+            ("read_timeout 0s", "read_timeout must be positive"),
+            ("read_timeout", "read_timeout expects a duration"),
+            (
+                "max_idle_conns 1000001",
+                "max_idle_conns must be a whole number from 0 to 1000000, got \"1000001\"",
+            ),
+            (
+                "max_connect_attempts",
+                "max_connect_attempts expects a number",
+            ),
+            (
+                "max_connect_attempts x",
+                "max_connect_attempts must be a whole number from 0 to 4294967295",
+            ),
+            (
+                "max_concurrent 2147483648",
+                "max_concurrent must be a whole number from 0 to 2147483647",
+            ),
+            ("policy", "policy expects random, round_robin or sequential"),
+            (
+                "health_check",
+                "health_check expects DURATION [no_rec] [domain FQDN]",
+            ),
+            ("health_check soon", "invalid duration \"soon\""),
+            (
+                "health_check 1s domain",
+                "health_check: domain expects a name",
+            ),
+            (
+                "health_check 1s domain a..b",
+                "health_check: invalid domain name: \"a..b\"",
+            ),
+            ("next", "next expects at least one RCODE"),
+            ("failover", "failover expects at least one RCODE"),
+            ("failover x", "\"x\" is not a valid rcode"),
+            ("source_address", "source_address expects an IP address"),
+            ("source_address x", "invalid IP address \"x\""),
+            (
+                "doh_method GET",
+                "doh_method is not supported by kdns (plain DNS upstreams only)",
+            ),
+            ("expire 1s {\n  }", "expire takes no block"),
+        ] {
+            let text = format!(".:53 {{\n forward . 10.0.0.1 {{\n  {opt}\n }}\n}}\n");
+            let e = fwd(&text).unwrap_err().to_string();
+            let want = format!("/etc/kdns/Corefile:3: forward: {want}");
+            assert!(
+                e.starts_with(&want),
+                "{opt}: {e}\n  does not start with {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn later_options_override_earlier_ones() {
+        let f = &fwd(".:53 {\n forward . 10.0.0.1 {\n  health_check 1s no_rec domain a.org\n  health_check 2s\n  except a.org\n  except b.org\n  policy round_robin\n  max_connect_attempts 0\n  max_idle_conns 7\n  source_address ::1\n }\n}\n").unwrap()[0];
+        assert_eq!(f.health_check, Duration::from_secs(2));
+        assert_eq!(f.hc_domain, ".", "the domain goes back to the root");
+        assert!(!f.hc_recursion_desired, "no_rec stays");
+        assert_eq!(f.except, vec!["a.org.", "b.org."], "except lines add up");
+        assert_eq!(f.policy, Policy::RoundRobin);
+        assert_eq!(f.max_connect_attempts, Some(0));
+        assert_eq!(f.max_idle_conns, 7);
+        assert_eq!(f.source_address, Some("::1".parse().unwrap()));
     }
 }

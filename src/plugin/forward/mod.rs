@@ -7,6 +7,9 @@
 //! truncated UDP answer is asked again over TCP. Answers keep the upstream's AA bit and carry
 //! RA.
 pub mod config;
+mod conn;
+mod error;
+mod health;
 pub mod upstream;
 
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
@@ -18,7 +21,9 @@ use hickory_server::proto::rr::Name;
 use rand::seq::SliceRandom;
 
 pub use config::{ForwardConfig, Policy};
-use upstream::{Probe, Transport, Upstream};
+use conn::Transport;
+use health::Probe;
+use upstream::Upstream;
 
 use crate::dns::{Answer, Directive, Next, Proto, Query, Served};
 use crate::metrics::{self, Counter};
