@@ -30,7 +30,7 @@ use crate::source::manifests::{self, Filter, ManifestError};
 use crate::zone::{PodMode, Zone, ZoneHandle};
 
 #[derive(Debug, thiserror::Error)]
-pub enum AppError {
+pub(crate) enum AppError {
     #[error("{at}: kubernetes: manifests: {source}")]
     Manifests {
         at: String,
@@ -58,14 +58,14 @@ pub enum AppError {
 }
 
 /// A manifests directory to keep watching.
-pub struct Watch {
+pub(crate) struct Watch {
     pub dir: PathBuf,
     pub filter: Filter,
     pub zone: ZoneHandle,
 }
 
 /// A live API source to start.
-pub struct ApiWatch {
+pub(crate) struct ApiWatch {
     pub at: String,
     pub api: ApiConfig,
     pub opts: WatchOptions,
@@ -86,13 +86,13 @@ fn describe_api(api: &ApiConfig) -> String {
 }
 
 /// A `loop` probe to start once the block's port listens.
-pub struct LoopProbe {
+pub(crate) struct LoopProbe {
     pub port: u16,
     pub detector: Arc<LoopDetect>,
 }
 
 /// Everything built from a Corefile, before any socket is opened.
-pub struct Prepared {
+pub(crate) struct Prepared {
     pub router: Arc<Router>,
     pub watches: Vec<Watch>,
     pub api_watches: Vec<ApiWatch>,
@@ -115,7 +115,7 @@ fn interface_ips() -> Vec<IpAddr> {
 }
 
 /// The metrics `server` label: `dns://[BIND]:PORT`, as CoreDNS.
-pub fn server_label(b: &ServerBlock) -> String {
+pub(crate) fn server_label(b: &ServerBlock) -> String {
     let host = match b.binds.first() {
         Some(IpAddr::V6(v6)) => format!("[{v6}]"),
         Some(ip) => ip.to_string(),
@@ -125,7 +125,7 @@ pub fn server_label(b: &ServerBlock) -> String {
 }
 
 /// Loads every source (fatal on error) and builds the router.
-pub fn prepare(cfg: &Config) -> Result<Prepared, AppError> {
+pub(crate) fn prepare(cfg: &Config) -> Result<Prepared, AppError> {
     let mut p = Prepared {
         router: Arc::new(Router::default()),
         watches: Vec::new(),
@@ -381,7 +381,7 @@ impl Prepared {
 }
 
 /// Ports and the addresses each listens on (empty: every address), in Corefile order.
-pub fn listen_plan(cfg: &Config) -> Vec<(u16, Vec<IpAddr>)> {
+pub(crate) fn listen_plan(cfg: &Config) -> Vec<(u16, Vec<IpAddr>)> {
     let mut ports: Vec<(u16, Vec<IpAddr>)> = Vec::new();
     for b in &cfg.blocks {
         match ports.iter_mut().find(|(p, _)| *p == b.port) {
@@ -406,7 +406,7 @@ pub fn listen_plan(cfg: &Config) -> Vec<(u16, Vec<IpAddr>)> {
 }
 
 /// Binds every port of the Corefile.
-pub fn bind_all(cfg: &Config) -> Result<Vec<Listeners>, AppError> {
+pub(crate) fn bind_all(cfg: &Config) -> Result<Vec<Listeners>, AppError> {
     listen_plan(cfg)
         .into_iter()
         .map(|(port, addrs)| {
@@ -416,7 +416,7 @@ pub fn bind_all(cfg: &Config) -> Result<Vec<Listeners>, AppError> {
 }
 
 /// `coredns_plugin_enabled` for the blocks with `prometheus`.
-pub fn report_enabled(cfg: &Config) {
+pub(crate) fn report_enabled(cfg: &Config) {
     crate::metrics::global().clear("coredns_plugin_enabled");
     for b in &cfg.blocks {
         if !b.plugins.iter().any(|p| matches!(p, Plugin::Prometheus(_))) {

@@ -51,14 +51,14 @@
 //! | the HTTP endpoints, one listener per address | `src/http/mod.rs` |
 //! | kubelet service environment variables, container-env merge, `$(VAR)` expansion | `src/envvars/` |
 
-pub mod app;
+mod app;
 pub mod cli;
 pub mod config;
 pub mod dns;
 pub mod envvars;
-pub mod http;
-pub mod metrics;
+mod http;
+mod metrics;
 pub mod plugin;
-pub mod serve;
+mod serve;
 pub mod source;
 pub mod zone;

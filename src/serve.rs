@@ -287,7 +287,7 @@ impl State {
 }
 
 /// Serves `cfg` until `shutdown`, reloading it when it has a `reload` directive.
-pub async fn run(
+pub(crate) async fn run(
     cfg: Config,
     shutdown: CancellationToken,
     on_listen: impl FnOnce(&[SocketAddr]),

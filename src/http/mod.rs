@@ -14,14 +14,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
-pub mod readiness;
+pub(crate) mod readiness;
 
 use crate::config::args::parse_addr;
 use readiness::Readiness;
 
 /// What one address serves.
 #[derive(Clone, Default)]
-pub struct Routes {
+pub(crate) struct Routes {
     pub health: bool,
     pub ready: Option<Arc<Readiness>>,
     pub metrics: bool,
@@ -29,7 +29,7 @@ pub struct Routes {
 
 impl Routes {
     /// Adds what `other` serves (two directives on one address).
-    pub fn merge(&mut self, other: Routes) {
+    pub(crate) fn merge(&mut self, other: Routes) {
         self.health |= other.health;
         self.metrics |= other.metrics;
         if other.ready.is_some() {
@@ -53,7 +53,7 @@ impl Routes {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum HttpError {
+pub(crate) enum HttpError {
     #[error("invalid address {addr:?}: {msg}")]
     Addr { addr: String, msg: String },
     #[error("cannot listen on {addr}: {source}")]
@@ -127,14 +127,14 @@ struct Running {
 
 /// Every HTTP listener of the process, by configured address.
 #[derive(Default)]
-pub struct HttpServers {
+pub(crate) struct HttpServers {
     running: BTreeMap<String, Running>,
 }
 
 impl HttpServers {
     /// Makes the listeners match `want`: binds new addresses first (on error nothing changes),
     /// then updates kept ones and closes the rest.
-    pub async fn apply(&mut self, want: BTreeMap<String, Routes>) -> Result<(), HttpError> {
+    pub(crate) async fn apply(&mut self, want: BTreeMap<String, Routes>) -> Result<(), HttpError> {
         let mut fresh = Vec::new();
         for addr in want.keys() {
             if !self.running.contains_key(addr) {
@@ -182,14 +182,14 @@ impl HttpServers {
     }
 
     /// The bound address of each configured address.
-    pub fn local_addrs(&self) -> Vec<(String, SocketAddr)> {
+    pub(crate) fn local_addrs(&self) -> Vec<(String, SocketAddr)> {
         self.running
             .iter()
             .map(|(a, r)| (a.clone(), r.local))
             .collect()
     }
 
-    pub async fn stop_all(&mut self) {
+    pub(crate) async fn stop_all(&mut self) {
         for (_, r) in std::mem::take(&mut self.running) {
             r.stop.cancel();
             let _ = r.task.await;
@@ -219,7 +219,7 @@ async fn serve(l: TcpListener, routes: Arc<ArcSwap<Routes>>, stop: CancellationT
 }
 
 /// Status, content type and body for a path.
-pub fn respond(routes: &Routes, method: &str, path: &str) -> (u16, &'static str, String) {
+pub(crate) fn respond(routes: &Routes, method: &str, path: &str) -> (u16, &'static str, String) {
     const TEXT: &str = "text/plain; charset=utf-8";
     let path = path.split('?').next().unwrap_or(path);
     if method != "GET" && method != "HEAD" {

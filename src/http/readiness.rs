@@ -6,15 +6,15 @@ use std::sync::{Arc, Mutex};
 
 /// Set by a part when it is ready to answer.
 #[derive(Clone, Debug)]
-pub struct ReadyFlag(Arc<AtomicBool>);
+pub(crate) struct ReadyFlag(Arc<AtomicBool>);
 
 impl ReadyFlag {
     /// Sets (or clears) the part's readiness.
-    pub fn set(&self, ready: bool) {
+    pub(crate) fn set(&self, ready: bool) {
         self.0.store(ready, Ordering::Release);
     }
     /// Whether the part is ready.
-    pub fn get(&self) -> bool {
+    pub(crate) fn get(&self) -> bool {
         self.0.load(Ordering::Acquire)
     }
 }
@@ -23,7 +23,7 @@ type Check = Box<dyn Fn() -> bool + Send + Sync>;
 
 /// The parts of one loaded configuration that report readiness.
 #[derive(Default)]
-pub struct Readiness {
+pub(crate) struct Readiness {
     parts: Mutex<Vec<(String, Check)>>,
     continuously: AtomicBool,
     latched: AtomicBool,
@@ -32,7 +32,7 @@ pub struct Readiness {
 
 impl Readiness {
     /// A new part, not ready until its flag is set.
-    pub fn register(&self, name: &str) -> ReadyFlag {
+    pub(crate) fn register(&self, name: &str) -> ReadyFlag {
         let f = ReadyFlag(Arc::new(AtomicBool::new(false)));
         let g = f.clone();
         self.register_check(name, move || g.get());
@@ -40,7 +40,7 @@ impl Readiness {
     }
 
     /// A part whose readiness `check` reads (e.g. a source's synced flag).
-    pub fn register_check(&self, name: &str, check: impl Fn() -> bool + Send + Sync + 'static) {
+    pub(crate) fn register_check(&self, name: &str, check: impl Fn() -> bool + Send + Sync + 'static) {
         self.parts
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -48,17 +48,17 @@ impl Readiness {
     }
 
     /// `monitor continuously`: never latch.
-    pub fn set_continuously(&self, on: bool) {
+    pub(crate) fn set_continuously(&self, on: bool) {
         self.continuously.store(on, Ordering::Relaxed);
     }
 
     /// From now on `/ready` says `Shutting down`.
-    pub fn stopping(&self) {
+    pub(crate) fn stopping(&self) {
         self.stopping.store(true, Ordering::Release);
     }
 
     /// `Ok` when ready, else the reason `/ready` gives.
-    pub fn check(&self) -> Result<(), String> {
+    pub(crate) fn check(&self) -> Result<(), String> {
         if self.stopping.load(Ordering::Acquire) {
             return Err("Shutting down".into());
         }

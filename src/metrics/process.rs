@@ -26,7 +26,7 @@ fn start_time(stat: &[&str]) -> Option<f64> {
     Some(boot + ticks / clock_ticks())
 }
 
-pub fn render(out: &mut String) {
+pub(crate) fn render(out: &mut String) {
     let Ok(raw) = std::fs::read_to_string("/proc/self/stat") else {
         return;
     };

@@ -41,7 +41,7 @@ impl Gauge {
 /// Cumulative buckets over fixed bounds. Values are whole units of `1/scale` (nanoseconds for
 /// seconds, bytes for sizes), so the sum is an integer atomic too.
 #[derive(Debug)]
-pub struct Histogram {
+pub(crate) struct Histogram {
     bounds: &'static [f64],
     /// Non-cumulative: `buckets[i]` counts values in `(bounds[i-1], bounds[i]]`; the last is +Inf.
     buckets: Box<[AtomicU64]>,
@@ -74,37 +74,37 @@ impl Histogram {
     }
 
     /// For histograms made with [`Registry::seconds`].
-    pub fn observe_duration(&self, d: Duration) {
+    pub(crate) fn observe_duration(&self, d: Duration) {
         self.observe_units(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
     }
 
     /// For histograms made with [`Registry::bytes`].
-    pub fn observe(&self, v: u64) {
+    pub(crate) fn observe(&self, v: u64) {
         self.observe_units(v);
     }
 
-    pub fn count(&self) -> u64 {
+    pub(crate) fn count(&self) -> u64 {
         self.count.load(Ordering::Relaxed)
     }
 }
 
 /// Series made on first use, then reached without a lock: `get(i, make)` runs `make` once per
 /// index (CoreDNS only shows label sets that have been seen).
-pub struct LazySeries<T> {
+pub(crate) struct LazySeries<T> {
     cells: Box<[OnceLock<Arc<T>>]>,
 }
 
 impl<T> LazySeries<T> {
-    pub fn new(n: usize) -> Self {
+    pub(crate) fn new(n: usize) -> Self {
         Self {
             cells: (0..n).map(|_| OnceLock::new()).collect(),
         }
     }
-    pub fn get(&self, i: usize, make: impl FnOnce() -> Arc<T>) -> &T {
+    pub(crate) fn get(&self, i: usize, make: impl FnOnce() -> Arc<T>) -> &T {
         self.cells[i].get_or_init(make)
     }
     /// The same series, shared.
-    pub fn get_arc(&self, i: usize, make: impl FnOnce() -> Arc<T>) -> Arc<T> {
+    pub(crate) fn get_arc(&self, i: usize, make: impl FnOnce() -> Arc<T>) -> Arc<T> {
         self.cells[i].get_or_init(make).clone()
     }
 }
@@ -140,16 +140,16 @@ struct Family {
 }
 
 /// Label names and values, in the order the family declares them.
-pub type Labels<'a> = &'a [(&'static str, &'a str)];
+pub(crate) type Labels<'a> = &'a [(&'static str, &'a str)];
 
 /// All metric families of the process.
 #[derive(Default)]
-pub struct Registry {
+pub(crate) struct Registry {
     families: Mutex<BTreeMap<&'static str, Family>>,
 }
 
 /// The process-wide registry (`/metrics` shows this one).
-pub fn global() -> &'static Registry {
+pub(crate) fn global() -> &'static Registry {
     static R: OnceLock<Registry> = OnceLock::new();
     R.get_or_init(Registry::default)
 }
@@ -180,7 +180,7 @@ impl Registry {
     }
 
     /// The counter with these labels, made if new.
-    pub fn counter(
+    pub(crate) fn counter(
         &self,
         name: &'static str,
         help: &'static str,
@@ -196,7 +196,7 @@ impl Registry {
     }
 
     /// The gauge with these labels, made if new.
-    pub fn gauge(&self, name: &'static str, help: &'static str, labels: Labels<'_>) -> Arc<Gauge> {
+    pub(crate) fn gauge(&self, name: &'static str, help: &'static str, labels: Labels<'_>) -> Arc<Gauge> {
         self.with_series(name, help, Kind::Gauge, labels, |s| match s {
             Some(Series::Gauge(g)) => (None, g.clone()),
             _ => {
@@ -207,7 +207,7 @@ impl Registry {
     }
 
     /// A new gauge that replaces any with these labels (a rebuilt cache starts empty).
-    pub fn fresh_gauge(
+    pub(crate) fn fresh_gauge(
         &self,
         name: &'static str,
         help: &'static str,
@@ -237,7 +237,7 @@ impl Registry {
     }
 
     /// A histogram of durations in seconds.
-    pub fn seconds(
+    pub(crate) fn seconds(
         &self,
         name: &'static str,
         help: &'static str,
@@ -248,7 +248,7 @@ impl Registry {
     }
 
     /// A histogram of sizes in bytes.
-    pub fn bytes(
+    pub(crate) fn bytes(
         &self,
         name: &'static str,
         help: &'static str,
@@ -259,7 +259,7 @@ impl Registry {
     }
 
     /// Drops every series of a family (CoreDNS resets `coredns_plugin_enabled` on reload).
-    pub fn clear(&self, name: &str) {
+    pub(crate) fn clear(&self, name: &str) {
         let mut fams = self.families.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(f) = fams.get_mut(name) {
             f.series.clear();
@@ -267,7 +267,7 @@ impl Registry {
     }
 
     /// The value of one counter or gauge series, if it exists (for tests and self checks).
-    pub fn value(&self, name: &str, labels: &[&str]) -> Option<f64> {
+    pub(crate) fn value(&self, name: &str, labels: &[&str]) -> Option<f64> {
         let fams = self.families.lock().unwrap_or_else(|e| e.into_inner());
         let key: Vec<String> = labels.iter().map(|s| s.to_string()).collect();
         match fams.get(name)?.series.get(&key)? {
@@ -278,7 +278,7 @@ impl Registry {
     }
 
     /// Every family in the text exposition format, then the process metrics.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let mut out = String::with_capacity(16 * 1024);
         {
             let fams = self.families.lock().unwrap_or_else(|e| e.into_inner());

@@ -13,7 +13,7 @@ pub enum Format {
 }
 
 /// Whether a POSIX shell accepts `name` in `name=value`.
-pub fn is_shell_name(name: &str) -> bool {
+pub(super) fn is_shell_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
         && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
@@ -21,7 +21,7 @@ pub fn is_shell_name(name: &str) -> bool {
 
 /// `value` as one shell word that expands to exactly `value`: bare when every character is
 /// harmless, else in single quotes (a `'` inside becomes `'\''`).
-pub fn shell_quote(value: &str) -> String {
+pub(super) fn shell_quote(value: &str) -> String {
     let safe = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c);
     if !value.is_empty() && value.chars().all(safe) {
         return value.to_string();
@@ -30,7 +30,7 @@ pub fn shell_quote(value: &str) -> String {
 }
 
 /// The text to print, and warnings about variables the format cannot carry.
-pub fn render(
+pub(super) fn render(
     format: Format,
     vars: &[EnvVar],
     json_head: serde_json::Value,
