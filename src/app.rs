@@ -22,8 +22,8 @@ use crate::plugin::loop_detect::LoopDetect;
 use crate::plugin::prometheus::DnsMetrics;
 use crate::plugin::ready::Readiness;
 use crate::plugin::reload::ReloadConfig;
-use crate::source::kube::{SourceError, WatchOptions};
-use crate::source::manifests::{self, Filter, ManifestError};
+use crate::source::manifests::{self, ManifestError};
+use crate::source::{Filter, SourceError, WatchOptions};
 use crate::zone::{PodMode, Zone, ZoneHandle};
 
 #[derive(Debug, thiserror::Error)]
