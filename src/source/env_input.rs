@@ -18,7 +18,7 @@ pub enum EnvInputError {
     /// No API client could be built from the kubeconfig.
     #[error(transparent)]
     Client(#[from] SourceError),
-    /// The API server refused or failed the list (worded by [`client::explain`]).
+    /// The API server refused or failed the list (worded as the server logs it).
     #[error("kubernetes API: {0}")]
     Api(String),
     /// The Pod file holds no Pod.

@@ -34,7 +34,8 @@ use super::watched::Msg;
 use crate::zone::{Change, Kind, Relist, Store, ZoneHandle};
 
 /// Health of a source, readable without locks (for readiness and logs); the same facts are
-/// exported as metrics (see [`SourceMetrics`]).
+/// exported as metrics (`kdns_kubernetes_synced`, `kdns_kubernetes_watch_failing_since_seconds`,
+/// `kdns_kubernetes_last_change_seconds`).
 #[derive(Debug, Default)]
 pub struct SourceStatus {
     /// Every kind has been listed completely at least once.
@@ -65,7 +66,7 @@ const PROGRAMMING_BUCKETS: &[f64] = &[
 ];
 
 /// Service kinds, the label of the programming-latency histogram.
-pub const SERVICE_KINDS: [&str; 3] = ["cluster_ip", "headless", "external_name"];
+const SERVICE_KINDS: [&str; 3] = ["cluster_ip", "headless", "external_name"];
 
 /// The source's metric series, made once.
 struct SourceMetrics {

@@ -28,7 +28,9 @@ use crate::zone::{Change, Store, Zone, ZoneHandle};
 /// Where an object was read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
+    /// The file.
     pub file: PathBuf,
+    /// The line the object's document starts on (1-based).
     pub line: usize,
 }
 
@@ -41,34 +43,52 @@ impl std::fmt::Display for Location {
 /// A Kubernetes object kdns understands.
 #[derive(Debug, Clone)]
 pub enum Object {
+    /// A v1 Namespace.
     Namespace(Box<core::Namespace>),
+    /// A v1 Service.
     Service(Box<core::Service>),
+    /// A discovery.k8s.io/v1 EndpointSlice.
     EndpointSlice(Box<discovery::EndpointSlice>),
+    /// A legacy v1 Endpoints (mirrored into slices for a Service without a selector).
     Endpoints(Box<core::Endpoints>),
+    /// A v1 Pod.
     Pod(Box<core::Pod>),
 }
 
+/// An object and where it was read from.
 #[derive(Debug, Clone)]
 pub struct Located {
+    /// Its file and line.
     pub at: Location,
+    /// The object.
     pub object: Object,
 }
 
+/// Why manifests could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
+    /// A file or directory could not be read.
     #[error("{}: {source}", path.display())]
     Io {
+        /// The file or directory.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// A document is not valid YAML/JSON, or not a valid object of its kind.
     #[error("{}:{line}:{column}: {message}", path.display())]
     Parse {
+        /// The file.
         path: PathBuf,
+        /// The line (1-based).
         line: usize,
+        /// The column (1-based).
         column: usize,
+        /// What is wrong, without serde's own location.
         message: String,
     },
+    /// The manifests path is not a directory.
     #[error("{}: not a directory", .0.display())]
     NotADirectory(PathBuf),
 }
@@ -140,7 +160,7 @@ fn documents(text: &str) -> Vec<(usize, String)> {
 }
 
 /// Reads one manifest file.
-pub fn load_file(path: &Path) -> Result<Vec<Located>, ManifestError> {
+pub(crate) fn load_file(path: &Path) -> Result<Vec<Located>, ManifestError> {
     let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Io {
         path: path.to_path_buf(),
         source,
@@ -272,7 +292,7 @@ fn typed<'de, D: serde::Deserializer<'de>>(
 }
 
 /// Namespaces that exist in every cluster.
-pub const BUILTIN_NAMESPACES: [&str; 4] =
+pub(crate) const BUILTIN_NAMESPACES: [&str; 4] =
     ["default", "kube-system", "kube-public", "kube-node-lease"];
 
 fn labels_of(meta: &ObjectMeta) -> BTreeMap<String, String> {
@@ -422,7 +442,7 @@ impl Changes<'_> {
 }
 
 /// Loads `dir` into a complete, synced zone.
-pub fn build_zone(dir: &Path, filter: &Filter) -> Result<Arc<Zone>, ManifestError> {
+pub(crate) fn build_zone(dir: &Path, filter: &Filter) -> Result<Arc<Zone>, ManifestError> {
     let objects = load_dir(dir)?;
     let mut store = Store::new();
     for c in changes(&objects, filter) {
@@ -435,7 +455,7 @@ pub fn build_zone(dir: &Path, filter: &Filter) -> Result<Arc<Zone>, ManifestErro
 /// Watches `dir` and publishes a fresh zone into `handle` after every change (debounced by
 /// 100 ms). A directory that no longer loads is logged and the previous zone keeps serving.
 /// The watch is in place when this returns; the reloading runs on the returned task.
-pub fn watch(
+pub(crate) fn watch(
     dir: PathBuf,
     filter: Filter,
     handle: ZoneHandle,

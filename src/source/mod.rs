@@ -22,16 +22,16 @@
 //! | `objects.rs` | slim Service/EndpointSlice serde types (only the fields DNS reads) |
 //! | `selector.rs` | label selectors |
 //! | `ratelimit.rs` | `apiserver_qps`/`apiserver_burst` |
-pub mod client;
+mod client;
 pub mod convert;
 pub mod env_input;
-pub mod filter;
-pub mod kube;
+mod filter;
+mod kube;
 mod list_watch;
 pub mod manifests;
 pub mod objects;
 pub mod proto;
-pub mod ratelimit;
+mod ratelimit;
 pub mod selector;
 mod watched;
 

@@ -68,10 +68,13 @@ fn slim_meta<'de, D: Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error> {
 /// A port of a Service or an EndpointSlice.
 #[derive(Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct PortObj {
+    /// `name` (required when there are several).
     #[serde(default)]
     pub name: Option<String>,
+    /// `port`.
     #[serde(default)]
     pub port: Option<i32>,
+    /// `protocol` (`TCP` when absent).
     #[serde(default)]
     pub protocol: Option<String>,
 }
@@ -79,25 +82,34 @@ pub struct PortObj {
 /// A v1 Service.
 #[derive(Deserialize, Clone, Debug, Default)]
 pub struct ServiceObj {
+    /// Name, namespace, resourceVersion, labels and write times.
     #[serde(default, deserialize_with = "slim_meta")]
     pub metadata: ObjectMeta,
+    /// `spec`.
     #[serde(default)]
     pub spec: Option<ServiceSpecObj>,
 }
 
+/// The fields of a Service's `spec` that DNS reads.
 #[derive(Deserialize, Clone, Debug, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceSpecObj {
+    /// `type` (`ExternalName` matters).
     #[serde(default, rename = "type")]
     pub type_: Option<String>,
+    /// `clusterIP` (`None`: headless).
     #[serde(default, rename = "clusterIP")]
     pub cluster_ip: Option<String>,
+    /// `clusterIPs`, one per family.
     #[serde(default, rename = "clusterIPs")]
     pub cluster_ips: Option<Vec<String>>,
+    /// `externalName`, the CNAME target.
     #[serde(default)]
     pub external_name: Option<String>,
+    /// `ports`.
     #[serde(default)]
     pub ports: Option<Vec<PortObj>>,
+    /// `selector` (a Service without one may have hand-written Endpoints).
     #[serde(default)]
     pub selector: Option<BTreeMap<String, String>>,
 }
@@ -106,39 +118,53 @@ pub struct ServiceSpecObj {
 #[derive(Deserialize, Clone, Debug, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct SliceObj {
+    /// Name, namespace, resourceVersion, labels (the Service's name) and write times.
     #[serde(default, deserialize_with = "slim_meta")]
     pub metadata: ObjectMeta,
+    /// `addressType`: `IPv4`, `IPv6` or `FQDN`.
     #[serde(default)]
     pub address_type: String,
+    /// `endpoints`.
     #[serde(default)]
     pub endpoints: Option<Vec<EndpointObj>>,
+    /// `ports`.
     #[serde(default)]
     pub ports: Option<Vec<PortObj>>,
 }
 
+/// One endpoint of a slice.
 #[derive(Deserialize, Clone, Debug, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointObj {
+    /// `addresses` (one, in practice).
     #[serde(default)]
     pub addresses: Vec<String>,
+    /// `conditions`.
     #[serde(default)]
     pub conditions: Option<ConditionsObj>,
+    /// `hostname`.
     #[serde(default)]
     pub hostname: Option<String>,
+    /// `targetRef` (the Pod).
     #[serde(default)]
     pub target_ref: Option<TargetRefObj>,
+    /// `zone`.
     #[serde(default)]
     pub zone: Option<String>,
 }
 
+/// An endpoint's `conditions`.
 #[derive(Deserialize, Clone, Debug, Default)]
 pub struct ConditionsObj {
+    /// `ready` (absent: ready).
     #[serde(default)]
     pub ready: Option<bool>,
 }
 
+/// An endpoint's `targetRef`.
 #[derive(Deserialize, Clone, Debug, Default)]
 pub struct TargetRefObj {
+    /// The name of the object (the Pod) the endpoint belongs to.
     #[serde(default)]
     pub name: Option<String>,
 }

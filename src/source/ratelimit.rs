@@ -9,12 +9,14 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// client-go's defaults, for the half that is not configured.
-pub const DEFAULT_QPS: f32 = 5.0;
-pub const DEFAULT_BURST: u32 = 10;
+/// client-go's default rate, when only the burst is configured.
+const DEFAULT_QPS: f32 = 5.0;
+/// client-go's default burst, when only the rate is configured.
+const DEFAULT_BURST: u32 = 10;
 
+/// A token bucket: `burst` requests at once, then `qps` per second.
 #[derive(Debug)]
-pub struct RateLimit {
+pub(crate) struct RateLimit {
     qps: f64,
     burst: f64,
     /// Tokens available at the instant.
@@ -23,7 +25,7 @@ pub struct RateLimit {
 
 impl RateLimit {
     /// From the Corefile's options; None when neither is set.
-    pub fn from_config(qps: Option<f32>, burst: Option<u32>) -> Option<Self> {
+    pub(crate) fn from_config(qps: Option<f32>, burst: Option<u32>) -> Option<Self> {
         if qps.is_none() && burst.is_none() {
             return None;
         }
@@ -37,7 +39,7 @@ impl RateLimit {
     }
 
     /// Waits until a request may go.
-    pub async fn acquire(&self) {
+    pub(crate) async fn acquire(&self) {
         let wait = {
             let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
             let now = Instant::now();

@@ -37,6 +37,7 @@ pub(super) enum Value<'a> {
 
 /// Reads the fields of one message.
 pub(super) struct Fields<'a> {
+    /// The message.
     pub(super) buf: &'a [u8],
     /// Offset of the next field.
     pub(super) pos: usize,
@@ -57,6 +58,7 @@ pub(super) fn varint(buf: &[u8], pos: &mut usize) -> Result<u64, ProtoError> {
 }
 
 impl<'a> Fields<'a> {
+    /// The fields of the message `buf`, from its start.
     pub(super) fn new(buf: &'a [u8]) -> Self {
         Self { buf, pos: 0 }
     }
