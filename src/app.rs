@@ -25,8 +25,8 @@ use crate::plugin::prometheus::{DnsMetrics, PrometheusConfig};
 use crate::plugin::ready::ReadyConfig;
 use crate::plugin::reload::ReloadConfig;
 use crate::source::api::ApiConfig;
-use crate::source::kube::{SourceError, WatchOptions};
-use crate::source::manifests::{self, Filter, ManifestError};
+use crate::source::manifests::{self, ManifestError};
+use crate::source::{Filter, SourceError, WatchOptions};
 use crate::zone::{PodMode, Zone, ZoneHandle};
 
 #[derive(Debug, thiserror::Error)]

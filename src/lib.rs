@@ -22,11 +22,14 @@
 //! | the records the zone answers with | `src/zone/record.rs` |
 //! | Kubernetes objects → zone model | `src/source/convert.rs` |
 //! | YAML/JSON manifests on disk, watched | `src/source/manifests.rs` |
-//! | live API: the writer (batches, staleness, programming latency), client setup | `src/source/kube.rs` |
+//! | live API: spawn, the writer (batches, staleness, programming latency) | `src/source/kube.rs` |
+//! | API client (kubeconfig, endpoint, in-cluster), `SourceError`, API error wording | `src/source/client.rs` |
 //! | list-then-watch per kind: watch-cache list, resume, relist on 410, backoff | `src/source/list_watch.rs` |
+//! | what a watcher tells the writer, per-kind adapters | `src/source/watched.rs` |
+//! | `apiserver_qps`/`apiserver_burst` token bucket | `src/source/ratelimit.rs` |
 //! | slim Service/EndpointSlice serde types (only the fields DNS reads) | `src/source/objects.rs` |
-//! | the API's protobuf encoding: streaming list decoder, Service, EndpointSlice, Status | `src/source/proto.rs` |
-//! | label selectors (`labels`, `namespace_labels`) | `src/source/selector.rs` |
+//! | the API's protobuf encoding: streaming list decoder, Service, EndpointSlice, Status | `src/source/proto/` |
+//! | label selectors (`labels`, `namespace_labels`); the directive's `Filter` | `src/source/selector.rs`, `filter.rs` |
 //! | Services for `kdns env` from manifests or a kubeconfig | `src/source/env_input.rs` |
 //! | wiring: Corefile → sources, zones, directive chains, HTTP endpoints | `src/app.rs` |
 //! | serving lifecycle: listeners, `reload` swaps, lameduck and stopping | `src/serve.rs` |

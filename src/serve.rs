@@ -22,8 +22,8 @@ use crate::dns::Router;
 use crate::http::HttpServers;
 use crate::metrics;
 use crate::plugin::{health, prometheus};
-use crate::source::kube as kube_source;
 use crate::source::manifests;
+use crate::source::{self, connect};
 
 type ListenKey = (u16, Vec<IpAddr>);
 
@@ -81,16 +81,14 @@ async fn start_sources(g: &mut Generation) -> Result<(), AppError> {
     let watches = std::mem::take(&mut g.prepared.api_watches);
     let mut clients = Vec::new();
     for w in &watches {
-        let client = kube_source::client(&w.api)
-            .await
-            .map_err(|source| AppError::Api {
-                at: w.at.clone(),
-                source,
-            })?;
+        let client = connect(&w.api).await.map_err(|source| AppError::Api {
+            at: w.at.clone(),
+            source,
+        })?;
         clients.push(client);
     }
     for (w, client) in watches.into_iter().zip(clients) {
-        let status = kube_source::spawn(client, w.opts, w.zone, g.tasks.clone());
+        let status = source::spawn(client, w.opts, w.zone, g.tasks.clone());
         g.prepared
             .ready
             .register_check("kubernetes", move || status.synced.load(Ordering::Relaxed));

@@ -122,7 +122,7 @@ fn router_for(group: &Group, root: &Path, synced: bool) -> Router {
     };
     let objects = manifests::load_dir(&fixture).unwrap();
     let mut store = Store::new();
-    let filter = manifests::Filter {
+    let filter = kdns::source::Filter {
         labels: k.labels.clone(),
         namespace_labels: k.namespace_labels.clone(),
         noendpoints: k.noendpoints,

@@ -10,7 +10,7 @@ use super::objects::{ServiceObj, SliceObj};
 use crate::zone::model::{Endpoint, Namespace, Pod, Port, Service, ServiceKind, Slice};
 
 /// The label that joins an EndpointSlice to its Service.
-pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+pub(crate) const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 
 fn lc(s: &str) -> Arc<str> {
     Arc::from(s.to_ascii_lowercase())
@@ -91,7 +91,7 @@ pub fn service(s: &ServiceObj) -> Service {
 }
 
 /// The Service an EndpointSlice belongs to, from its `kubernetes.io/service-name` label.
-pub fn slice_service_name(s: &SliceObj) -> Option<&str> {
+pub(crate) fn slice_service_name(s: &SliceObj) -> Option<&str> {
     s.metadata
         .labels
         .as_ref()
@@ -153,7 +153,7 @@ pub fn slice(s: &SliceObj) -> Option<Slice> {
 /// A legacy v1 Endpoints object, converted as the EndpointSlice mirroring controller would:
 /// one slice per subset and address family, `addresses` ready, `notReadyAddresses` not ready
 /// (and so left out).
-pub fn mirror_endpoints(e: &core::Endpoints) -> Vec<Slice> {
+pub(crate) fn mirror_endpoints(e: &core::Endpoints) -> Vec<Slice> {
     let ns = namespace_of(&e.metadata);
     let name = name_of(&e.metadata);
     let mut out = Vec::new();
@@ -203,7 +203,7 @@ pub fn mirror_endpoints(e: &core::Endpoints) -> Vec<Slice> {
 
 /// A Pod for `pods verified`: None when it is finished (Succeeded/Failed/Unknown) or being
 /// deleted, as CoreDNS skips those.
-pub fn pod(p: &core::Pod) -> Option<Pod> {
+pub(crate) fn pod(p: &core::Pod) -> Option<Pod> {
     if p.metadata.deletion_timestamp.is_some() {
         return None;
     }
@@ -234,7 +234,8 @@ pub fn pod(p: &core::Pod) -> Option<Pod> {
     })
 }
 
-pub fn namespace(n: &core::Namespace) -> Namespace {
+/// A Namespace: its (lower-cased) name and its labels.
+pub(crate) fn namespace(n: &core::Namespace) -> Namespace {
     Namespace {
         name: lc(n.metadata.name.as_deref().unwrap_or("")),
         labels: n

@@ -4,46 +4,53 @@ use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::core::v1 as core;
 use kube::api::{Api, ListParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
 
+use super::client::{self, explain, SourceError};
 use super::manifests::{self, ManifestError, Object};
 use crate::envvars::{ContainerEnv, ContainerEnvVar, EnvValue, Service, ServicePort, ServiceRef};
 
+/// Why the input of `kdns env` could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum EnvInputError {
+    /// A manifest does not load.
     #[error(transparent)]
     Manifest(#[from] ManifestError),
-    #[error("kubeconfig: {0}")]
-    Kubeconfig(#[from] kube::config::KubeconfigError),
-    #[error("kubernetes API: {}", api_message(.0))]
-    Api(#[from] kube::Error),
+    /// No API client could be built from the kubeconfig.
+    #[error(transparent)]
+    Client(#[from] SourceError),
+    /// The API server refused or failed the list (worded as the server logs it).
+    #[error("kubernetes API: {0}")]
+    Api(String),
+    /// The Pod file holds no Pod.
     #[error("{}: no Pod in this file", .0.display())]
     NoPod(PathBuf),
+    /// The Pod file holds several Pods.
     #[error("{}: {count} Pods in this file; give a file with one", path.display())]
-    ManyPods { path: PathBuf, count: usize },
+    ManyPods {
+        /// The file.
+        path: PathBuf,
+        /// How many Pods it holds.
+        count: usize,
+    },
+    /// The Pod has no container of the requested name.
     #[error("{}: the Pod has no container named {name:?} (it has: {have})", path.display())]
     NoSuchContainer {
+        /// The file.
         path: PathBuf,
+        /// The requested container.
         name: String,
+        /// The containers it has, comma-separated.
         have: String,
     },
+    /// The Pod has no containers at all.
     #[error("{}: the Pod has no containers", .0.display())]
     NoContainers(PathBuf),
-}
-
-/// The API server's own message for a status error (kube's Display repeats the whole status).
-fn api_message(e: &kube::Error) -> String {
-    match e {
-        kube::Error::Api(status) if !status.message.is_empty() => {
-            format!("{} ({})", status.message, status.code)
-        }
-        other => other.to_string(),
-    }
 }
 
 /// Services, plus the ones that have no cluster IP only because none was written down.
 #[derive(Debug, Default)]
 pub struct ServiceList {
+    /// Every Service, in list order.
     pub services: Vec<Service>,
     /// Services whose `spec.clusterIP` is absent or empty although their type is not
     /// ExternalName: an API server would have allocated one, a manifest just lacks it.
@@ -107,21 +114,15 @@ pub async fn services_from_kubeconfig(
     kubeconfig: Option<&Path>,
     context: Option<&str>,
 ) -> Result<ServiceList, EnvInputError> {
-    let file = match kubeconfig {
-        Some(p) => Kubeconfig::read_from(p)?,
-        None => Kubeconfig::read()?,
-    };
-    let options = KubeConfigOptions {
-        context: context.map(str::to_string),
-        ..Default::default()
-    };
-    let config = kube::Config::from_custom_kubeconfig(file, &options).await?;
-    let client = kube::Client::try_from(config)?;
-    let api: Api<core::Service> = Api::all(client);
+    let config = client::kubeconfig(kubeconfig, context).await?;
+    let api: Api<core::Service> = Api::all(client::build(config)?);
     let mut params = ListParams::default().limit(500);
     let mut all = Vec::new();
     loop {
-        let page = api.list(&params).await?;
+        let page = api
+            .list(&params)
+            .await
+            .map_err(|e| EnvInputError::Api(explain("services", "`list`", &e)))?;
         all.extend(page.items);
         match page.metadata.continue_.as_deref() {
             Some(token) if !token.is_empty() => params = params.continue_token(token),
@@ -140,6 +141,7 @@ pub struct PodInput {
     pub enable_service_links: Option<bool>,
     /// The container whose environment this is.
     pub container: String,
+    /// That container's `env`, as written.
     pub env: ContainerEnv,
     /// What could not be taken into account offline (`valueFrom` sources, `envFrom`).
     pub notes: Vec<String>,

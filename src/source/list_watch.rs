@@ -1,5 +1,5 @@
 //! List-then-watch of one kind, as client-go's reflector does it, feeding the writer of
-//! [`super::kube`].
+//! [`super::kube`] with the messages of [`super::watched`].
 //!
 //! - **List**: the first one from the API server's watch cache (`resourceVersion=0`), later
 //!   ones (after a watch expired with `410 Gone`) as consistent reads, in pages of 500.
@@ -27,9 +27,10 @@ use kube::{Api, Client};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::kube::{changed_at, explain, Msg, Watched};
+use super::client::explain;
 use super::proto::{self, ListDecoder};
 use super::ratelimit::RateLimit;
+use super::watched::{changed_at, Msg, ProtoDecoder, Watched};
 use crate::zone::Change;
 
 /// Objects handed to the writer at once while a list streams in.
@@ -40,6 +41,7 @@ const WATCH_TIMEOUT_S: u32 = 290;
 const LIST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Why a list or watch ended.
+#[derive(Debug, PartialEq, Eq)]
 enum Stop {
     /// The watch ended normally (its server-side timeout): resume from the last version.
     Resume,
@@ -67,12 +69,15 @@ impl Backoff {
 
 /// Where one kind's list-then-watch reports, and what it shares with the other kinds.
 pub(super) struct Target {
+    /// The API server.
     pub client: Client,
     /// Label selector (`labels`, or `namespace_labels` for Namespaces).
     pub labels: Option<String>,
     /// `apiserver_qps`/`apiserver_burst`, shared by every kind of the source.
     pub limit: Option<Arc<RateLimit>>,
+    /// The writer.
     pub tx: mpsc::UnboundedSender<Msg>,
+    /// Stops the watcher.
     pub stop: CancellationToken,
 }
 
@@ -118,12 +123,12 @@ pub(super) async fn run<K: Watched>(t: Target) {
                 watch(&api, labels.as_deref(), from, &mut rv, &tx, &stop, started).await
             }
         };
+        rv = resume_from(&result, rv);
         match result {
             Stop::Exit => return,
             Stop::Resume => {}
             Stop::Gone => {
                 tracing::debug!(resource = K::RESOURCE, "resourceVersion expired: relisting");
-                rv = None;
             }
             Stop::Failed(why) => {
                 tracing::warn!(
@@ -143,11 +148,23 @@ pub(super) async fn run<K: Watched>(t: Target) {
     }
 }
 
+/// Where the next request starts after a list or watch ended with `stop`: from the last
+/// resourceVersion seen (a watch), or from a new list (`None`) once that version expired.
+fn resume_from(stop: &Stop, rv: Option<String>) -> Option<String> {
+    match stop {
+        Stop::Gone => None,
+        Stop::Resume | Stop::Failed(_) | Stop::Exit => rv,
+    }
+}
+
 /// Turns a request error into a [`Stop`], naming the verb for permission errors.
 fn failed<K: Watched>(verb: &str, e: &kube::Error) -> Stop {
     match e {
         kube::Error::Api(s) if s.code == 410 => Stop::Gone,
-        _ => Stop::Failed(format!("{verb}: {}", explain(K::RESOURCE, e))),
+        _ => Stop::Failed(format!(
+            "{verb}: {}",
+            explain(K::RESOURCE, "`list` and `watch`", e)
+        )),
     }
 }
 
@@ -238,62 +255,88 @@ async fn list_page<K: Watched>(
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with(proto::CONTENT_TYPE));
-    let mut body = res.into_body();
-    let send = |chunk: &mut Vec<Change>| -> Result<(), Stop> {
-        if chunk.is_empty() {
-            return Ok(());
-        }
-        tx.send(Msg::ListPage(K::KIND, std::mem::take(chunk)))
-            .map_err(|_| Stop::Exit)
-    };
-    let read_err = |e: kube::Error| Stop::Failed(format!("list: reading the body: {e}"));
+    let body = res.into_body();
     if !status.is_success() {
         let bytes = body.collect().await.map_err(read_err)?.to_bytes();
         return Err(failed::<K>("list", &api_error(status, is_proto, &bytes)));
     }
-    let mut chunk: Vec<Change> = Vec::new();
-    if let (true, Some(decode)) = (is_proto, K::PROTO) {
-        let mut decoder = ListDecoder::new();
-        let proto_err = |e: proto::ProtoError| Stop::Failed(format!("list: {e}"));
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(read_err)?;
-            let Some(data) = frame.data_ref() else {
-                continue;
-            };
-            decoder
-                .feed(data, &mut |item| {
-                    let o = decode(item)?;
-                    if !o.ignore() {
-                        chunk.extend(o.upsert());
-                    }
-                    Ok(())
-                })
-                .map_err(proto_err)?;
-            // Hand over what this network read completed, so the writer applies it while
-            // the next bytes are on their way.
-            if chunk.len() >= PAGE {
-                send(&mut chunk)?;
-            }
-        }
-        let meta = decoder.finish().map_err(proto_err)?;
-        send(&mut chunk)?;
-        return Ok(PageMeta {
-            resource_version: Some(meta.resource_version),
-            continue_token: Some(meta.continue_token),
-        });
+    match (is_proto, K::PROTO) {
+        (true, Some(decode)) => proto_page::<K>(body, decode, tx).await,
+        _ => json_page::<K>(body, tx).await,
     }
+}
+
+/// Hands `chunk` (if not empty) to the writer as part of the list in progress.
+fn send_page<K: Watched>(
+    tx: &mpsc::UnboundedSender<Msg>,
+    chunk: &mut Vec<Change>,
+) -> Result<(), Stop> {
+    if chunk.is_empty() {
+        return Ok(());
+    }
+    tx.send(Msg::ListPage(K::KIND, std::mem::take(chunk)))
+        .map_err(|_| Stop::Exit)
+}
+
+fn read_err(e: kube::Error) -> Stop {
+    Stop::Failed(format!("list: reading the body: {e}"))
+}
+
+/// A protobuf list body, decoded while it streams in.
+async fn proto_page<K: Watched>(
+    mut body: Body,
+    decode: ProtoDecoder<K>,
+    tx: &mpsc::UnboundedSender<Msg>,
+) -> Result<PageMeta, Stop> {
+    let mut chunk: Vec<Change> = Vec::new();
+    let mut decoder = ListDecoder::new();
+    let proto_err = |e: proto::ProtoError| Stop::Failed(format!("list: {e}"));
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(read_err)?;
+        let Some(data) = frame.data_ref() else {
+            continue;
+        };
+        decoder
+            .feed(data, &mut |item| {
+                let o = decode(item)?;
+                if !o.ignore() {
+                    chunk.extend(o.upsert());
+                }
+                Ok(())
+            })
+            .map_err(proto_err)?;
+        // Hand over what this network read completed, so the writer applies it while
+        // the next bytes are on their way.
+        if chunk.len() >= PAGE {
+            send_page::<K>(tx, &mut chunk)?;
+        }
+    }
+    let meta = decoder.finish().map_err(proto_err)?;
+    send_page::<K>(tx, &mut chunk)?;
+    Ok(PageMeta {
+        resource_version: Some(meta.resource_version),
+        continue_token: Some(meta.continue_token),
+    })
+}
+
+/// A JSON list body, decoded once complete.
+async fn json_page<K: Watched>(
+    body: Body,
+    tx: &mpsc::UnboundedSender<Msg>,
+) -> Result<PageMeta, Stop> {
     let bytes = body.collect().await.map_err(read_err)?.to_bytes();
     let list: ObjectList<K> = serde_json::from_slice(&bytes)
         .map_err(|e| Stop::Failed(format!("list: decoding the JSON answer: {e}")))?;
+    let mut chunk: Vec<Change> = Vec::new();
     for o in &list.items {
         if !o.ignore() {
             chunk.extend(o.upsert());
         }
         if chunk.len() >= PAGE {
-            send(&mut chunk)?;
+            send_page::<K>(tx, &mut chunk)?;
         }
     }
-    send(&mut chunk)?;
+    send_page::<K>(tx, &mut chunk)?;
     Ok(PageMeta {
         resource_version: list.metadata.resource_version,
         continue_token: list.metadata.continue_,
@@ -368,28 +411,51 @@ async fn watch<K: Watched>(
             Ok(Some(Err(e))) => return failed::<K>("watch", &e),
             Ok(Some(Ok(ev))) => ev,
         };
-        let msg = match ev {
-            WatchEvent::Added(o) | WatchEvent::Modified(o) => {
-                *rv = o.meta().resource_version.clone().or(rv.take());
-                if o.ignore() {
-                    continue;
-                }
-                let change = o.upsert().unwrap_or_else(|| K::delete(o.meta()));
-                Msg::Change(K::KIND, change, changed_at(o.meta()))
-            }
-            WatchEvent::Deleted(o) => {
-                *rv = o.meta().resource_version.clone().or(rv.take());
-                Msg::Change(K::KIND, K::delete(o.meta()), None)
-            }
-            WatchEvent::Bookmark(b) => {
-                *rv = Some(b.metadata.resource_version);
-                continue;
-            }
-            WatchEvent::Error(s) if s.code == 410 => return Stop::Gone,
-            WatchEvent::Error(s) => return failed::<K>("watch", &kube::Error::Api(s)),
+        let msg = match event(ev, rv) {
+            Event::Send(msg) => msg,
+            Event::Skip => continue,
+            Event::Stop(stop) => return stop,
         };
         if tx.send(msg).is_err() {
             return Stop::Exit;
         }
     }
 }
+
+/// What one watch event asks of the watcher.
+enum Event {
+    /// Tell the writer.
+    Send(Msg),
+    /// Nothing to tell (a bookmark, an ignored object).
+    Skip,
+    /// The watch is over.
+    Stop(Stop),
+}
+
+/// Handles one watch event: keeps `rv` at the last resourceVersion seen (bookmarks included)
+/// and says what to tell the writer; an `ERROR` event with code 410 means relist.
+fn event<K: Watched>(ev: WatchEvent<K>, rv: &mut Option<String>) -> Event {
+    match ev {
+        WatchEvent::Added(o) | WatchEvent::Modified(o) => {
+            *rv = o.meta().resource_version.clone().or(rv.take());
+            if o.ignore() {
+                return Event::Skip;
+            }
+            let change = o.upsert().unwrap_or_else(|| K::delete(o.meta()));
+            Event::Send(Msg::Change(K::KIND, change, changed_at(o.meta())))
+        }
+        WatchEvent::Deleted(o) => {
+            *rv = o.meta().resource_version.clone().or(rv.take());
+            Event::Send(Msg::Change(K::KIND, K::delete(o.meta()), None))
+        }
+        WatchEvent::Bookmark(b) => {
+            *rv = Some(b.metadata.resource_version);
+            Event::Skip
+        }
+        WatchEvent::Error(s) if s.code == 410 => Event::Stop(Stop::Gone),
+        WatchEvent::Error(s) => Event::Stop(failed::<K>("watch", &kube::Error::Api(s))),
+    }
+}
+
+#[cfg(test)]
+mod tests;

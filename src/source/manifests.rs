@@ -16,18 +16,21 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::api::discovery::v1 as discovery;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use tokio_util::sync::CancellationToken;
 
 use super::convert;
+use super::filter::Filter;
 use super::objects::{ServiceObj, SliceObj};
-use super::selector::Selector;
-use crate::zone::model::Namespace;
+use crate::zone::model::{Namespace, ServiceKind};
 use crate::zone::{Change, Store, Zone, ZoneHandle};
 
 /// Where an object was read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
+    /// The file.
     pub file: PathBuf,
+    /// The line the object's document starts on (1-based).
     pub line: usize,
 }
 
@@ -40,34 +43,52 @@ impl std::fmt::Display for Location {
 /// A Kubernetes object kdns understands.
 #[derive(Debug, Clone)]
 pub enum Object {
+    /// A v1 Namespace.
     Namespace(Box<core::Namespace>),
+    /// A v1 Service.
     Service(Box<core::Service>),
+    /// A discovery.k8s.io/v1 EndpointSlice.
     EndpointSlice(Box<discovery::EndpointSlice>),
+    /// A legacy v1 Endpoints (mirrored into slices for a Service without a selector).
     Endpoints(Box<core::Endpoints>),
+    /// A v1 Pod.
     Pod(Box<core::Pod>),
 }
 
+/// An object and where it was read from.
 #[derive(Debug, Clone)]
 pub struct Located {
+    /// Its file and line.
     pub at: Location,
+    /// The object.
     pub object: Object,
 }
 
+/// Why manifests could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
+    /// A file or directory could not be read.
     #[error("{}: {source}", path.display())]
     Io {
+        /// The file or directory.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// A document is not valid YAML/JSON, or not a valid object of its kind.
     #[error("{}:{line}:{column}: {message}", path.display())]
     Parse {
+        /// The file.
         path: PathBuf,
+        /// The line (1-based).
         line: usize,
+        /// The column (1-based).
         column: usize,
+        /// What is wrong, without serde's own location.
         message: String,
     },
+    /// The manifests path is not a directory.
     #[error("{}: not a directory", .0.display())]
     NotADirectory(PathBuf),
 }
@@ -139,7 +160,7 @@ fn documents(text: &str) -> Vec<(usize, String)> {
 }
 
 /// Reads one manifest file.
-pub fn load_file(path: &Path) -> Result<Vec<Located>, ManifestError> {
+pub(crate) fn load_file(path: &Path) -> Result<Vec<Located>, ManifestError> {
     let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Io {
         path: path.to_path_buf(),
         source,
@@ -271,130 +292,157 @@ fn typed<'de, D: serde::Deserializer<'de>>(
 }
 
 /// Namespaces that exist in every cluster.
-pub const BUILTIN_NAMESPACES: [&str; 4] =
+pub(crate) const BUILTIN_NAMESPACES: [&str; 4] =
     ["default", "kube-system", "kube-public", "kube-node-lease"];
 
-fn labels_of(
-    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-) -> BTreeMap<String, String> {
+fn labels_of(meta: &ObjectMeta) -> BTreeMap<String, String> {
     meta.labels.clone().unwrap_or_default()
 }
 
-/// Which objects the `kubernetes` directive looks at (its `labels`, `namespace_labels` and
-/// `noendpoints` options), the same for files as for the API watch.
-#[derive(Debug, Clone, Default)]
-pub struct Filter {
-    /// Services, EndpointSlices (and Endpoints) and Pods must match.
-    pub labels: Selector,
-    /// Only namespaces with matching labels exist.
-    pub namespace_labels: Option<Selector>,
-    /// Ignore endpoints altogether.
-    pub noendpoints: bool,
+fn meta_ns(m: &ObjectMeta) -> String {
+    m.namespace.clone().unwrap_or_else(|| "default".into())
 }
 
 /// The changes that build a zone from these objects.
 pub fn changes(objects: &[Located], filter: &Filter) -> Vec<Change> {
-    let labels = &filter.labels;
-    let mut out = Vec::new();
-    let mut namespaces: BTreeMap<String, Namespace> = BTreeMap::new();
-    let mut implied: BTreeSet<String> = BUILTIN_NAMESPACES.iter().map(|s| s.to_string()).collect();
-    // Services without a selector, whose hand-written Endpoints get mirrored.
-    let mut selectorless: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut c = Changes {
+        filter,
+        selectorless: selectorless(objects),
+        out: Vec::new(),
+        namespaces: BTreeMap::new(),
+        implied: BUILTIN_NAMESPACES.iter().map(|s| s.to_string()).collect(),
+    };
+    for o in objects {
+        c.object(o);
+    }
+    c.finish()
+}
+
+/// Services without a selector, whose hand-written Endpoints get mirrored.
+fn selectorless(objects: &[Located]) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
     for o in objects {
         if let Object::Service(s) = &o.object {
             if !convert::has_selector(&ServiceObj::from(&**s)) {
-                let ns = s
-                    .metadata
-                    .namespace
-                    .clone()
-                    .unwrap_or_else(|| "default".into());
-                selectorless.insert((ns, s.metadata.name.clone().unwrap_or_default()));
+                let ns = meta_ns(&s.metadata);
+                out.insert((ns, s.metadata.name.clone().unwrap_or_default()));
             }
         }
     }
-    for o in objects {
-        let meta_ns = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
-            m.namespace.clone().unwrap_or_else(|| "default".into())
-        };
+    out
+}
+
+/// The changes of a set of objects, collected one object at a time.
+struct Changes<'a> {
+    filter: &'a Filter,
+    selectorless: BTreeSet<(String, String)>,
+    /// Changes of everything but namespaces, in object order.
+    out: Vec<Change>,
+    /// Namespaces written down.
+    namespaces: BTreeMap<String, Namespace>,
+    /// Namespaces that exist because something lives in them (and the built-in ones).
+    implied: BTreeSet<String>,
+}
+
+impl Changes<'_> {
+    fn object(&mut self, o: &Located) {
+        let labels = &self.filter.labels;
         match &o.object {
             Object::Namespace(n) => {
                 let n = convert::namespace(n);
-                namespaces.insert(n.name.to_string(), n);
+                self.namespaces.insert(n.name.to_string(), n);
             }
             Object::Service(s) => {
-                implied.insert(meta_ns(&s.metadata));
+                self.implied.insert(meta_ns(&s.metadata));
                 if labels.matches(&labels_of(&s.metadata)) {
-                    let svc = convert::service(&ServiceObj::from(&**s));
-                    if matches!(&svc.kind, crate::zone::model::ServiceKind::ClusterIp(ips) if ips.is_empty())
-                    {
-                        tracing::warn!(at = %o.at, service = %svc.name, "Service has no clusterIP: its name will have no A/AAAA records (set spec.clusterIP)");
-                    }
-                    out.push(Change::UpsertService(svc));
+                    self.service(o, s);
                 }
             }
             Object::EndpointSlice(s) => {
-                implied.insert(meta_ns(&s.metadata));
-                if filter.noendpoints || !labels.matches(&labels_of(&s.metadata)) {
-                    continue;
+                self.implied.insert(meta_ns(&s.metadata));
+                if self.filter.noendpoints || !labels.matches(&labels_of(&s.metadata)) {
+                    return;
                 }
                 match convert::slice(&SliceObj::from(&**s)) {
-                    Some(slice) => out.push(Change::UpsertSlice(slice)),
+                    Some(slice) => self.out.push(Change::UpsertSlice(slice)),
                     None => {
                         tracing::warn!(at = %o.at, "EndpointSlice without label {} (or of addressType FQDN) is ignored", convert::SERVICE_NAME_LABEL)
                     }
                 }
             }
-            Object::Endpoints(e) => {
-                let ns = meta_ns(&e.metadata);
-                implied.insert(ns.clone());
-                let name = e.metadata.name.clone().unwrap_or_default();
-                if !selectorless.contains(&(ns, name.clone())) {
-                    tracing::info!(at = %o.at, endpoints = %name, "v1 Endpoints not mirrored: its Service is missing or has a selector (write an EndpointSlice instead)");
-                    continue;
-                }
-                if filter.noendpoints || !labels.matches(&labels_of(&e.metadata)) {
-                    continue;
-                }
-                out.extend(
-                    convert::mirror_endpoints(e)
-                        .into_iter()
-                        .map(Change::UpsertSlice),
-                );
-            }
+            Object::Endpoints(e) => self.endpoints(o, e),
             Object::Pod(p) => {
-                implied.insert(meta_ns(&p.metadata));
+                self.implied.insert(meta_ns(&p.metadata));
                 if labels.matches(&labels_of(&p.metadata)) {
-                    out.extend(convert::pod(p).map(Change::UpsertPod));
+                    self.out.extend(convert::pod(p).map(Change::UpsertPod));
                 }
             }
         }
     }
-    for ns in implied {
-        namespaces.entry(ns.clone()).or_insert_with(|| Namespace {
-            name: Arc::from(ns.as_str()),
-            labels: Vec::new(),
-        });
+
+    fn service(&mut self, o: &Located, s: &core::Service) {
+        let svc = convert::service(&ServiceObj::from(s));
+        if matches!(&svc.kind, ServiceKind::ClusterIp(ips) if ips.is_empty()) {
+            tracing::warn!(at = %o.at, service = %svc.name, "Service has no clusterIP: its name will have no A/AAAA records (set spec.clusterIP)");
+        }
+        self.out.push(Change::UpsertService(svc));
     }
-    let mut all: Vec<Change> = namespaces
-        .into_values()
-        .filter(|n| {
-            filter.namespace_labels.as_ref().is_none_or(|sel| {
-                sel.matches(
-                    &n.labels
-                        .iter()
-                        .cloned()
-                        .collect::<BTreeMap<String, String>>(),
-                )
+
+    /// Legacy Endpoints, mirrored into slices for a selectorless Service.
+    fn endpoints(&mut self, o: &Located, e: &core::Endpoints) {
+        let ns = meta_ns(&e.metadata);
+        self.implied.insert(ns.clone());
+        let name = e.metadata.name.clone().unwrap_or_default();
+        if !self.selectorless.contains(&(ns, name.clone())) {
+            tracing::info!(at = %o.at, endpoints = %name, "v1 Endpoints not mirrored: its Service is missing or has a selector (write an EndpointSlice instead)");
+            return;
+        }
+        if self.filter.noendpoints || !self.filter.labels.matches(&labels_of(&e.metadata)) {
+            return;
+        }
+        self.out.extend(
+            convert::mirror_endpoints(e)
+                .into_iter()
+                .map(Change::UpsertSlice),
+        );
+    }
+
+    /// Namespaces first (those the `namespace_labels` selector lets in), then the rest.
+    fn finish(self) -> Vec<Change> {
+        let Changes {
+            filter,
+            out,
+            mut namespaces,
+            implied,
+            ..
+        } = self;
+        for ns in implied {
+            namespaces.entry(ns.clone()).or_insert_with(|| Namespace {
+                name: Arc::from(ns.as_str()),
+                labels: Vec::new(),
+            });
+        }
+        let mut all: Vec<Change> = namespaces
+            .into_values()
+            .filter(|n| {
+                filter.namespace_labels.as_ref().is_none_or(|sel| {
+                    sel.matches(
+                        &n.labels
+                            .iter()
+                            .cloned()
+                            .collect::<BTreeMap<String, String>>(),
+                    )
+                })
             })
-        })
-        .map(Change::UpsertNamespace)
-        .collect();
-    all.extend(out);
-    all
+            .map(Change::UpsertNamespace)
+            .collect();
+        all.extend(out);
+        all
+    }
 }
 
 /// Loads `dir` into a complete, synced zone.
-pub fn build_zone(dir: &Path, filter: &Filter) -> Result<Arc<Zone>, ManifestError> {
+pub(crate) fn build_zone(dir: &Path, filter: &Filter) -> Result<Arc<Zone>, ManifestError> {
     let objects = load_dir(dir)?;
     let mut store = Store::new();
     for c in changes(&objects, filter) {
@@ -407,7 +455,7 @@ pub fn build_zone(dir: &Path, filter: &Filter) -> Result<Arc<Zone>, ManifestErro
 /// Watches `dir` and publishes a fresh zone into `handle` after every change (debounced by
 /// 100 ms). A directory that no longer loads is logged and the previous zone keeps serving.
 /// The watch is in place when this returns; the reloading runs on the returned task.
-pub fn watch(
+pub(crate) fn watch(
     dir: PathBuf,
     filter: Filter,
     handle: ZoneHandle,
@@ -448,14 +496,4 @@ pub fn watch(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn document_lines() {
-        let d = documents("a: 1\n---\nb: 2\n\n---\nc: 3\n");
-        assert_eq!(d.len(), 3);
-        assert_eq!(d[1].0, 2);
-        assert_eq!(d[2].0, 5);
-    }
-}
+mod tests;

@@ -68,10 +68,13 @@ fn slim_meta<'de, D: Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error> {
 /// A port of a Service or an EndpointSlice.
 #[derive(Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct PortObj {
+    /// `name` (required when there are several).
     #[serde(default)]
     pub name: Option<String>,
+    /// `port`.
     #[serde(default)]
     pub port: Option<i32>,
+    /// `protocol` (`TCP` when absent).
     #[serde(default)]
     pub protocol: Option<String>,
 }
@@ -79,25 +82,34 @@ pub struct PortObj {
 /// A v1 Service.
 #[derive(Deserialize, Clone, Debug, Default)]
 pub struct ServiceObj {
+    /// Name, namespace, resourceVersion, labels and write times.
     #[serde(default, deserialize_with = "slim_meta")]
     pub metadata: ObjectMeta,
+    /// `spec`.
     #[serde(default)]
     pub spec: Option<ServiceSpecObj>,
 }
 
+/// The fields of a Service's `spec` that DNS reads.
 #[derive(Deserialize, Clone, Debug, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceSpecObj {
+    /// `type` (`ExternalName` matters).
     #[serde(default, rename = "type")]
     pub type_: Option<String>,
+    /// `clusterIP` (`None`: headless).
     #[serde(default, rename = "clusterIP")]
     pub cluster_ip: Option<String>,
+    /// `clusterIPs`, one per family.
     #[serde(default, rename = "clusterIPs")]
     pub cluster_ips: Option<Vec<String>>,
+    /// `externalName`, the CNAME target.
     #[serde(default)]
     pub external_name: Option<String>,
+    /// `ports`.
     #[serde(default)]
     pub ports: Option<Vec<PortObj>>,
+    /// `selector` (a Service without one may have hand-written Endpoints).
     #[serde(default)]
     pub selector: Option<BTreeMap<String, String>>,
 }
@@ -106,39 +118,53 @@ pub struct ServiceSpecObj {
 #[derive(Deserialize, Clone, Debug, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct SliceObj {
+    /// Name, namespace, resourceVersion, labels (the Service's name) and write times.
     #[serde(default, deserialize_with = "slim_meta")]
     pub metadata: ObjectMeta,
+    /// `addressType`: `IPv4`, `IPv6` or `FQDN`.
     #[serde(default)]
     pub address_type: String,
+    /// `endpoints`.
     #[serde(default)]
     pub endpoints: Option<Vec<EndpointObj>>,
+    /// `ports`.
     #[serde(default)]
     pub ports: Option<Vec<PortObj>>,
 }
 
+/// One endpoint of a slice.
 #[derive(Deserialize, Clone, Debug, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointObj {
+    /// `addresses` (one, in practice).
     #[serde(default)]
     pub addresses: Vec<String>,
+    /// `conditions`.
     #[serde(default)]
     pub conditions: Option<ConditionsObj>,
+    /// `hostname`.
     #[serde(default)]
     pub hostname: Option<String>,
+    /// `targetRef` (the Pod).
     #[serde(default)]
     pub target_ref: Option<TargetRefObj>,
+    /// `zone`.
     #[serde(default)]
     pub zone: Option<String>,
 }
 
+/// An endpoint's `conditions`.
 #[derive(Deserialize, Clone, Debug, Default)]
 pub struct ConditionsObj {
+    /// `ready` (absent: ready).
     #[serde(default)]
     pub ready: Option<bool>,
 }
 
+/// An endpoint's `targetRef`.
 #[derive(Deserialize, Clone, Debug, Default)]
 pub struct TargetRefObj {
+    /// The name of the object (the Pod) the endpoint belongs to.
     #[serde(default)]
     pub name: Option<String>,
 }
@@ -238,62 +264,4 @@ impl From<&discovery::EndpointSlice> for SliceObj {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The slim types read the same fields as the full ones from real API JSON, and skip the
-    /// rest (managedFields' field trees, status, annotations).
-    #[test]
-    fn slim_decode_matches_full_types() {
-        let svc = r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"web","namespace":"prod",
-            "resourceVersion":"42","labels":{"app":"web"},"annotations":{"a":"b"},
-            "creationTimestamp":"2026-01-02T03:04:05Z","managedFields":[{"manager":"kubectl",
-            "operation":"Update","time":"2026-01-02T03:04:06Z","fieldsType":"FieldsV1",
-            "fieldsV1":{"f:spec":{"f:ports":{}}}}]},"spec":{"type":"ClusterIP","clusterIP":"10.0.0.1",
-            "clusterIPs":["10.0.0.1","fd00::1"],"ports":[{"name":"http","port":80,"protocol":"TCP",
-            "targetPort":8080}],"selector":{"app":"web"},"sessionAffinity":"None"},"status":{"loadBalancer":{}}}"#;
-        let slim: ServiceObj = serde_json::from_str(svc).unwrap();
-        let full: core::Service = serde_json::from_str(svc).unwrap();
-        let via: ServiceObj = (&full).into();
-        let spec = slim.spec.as_ref().unwrap();
-        assert_eq!(spec.cluster_ips, via.spec.as_ref().unwrap().cluster_ips);
-        assert_eq!(spec.ports, via.spec.as_ref().unwrap().ports);
-        assert_eq!(spec.selector, via.spec.as_ref().unwrap().selector);
-        assert_eq!(slim.metadata.name.as_deref(), Some("web"));
-        assert_eq!(slim.metadata.resource_version.as_deref(), Some("42"));
-        assert!(slim.metadata.annotations.is_none());
-        let mf = slim.metadata.managed_fields.as_ref().unwrap();
-        assert_eq!(mf.len(), 1);
-        assert!(mf[0].fields_v1.is_none());
-        assert_eq!(mf[0].time, full.metadata.managed_fields.unwrap()[0].time);
-
-        let slice = r#"{"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{
-            "name":"web-abc","namespace":"prod","labels":{"kubernetes.io/service-name":"web"}},
-            "addressType":"IPv4","endpoints":[{"addresses":["10.1.0.1"],"conditions":{"ready":false,
-            "serving":true},"hostname":"h","targetRef":{"kind":"Pod","name":"web-0","namespace":"prod"},
-            "zone":"z1","nodeName":"n1"}],"ports":[{"name":"http","port":8080,"protocol":"TCP"}]}"#;
-        let slim: SliceObj = serde_json::from_str(slice).unwrap();
-        let full: discovery::EndpointSlice = serde_json::from_str(slice).unwrap();
-        let via: SliceObj = (&full).into();
-        assert_eq!(slim.address_type, "IPv4");
-        assert_eq!(slim.ports, via.ports);
-        let (a, b) = (&slim.endpoints.unwrap()[0], &via.endpoints.unwrap()[0]);
-        assert_eq!(a.addresses, b.addresses);
-        assert_eq!(a.conditions.as_ref().unwrap().ready, Some(false));
-        assert_eq!(
-            a.target_ref.as_ref().unwrap().name.as_deref(),
-            Some("web-0")
-        );
-        assert_eq!(a.zone, b.zone);
-        assert_eq!(a.hostname, b.hostname);
-    }
-
-    #[test]
-    fn null_and_missing_fields() {
-        let s: SliceObj =
-            serde_json::from_str(r#"{"metadata":null,"endpoints":null,"ports":null}"#).unwrap();
-        assert!(s.endpoints.is_none() && s.metadata.name.is_none());
-        let s: ServiceObj = serde_json::from_str(r#"{"metadata":{"name":"x"}}"#).unwrap();
-        assert!(s.spec.is_none());
-    }
-}
+mod tests;

@@ -9,12 +9,14 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// client-go's defaults, for the half that is not configured.
-pub const DEFAULT_QPS: f32 = 5.0;
-pub const DEFAULT_BURST: u32 = 10;
+/// client-go's default rate, when only the burst is configured.
+const DEFAULT_QPS: f32 = 5.0;
+/// client-go's default burst, when only the rate is configured.
+const DEFAULT_BURST: u32 = 10;
 
+/// A token bucket: `burst` requests at once, then `qps` per second.
 #[derive(Debug)]
-pub struct RateLimit {
+pub(crate) struct RateLimit {
     qps: f64,
     burst: f64,
     /// Tokens available at the instant.
@@ -23,7 +25,7 @@ pub struct RateLimit {
 
 impl RateLimit {
     /// From the Corefile's options; None when neither is set.
-    pub fn from_config(qps: Option<f32>, burst: Option<u32>) -> Option<Self> {
+    pub(crate) fn from_config(qps: Option<f32>, burst: Option<u32>) -> Option<Self> {
         if qps.is_none() && burst.is_none() {
             return None;
         }
@@ -37,7 +39,7 @@ impl RateLimit {
     }
 
     /// Waits until a request may go.
-    pub async fn acquire(&self) {
+    pub(crate) async fn acquire(&self) {
         let wait = {
             let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
             let now = Instant::now();
@@ -58,33 +60,4 @@ impl RateLimit {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn burst_then_qps() {
-        let r = RateLimit::from_config(Some(2.0), Some(3)).unwrap();
-        let t0 = Instant::now();
-        for _ in 0..3 {
-            r.acquire().await;
-        }
-        assert_eq!(t0.elapsed(), Duration::ZERO, "the burst goes at once");
-        r.acquire().await;
-        let d = t0.elapsed().as_secs_f64();
-        assert!((0.49..0.51).contains(&d), "4th after 1/qps: {d}");
-        for _ in 0..4 {
-            r.acquire().await;
-        }
-        let d = t0.elapsed().as_secs_f64();
-        assert!((2.49..2.51).contains(&d), "then qps: {d}");
-    }
-
-    #[test]
-    fn defaults_like_client_go() {
-        assert!(RateLimit::from_config(None, None).is_none());
-        let r = RateLimit::from_config(Some(20.0), None).unwrap();
-        assert_eq!((r.qps, r.burst), (20.0, 10.0));
-        let r = RateLimit::from_config(None, Some(50)).unwrap();
-        assert_eq!((r.qps, r.burst), (5.0, 50.0));
-    }
-}
+mod tests;

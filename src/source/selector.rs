@@ -19,10 +19,13 @@ pub struct Selector {
     text: String,
 }
 
+/// A selector that does not parse.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("invalid label selector {text:?}: {why}")]
 pub struct SelectorError {
+    /// The selector as written.
     pub text: String,
+    /// What is wrong with it.
     pub why: String,
 }
 
@@ -57,6 +60,7 @@ fn valid_value(v: &str) -> bool {
 }
 
 impl Selector {
+    /// Parses a selector; the empty text is the empty selector.
     pub fn parse(text: &str) -> Result<Self, SelectorError> {
         let err = |why: &str| SelectorError {
             text: text.to_string(),
@@ -121,6 +125,7 @@ impl Selector {
         })
     }
 
+    /// True for the selector that matches everything.
     pub fn is_empty(&self) -> bool {
         self.reqs.is_empty()
     }
@@ -130,6 +135,7 @@ impl Selector {
         &self.text
     }
 
+    /// Whether an object with these labels is selected.
     pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
         self.reqs.iter().all(|r| match r {
             Req::Eq(k, v) => labels.get(k) == Some(v),
@@ -143,36 +149,4 @@ impl Selector {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn labels(kv: &[(&str, &str)]) -> BTreeMap<String, String> {
-        kv.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn table() {
-        let l = labels(&[("app", "web"), ("tier", "front")]);
-        for (sel, want) in [
-            ("", true),
-            ("app=web", true),
-            ("app==web", true),
-            ("app!=web", false),
-            ("app=db", false),
-            ("app in (web, db)", true),
-            ("app notin (web)", false),
-            ("env notin (prod)", true),
-            ("tier", true),
-            ("!tier", false),
-            ("app=web,tier=front", true),
-            ("app=web,tier=back", false),
-        ] {
-            assert_eq!(Selector::parse(sel).unwrap().matches(&l), want, "{sel}");
-        }
-        assert!(Selector::parse("app in web").is_err());
-        assert!(Selector::parse("a b=c").is_err());
-        assert!(Selector::parse("app=web,").is_err());
-    }
-}
+mod tests;

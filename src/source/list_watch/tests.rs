@@ -1,0 +1,397 @@
+//! List-then-watch: the decisions as pure functions (what a watch event or an error means,
+//! where the next request starts), and the whole loop against the stand-in API server of
+//! [`crate::source::fake_api`]: resume after a watch ends, relist after `410 Gone` (an `ERROR`
+//! event or the HTTP status), bookmarks, failures and recovery.
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1 as core;
+use kube::api::WatchEvent;
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::*;
+use crate::source::fake_api::{bookmark, list, service, status, watch_event, FakeApi, Reply};
+use crate::source::objects::ServiceObj;
+
+const SERVICES: &str = "/api/v1/services";
+
+/// A change in a few words: `upsert a.default`, `delete a.default`.
+fn change(c: &Change) -> String {
+    match c {
+        Change::UpsertService(s) => format!("upsert {}.{}", s.name, s.namespace),
+        Change::DeleteService { namespace, name } => format!("delete {name}.{namespace}"),
+        other => format!("{other:?}"),
+    }
+}
+
+/// A message to the writer in a few words.
+fn describe(m: &Msg) -> String {
+    match m {
+        Msg::Change(k, c, _) => format!("{k:?} {}", change(c)),
+        Msg::ListStart(k) => format!("start {k:?}"),
+        Msg::ListPage(k, cs) => {
+            let cs: Vec<String> = cs.iter().map(change).collect();
+            format!("page {k:?} [{}]", cs.join(", "))
+        }
+        Msg::ListDone(k) => format!("done {k:?}"),
+        Msg::Failed(k) => format!("failed {k:?}"),
+        Msg::Recovered(k) => format!("recovered {k:?}"),
+    }
+}
+
+fn ev(v: serde_json::Value) -> WatchEvent<ServiceObj> {
+    serde_json::from_value(v).unwrap()
+}
+
+fn sent(e: Event) -> String {
+    match e {
+        Event::Send(m) => describe(&m),
+        Event::Skip => "skip".into(),
+        Event::Stop(s) => format!("stop {s:?}"),
+    }
+}
+
+#[test]
+fn watch_events_keep_the_last_version_seen() {
+    let mut rv = Some("10".to_string());
+    let e = event::<ServiceObj>(
+        ev(watch_event("ADDED", service("a", "11", "10.0.0.1"))),
+        &mut rv,
+    );
+    assert_eq!(sent(e), "Service upsert a.default");
+    assert_eq!(rv.as_deref(), Some("11"));
+    let e = event::<ServiceObj>(
+        ev(watch_event("MODIFIED", service("a", "12", "10.0.0.2"))),
+        &mut rv,
+    );
+    assert_eq!(sent(e), "Service upsert a.default");
+    assert_eq!(rv.as_deref(), Some("12"));
+    // A bookmark moves the version on, and tells the writer nothing.
+    assert_eq!(
+        sent(event::<ServiceObj>(ev(bookmark("15")), &mut rv)),
+        "skip"
+    );
+    assert_eq!(rv.as_deref(), Some("15"));
+    let e = event::<ServiceObj>(
+        ev(watch_event("DELETED", service("a", "16", "10.0.0.2"))),
+        &mut rv,
+    );
+    assert_eq!(sent(e), "Service delete a.default");
+    assert_eq!(rv.as_deref(), Some("16"));
+    // An object without a version leaves the last one in place.
+    let bare = json!({"metadata": {"name": "b", "namespace": "default"}});
+    let e = event::<ServiceObj>(ev(watch_event("ADDED", bare)), &mut rv);
+    assert_eq!(sent(e), "Service upsert b.default");
+    assert_eq!(rv.as_deref(), Some("16"));
+}
+
+#[test]
+fn an_expired_watch_relists_and_other_errors_fail() {
+    let mut rv = Some("10".to_string());
+    let gone = watch_event(
+        "ERROR",
+        status(410, "Expired", "too old resource version: 10 (20)"),
+    );
+    assert_eq!(sent(event::<ServiceObj>(ev(gone), &mut rv)), "stop Gone");
+    let broken = watch_event("ERROR", status(500, "InternalError", "etcd is down"));
+    assert_eq!(
+        sent(event::<ServiceObj>(ev(broken), &mut rv)),
+        "stop Failed(\"watch: etcd is down (500, InternalError)\")"
+    );
+    assert_eq!(rv.as_deref(), Some("10"), "errors carry no version");
+}
+
+#[test]
+fn a_terminating_pod_moves_the_version_but_is_not_sent() {
+    let mut rv = None;
+    let pod = json!({"type": "MODIFIED", "object": {"metadata": {"name": "p", "namespace": "prod",
+        "resourceVersion": "7", "deletionTimestamp": "2026-01-01T00:00:00Z"},
+        "status": {"podIP": "10.1.0.9"}}});
+    let e: WatchEvent<core::Pod> = serde_json::from_value(pod).unwrap();
+    assert!(matches!(event::<core::Pod>(e, &mut rv), Event::Skip));
+    assert_eq!(rv.as_deref(), Some("7"));
+}
+
+#[test]
+fn only_gone_forgets_the_version() {
+    let rv = || Some("42".to_string());
+    assert_eq!(resume_from(&Stop::Resume, rv()), rv());
+    assert_eq!(resume_from(&Stop::Failed("x".into()), rv()), rv());
+    assert_eq!(resume_from(&Stop::Exit, rv()), rv());
+    assert_eq!(resume_from(&Stop::Gone, rv()), None);
+    assert_eq!(resume_from(&Stop::Failed("x".into()), None), None);
+}
+
+#[test]
+fn request_errors_become_stops() {
+    let api = |code, reason: &str, message: &str| {
+        kube::Error::Api(Box::new(kube::core::Status {
+            code,
+            reason: reason.into(),
+            message: message.into(),
+            ..Default::default()
+        }))
+    };
+    assert_eq!(
+        failed::<ServiceObj>("list", &api(410, "Gone", "")),
+        Stop::Gone
+    );
+    let Stop::Failed(why) = failed::<ServiceObj>("list", &api(403, "Forbidden", "no")) else {
+        panic!("403 is a failure");
+    };
+    assert!(
+        why.starts_with("list: missing RBAC permission: kdns needs `list` and `watch` on services"),
+        "{why}"
+    );
+}
+
+#[test]
+fn error_bodies_in_either_encoding() {
+    let json = status(403, "Forbidden", "services is forbidden").to_string();
+    let e = api_error(http::StatusCode::FORBIDDEN, false, json.as_bytes());
+    let kube::Error::Api(s) = e else { panic!() };
+    assert_eq!(
+        (s.code, s.reason.as_str(), s.message.as_str()),
+        (403, "Forbidden", "services is forbidden")
+    );
+    // Not a Status: the HTTP code, and the start of the body as the message.
+    let e = api_error(http::StatusCode::BAD_GATEWAY, false, b"upstream died");
+    let kube::Error::Api(s) = e else { panic!() };
+    assert_eq!((s.code, s.message.as_str()), (502, "upstream died"));
+    let e = api_error(http::StatusCode::GONE, true, b"garbage");
+    let kube::Error::Api(s) = e else { panic!() };
+    assert_eq!(s.code, 410);
+}
+
+#[test]
+fn backoff_doubles_up_to_its_cap_with_jitter() {
+    let mut b = Backoff(Backoff::FIRST);
+    let mut base = Backoff::FIRST;
+    for _ in 0..10 {
+        let d = b.next();
+        assert!(
+            d >= base.mul_f64(0.8) && d <= base.mul_f64(1.2),
+            "{d:?} around {base:?}"
+        );
+        base = (base * 2).min(Backoff::MAX);
+    }
+    assert_eq!(b.0, Backoff::MAX);
+}
+
+/// Runs list-then-watch of Services against `api`; returns the writer's end and the stop.
+async fn watch_services(api: &FakeApi) -> (mpsc::UnboundedReceiver<Msg>, CancellationToken) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let stop = CancellationToken::new();
+    let target = Target {
+        client: api.client().await.0,
+        labels: None,
+        limit: None,
+        tx,
+        stop: stop.clone(),
+    };
+    tokio::spawn(run::<ServiceObj>(target));
+    (rx, stop)
+}
+
+/// The next `n` messages to the writer, in a few words each.
+async fn next(rx: &mut mpsc::UnboundedReceiver<Msg>, n: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let m = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no message after {out:?}"))
+            .expect("the watcher stopped");
+        out.push(describe(&m));
+    }
+    out
+}
+
+/// Waits until `api` saw `n` requests for `path`; returns them.
+async fn requests(api: &FakeApi, path: &str, n: usize) -> Vec<String> {
+    for _ in 0..200 {
+        let seen = api.requests(path);
+        if seen.len() >= n {
+            return seen;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("fewer than {n} requests: {:?}", api.requests(path));
+}
+
+fn has(target: &str, param: &str) -> bool {
+    target.split(['?', '&']).skip(1).any(|p| p == param)
+}
+
+#[tokio::test]
+async fn a_watch_that_ends_resumes_from_the_last_version_seen() {
+    let api = FakeApi::start(vec![(
+        SERVICES,
+        vec![
+            list("ServiceList", "10", vec![service("a", "9", "10.0.0.1")]),
+            Reply::Events(vec![
+                watch_event("ADDED", service("b", "11", "10.0.0.2")),
+                bookmark("15"),
+            ]),
+        ],
+    )])
+    .await;
+    let (mut rx, stop) = watch_services(&api).await;
+    assert_eq!(
+        next(&mut rx, 4).await,
+        [
+            "start Service",
+            "page Service [upsert a.default]",
+            "done Service",
+            "Service upsert b.default"
+        ]
+    );
+    let seen = requests(&api, SERVICES, 3).await;
+    // The first list is served from the watch cache.
+    assert!(has(&seen[0], "resourceVersion=0"), "{seen:?}");
+    assert!(!has(&seen[0], "watch=true"), "{seen:?}");
+    // The watch starts at the list's version, with bookmarks.
+    assert!(has(&seen[1], "watch=true"), "{seen:?}");
+    assert!(has(&seen[1], "resourceVersion=10"), "{seen:?}");
+    assert!(has(&seen[1], "allowWatchBookmarks=true"), "{seen:?}");
+    // It ended: the next watch resumes from the bookmark, with no relist in between.
+    assert!(has(&seen[2], "watch=true"), "{seen:?}");
+    assert!(has(&seen[2], "resourceVersion=15"), "{seen:?}");
+    assert!(rx.try_recv().is_err(), "a resumed watch sends no list");
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn an_expired_watch_event_relists_from_etcd() {
+    let gone = status(410, "Expired", "too old resource version: 10 (20)");
+    let api = FakeApi::start(vec![(
+        SERVICES,
+        vec![
+            list(
+                "ServiceList",
+                "10",
+                vec![service("a", "9", "10.0.0.1"), service("b", "8", "10.0.0.2")],
+            ),
+            Reply::Events(vec![watch_event("ERROR", gone)]),
+            list("ServiceList", "20", vec![service("a", "19", "10.0.0.1")]),
+        ],
+    )])
+    .await;
+    let (mut rx, stop) = watch_services(&api).await;
+    assert_eq!(
+        next(&mut rx, 6).await,
+        [
+            "start Service",
+            "page Service [upsert a.default, upsert b.default]",
+            "done Service",
+            // The relist replaces the kind: b, missing from it, goes at `done`.
+            "start Service",
+            "page Service [upsert a.default]",
+            "done Service"
+        ]
+    );
+    let seen = requests(&api, SERVICES, 4).await;
+    assert!(has(&seen[1], "resourceVersion=10"), "{seen:?}");
+    // The relist is a consistent read in pages, not from the cache.
+    assert!(!has(&seen[2], "watch=true"), "{seen:?}");
+    assert!(!has(&seen[2], "resourceVersion=0"), "{seen:?}");
+    assert!(has(&seen[2], "limit=500"), "{seen:?}");
+    // And the watch goes on from the relist's version.
+    assert!(has(&seen[3], "resourceVersion=20"), "{seen:?}");
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn a_watch_answered_410_relists() {
+    let api = FakeApi::start(vec![(
+        SERVICES,
+        vec![
+            list("ServiceList", "10", vec![service("a", "9", "10.0.0.1")]),
+            Reply::Json(410, status(410, "Gone", "too old resource version")),
+            list("ServiceList", "30", vec![]),
+        ],
+    )])
+    .await;
+    let (mut rx, stop) = watch_services(&api).await;
+    let msgs = next(&mut rx, 5).await;
+    assert_eq!(
+        msgs[3..],
+        ["start Service", "done Service"],
+        "an empty relist: {msgs:?}"
+    );
+    let seen = requests(&api, SERVICES, 4).await;
+    assert!(has(&seen[3], "resourceVersion=30"), "{seen:?}");
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn a_failed_watch_retries_from_the_same_version_and_recovers() {
+    let api = FakeApi::start(vec![(
+        SERVICES,
+        vec![
+            list("ServiceList", "10", vec![]),
+            Reply::Json(500, status(500, "InternalError", "etcd is down")),
+        ],
+    )])
+    .await;
+    let (mut rx, stop) = watch_services(&api).await;
+    assert_eq!(
+        next(&mut rx, 4).await,
+        [
+            "start Service",
+            "done Service",
+            "failed Service",
+            "recovered Service"
+        ]
+    );
+    let seen = requests(&api, SERVICES, 3).await;
+    assert!(has(&seen[1], "resourceVersion=10"), "{seen:?}");
+    assert!(
+        has(&seen[2], "resourceVersion=10"),
+        "a failure is no expiry: {seen:?}"
+    );
+    assert!(has(&seen[2], "watch=true"), "{seen:?}");
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn a_refused_list_fails_once_and_recovers_at_the_next_answer() {
+    let api = FakeApi::start(vec![(
+        SERVICES,
+        vec![
+            Reply::Json(403, status(403, "Forbidden", "services is forbidden")),
+            Reply::Json(403, status(403, "Forbidden", "services is forbidden")),
+            list("ServiceList", "5", vec![service("a", "4", "10.0.0.1")]),
+        ],
+    )])
+    .await;
+    let (mut rx, stop) = watch_services(&api).await;
+    assert_eq!(
+        next(&mut rx, 6).await,
+        [
+            "start Service",
+            "failed Service",
+            "start Service",
+            "start Service",
+            "page Service [upsert a.default]",
+            "done Service"
+        ]
+    );
+    assert_eq!(next(&mut rx, 1).await, ["recovered Service"]);
+    let seen = requests(&api, SERVICES, 3).await;
+    // The second try after a failure is no longer the first list: a consistent read.
+    assert!(has(&seen[0], "resourceVersion=0"), "{seen:?}");
+    assert!(has(&seen[2], "limit=500"), "{seen:?}");
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn stopping_ends_the_watcher() {
+    let api = FakeApi::start(vec![(SERVICES, vec![list("ServiceList", "1", vec![])])]).await;
+    let (mut rx, stop) = watch_services(&api).await;
+    assert_eq!(next(&mut rx, 2).await, ["start Service", "done Service"]);
+    requests(&api, SERVICES, 2).await; // the watch is open
+    stop.cancel();
+    let end = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await;
+    assert!(matches!(end, Ok(None)), "the watcher dropped its sender");
+}
