@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::{Config, Plugin, ServerBlock};
-use crate::dns::server::{self, Listeners};
 use crate::dns::{Block, Directive, Observer, Router};
 use crate::http::readiness::Readiness;
 use crate::http::Routes;
@@ -405,15 +404,6 @@ pub(crate) fn listen_plan(cfg: &Config) -> Vec<(u16, Vec<IpAddr>)> {
     ports
 }
 
-/// Binds every port of the Corefile.
-pub(crate) fn bind_all(cfg: &Config) -> Result<Vec<Listeners>, AppError> {
-    listen_plan(cfg)
-        .into_iter()
-        .map(|(port, addrs)| {
-            server::bind(port, &addrs).map_err(|source| AppError::Bind { port, source })
-        })
-        .collect()
-}
 
 /// `coredns_plugin_enabled` for the blocks with `prometheus`.
 pub(crate) fn report_enabled(cfg: &Config) {

@@ -1,3 +1,4 @@
+//! The `kdns` binary: everything is in the library ([`kdns::cli::main`]).
 use std::process::ExitCode;
 
 /// mimalloc: the zone store and the initial list allocate and free millions of small objects;

@@ -83,6 +83,8 @@ impl Histogram {
         self.observe_units(v);
     }
 
+    /// How many values were observed.
+    #[cfg(test)]
     pub(crate) fn count(&self) -> u64 {
         self.count.load(Ordering::Relaxed)
     }
@@ -266,7 +268,8 @@ impl Registry {
         }
     }
 
-    /// The value of one counter or gauge series, if it exists (for tests and self checks).
+    /// The value of one counter or gauge series, if it exists (for tests).
+    #[cfg(test)]
     pub(crate) fn value(&self, name: &str, labels: &[&str]) -> Option<f64> {
         let fams = self.families.lock().unwrap_or_else(|e| e.into_inner());
         let key: Vec<String> = labels.iter().map(|s| s.to_string()).collect();

@@ -6,7 +6,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Ident,
     Lifetime,
     Lit,
@@ -15,7 +15,7 @@ pub enum Kind {
 
 /// One token; `line..=end` are the lines it covers (a string literal may span several).
 #[derive(Clone, Debug)]
-pub struct Token {
+pub(crate) struct Token {
     pub kind: Kind,
     pub text: String,
     pub line: usize,
@@ -24,7 +24,7 @@ pub struct Token {
 
 /// Tokenizes Rust source. Comments are dropped; string, char and number literals become one `Lit`
 /// token with no text, so nothing inside them is scanned; `'a` is a `Lifetime`, `'a'` a `Lit`.
-pub fn tokenize(src: &str) -> Vec<Token> {
+pub(crate) fn tokenize(src: &str) -> Vec<Token> {
     let c: Vec<char> = src.chars().collect();
     let at = |i: usize| c.get(i).copied().unwrap_or('\0');
     let ident_char = |ch: char| ch == '_' || ch.is_alphanumeric();
@@ -209,7 +209,7 @@ fn item_end(t: &[Token], mut i: usize) -> usize {
 
 /// `#[cfg(test)]` items removed, and the names of test modules declared as files (`mod tests;`).
 /// `None` when the whole file is `#![cfg(test)]`.
-pub fn strip_tests(t: &[Token]) -> Option<(Vec<Token>, Vec<String>)> {
+pub(crate) fn strip_tests(t: &[Token]) -> Option<(Vec<Token>, Vec<String>)> {
     if is_cfg_test(t, 0, true) {
         return None;
     }
@@ -235,7 +235,7 @@ pub fn strip_tests(t: &[Token]) -> Option<(Vec<Token>, Vec<String>)> {
 /// A path the code names: `segs` as written (a leading `::` kept as a segment), `scope` the
 /// inline modules it sits in, `bind` the name a `use` leaf brings into scope (none for globs).
 #[derive(Clone, Debug)]
-pub struct PathRef {
+pub(crate) struct PathRef {
     pub segs: Vec<String>,
     pub scope: Vec<String>,
     pub line: usize,
@@ -245,14 +245,14 @@ pub struct PathRef {
 /// What the file names: its paths, and the child modules it declares (`mod x;`/`mod x {}`, with
 /// the inline scope they are declared in).
 #[derive(Debug, Default)]
-pub struct Names {
+pub(crate) struct Names {
     pub paths: Vec<PathRef>,
     pub child_mods: BTreeSet<Vec<String>>,
 }
 
 /// Collects the paths of a token stream: every leaf of every `use` tree, and every inline path of
 /// two or more segments (`a::b`, not after `.` or `::`). Visibility `pub(in …)` is skipped.
-pub fn names(t: &[Token]) -> Names {
+pub(crate) fn names(t: &[Token]) -> Names {
     let mut n = Names::default();
     let (mut scope, mut opened): (Vec<String>, Vec<usize>) = (Vec::new(), Vec::new());
     let mut depth = 0;
@@ -387,21 +387,21 @@ fn use_tree(
 
 /// Where a path points: a module path inside this crate, or the first segment of an outside one.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Target {
+pub(crate) enum Target {
     Crate(Vec<String>),
     Outside(String),
 }
 
 /// Resolves paths of the file whose module path is `module`: `crate::`, `self::`, `super::`, a
 /// child module, or a name a `use` of this file bound to a crate path.
-pub struct Resolver {
+pub(crate) struct Resolver {
     module: Vec<String>,
     child_mods: BTreeSet<Vec<String>>,
     bindings: HashMap<String, Vec<String>>,
 }
 
 impl Resolver {
-    pub fn new(module: &[String], names: &Names) -> Resolver {
+    pub(crate) fn new(module: &[String], names: &Names) -> Resolver {
         let mut r = Resolver {
             module: module.to_vec(),
             child_mods: names.child_mods.clone(),
@@ -418,7 +418,7 @@ impl Resolver {
         r
     }
 
-    pub fn resolve(&self, p: &PathRef) -> Target {
+    pub(crate) fn resolve(&self, p: &PathRef) -> Target {
         let mut base = self.module.clone();
         base.extend(p.scope.iter().cloned());
         let (first, rest) = (p.segs[0].as_str(), &p.segs[1..]);
@@ -453,14 +453,14 @@ impl Resolver {
 
 /// A `fn` item with a body: `name` prefixed by its `impl` type, lines `line..=end`.
 #[derive(Debug)]
-pub struct Func {
+pub(crate) struct Func {
     pub name: String,
     pub line: usize,
     pub end: usize,
 }
 
 /// Every `fn` with a body (free, method, nested), by brace matching on the tokens.
-pub fn functions(t: &[Token]) -> Vec<Func> {
+pub(crate) fn functions(t: &[Token]) -> Vec<Func> {
     let mut out = Vec::new();
     let mut impls: Vec<(String, usize)> = Vec::new(); // (self type, index past its body)
     for i in 0..t.len() {
@@ -514,6 +514,6 @@ pub fn functions(t: &[Token]) -> Vec<Func> {
 }
 
 /// The lines that hold code: covered by at least one token (comments and blank lines hold none).
-pub fn code_lines(t: &[Token]) -> BTreeSet<usize> {
+pub(crate) fn code_lines(t: &[Token]) -> BTreeSet<usize> {
     t.iter().flat_map(|t| t.line..=t.end).collect()
 }

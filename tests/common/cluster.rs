@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Tests that start an API server take this lock: one control plane at a time on 2 cores.
-pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub(crate) static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-pub struct Cluster {
+pub(crate) struct Cluster {
     pub dir: tempfile::TempDir,
     pub env: HashMap<String, String>,
 }
@@ -32,7 +32,7 @@ fn run(args: &[&str], dir: &Path) {
 }
 
 impl Cluster {
-    pub fn start() -> Cluster {
+    pub(crate) fn start() -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         run(&["start"], dir.path());
         let env = std::fs::read_to_string(dir.path().join("env"))
@@ -44,32 +44,32 @@ impl Cluster {
         Cluster { dir, env }
     }
 
-    pub fn kubeconfig(&self) -> PathBuf {
+    pub(crate) fn kubeconfig(&self) -> PathBuf {
         self.dir.path().join("kubeconfig")
     }
 
-    pub fn reader_kubeconfig(&self) -> PathBuf {
+    pub(crate) fn reader_kubeconfig(&self) -> PathBuf {
         self.dir.path().join("kubeconfig-dns-reader")
     }
 
-    pub fn restart_apiserver(&self) {
+    pub(crate) fn restart_apiserver(&self) {
         run(&["restart-apiserver"], self.dir.path());
     }
 
-    pub fn restart_etcd(&self) {
+    pub(crate) fn restart_etcd(&self) {
         run(&["restart-etcd"], self.dir.path());
     }
 
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         run(&["stop"], self.dir.path());
     }
 
-    pub async fn client(&self) -> kube::Client {
+    pub(crate) async fn client(&self) -> kube::Client {
         client_for(&self.kubeconfig()).await
     }
 
     /// `kubectl` from the tools cache, with the admin kubeconfig.
-    pub fn kubectl(&self, args: &[&str]) -> (bool, String) {
+    pub(crate) fn kubectl(&self, args: &[&str]) -> (bool, String) {
         let bin =
             std::env::var("KDNS_TOOLS_BIN").unwrap_or_else(|_| "/var/cache/kdns-tools/bin".into());
         let out = Command::new(Path::new(&bin).join("kubectl"))
@@ -89,7 +89,7 @@ impl Cluster {
     }
 }
 
-pub async fn client_for(kubeconfig: &Path) -> kube::Client {
+pub(crate) async fn client_for(kubeconfig: &Path) -> kube::Client {
     let kc = kube::config::Kubeconfig::read_from(kubeconfig).unwrap();
     let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
         .await

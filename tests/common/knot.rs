@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::{dig, status, wait_until};
 
 /// The zone most tests use: `example.test`.
-pub fn example_zone() -> String {
+pub(crate) fn example_zone() -> String {
     format!(
         "$TTL 300\n@ IN SOA ns.example.test. admin.example.test. 1 3600 600 86400 60\n@ IN NS ns\nns IN A 127.0.0.1\n{}",
         example_records()
@@ -28,7 +28,7 @@ fn example_records() -> String {
 
 /// A root zone holding the `example.test` names: an upstream that, like a recursive resolver,
 /// says NXDOMAIN for every other name (and never asks anyone else).
-pub fn root_zone() -> String {
+pub(crate) fn root_zone() -> String {
     format!(
         "$TTL 300\n@ IN SOA ns.example.test. admin.example.test. 1 3600 600 86400 60\n@ IN NS ns.example.test.\n\
          $ORIGIN example.test.\nns IN A 127.0.0.1\n{}",
@@ -45,14 +45,14 @@ fn knotd() -> &'static str {
     }
 }
 
-pub struct Knot {
+pub(crate) struct Knot {
     child: Child,
     pub addr: SocketAddr,
     pub dir: tempfile::TempDir,
 }
 
 /// A free port on `ip` for both UDP and TCP (bound then released).
-pub fn free_port(ip: &str) -> u16 {
+pub(crate) fn free_port(ip: &str) -> u16 {
     for _ in 0..50 {
         let u = UdpSocket::bind((ip, 0)).expect("bind a loopback UDP port");
         let port = u.local_addr().unwrap().port();
@@ -65,12 +65,12 @@ pub fn free_port(ip: &str) -> u16 {
 
 impl Knot {
     /// Starts knotd on `ip` (a free port) serving `zones`: (origin, zone file text).
-    pub fn start(ip: &str, zones: &[(&str, String)]) -> Knot {
+    pub(crate) fn start(ip: &str, zones: &[(&str, String)]) -> Knot {
         Self::start_in(&[], ip, free_port(ip), zones)
     }
 
     /// The same, run under `prefix` (e.g. `ip netns exec NAME`).
-    pub fn start_in(prefix: &[&str], ip: &str, port: u16, zones: &[(&str, String)]) -> Knot {
+    pub(crate) fn start_in(prefix: &[&str], ip: &str, port: u16, zones: &[(&str, String)]) -> Knot {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().display().to_string();
         let mut conf = format!(
@@ -133,11 +133,11 @@ impl Knot {
         k
     }
 
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("knot.log")).unwrap_or_default()
     }
 
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         self.dir.path()
     }
 }
@@ -151,14 +151,14 @@ impl Drop for Knot {
 
 /// A UDP socket that never answers, counting what it receives (a dead upstream). Health
 /// probes (`. NS`) are counted apart from other queries.
-pub struct Blackhole {
+pub(crate) struct Blackhole {
     pub addr: SocketAddr,
     pub queries: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     pub probes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Blackhole {
-    pub fn start(ip: &str) -> Blackhole {
+    pub(crate) fn start(ip: &str) -> Blackhole {
         use std::sync::atomic::{AtomicUsize, Ordering};
         use std::sync::Arc;
         let s = UdpSocket::bind((ip, 0)).unwrap();

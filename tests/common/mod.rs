@@ -1,9 +1,9 @@
 //! Shared helpers for the integration tests: start the real `kdns` binary on a free loopback
 //! port and ask it with real DNS clients.
 #![allow(dead_code)]
-pub mod cluster;
-pub mod knot;
-pub mod netns;
+pub(crate) mod cluster;
+pub(crate) mod knot;
+pub(crate) mod netns;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
@@ -12,14 +12,14 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub fn fixture(name: &str) -> PathBuf {
+pub(crate) fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(name)
 }
 
 /// Copies a directory tree (fixtures are copied so tests can change them).
-pub fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();
@@ -33,7 +33,7 @@ pub fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// A running kdns process; killed on drop.
-pub struct Kdns {
+pub(crate) struct Kdns {
     pub child: Child,
     pub addr: SocketAddr,
     pub dir: tempfile::TempDir,
@@ -42,7 +42,7 @@ pub struct Kdns {
 
 impl Kdns {
     /// Writes `corefile` (with `{DIR}` replaced by the temp dir) and starts kdns on it.
-    pub fn start(corefile: &str, manifests: Option<&Path>) -> Kdns {
+    pub(crate) fn start(corefile: &str, manifests: Option<&Path>) -> Kdns {
         let dir = tempfile::tempdir().unwrap();
         if let Some(m) = manifests {
             copy_dir(m, &dir.path().join("manifests"));
@@ -56,13 +56,13 @@ impl Kdns {
         Self::start_conf(&conf, dir)
     }
 
-    pub fn start_conf(conf: &Path, dir: tempfile::TempDir) -> Kdns {
+    pub(crate) fn start_conf(conf: &Path, dir: tempfile::TempDir) -> Kdns {
         Self::start_in(&[], conf, dir)
     }
 
     /// Starts kdns under `prefix` (e.g. `ip netns exec NAME`); its stdout (the `log`
     /// directive) and stderr both go to [`Kdns::log`].
-    pub fn start_in(prefix: &[&str], conf: &Path, dir: tempfile::TempDir) -> Kdns {
+    pub(crate) fn start_in(prefix: &[&str], conf: &Path, dir: tempfile::TempDir) -> Kdns {
         let bin = env!("CARGO_BIN_EXE_kdns");
         let mut cmd = match prefix.split_first() {
             Some((p, rest)) => {
@@ -128,22 +128,22 @@ impl Kdns {
         }
     }
 
-    pub fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         self.addr.port()
     }
 
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
 
     /// `dig` against this server; `args` are extra dig arguments.
-    pub fn dig(&self, args: &[&str]) -> String {
+    pub(crate) fn dig(&self, args: &[&str]) -> String {
         dig(self.addr, args)
     }
 
     /// The bound address of an HTTP listener (`http listening on ADDR (PATHS)`) that serves
     /// `path`.
-    pub fn http_addr(&self, path: &str) -> SocketAddr {
+    pub(crate) fn http_addr(&self, path: &str) -> SocketAddr {
         let log = self.log();
         log.lines()
             .filter_map(|l| l.split("http listening on ").nth(1))
@@ -154,7 +154,7 @@ impl Kdns {
     }
 
     /// Sends SIGTERM.
-    pub fn sigterm(&self) {
+    pub(crate) fn sigterm(&self) {
         let ok = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -165,7 +165,7 @@ impl Kdns {
 }
 
 /// `GET path` over HTTP/1.1: (status code, body).
-pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+pub(crate) fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3))
         .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -185,7 +185,7 @@ pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
 }
 
 /// The value of one sample in a Prometheus text exposition (`name{labels}` as written).
-pub fn metric(text: &str, series: &str) -> Option<f64> {
+pub(crate) fn metric(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
         .and_then(|l| l.rsplit(' ').next())
@@ -208,7 +208,7 @@ fn run(cmd: &str, args: &[String]) -> String {
     s
 }
 
-pub fn dig(addr: SocketAddr, args: &[&str]) -> String {
+pub(crate) fn dig(addr: SocketAddr, args: &[&str]) -> String {
     let mut a = vec![
         format!("@{}", addr.ip()),
         "-p".into(),
@@ -220,7 +220,7 @@ pub fn dig(addr: SocketAddr, args: &[&str]) -> String {
     run("dig", &a)
 }
 
-pub fn kdig(addr: SocketAddr, args: &[&str]) -> String {
+pub(crate) fn kdig(addr: SocketAddr, args: &[&str]) -> String {
     let mut a = vec![
         format!("@{}", addr.ip()),
         "-p".into(),
@@ -233,7 +233,7 @@ pub fn kdig(addr: SocketAddr, args: &[&str]) -> String {
 }
 
 /// The records of a `+noall +answer` style output, one per line, whitespace-normalized.
-pub fn records(out: &str) -> Vec<String> {
+pub(crate) fn records(out: &str) -> Vec<String> {
     let mut v: Vec<String> = out
         .lines()
         .filter(|l| !l.starts_with(';') && !l.trim().is_empty())
@@ -244,7 +244,7 @@ pub fn records(out: &str) -> Vec<String> {
 }
 
 /// The status word of a full dig/kdig output (`NOERROR`, `NXDOMAIN`, …).
-pub fn status(out: &str) -> String {
+pub(crate) fn status(out: &str) -> String {
     out.split("status: ")
         .nth(1)
         .and_then(|r| r.split([',', ';']).next())
@@ -254,7 +254,7 @@ pub fn status(out: &str) -> String {
 }
 
 /// Polls `f` until it returns true or `timeout` passes; returns the time it took.
-pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> Option<Duration> {
+pub(crate) fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> Option<Duration> {
     let t0 = Instant::now();
     while t0.elapsed() < timeout {
         if f() {
@@ -267,7 +267,7 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> Option<Dura
 
 /// One DNS question over UDP from the test itself (for tight polling loops where spawning
 /// `dig` would dominate): the rcode name and the answer records as text.
-pub fn query(addr: SocketAddr, name: &str, qtype: &str) -> Option<(String, Vec<String>)> {
+pub(crate) fn query(addr: SocketAddr, name: &str, qtype: &str) -> Option<(String, Vec<String>)> {
     use hickory_server::proto::op::{Message, Query};
     use hickory_server::proto::rr::{Name, RecordType};
     let mut m = Message::query();

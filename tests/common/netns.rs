@@ -30,13 +30,13 @@ fn must(r: Result<(), String>) {
     }
 }
 
-pub struct Netns {
+pub(crate) struct Netns {
     pub name: String,
 }
 
 impl Netns {
     /// A new namespace with loopback up.
-    pub fn new(tag: &str) -> Netns {
+    pub(crate) fn new(tag: &str) -> Netns {
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         let name = format!("kdns-{tag}-{}-{n}", std::process::id());
         must(ip(&["netns", "add", &name]));
@@ -46,12 +46,12 @@ impl Netns {
     }
 
     /// The command prefix that runs a program inside.
-    pub fn prefix(&self) -> Vec<&str> {
+    pub(crate) fn prefix(&self) -> Vec<&str> {
         vec!["ip", "netns", "exec", &self.name]
     }
 
     /// Runs a program inside; returns (exit code, stdout + stderr).
-    pub fn run(&self, cmd: &[&str]) -> (i32, String) {
+    pub(crate) fn run(&self, cmd: &[&str]) -> (i32, String) {
         let out = Command::new("ip")
             .args(["netns", "exec", &self.name])
             .args(cmd)
@@ -68,7 +68,7 @@ impl Netns {
     }
 
     /// The namespace's /etc/resolv.conf (as `ip netns exec` shows it).
-    pub fn resolv_conf(&self, text: &str) {
+    pub(crate) fn resolv_conf(&self, text: &str) {
         let dir = format!("/etc/netns/{}", self.name);
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir {dir}: {e} (needs root)"));
         std::fs::write(format!("{dir}/resolv.conf"), text).unwrap();
@@ -83,7 +83,7 @@ impl Drop for Netns {
 }
 
 /// A veth pair between two namespaces with an address (CIDR) on each end.
-pub fn link(a: &Netns, a_cidr: &str, b: &Netns, b_cidr: &str) {
+pub(crate) fn link(a: &Netns, a_cidr: &str, b: &Netns, b_cidr: &str) {
     let n = NEXT.fetch_add(1, Ordering::SeqCst);
     let id = std::process::id() % 100_000;
     let (va, vb) = (format!("k{id}x{n}a"), format!("k{id}x{n}b"));
