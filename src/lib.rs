@@ -7,52 +7,71 @@
 //! ## Layout
 //!
 //! Dependencies point inward to [`zone`]: Kubernetes types stop at [`source`], hickory types stop at
-//! [`dns`] and the directives of [`plugin`], and [`envvars`] imports neither.
+//! [`dns`] and the directives of [`plugin`], and [`envvars`] imports neither. No two files import
+//! each other, directly or in a circle; a child imports from the file that defines an item, never
+//! through its parent's re-exports (`tests/architecture.rs` checks all of this, and that this
+//! table names every file).
 //!
-//! | concept | file |
-//! |---|---|
-//! | command line (`kdns`, `kdns env`) | `src/cli/mod.rs`, `src/cli/env.rs` |
-//! | Corefile tokens: quotes, comments, `{$ENV}`, `import`, snippets | `src/config/lexer.rs` |
-//! | Corefile server blocks and directives, `FILE:LINE` errors | `src/config/mod.rs` |
-//! | the `kubernetes` directive and its options | `src/config/kubernetes.rs` |
-//! | zone model: services, endpoints, pods (our own compact types) | `src/zone/model.rs` |
-//! | incremental store and immutable snapshots, atomic swap | `src/zone/store.rs` |
-//! | answering a query from a snapshot (the CoreDNS rules) | `src/zone/lookup.rs` |
-//! | dashed IPs, reverse names | `src/zone/names.rs` |
-//! | the records the zone answers with | `src/zone/record.rs` |
-//! | Kubernetes objects → zone model | `src/source/convert.rs` |
-//! | YAML/JSON manifests on disk, watched | `src/source/manifests.rs` |
-//! | live API: spawn, the writer (batches, staleness, programming latency) | `src/source/kube.rs` |
-//! | API client (kubeconfig, endpoint, in-cluster), `SourceError`, API error wording | `src/source/client.rs` |
-//! | list-then-watch per kind: watch-cache list, resume, relist on 410, backoff | `src/source/list_watch.rs` |
-//! | what a watcher tells the writer, per-kind adapters | `src/source/watched.rs` |
-//! | `apiserver_qps`/`apiserver_burst` token bucket | `src/source/ratelimit.rs` |
-//! | slim Service/EndpointSlice serde types (only the fields DNS reads) | `src/source/objects.rs` |
-//! | the API's protobuf encoding: streaming list decoder, Service, EndpointSlice, Status | `src/source/proto/` |
-//! | label selectors (`labels`, `namespace_labels`); the directive's `Filter` | `src/source/selector.rs`, `filter.rs` |
-//! | Services for `kdns env` from manifests or a kubeconfig | `src/source/env_input.rs` |
-//! | wiring: Corefile → sources, zones, directive chains, HTTP endpoints | `src/app.rs` |
-//! | serving lifecycle: listeners, `reload` swaps, lameduck and stopping | `src/serve.rs` |
-//! | DNS listeners: sockets, TCP connections, stopping with queries in flight | `src/dns/server.rs` |
-//! | the UDP loop and its per-socket packet cache | `src/dns/udp.rs` |
-//! | one request: decode, chain, encode (UDP truncation), observers | `src/dns/respond.rs` |
-//! | the directive chain: routing to server blocks, plugin.cfg order | `src/dns/handler.rs` |
-//! | what the chain sees and gives: `Query`, `Answer` | `src/dns/query.rs` |
-//! | RCODE and type names as CoreDNS prints them | `src/dns/codes.rs` |
-//! | zone records → wire records | `src/dns/wire.rs` |
-//! | shared checks for directive arguments | `src/plugin/args.rs` |
-//! | `forward`: options, policies, upstream selection, `max_concurrent` | `src/plugin/forward/mod.rs`, `config.rs` |
-//! | one upstream: UDP/TCP exchange, idle connections, health probe | `src/plugin/forward/upstream.rs` |
-//! | `cache`: options, lookups, stores, prefetch, serve_stale | `src/plugin/cache/mod.rs`, `config.rs` |
-//! | what is cached, as what, for how long (CoreDNS's classes) | `src/plugin/cache/item.rs` |
-//! | the bounded sharded map behind `cache` | `src/plugin/cache/store.rs` |
-//! | `health` (lameduck, self check), `ready` (readiness hooks) | `src/plugin/health.rs`, `ready.rs` |
-//! | `prometheus`: the per-query series | `src/plugin/prometheus.rs` |
-//! | `errors`, `log` (Common Log Format) | `src/plugin/errors.rs`, `log.rs` |
-//! | `loop`, `reload`, `loadbalance` | `src/plugin/loop_detect.rs`, `reload.rs`, `loadbalance.rs` |
-//! | the metrics registry (atomics, text format) and `process_*` | `src/metrics/` |
-//! | the HTTP endpoints, one listener per address | `src/http/mod.rs` |
-//! | kubelet service environment variables, container-env merge, `$(VAR)` expansion | `src/envvars/` |
+//! | layer | concept | file |
+//! |---|---|---|
+//! | process | the binary | `src/main.rs` |
+//! | | this map, the lints | `src/lib.rs` |
+//! | | command line: `kdns`, `--validate`, `kdns env` and its output formats | `src/cli/mod.rs`, `src/cli/env.rs`, `src/cli/env/format.rs` |
+//! | | serving lifecycle: listeners, `reload` swaps, lameduck and stopping | `src/serve.rs` |
+//! | | wiring: Corefile → sources, zones, one chain per server block, HTTP endpoints | `src/app.rs` |
+//! | | the HTTP endpoints, one listener per address | `src/http/mod.rs` |
+//! | | the readiness latch behind `/ready` | `src/http/readiness.rs` |
+//! | | the metrics registry (atomics, text format) and `process_*` | `src/metrics/mod.rs`, `src/metrics/registry.rs`, `src/metrics/process.rs` |
+//! | Corefile | server blocks, the dispatch to each directive's parser | `src/config/mod.rs` |
+//! | | tokens: quotes, comments, `{$ENV}`, `import`, snippets | `src/config/lexer.rs` |
+//! | | the syntax leaf: `Token`, `Line`, `ConfigError` (`FILE:LINE`), zones | `src/config/syntax.rs` |
+//! | | shared argument checks, durations, listen addresses | `src/config/args.rs` |
+//! | DNS | the server: hickory types stop here and in the directives | `src/dns/mod.rs` |
+//! | | DNS listeners: sockets, TCP connections, stopping with queries in flight | `src/dns/server.rs` |
+//! | | the UDP loop and its per-socket packet cache | `src/dns/udp.rs` |
+//! | | one request: decode, chain, encode (UDP truncation), observers | `src/dns/respond.rs` |
+//! | | the chain: routing to server blocks, `Directive`, `Next`, `Served` | `src/dns/chain.rs` |
+//! | | what observers see: `Report`, `Sent`, `Observer`, replays | `src/dns/observe.rs` |
+//! | | what the chain sees and gives: `Query`, `Answer` | `src/dns/query.rs` |
+//! | | CoreDNS's response classes (`response.Typify`) | `src/dns/class.rs` |
+//! | | RCODE and type names as CoreDNS prints them | `src/dns/codes.rs` |
+//! | | zone records → wire records | `src/dns/wire.rs` |
+//! | directives | the directives and their order | `src/plugin/mod.rs` |
+//! | | `kubernetes`: the zone in the chain; its options | `src/plugin/kubernetes/mod.rs`, `src/plugin/kubernetes/config.rs` |
+//! | | `forward`: options, policies, upstream selection, `max_concurrent` | `src/plugin/forward/mod.rs`, `src/plugin/forward/config.rs` |
+//! | | one upstream: UDP/TCP exchange; connections; health probe; errors | `src/plugin/forward/upstream.rs`, `src/plugin/forward/conn.rs`, `src/plugin/forward/health.rs`, `src/plugin/forward/error.rs` |
+//! | | `cache`: options, lookups, stores | `src/plugin/cache/mod.rs`, `src/plugin/cache/config.rs` |
+//! | | `cache` in the chain: prefetch, serve_stale | `src/plugin/cache/serve.rs` |
+//! | | what is cached, as what, for how long | `src/plugin/cache/item.rs` |
+//! | | the bounded sharded map behind `cache` | `src/plugin/cache/store.rs` |
+//! | | `health` (lameduck, self check), `ready` | `src/plugin/health.rs`, `src/plugin/ready.rs` |
+//! | | `prometheus`: the per-query series | `src/plugin/prometheus.rs` |
+//! | | `errors`, `log` (Common Log Format) | `src/plugin/errors.rs`, `src/plugin/log.rs` |
+//! | | `loop`, `reload`, `loadbalance` | `src/plugin/loop_detect.rs`, `src/plugin/reload.rs`, `src/plugin/loadbalance.rs` |
+//! | sources | Kubernetes types stop here | `src/source/mod.rs` |
+//! | | how to reach the API server (`endpoint`, `tls`, `kubeconfig`, qps) | `src/source/api.rs` |
+//! | | API client, `SourceError`, API error wording | `src/source/client.rs` |
+//! | | live API: spawn, the writer (batches, staleness, programming latency) | `src/source/kube.rs` |
+//! | | list-then-watch per kind: watch-cache list, resume, relist on 410, backoff | `src/source/list_watch.rs` |
+//! | | what a watcher tells the writer, per-kind adapters | `src/source/watched.rs` |
+//! | | `apiserver_qps`/`apiserver_burst` token bucket | `src/source/ratelimit.rs` |
+//! | | a stand-in API server for unit tests | `src/source/fake_api.rs` |
+//! | | Kubernetes objects → zone model | `src/source/convert.rs` |
+//! | | YAML/JSON manifests on disk, watched | `src/source/manifests.rs` |
+//! | | the directive's `Filter`; label selectors | `src/source/filter.rs`, `src/source/selector.rs` |
+//! | | slim Service/EndpointSlice serde types (only the fields DNS reads) | `src/source/objects.rs` |
+//! | | protobuf: wire reader, streaming list decoder, metadata, Service, EndpointSlice, Status | `src/source/proto/mod.rs`, `src/source/proto/wire.rs`, `src/source/proto/list.rs`, `src/source/proto/meta.rs`, `src/source/proto/service.rs`, `src/source/proto/slice.rs`, `src/source/proto/status.rs` |
+//! | | Services for `kdns env` from manifests or a kubeconfig | `src/source/env_input.rs` |
+//! | zone (core) | the snapshot, the store, the answer rules | `src/zone/mod.rs` |
+//! | | zone model: services, endpoints, pods (our own compact types) | `src/zone/model.rs` |
+//! | | persistent maps: shared hash base + small delta | `src/zone/layered.rs` |
+//! | | incremental store and immutable snapshots, atomic swap | `src/zone/store.rs` |
+//! | | answering a query from a snapshot (the CoreDNS rules) | `src/zone/lookup.rs` |
+//! | | dashed IPs, reverse names | `src/zone/names.rs` |
+//! | | the records the zone answers with | `src/zone/record.rs` |
+//! | env vars | kubelet service environment variables | `src/envvars/mod.rs` |
+//! | | what they are made from and of | `src/envvars/model.rs` |
+//! | | one service's variables; container-env merge; `$(VAR)` expansion | `src/envvars/vars.rs`, `src/envvars/merge.rs`, `src/envvars/expand.rs` |
 
 mod app;
 pub mod cli;
