@@ -2,10 +2,16 @@
 //!
 //! Errors name `FILE:LINE` and the directive. Nothing is served from a Corefile that does not
 //! load completely.
+//!
+//! This file reads server blocks (keys, `bind`) and dispatches each directive line to its own
+//! parser in `src/plugin/<name>`; those parsers import only the syntax leaf ([`syntax`], [`args`]).
+//! [`directives`] holds [`Plugin`] and CoreDNS's directive table, [`lexer`] the tokens.
 pub mod args;
 pub mod directives;
 pub mod lexer;
 pub mod syntax;
+#[cfg(test)]
+pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
 
@@ -29,9 +35,11 @@ pub use syntax::{normalize_zone, ConfigError, Line};
 pub struct ServerBlock {
     /// Zones, lower-case with a trailing dot (`.` is the root).
     pub zones: Vec<String>,
+    /// The port every key of the block names (or the default port).
     pub port: u16,
     /// `bind` addresses; empty means all addresses.
     pub binds: Vec<IpAddr>,
+    /// The block's directives, in CoreDNS's execution order.
     pub plugins: Vec<Plugin>,
     /// Where the block starts (`FILE:LINE`).
     pub at: String,
@@ -40,7 +48,9 @@ pub struct ServerBlock {
 /// A loaded Corefile.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The Corefile's path; `reload` reads it again.
     pub path: PathBuf,
+    /// The server blocks, in Corefile order.
     pub blocks: Vec<ServerBlock>,
     /// The port for keys that name none (`--dns-port`), kept for reloads.
     pub default_port: u16,

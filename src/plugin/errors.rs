@@ -261,21 +261,16 @@ impl Observer for Errors {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{load_str, Plugin};
+    use crate::config::directives::Plugin;
+    use crate::config::testing::first_directive;
     use hickory_server::proto::op::ResponseCode;
     use hickory_server::proto::rr::{Name, RecordType};
-    use std::path::Path;
 
     fn cfg(text: &str) -> Result<ErrorsConfig, ConfigError> {
-        let c = load_str(text, Path::new("Corefile"), 53)?;
-        Ok(c.blocks[0]
-            .plugins
-            .iter()
-            .find_map(|p| match p {
-                Plugin::Errors(e) => Some(e.clone()),
-                _ => None,
-            })
-            .expect("an errors directive"))
+        first_directive(text, |p| match p {
+            Plugin::Errors(x) => Some(x.clone()),
+            _ => None,
+        })
     }
 
     #[test]

@@ -92,19 +92,14 @@ async fn get(addr: SocketAddr) -> std::io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{load_str, Plugin};
-    use std::path::Path;
+    use crate::config::directives::Plugin;
+    use crate::config::testing::first_directive;
 
     fn cfg(text: &str) -> Result<HealthConfig, ConfigError> {
-        let c = load_str(text, Path::new("Corefile"), 53)?;
-        Ok(c.blocks[0]
-            .plugins
-            .iter()
-            .find_map(|p| match p {
-                Plugin::Health(h) => Some(h.clone()),
-                _ => None,
-            })
-            .expect("a health directive"))
+        first_directive(text, |p| match p {
+            Plugin::Health(x) => Some(x.clone()),
+            _ => None,
+        })
     }
 
     #[test]

@@ -281,22 +281,17 @@ impl Observer for Log {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{load_str, Plugin};
+    use crate::config::directives::Plugin;
+    use crate::config::testing::first_directive;
     use crate::dns::observe::flags;
     use hickory_server::proto::rr::{Name, RecordType};
-    use std::path::Path;
     use std::time::Duration;
 
     fn cfg(text: &str) -> Result<LogConfig, ConfigError> {
-        let c = load_str(text, Path::new("Corefile"), 53)?;
-        Ok(c.blocks[0]
-            .plugins
-            .iter()
-            .find_map(|p| match p {
-                Plugin::Log(l) => Some(l.clone()),
-                _ => None,
-            })
-            .expect("a log directive"))
+        first_directive(text, |p| match p {
+            Plugin::Log(x) => Some(x.clone()),
+            _ => None,
+        })
     }
 
     fn sent(class: RespType, rcode: u16) -> Sent {

@@ -327,20 +327,15 @@ pub fn plugins_enabled(server: &str, zone: &str, names: &[&str]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{load_str, Plugin};
+    use crate::config::directives::Plugin;
+    use crate::config::testing::first_directive;
     use hickory_server::proto::rr::{Name, RecordType};
-    use std::path::Path;
 
     fn cfg(text: &str) -> Result<PrometheusConfig, ConfigError> {
-        let c = load_str(text, Path::new("Corefile"), 53)?;
-        Ok(c.blocks[0]
-            .plugins
-            .iter()
-            .find_map(|p| match p {
-                Plugin::Prometheus(m) => Some(m.clone()),
-                _ => None,
-            })
-            .expect("a prometheus directive"))
+        first_directive(text, |p| match p {
+            Plugin::Prometheus(x) => Some(x.clone()),
+            _ => None,
+        })
     }
 
     #[test]

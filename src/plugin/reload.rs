@@ -79,19 +79,14 @@ pub fn parse(line: &Line) -> Result<ReloadConfig, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{load_str, Plugin};
-    use std::path::Path;
+    use crate::config::directives::Plugin;
+    use crate::config::testing::first_directive;
 
     fn cfg(text: &str) -> Result<ReloadConfig, ConfigError> {
-        let c = load_str(text, Path::new("Corefile"), 53)?;
-        Ok(c.blocks[0]
-            .plugins
-            .iter()
-            .find_map(|p| match p {
-                Plugin::Reload(r) => Some(*r),
-                _ => None,
-            })
-            .expect("a reload directive"))
+        first_directive(text, |p| match p {
+            Plugin::Reload(x) => Some(*x),
+            _ => None,
+        })
     }
 
     #[test]

@@ -368,19 +368,14 @@ fn disable(o: &Line, c: &mut CacheConfig) -> Result<(), ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{load_str, Plugin};
-    use std::path::Path;
+    use crate::config::directives::Plugin;
+    use crate::config::testing::first_directive;
 
     fn cache(text: &str) -> Result<CacheConfig, ConfigError> {
-        let c = load_str(text, Path::new("Corefile"), 53)?;
-        Ok(c.blocks[0]
-            .plugins
-            .iter()
-            .find_map(|p| match p {
-                Plugin::Cache(c) => Some((**c).clone()),
-                _ => None,
-            })
-            .expect("a cache directive"))
+        first_directive(text, |p| match p {
+            Plugin::Cache(c) => Some((**c).clone()),
+            _ => None,
+        })
     }
 
     #[test]

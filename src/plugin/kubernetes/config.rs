@@ -376,15 +376,15 @@ fn apiserver_burst(opt: &Line) -> Result<u32, ConfigError> {
 mod tests {
     use super::*;
     use crate::config::args::parse_duration;
-    use crate::config::{load_str, Plugin};
+    use crate::config::directives::Plugin;
+    use crate::config::testing::first_directive_at;
     use std::path::Path;
 
     fn k(text: &str) -> Result<KubernetesConfig, ConfigError> {
-        let c = load_str(text, Path::new("/etc/kdns/Corefile"), 53)?;
-        match c.blocks[0].plugins[0].clone() {
-            Plugin::Kubernetes(k) => Ok(*k),
-            other => panic!("not kubernetes: {other:?}"),
-        }
+        first_directive_at(Path::new("/etc/kdns/Corefile"), text, |p| match p {
+            Plugin::Kubernetes(k) => Some((**k).clone()),
+            _ => None,
+        })
     }
 
     #[test]
