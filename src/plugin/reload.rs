@@ -9,12 +9,17 @@ use crate::config::args;
 use crate::config::syntax::{ConfigError, Line};
 
 const D: &str = "reload";
+/// The shortest INTERVAL CoreDNS accepts.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(2);
+/// The shortest JITTER CoreDNS accepts (besides 0).
 pub const MIN_JITTER: Duration = Duration::from_secs(1);
 
+/// One parsed `reload` directive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReloadConfig {
+    /// How often the Corefile is read again (on average).
     pub interval: Duration,
+    /// The spread around `interval`, at most half of it.
     pub jitter: Duration,
 }
 
@@ -39,6 +44,7 @@ impl ReloadConfig {
     }
 }
 
+/// Parses one `reload` line.
 pub fn parse(line: &Line) -> Result<ReloadConfig, ConfigError> {
     args::no_block(line, D)?;
     let mut c = ReloadConfig::default();
