@@ -9,7 +9,7 @@ use std::time::Duration;
 use regex::Regex;
 
 use crate::config::args;
-use crate::config::syntax::{ConfigError, Line};
+use crate::config::syntax::{ConfigError, Line, Token};
 use crate::dns::codes::type_text;
 use crate::dns::observe::{Observer, Report};
 use crate::dns::{Answer, Query};
@@ -17,24 +17,36 @@ use crate::dns::{Answer, Query};
 const D: &str = "errors";
 const MAX_REGEXP_LEN: usize = 10_000;
 
+/// The level a consolidated summary is logged at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
+    /// `error` (the default).
     Error,
+    /// `warning`.
     Warning,
+    /// `info`.
     Info,
+    /// `debug`.
     Debug,
 }
 
+/// `consolidate DURATION REGEXP [LEVEL] [show_first]`.
 #[derive(Debug, Clone)]
 pub struct Consolidate {
+    /// Errors matching `pattern` are counted over this period, then logged as one line.
     pub period: Duration,
+    /// Which errors this rule folds.
     pub pattern: Regex,
+    /// The level of the summary line.
     pub level: Level,
+    /// Log the first matching error as it comes, then the summary.
     pub show_first: bool,
 }
 
+/// One parsed `errors` directive.
 #[derive(Debug, Clone, Default)]
 pub struct ErrorsConfig {
+    /// The `consolidate` rules, in Corefile order (the first match wins).
     pub consolidate: Vec<Consolidate>,
 }
 
@@ -54,6 +66,7 @@ impl PartialEq for ErrorsConfig {
     }
 }
 
+/// Parses one `errors` line (and its block).
 pub fn parse(line: &Line) -> Result<ErrorsConfig, ConfigError> {
     match line.args() {
         [] => {}
@@ -79,80 +92,83 @@ pub fn parse(line: &Line) -> Result<ErrorsConfig, ConfigError> {
         match o.name().text.as_str() {
             // Panics are not recovered in kdns; accepted for compatibility.
             "stacktrace" => args::no_args(o, D)?,
-            "consolidate" => {
-                let a = o.args();
-                if a.len() < 2 || a.len() > 4 {
-                    return Err(ConfigError::at(
-                        o.name(),
-                        Some(D),
-                        "consolidate expects DURATION REGEXP [LEVEL] [show_first]",
-                    ));
-                }
-                let period = args::duration(&a[0], D)?;
-                if a[1].text.len() > MAX_REGEXP_LEN {
-                    return Err(ConfigError::at(
-                        &a[1],
-                        Some(D),
-                        format!(
-                            "regex pattern too long: {} > {MAX_REGEXP_LEN}",
-                            a[1].text.len()
-                        ),
-                    ));
-                }
-                let pattern = Regex::new(&a[1].text)
-                    .map_err(|e| ConfigError::at(&a[1], Some(D), e.to_string()))?;
-                let (mut level, mut show_first) = (None, false);
-                for t in &a[2..] {
-                    let l = match t.text.as_str() {
-                        "warning" => Level::Warning,
-                        "error" => Level::Error,
-                        "info" => Level::Info,
-                        "debug" => Level::Debug,
-                        "show_first" => {
-                            show_first = true;
-                            continue;
-                        }
-                        other => {
-                            return Err(ConfigError::at(
-                                t,
-                                Some(D),
-                                format!("unknown option in consolidate: {other}"),
-                            ))
-                        }
-                    };
-                    if level.is_some() {
-                        return Err(ConfigError::at(
-                            t,
-                            Some(D),
-                            "multiple log levels specified in consolidate",
-                        ));
-                    }
-                    if show_first {
-                        return Err(ConfigError::at(
-                            t,
-                            Some(D),
-                            "log level must come before show_first in consolidate",
-                        ));
-                    }
-                    level = Some(l);
-                }
-                c.consolidate.push(Consolidate {
-                    period,
-                    pattern,
-                    level: level.unwrap_or(Level::Error),
-                    show_first,
-                });
-            }
-            _ => {
-                return Err(ConfigError::at(
-                    o.name(),
-                    Some(D),
-                    format!("unknown property {:?}", o.name().text),
-                ))
-            }
+            "consolidate" => c.consolidate.push(consolidate(o)?),
+            _ => return Err(args::unknown(o, D)),
         }
     }
     Ok(c)
+}
+
+/// `consolidate DURATION REGEXP [LEVEL] [show_first]`.
+fn consolidate(o: &Line) -> Result<Consolidate, ConfigError> {
+    let a = o.args();
+    if a.len() < 2 || a.len() > 4 {
+        return Err(ConfigError::at(
+            o.name(),
+            Some(D),
+            "consolidate expects DURATION REGEXP [LEVEL] [show_first]",
+        ));
+    }
+    let period = args::duration(&a[0], D)?;
+    if a[1].text.len() > MAX_REGEXP_LEN {
+        return Err(ConfigError::at(
+            &a[1],
+            Some(D),
+            format!(
+                "regex pattern too long: {} > {MAX_REGEXP_LEN}",
+                a[1].text.len()
+            ),
+        ));
+    }
+    let pattern =
+        Regex::new(&a[1].text).map_err(|e| ConfigError::at(&a[1], Some(D), e.to_string()))?;
+    let (level, show_first) = level_and_show_first(&a[2..])?;
+    Ok(Consolidate {
+        period,
+        pattern,
+        level: level.unwrap_or(Level::Error),
+        show_first,
+    })
+}
+
+/// `[LEVEL] [show_first]` of `consolidate`, in that order, each at most once.
+fn level_and_show_first(ts: &[Token]) -> Result<(Option<Level>, bool), ConfigError> {
+    let (mut level, mut show_first) = (None, false);
+    for t in ts {
+        let l = match t.text.as_str() {
+            "warning" => Level::Warning,
+            "error" => Level::Error,
+            "info" => Level::Info,
+            "debug" => Level::Debug,
+            "show_first" => {
+                show_first = true;
+                continue;
+            }
+            other => {
+                return Err(ConfigError::at(
+                    t,
+                    Some(D),
+                    format!("unknown option in consolidate: {other}"),
+                ))
+            }
+        };
+        if level.is_some() {
+            return Err(ConfigError::at(
+                t,
+                Some(D),
+                "multiple log levels specified in consolidate",
+            ));
+        }
+        if show_first {
+            return Err(ConfigError::at(
+                t,
+                Some(D),
+                "log level must come before show_first in consolidate",
+            ));
+        }
+        level = Some(l);
+    }
+    Ok((level, show_first))
 }
 
 fn emit(level: Level, msg: &str) {
@@ -175,6 +191,7 @@ pub struct Errors {
 }
 
 impl Errors {
+    /// The directive as `c` configures it, with one counter per `consolidate` rule.
     pub fn new(c: &ErrorsConfig) -> Arc<Self> {
         Arc::new(Self {
             patterns: c
@@ -244,21 +261,16 @@ impl Observer for Errors {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{load_str, Plugin};
+    use crate::config::directives::Plugin;
+    use crate::config::testing::first_directive;
     use hickory_server::proto::op::ResponseCode;
     use hickory_server::proto::rr::{Name, RecordType};
-    use std::path::Path;
 
     fn cfg(text: &str) -> Result<ErrorsConfig, ConfigError> {
-        let c = load_str(text, Path::new("Corefile"), 53)?;
-        Ok(c.blocks[0]
-            .plugins
-            .iter()
-            .find_map(|p| match p {
-                Plugin::Errors(e) => Some(e.clone()),
-                _ => None,
-            })
-            .expect("an errors directive"))
+        first_directive(text, |p| match p {
+            Plugin::Errors(x) => Some(x.clone()),
+            _ => None,
+        })
     }
 
     #[test]

@@ -15,16 +15,21 @@ use crate::config::syntax::{ConfigError, Line};
 use crate::metrics;
 
 const D: &str = "health";
+/// Where `/health` listens when `health` names no address.
 pub const DEFAULT_ADDR: &str = ":8080";
 /// CoreDNS's buckets for the self check (`plugin.SlimTimeBuckets`).
 pub const SELF_CHECK_BUCKETS: &[f64] = &[0.00025, 0.0025, 0.025, 0.25, 2.5];
 
+/// One parsed `health` directive.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HealthConfig {
+    /// `HOST:PORT` or `:PORT` of the `/health` listener.
     pub addr: String,
+    /// `lameduck`: how long stopping waits while still answering (zero: not at all).
     pub lameduck: Duration,
 }
 
+/// Parses one `health` line (and its block).
 pub fn parse(line: &Line) -> Result<HealthConfig, ConfigError> {
     let addr = args::optional_http_addr(line, DEFAULT_ADDR, D)?;
     let mut lameduck = Duration::ZERO;
@@ -92,19 +97,14 @@ async fn get(addr: SocketAddr) -> std::io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{load_str, Plugin};
-    use std::path::Path;
+    use crate::config::directives::Plugin;
+    use crate::config::testing::first_directive;
 
     fn cfg(text: &str) -> Result<HealthConfig, ConfigError> {
-        let c = load_str(text, Path::new("Corefile"), 53)?;
-        Ok(c.blocks[0]
-            .plugins
-            .iter()
-            .find_map(|p| match p {
-                Plugin::Health(h) => Some(h.clone()),
-                _ => None,
-            })
-            .expect("a health directive"))
+        first_directive(text, |p| match p {
+            Plugin::Health(x) => Some(x.clone()),
+            _ => None,
+        })
     }
 
     #[test]

@@ -19,17 +19,22 @@ use crate::zone::names::strip_zone;
 
 const D: &str = "log";
 
+/// CoreDNS's Common Log Format, the default format (`{common}`).
 pub const COMMON: &str = "{remote}:{port} - {>id} \"{type} {class} {name} {proto} {size} {>do} {>bufsize}\" {rcode} {>rflags} {rsize} {duration}";
 
 /// Response classes a rule logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Classes {
+    /// `success`: NOERROR answers and delegations.
     pub success: bool,
+    /// `denial`: NXDOMAIN and NODATA.
     pub denial: bool,
+    /// `error`: SERVFAIL, NOTIMP and every other error.
     pub error: bool,
 }
 
 impl Classes {
+    /// `all`: every class.
     pub const ALL: Classes = Classes {
         success: true,
         denial: true,
@@ -37,38 +42,62 @@ impl Classes {
     };
 }
 
+/// A piece of a compiled log format.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Part {
+    /// Literal text.
     Text(String),
+    /// `{remote}`: the client's address (IPv6 in brackets).
     Remote,
+    /// `{local}`: the address the query came in on.
     Local,
+    /// `{port}`: the client's port.
     Port,
+    /// `{>id}`: the query ID.
     Id,
+    /// `{type}`: the query type.
     Type,
+    /// `{class}`: always `IN`.
     Class,
+    /// `{name}`: the query name, lower-case.
     Name,
+    /// `{proto}`: `udp` or `tcp`.
     Proto,
+    /// `{size}`: the query's size in bytes.
     Size,
+    /// `{>do}`: the DNSSEC OK bit.
     Do,
+    /// `{>bufsize}`: the EDNS buffer size over UDP (at least 512), 65535 over TCP.
     Bufsize,
+    /// `{>opcode}`: the opcode.
     Opcode,
+    /// `{rcode}`: the answer's RCODE name.
     Rcode,
+    /// `{>rflags}`: the answer's header flags (`qr,rd,ra`).
     Rflags,
+    /// `{rsize}`: the answer's size in bytes.
     Rsize,
+    /// `{duration}`: how long answering took (`0.000390251s`).
     Duration,
     /// `{/label}` metadata: kdns has none, CoreDNS prints `-`.
     Empty,
 }
 
+/// One name of a `log` line: what is logged for queries under it, and how.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
+    /// The name (lower-case, final dot) whose queries this rule covers.
     pub scope: String,
+    /// The compiled format.
     pub format: Vec<Part>,
+    /// The answer classes logged.
     pub classes: Classes,
 }
 
+/// The `log` lines of one server block.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LogConfig {
+    /// One rule per name, in Corefile order (the first matching name decides).
     pub rules: Vec<Rule>,
 }
 
@@ -205,6 +234,7 @@ fn ip_text(ip: IpAddr) -> String {
     }
 }
 
+/// The log line for query `q` answered as `s`.
 pub fn render(parts: &[Part], q: &Query, s: &Sent) -> String {
     let mut out = String::with_capacity(128);
     for p in parts {
@@ -238,6 +268,7 @@ pub struct Log {
 }
 
 impl Log {
+    /// The directive with `c`'s rules.
     pub fn new(c: &LogConfig) -> Arc<Self> {
         Arc::new(Self {
             rules: c.rules.clone(),
@@ -259,6 +290,7 @@ impl Log {
         logged.then(|| render(&rule.format, q, s))
     }
 
+    /// Writes the query's line to stdout (`[INFO] …`), if a rule logs it.
     pub fn observe(&self, q: &Query, s: &Sent) {
         if let Some(l) = self.line(q, s) {
             let mut out = std::io::stdout().lock();
@@ -281,22 +313,17 @@ impl Observer for Log {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{load_str, Plugin};
+    use crate::config::directives::Plugin;
+    use crate::config::testing::first_directive;
     use crate::dns::observe::flags;
     use hickory_server::proto::rr::{Name, RecordType};
-    use std::path::Path;
     use std::time::Duration;
 
     fn cfg(text: &str) -> Result<LogConfig, ConfigError> {
-        let c = load_str(text, Path::new("Corefile"), 53)?;
-        Ok(c.blocks[0]
-            .plugins
-            .iter()
-            .find_map(|p| match p {
-                Plugin::Log(l) => Some(l.clone()),
-                _ => None,
-            })
-            .expect("a log directive"))
+        first_directive(text, |p| match p {
+            Plugin::Log(x) => Some(x.clone()),
+            _ => None,
+        })
     }
 
     fn sent(class: RespType, rcode: u16) -> Sent {

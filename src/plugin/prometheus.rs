@@ -20,13 +20,17 @@ use crate::metrics::{self, Counter, Histogram, LazySeries, SIZE_BUCKETS, TIME_BU
 use crate::zone::names::strip_zone;
 
 const D: &str = "prometheus";
+/// Where `/metrics` listens when `prometheus` names no address.
 pub const DEFAULT_ADDR: &str = "localhost:9153";
 
+/// One parsed `prometheus` directive.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PrometheusConfig {
+    /// `HOST:PORT` or `:PORT` of the `/metrics` listener.
     pub addr: String,
 }
 
+/// Parses one `prometheus` line (and its block).
 pub fn parse(line: &Line) -> Result<PrometheusConfig, ConfigError> {
     let addr = args::optional_http_addr(line, DEFAULT_ADDR, D)?;
     for o in args::block(line) {
@@ -71,11 +75,15 @@ pub struct DnsMetrics {
 
 /// What one finished query reports.
 pub struct Report<'a> {
+    /// The query.
     pub query: &'a Query,
+    /// The answer's RCODE.
     pub rcode: u16,
     /// A directive wrote the answer (as opposed to returning an error code).
     pub written: bool,
+    /// The answer's size in bytes.
     pub response_size: usize,
+    /// How long answering took.
     pub took: Duration,
 }
 
@@ -126,6 +134,7 @@ pub struct FastSeries {
 }
 
 impl FastSeries {
+    /// Counts one query of this label set.
     pub fn record(&self, request_size: usize, response_size: usize, took: Duration) {
         self.requests.inc();
         if let Some(d) = &self.do_requests {
@@ -327,20 +336,15 @@ pub fn plugins_enabled(server: &str, zone: &str, names: &[&str]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{load_str, Plugin};
+    use crate::config::directives::Plugin;
+    use crate::config::testing::first_directive;
     use hickory_server::proto::rr::{Name, RecordType};
-    use std::path::Path;
 
     fn cfg(text: &str) -> Result<PrometheusConfig, ConfigError> {
-        let c = load_str(text, Path::new("Corefile"), 53)?;
-        Ok(c.blocks[0]
-            .plugins
-            .iter()
-            .find_map(|p| match p {
-                Plugin::Prometheus(m) => Some(m.clone()),
-                _ => None,
-            })
-            .expect("a prometheus directive"))
+        first_directive(text, |p| match p {
+            Plugin::Prometheus(x) => Some(x.clone()),
+            _ => None,
+        })
     }
 
     #[test]

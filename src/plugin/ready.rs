@@ -51,20 +51,15 @@ pub fn parse(line: &Line) -> Result<ReadyConfig, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{load_str, Plugin};
+    use crate::config::directives::Plugin;
+    use crate::config::testing::first_directive;
     use crate::http::readiness::Readiness;
-    use std::path::Path;
 
     fn cfg(text: &str) -> Result<ReadyConfig, ConfigError> {
-        let c = load_str(text, Path::new("Corefile"), 53)?;
-        c.blocks[0]
-            .plugins
-            .iter()
-            .find_map(|p| match p {
-                Plugin::Ready(r) => Some(r.clone()),
-                _ => None,
-            })
-            .ok_or_else(|| ConfigError::at_parts(Path::new("Corefile"), 0, None, "no ready"))
+        first_directive(text, |p| match p {
+            Plugin::Ready(x) => Some(x.clone()),
+            _ => None,
+        })
     }
 
     #[test]

@@ -9,12 +9,17 @@ use crate::config::args;
 use crate::config::syntax::{ConfigError, Line};
 
 const D: &str = "reload";
+/// The shortest INTERVAL CoreDNS accepts.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(2);
+/// The shortest JITTER CoreDNS accepts (besides 0).
 pub const MIN_JITTER: Duration = Duration::from_secs(1);
 
+/// One parsed `reload` directive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReloadConfig {
+    /// How often the Corefile is read again (on average).
     pub interval: Duration,
+    /// The spread around `interval`, at most half of it.
     pub jitter: Duration,
 }
 
@@ -39,6 +44,7 @@ impl ReloadConfig {
     }
 }
 
+/// Parses one `reload` line.
 pub fn parse(line: &Line) -> Result<ReloadConfig, ConfigError> {
     args::no_block(line, D)?;
     let mut c = ReloadConfig::default();
@@ -79,19 +85,14 @@ pub fn parse(line: &Line) -> Result<ReloadConfig, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{load_str, Plugin};
-    use std::path::Path;
+    use crate::config::directives::Plugin;
+    use crate::config::testing::first_directive;
 
     fn cfg(text: &str) -> Result<ReloadConfig, ConfigError> {
-        let c = load_str(text, Path::new("Corefile"), 53)?;
-        Ok(c.blocks[0]
-            .plugins
-            .iter()
-            .find_map(|p| match p {
-                Plugin::Reload(r) => Some(*r),
-                _ => None,
-            })
-            .expect("a reload directive"))
+        first_directive(text, |p| match p {
+            Plugin::Reload(x) => Some(*x),
+            _ => None,
+        })
     }
 
     #[test]

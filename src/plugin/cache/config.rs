@@ -2,39 +2,50 @@
 use std::time::Duration;
 
 use crate::config::args;
-use crate::config::syntax::Token;
-use crate::config::syntax::{normalize_zone, ConfigError, Line};
+use crate::config::syntax::{normalize_zone, ConfigError, Line, Token};
 
 const D: &str = "cache";
-/// CoreDNS's defaults (`plugin/pkg/dnsutil`, `plugin/cache`).
+// CoreDNS's defaults (`plugin/pkg/dnsutil`, `plugin/cache`).
+/// The success cache's TTL cap (CoreDNS's `maxTTL`).
 pub const MAX_TTL: u32 = 3600;
+/// The denial cache's TTL cap (CoreDNS's `maxNTTL`).
 pub const MAX_NTTL: u32 = 1800;
+/// CoreDNS's `minTTL` (`dnsutil.MinimalDefaultTTL`): both caches' default minimum TTL and the
+/// default `servfail` TTL.
 pub const MIN_TTL: u32 = 5;
+/// Entries per cache (success or denial) unless `success`/`denial` say otherwise.
 pub const DEFAULT_CAP: usize = 10_000;
 
 /// Limits of the success or the denial cache.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Limits {
+    /// Most entries kept.
     pub capacity: usize,
+    /// TTLs are capped at this many seconds.
     pub max_ttl: u32,
+    /// TTLs are raised to at least this many seconds.
     pub min_ttl: u32,
 }
 
+/// `prefetch AMOUNT [DURATION [PERCENTAGE%]]`: refresh popular entries before they expire.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Prefetch {
     /// Hits needed (with no gap of `duration` or more between them).
     pub amount: u32,
+    /// The longest gap between hits that still counts them as popular.
     pub duration: Duration,
     /// Refresh when the TTL left is at most this share of the original TTL.
     pub percentage: u32,
 }
 
+/// `serve_stale [DURATION] [immediate|verify …]`: answer from expired entries.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ServeStale {
     /// How long after expiry an entry may still be served.
     pub up_to: Duration,
     /// `verify`: ask first, serve stale only if that fails; `immediate`: serve stale, then refresh.
     pub verify: bool,
+    /// With `verify`: how long to wait for the fresh answer before serving the stale one.
     pub verify_timeout: Duration,
     /// The TTL stale answers carry.
     pub response_ttl: u32,
@@ -42,16 +53,26 @@ pub struct ServeStale {
     pub failure_recheck: Duration,
 }
 
+/// One parsed `cache` directive.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CacheConfig {
+    /// The zones cached (default: the server block's).
     pub zones: Vec<String>,
+    /// Limits of the cache of positive answers.
     pub success: Limits,
+    /// Limits of the cache of NXDOMAIN and NODATA answers.
     pub denial: Limits,
+    /// `prefetch`, when on.
     pub prefetch: Option<Prefetch>,
+    /// `serve_stale`, when on.
     pub serve_stale: Option<ServeStale>,
+    /// `servfail`: how long SERVFAIL answers are cached.
     pub servfail_ttl: Duration,
+    /// `disable success ZONES`: zones whose positive answers are not cached.
     pub disable_success: Vec<String>,
+    /// `disable denial ZONES`: zones whose denials are not cached.
     pub disable_denial: Vec<String>,
+    /// `keepttl`: answers from the cache carry their original TTL, not the time left.
     pub keepttl: bool,
 }
 
@@ -185,7 +206,16 @@ fn serve_stale(o: &Line) -> Result<ServeStale, ConfigError> {
 
 /// Parses one `cache` line (and its block) in a server block serving `block_zones`.
 pub fn parse(line: &Line, block_zones: &[String]) -> Result<CacheConfig, ConfigError> {
-    let mut a = line.args();
+    let mut c = directive_args(line.args(), block_zones)?;
+    for o in args::block(line) {
+        args::no_block(o, D)?;
+        option(o, &mut c)?;
+    }
+    Ok(c)
+}
+
+/// `cache [TTL] [ZONES…]`: CoreDNS's defaults, the TTL caps and the zones.
+fn directive_args(mut a: &[Token], block_zones: &[String]) -> Result<CacheConfig, ConfigError> {
     let mut success = Limits {
         capacity: DEFAULT_CAP,
         max_ttl: MAX_TTL,
@@ -210,7 +240,7 @@ pub fn parse(line: &Line, block_zones: &[String]) -> Result<CacheConfig, ConfigE
     } else {
         zone_list(a)?
     };
-    let mut c = CacheConfig {
+    Ok(CacheConfig {
         zones,
         success,
         denial,
@@ -220,117 +250,132 @@ pub fn parse(line: &Line, block_zones: &[String]) -> Result<CacheConfig, ConfigE
         disable_success: Vec::new(),
         disable_denial: Vec::new(),
         keepttl: false,
+    })
+}
+
+/// One option line of the block.
+fn option(o: &Line, c: &mut CacheConfig) -> Result<(), ConfigError> {
+    match o.name().text.as_str() {
+        "success" => limits(o, &mut c.success)?,
+        "denial" => limits(o, &mut c.denial)?,
+        "prefetch" => c.prefetch = prefetch(o)?,
+        "serve_stale" => c.serve_stale = Some(serve_stale(o)?),
+        "servfail" => c.servfail_ttl = servfail(o)?,
+        "disable" => disable(o, c)?,
+        "keepttl" => {
+            args::no_args(o, D)?;
+            c.keepttl = true;
+        }
+        "serve_stale_policy" => {
+            return Err(ConfigError::at(
+                o.name(),
+                Some(D),
+                "serve_stale_policy is not supported by kdns",
+            ))
+        }
+        _ => return Err(args::unknown(o, D)),
+    }
+    Ok(())
+}
+
+/// `prefetch AMOUNT [DURATION [PERCENTAGE%]]`; an AMOUNT of 0 turns prefetching off.
+fn prefetch(o: &Line) -> Result<Option<Prefetch>, ConfigError> {
+    let oa = o.args();
+    if oa.is_empty() || oa.len() > 3 {
+        return Err(ConfigError::at(
+            o.name(),
+            Some(D),
+            "prefetch expects AMOUNT [DURATION [PERCENTAGE%]]",
+        ));
+    }
+    let mut p = Prefetch {
+        amount: args::number(&oa[0], D, "prefetch amount", 0..=u32::MAX)?,
+        duration: Duration::from_secs(60),
+        percentage: 10,
     };
-    for o in args::block(line) {
-        args::no_block(o, D)?;
-        let oa = o.args();
-        match o.name().text.as_str() {
-            "success" => limits(o, &mut c.success)?,
-            "denial" => limits(o, &mut c.denial)?,
-            "prefetch" => {
-                if oa.is_empty() || oa.len() > 3 {
-                    return Err(ConfigError::at(
-                        o.name(),
-                        Some(D),
-                        "prefetch expects AMOUNT [DURATION [PERCENTAGE%]]",
-                    ));
-                }
-                let mut p = Prefetch {
-                    amount: args::number(&oa[0], D, "prefetch amount", 0..=u32::MAX)?,
-                    duration: Duration::from_secs(60),
-                    percentage: 10,
-                };
-                if let Some(t) = oa.get(1) {
-                    p.duration = args::duration(t, D)?;
-                }
-                if let Some(t) = oa.get(2) {
-                    let Some(num) = t.text.strip_suffix('%') else {
-                        return Err(ConfigError::at(
-                            t,
-                            Some(D),
-                            format!(
-                                "last character of percentage should be `%`, but is: {:?}",
-                                t.text.chars().last().unwrap_or(' ')
-                            ),
-                        ));
-                    };
-                    p.percentage = match num.parse::<u32>() {
-                        Ok(n) if (10..=90).contains(&n) => n,
-                        _ => {
-                            return Err(ConfigError::at(
-                                t,
-                                Some(D),
-                                format!("percentage should fall in range [10, 90]: {num}"),
-                            ))
-                        }
-                    };
-                }
-                c.prefetch = (p.amount > 0).then_some(p);
-            }
-            "serve_stale" => c.serve_stale = Some(serve_stale(o)?),
-            "servfail" => {
-                let d = args::duration(args::one(o, D, "a duration")?, D)?;
-                if d > Duration::from_secs(300) {
-                    return Err(ConfigError::at(
-                        o.name(),
-                        Some(D),
-                        "caching SERVFAIL responses over 5 minutes is not permitted",
-                    ));
-                }
-                c.servfail_ttl = d;
-            }
-            "disable" => {
-                let [kind, zs @ ..] = oa else {
-                    return Err(ConfigError::at(
-                        o.name(),
-                        Some(D),
-                        "disable expects success|denial [ZONES...]",
-                    ));
-                };
-                let zs = if zs.is_empty() {
-                    vec![".".to_string()]
-                } else {
-                    zone_list(zs)?
-                };
-                match kind.text.as_str() {
-                    "success" => c.disable_success = zs,
-                    "denial" => c.disable_denial = zs,
-                    other => return Err(ConfigError::at(kind, Some(D), format!("cache type for disable must be \"success\" or \"denial\", got {other:?}"))),
-                }
-            }
-            "keepttl" => {
-                args::no_args(o, D)?;
-                c.keepttl = true;
-            }
-            "serve_stale_policy" => {
-                return Err(ConfigError::at(
-                    o.name(),
-                    Some(D),
-                    "serve_stale_policy is not supported by kdns",
-                ))
-            }
-            _ => return Err(args::unknown(o, D)),
+    if let Some(t) = oa.get(1) {
+        p.duration = args::duration(t, D)?;
+    }
+    if let Some(t) = oa.get(2) {
+        p.percentage = percentage(t)?;
+    }
+    Ok((p.amount > 0).then_some(p))
+}
+
+/// `PERCENTAGE%`, from 10 to 90.
+fn percentage(t: &Token) -> Result<u32, ConfigError> {
+    let Some(num) = t.text.strip_suffix('%') else {
+        return Err(ConfigError::at(
+            t,
+            Some(D),
+            format!(
+                "last character of percentage should be `%`, but is: {:?}",
+                t.text.chars().last().unwrap_or(' ')
+            ),
+        ));
+    };
+    match num.parse::<u32>() {
+        Ok(n) if (10..=90).contains(&n) => Ok(n),
+        _ => Err(ConfigError::at(
+            t,
+            Some(D),
+            format!("percentage should fall in range [10, 90]: {num}"),
+        )),
+    }
+}
+
+/// `servfail DURATION`, at most 5 minutes.
+fn servfail(o: &Line) -> Result<Duration, ConfigError> {
+    let d = args::duration(args::one(o, D, "a duration")?, D)?;
+    if d > Duration::from_secs(300) {
+        return Err(ConfigError::at(
+            o.name(),
+            Some(D),
+            "caching SERVFAIL responses over 5 minutes is not permitted",
+        ));
+    }
+    Ok(d)
+}
+
+/// `disable success|denial [ZONES…]` (no zones: the root, `.`).
+fn disable(o: &Line, c: &mut CacheConfig) -> Result<(), ConfigError> {
+    let [kind, zs @ ..] = o.args() else {
+        return Err(ConfigError::at(
+            o.name(),
+            Some(D),
+            "disable expects success|denial [ZONES...]",
+        ));
+    };
+    let zs = if zs.is_empty() {
+        vec![".".to_string()]
+    } else {
+        zone_list(zs)?
+    };
+    match kind.text.as_str() {
+        "success" => c.disable_success = zs,
+        "denial" => c.disable_denial = zs,
+        other => {
+            return Err(ConfigError::at(
+                kind,
+                Some(D),
+                format!("cache type for disable must be \"success\" or \"denial\", got {other:?}"),
+            ))
         }
     }
-    Ok(c)
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{load_str, Plugin};
-    use std::path::Path;
+    use crate::config::directives::Plugin;
+    use crate::config::testing::first_directive;
 
     fn cache(text: &str) -> Result<CacheConfig, ConfigError> {
-        let c = load_str(text, Path::new("Corefile"), 53)?;
-        Ok(c.blocks[0]
-            .plugins
-            .iter()
-            .find_map(|p| match p {
-                Plugin::Cache(c) => Some((**c).clone()),
-                _ => None,
-            })
-            .expect("a cache directive"))
+        first_directive(text, |p| match p {
+            Plugin::Cache(c) => Some((**c).clone()),
+            _ => None,
+        })
     }
 
     #[test]

@@ -1,20 +1,16 @@
 //! `cache`: lookups, stores, TTLs, prefetch and serve_stale, on answers made by hand.
 use super::*;
-use crate::config::{load_str, Plugin};
+use crate::config::directives::Plugin;
+use crate::config::testing::first_directive;
 use hickory_server::proto::rr::rdata::{A, SOA};
 use hickory_server::proto::rr::{Name, RData, Record, RecordType};
-use std::path::Path;
 
 fn cache(text: &str) -> Arc<Cache> {
-    let c = load_str(text, Path::new("Corefile"), 53).unwrap();
-    let Some(Plugin::Cache(cfg)) = c.blocks[0]
-        .plugins
-        .iter()
-        .find(|p| matches!(p, Plugin::Cache(_)))
-    else {
-        panic!("no cache")
-    };
-    Cache::new(cfg, "dns://:53")
+    let c = first_directive(text, |p| match p {
+        Plugin::Cache(c) => Some((**c).clone()),
+        _ => None,
+    });
+    Cache::new(&c.unwrap(), "dns://:53")
 }
 
 fn q(name: &str) -> Query {

@@ -20,7 +20,10 @@
 //!     apiserver_burst N
 //! }
 //! ```
-use std::path::PathBuf;
+//!
+//! [`parse`] reads the directive's zones, then hands each option line to `Options::option`,
+//! which dispatches to one small function per option.
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::config::args;
@@ -34,17 +37,26 @@ const D: Option<&str> = Some("kubernetes");
 /// Where the objects come from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SourceConfig {
+    /// `manifests DIR`: YAML/JSON files, the path made absolute against the Corefile's directory.
     Manifests(PathBuf),
+    /// The API server: in-cluster, or as `endpoint`, `tls` and `kubeconfig` say.
     Api(ApiConfig),
 }
 
+/// One parsed `kubernetes` directive.
 #[derive(Debug, Clone)]
 pub struct KubernetesConfig {
+    /// What the zone answers: zones, `pods`, `ttl`, `namespaces`, `fallthrough` and the rest.
     pub options: KubeOptions,
+    /// Where the objects come from.
     pub source: SourceConfig,
+    /// `labels`: only objects matching this selector (empty: all).
     pub labels: Selector,
+    /// `namespace_labels`: only namespaces matching this selector.
     pub namespace_labels: Option<Selector>,
+    /// `noendpoints`: do not watch EndpointSlices.
     pub noendpoints: bool,
+    /// `startup_timeout`: how long to wait for the first sync before serving anyway.
     pub startup_timeout: Duration,
     /// `FILE:LINE` of the directive.
     pub at: String,
@@ -79,21 +91,49 @@ pub fn parse(line: &Line, block_zones: &[String]) -> Result<KubernetesConfig, Co
             "needs at least one zone that is not a reverse zone (e.g. cluster.local)",
         ));
     };
-    let base = name.file.parent().map(PathBuf::from).unwrap_or_default();
-    let mut opts = KubeOptions {
-        zones,
-        primary_zone,
-        ..KubeOptions::default()
-    };
-    let mut manifests: Option<PathBuf> = None;
-    let mut api = ApiConfig::default();
-    let mut api_at: Option<Token> = None;
-    let mut labels = Selector::default();
-    let mut namespace_labels = None;
-    let mut noendpoints = false;
-    let mut startup_timeout = Duration::from_secs(5);
+    let mut o = Options::new(name, zones, primary_zone);
+    for opt in args::block(line) {
+        o.option(opt)?;
+    }
+    o.finish(name)
+}
 
-    for opt in line.block.as_deref().unwrap_or_default() {
+/// What a `kubernetes` block's options have set so far.
+struct Options {
+    /// The Corefile's directory: `manifests` paths are relative to it.
+    base: PathBuf,
+    opts: KubeOptions,
+    manifests: Option<PathBuf>,
+    api: ApiConfig,
+    /// The last option that named an API connection (`endpoint`, `tls`, `kubeconfig`).
+    api_at: Option<Token>,
+    labels: Selector,
+    namespace_labels: Option<Selector>,
+    noendpoints: bool,
+    startup_timeout: Duration,
+}
+
+impl Options {
+    fn new(name: &Token, zones: Vec<String>, primary_zone: usize) -> Self {
+        Options {
+            base: name.file.parent().map(PathBuf::from).unwrap_or_default(),
+            opts: KubeOptions {
+                zones,
+                primary_zone,
+                ..KubeOptions::default()
+            },
+            manifests: None,
+            api: ApiConfig::default(),
+            api_at: None,
+            labels: Selector::default(),
+            namespace_labels: None,
+            noendpoints: false,
+            startup_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// One option line of the block.
+    fn option(&mut self, opt: &Line) -> Result<(), ConfigError> {
         let o = opt.name();
         if opt.block.is_some() {
             return Err(ConfigError::at(
@@ -102,193 +142,249 @@ pub fn parse(line: &Line, block_zones: &[String]) -> Result<KubernetesConfig, Co
                 format!("option {} takes no block", o.text),
             ));
         }
-        let args = opt.args();
         match o.text.as_str() {
-            "manifests" => {
-                let p = PathBuf::from(&one_arg(opt)?.text);
-                manifests = Some(if p.is_absolute() { p } else { base.join(p) });
-            }
-            "endpoint" => {
-                let a = one_arg(opt)?;
-                api.endpoint = Some(a.text.clone());
-                api_at = Some(o.clone());
-            }
-            "tls" => {
-                let [c, k, ca] = args else {
-                    return Err(ConfigError::at(o, D, "tls expects CERT KEY CACERT"));
-                };
-                api.tls = Some((
-                    c.text.clone().into(),
-                    k.text.clone().into(),
-                    ca.text.clone().into(),
-                ));
-                api_at = Some(o.clone());
-            }
-            "kubeconfig" => {
-                let (path, ctx) = match args {
-                    [p] => (p, None),
-                    [p, c] => (p, Some(c.text.clone())),
-                    _ => return Err(ConfigError::at(o, D, "kubeconfig expects PATH [CONTEXT]")),
-                };
-                api.kubeconfig = Some((path.text.clone().into(), ctx));
-                api_at = Some(o.clone());
-            }
-            "namespaces" => {
-                if args.is_empty() {
-                    return Err(ConfigError::at(
-                        o,
-                        D,
-                        "namespaces expects at least one namespace",
-                    ));
-                }
-                opts.namespaces = args.iter().map(|a| a.text.to_ascii_lowercase()).collect();
-            }
-            "labels" | "namespace_labels" => {
-                if args.is_empty() {
-                    return Err(ConfigError::at(
-                        o,
-                        D,
-                        format!("{} expects a label selector", o.text),
-                    ));
-                }
-                let text = args
-                    .iter()
-                    .map(|a| a.text.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                let sel =
-                    Selector::parse(&text).map_err(|e| ConfigError::at(o, D, e.to_string()))?;
-                if o.text == "labels" {
-                    labels = sel;
-                } else {
-                    namespace_labels = Some(sel);
-                }
-            }
-            "pods" => {
-                opts.pods = match one_arg(opt)?.text.as_str() {
-                    "disabled" => PodMode::Disabled,
-                    "insecure" => PodMode::Insecure,
-                    "verified" => PodMode::Verified,
-                    other => {
-                        return Err(ConfigError::at(
-                            o,
-                            D,
-                            format!(
-                                "pods: invalid mode {other:?} (disabled, insecure or verified)"
-                            ),
-                        ))
-                    }
-                }
-            }
-            "endpoint_pod_names" => {
-                no_args(opt)?;
-                opts.endpoint_pod_names = true;
-            }
-            "ttl" => {
-                let a = one_arg(opt)?;
-                let ttl: u32 = a.text.parse().ok().filter(|t| *t <= 3600).ok_or_else(|| {
-                    ConfigError::at(
-                        a,
-                        D,
-                        format!(
-                            "ttl must be a number of seconds from 0 to 3600, got {:?}",
-                            a.text
-                        ),
-                    )
-                })?;
-                opts.ttl = ttl;
-            }
-            "noendpoints" => {
-                no_args(opt)?;
-                noendpoints = true;
-            }
-            "zonal" => {
-                no_args(opt)?;
-                opts.zonal = true;
-            }
-            "fallthrough" => {
-                opts.fallthrough = if args.is_empty() {
-                    Fallthrough::All
-                } else {
-                    Fallthrough::Zones(zones_of(args)?)
-                };
-            }
-            "ignore" => {
-                let a = one_arg(opt)?;
-                if a.text != "empty_service" {
-                    return Err(ConfigError::at(
-                        a,
-                        D,
-                        format!("ignore: unknown value {:?} (only empty_service)", a.text),
-                    ));
-                }
-                opts.ignore_empty_service = true;
-            }
-            "startup_timeout" => {
-                let a = one_arg(opt)?;
-                startup_timeout = args::parse_duration(&a.text).ok_or_else(|| {
-                    ConfigError::at(
-                        a,
-                        D,
-                        format!("startup_timeout: invalid duration {:?} (e.g. 5s)", a.text),
-                    )
-                })?;
-            }
-            "apiserver_qps" => {
-                let a = one_arg(opt)?;
-                api.qps = Some(a.text.parse().ok().filter(|q: &f32| *q > 0.0).ok_or_else(
-                    || ConfigError::at(a, D, "apiserver_qps must be a positive number"),
-                )?);
-            }
-            "apiserver_burst" => {
-                let a = one_arg(opt)?;
-                api.burst = Some(a.text.parse().ok().filter(|b: &u32| *b > 0).ok_or_else(
-                    || ConfigError::at(a, D, "apiserver_burst must be a positive integer"),
-                )?);
-            }
-            other => return Err(ConfigError::at(o, D, format!("unknown property {other:?}"))),
+            "manifests" => self.manifests = Some(manifests(opt, &self.base)?),
+            "endpoint" => self.api.endpoint = Some(self.api_option(opt, endpoint)?),
+            "tls" => self.api.tls = Some(self.api_option(opt, tls)?),
+            "kubeconfig" => self.api.kubeconfig = Some(self.api_option(opt, kubeconfig)?),
+            "namespaces" => self.opts.namespaces = namespaces(opt)?,
+            "labels" => self.labels = selector(opt)?,
+            "namespace_labels" => self.namespace_labels = Some(selector(opt)?),
+            "pods" => self.opts.pods = pods(opt)?,
+            "endpoint_pod_names" => self.opts.endpoint_pod_names = flag(opt)?,
+            "ttl" => self.opts.ttl = ttl(opt)?,
+            "noendpoints" => self.noendpoints = flag(opt)?,
+            "zonal" => self.opts.zonal = flag(opt)?,
+            "fallthrough" => self.opts.fallthrough = fallthrough(opt)?,
+            "ignore" => self.opts.ignore_empty_service = ignore(opt)?,
+            "startup_timeout" => self.startup_timeout = startup_timeout(opt)?,
+            "apiserver_qps" => self.api.qps = Some(apiserver_qps(opt)?),
+            "apiserver_burst" => self.api.burst = Some(apiserver_burst(opt)?),
+            _ => return Err(args::unknown(opt, "kubernetes")),
         }
+        Ok(())
     }
-    if opts.zonal && noendpoints {
+
+    /// An option naming the API connection: parsed by `f`, remembered for the `manifests` check.
+    fn api_option<T>(
+        &mut self,
+        opt: &Line,
+        f: fn(&Line) -> Result<T, ConfigError>,
+    ) -> Result<T, ConfigError> {
+        let v = f(opt)?;
+        self.api_at = Some(opt.name().clone());
+        Ok(v)
+    }
+
+    /// The checks across options, then the directive's config.
+    fn finish(self, name: &Token) -> Result<KubernetesConfig, ConfigError> {
+        if self.opts.zonal && self.noendpoints {
+            return Err(ConfigError::at(
+                name,
+                D,
+                "zonal requires the endpoint cache; remove noendpoints",
+            ));
+        }
+        let source = match (self.manifests, self.api_at) {
+            (Some(_), Some(t)) => return Err(ConfigError::at(
+                &t,
+                D,
+                "manifests and an API connection (endpoint, tls, kubeconfig) are mutually exclusive",
+            )),
+            (Some(dir), None) => SourceConfig::Manifests(dir),
+            (None, _) => SourceConfig::Api(self.api),
+        };
+        Ok(KubernetesConfig {
+            options: self.opts,
+            source,
+            labels: self.labels,
+            namespace_labels: self.namespace_labels,
+            noendpoints: self.noendpoints,
+            startup_timeout: self.startup_timeout,
+            at: name.at(),
+        })
+    }
+}
+
+/// `manifests DIR`, relative to `base` unless absolute.
+fn manifests(opt: &Line, base: &Path) -> Result<PathBuf, ConfigError> {
+    let p = PathBuf::from(&one_arg(opt)?.text);
+    Ok(if p.is_absolute() { p } else { base.join(p) })
+}
+
+/// `endpoint URL`.
+fn endpoint(opt: &Line) -> Result<String, ConfigError> {
+    Ok(one_arg(opt)?.text.clone())
+}
+
+/// `tls CERT KEY CACERT`.
+fn tls(opt: &Line) -> Result<(PathBuf, PathBuf, PathBuf), ConfigError> {
+    let [c, k, ca] = opt.args() else {
         return Err(ConfigError::at(
-            name,
+            opt.name(),
             D,
-            "zonal requires the endpoint cache; remove noendpoints",
+            "tls expects CERT KEY CACERT",
+        ));
+    };
+    Ok((
+        c.text.clone().into(),
+        k.text.clone().into(),
+        ca.text.clone().into(),
+    ))
+}
+
+/// `kubeconfig PATH [CONTEXT]`.
+fn kubeconfig(opt: &Line) -> Result<(PathBuf, Option<String>), ConfigError> {
+    let (path, ctx) = match opt.args() {
+        [p] => (p, None),
+        [p, c] => (p, Some(c.text.clone())),
+        _ => {
+            return Err(ConfigError::at(
+                opt.name(),
+                D,
+                "kubeconfig expects PATH [CONTEXT]",
+            ))
+        }
+    };
+    Ok((path.text.clone().into(), ctx))
+}
+
+/// `namespaces NS…`, lower-cased.
+fn namespaces(opt: &Line) -> Result<Vec<String>, ConfigError> {
+    let args = opt.args();
+    if args.is_empty() {
+        return Err(ConfigError::at(
+            opt.name(),
+            D,
+            "namespaces expects at least one namespace",
         ));
     }
-    let source = match (manifests, api_at) {
-        (Some(_), Some(t)) => return Err(ConfigError::at(
-            &t,
+    Ok(args.iter().map(|a| a.text.to_ascii_lowercase()).collect())
+}
+
+/// `labels SELECTOR` and `namespace_labels SELECTOR`: the words joined by spaces.
+fn selector(opt: &Line) -> Result<Selector, ConfigError> {
+    let (o, args) = (opt.name(), opt.args());
+    if args.is_empty() {
+        return Err(ConfigError::at(
+            o,
             D,
-            "manifests and an API connection (endpoint, tls, kubeconfig) are mutually exclusive",
-        )),
-        (Some(dir), None) => SourceConfig::Manifests(dir),
-        (None, _) => SourceConfig::Api(api),
-    };
-    Ok(KubernetesConfig {
-        options: opts,
-        source,
-        labels,
-        namespace_labels,
-        noendpoints,
-        startup_timeout,
-        at: name.at(),
+            format!("{} expects a label selector", o.text),
+        ));
+    }
+    let text = args
+        .iter()
+        .map(|a| a.text.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    Selector::parse(&text).map_err(|e| ConfigError::at(o, D, e.to_string()))
+}
+
+/// `pods disabled|insecure|verified`.
+fn pods(opt: &Line) -> Result<PodMode, ConfigError> {
+    Ok(match one_arg(opt)?.text.as_str() {
+        "disabled" => PodMode::Disabled,
+        "insecure" => PodMode::Insecure,
+        "verified" => PodMode::Verified,
+        other => {
+            return Err(ConfigError::at(
+                opt.name(),
+                D,
+                format!("pods: invalid mode {other:?} (disabled, insecure or verified)"),
+            ))
+        }
     })
+}
+
+/// An option without arguments that switches something on: `endpoint_pod_names`,
+/// `noendpoints`, `zonal`.
+fn flag(opt: &Line) -> Result<bool, ConfigError> {
+    no_args(opt)?;
+    Ok(true)
+}
+
+/// `ttl 0..3600`.
+fn ttl(opt: &Line) -> Result<u32, ConfigError> {
+    let a = one_arg(opt)?;
+    a.text.parse().ok().filter(|t| *t <= 3600).ok_or_else(|| {
+        ConfigError::at(
+            a,
+            D,
+            format!(
+                "ttl must be a number of seconds from 0 to 3600, got {:?}",
+                a.text
+            ),
+        )
+    })
+}
+
+/// `fallthrough [ZONES…]`.
+fn fallthrough(opt: &Line) -> Result<Fallthrough, ConfigError> {
+    Ok(if opt.args().is_empty() {
+        Fallthrough::All
+    } else {
+        Fallthrough::Zones(zones_of(opt.args())?)
+    })
+}
+
+/// `ignore empty_service`.
+fn ignore(opt: &Line) -> Result<bool, ConfigError> {
+    let a = one_arg(opt)?;
+    if a.text != "empty_service" {
+        return Err(ConfigError::at(
+            a,
+            D,
+            format!("ignore: unknown value {:?} (only empty_service)", a.text),
+        ));
+    }
+    Ok(true)
+}
+
+/// `startup_timeout DURATION`.
+fn startup_timeout(opt: &Line) -> Result<Duration, ConfigError> {
+    let a = one_arg(opt)?;
+    args::parse_duration(&a.text).ok_or_else(|| {
+        ConfigError::at(
+            a,
+            D,
+            format!("startup_timeout: invalid duration {:?} (e.g. 5s)", a.text),
+        )
+    })
+}
+
+/// `apiserver_qps N`, a positive number.
+fn apiserver_qps(opt: &Line) -> Result<f32, ConfigError> {
+    let a = one_arg(opt)?;
+    a.text
+        .parse()
+        .ok()
+        .filter(|q: &f32| *q > 0.0)
+        .ok_or_else(|| ConfigError::at(a, D, "apiserver_qps must be a positive number"))
+}
+
+/// `apiserver_burst N`, a positive integer.
+fn apiserver_burst(opt: &Line) -> Result<u32, ConfigError> {
+    let a = one_arg(opt)?;
+    a.text
+        .parse()
+        .ok()
+        .filter(|b: &u32| *b > 0)
+        .ok_or_else(|| ConfigError::at(a, D, "apiserver_burst must be a positive integer"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::args::parse_duration;
-    use crate::config::{load_str, Plugin};
+    use crate::config::directives::Plugin;
+    use crate::config::testing::first_directive_at;
     use std::path::Path;
 
     fn k(text: &str) -> Result<KubernetesConfig, ConfigError> {
-        let c = load_str(text, Path::new("/etc/kdns/Corefile"), 53)?;
-        match c.blocks[0].plugins[0].clone() {
-            Plugin::Kubernetes(k) => Ok(*k),
-            other => panic!("not kubernetes: {other:?}"),
-        }
+        first_directive_at(Path::new("/etc/kdns/Corefile"), text, |p| match p {
+            Plugin::Kubernetes(k) => Some((**k).clone()),
+            _ => None,
+        })
     }
 
     #[test]

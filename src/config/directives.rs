@@ -1,0 +1,148 @@
+//! The directives a server block may hold: [`Plugin`] (one parsed directive), CoreDNS's
+//! directive table in execution order ([`COREDNS_DIRECTIVES`], plugin.cfg) and the part of it
+//! kdns implements ([`SUPPORTED`]).
+use crate::plugin::cache::CacheConfig;
+use crate::plugin::errors::ErrorsConfig;
+use crate::plugin::forward::ForwardConfig;
+use crate::plugin::health::HealthConfig;
+use crate::plugin::kubernetes::config::KubernetesConfig;
+use crate::plugin::log::LogConfig;
+use crate::plugin::prometheus::PrometheusConfig;
+use crate::plugin::ready::ReadyConfig;
+use crate::plugin::reload::ReloadConfig;
+
+/// One directive of a server block; a block's list is in CoreDNS's plugin order (plugin.cfg).
+#[derive(Debug, Clone)]
+pub enum Plugin {
+    /// `kubernetes`: the cluster zone.
+    Kubernetes(Box<KubernetesConfig>),
+    /// `forward`: one per `forward` line, in Corefile order.
+    Forward(Box<ForwardConfig>),
+    /// `cache`.
+    Cache(Box<CacheConfig>),
+    /// `health`.
+    Health(HealthConfig),
+    /// `ready`.
+    Ready(ReadyConfig),
+    /// `prometheus`.
+    Prometheus(PrometheusConfig),
+    /// `errors`.
+    Errors(ErrorsConfig),
+    /// `log`: the rules of every `log` line of the block.
+    Log(LogConfig),
+    /// `loop`.
+    Loop,
+    /// `reload`.
+    Reload(ReloadConfig),
+    /// `loadbalance` (round robin).
+    Loadbalance,
+}
+
+impl Plugin {
+    /// The directive's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Plugin::Kubernetes(_) => "kubernetes",
+            Plugin::Forward(_) => "forward",
+            Plugin::Cache(_) => "cache",
+            Plugin::Health(_) => "health",
+            Plugin::Ready(_) => "ready",
+            Plugin::Prometheus(_) => "prometheus",
+            Plugin::Errors(_) => "errors",
+            Plugin::Log(_) => "log",
+            Plugin::Loop => "loop",
+            Plugin::Reload(_) => "reload",
+            Plugin::Loadbalance => "loadbalance",
+        }
+    }
+
+    /// Position in CoreDNS's execution order.
+    pub fn order(&self) -> usize {
+        let n = self.name();
+        COREDNS_DIRECTIVES
+            .iter()
+            .position(|d| *d == n)
+            .unwrap_or(usize::MAX)
+    }
+}
+
+/// Every directive CoreDNS 1.14 knows (plugin.cfg), in its execution order.
+pub const COREDNS_DIRECTIVES: &[&str] = &[
+    "root",
+    "metadata",
+    "geoip",
+    "cancel",
+    "tls",
+    "quic",
+    "grpc_server",
+    "https",
+    "https3",
+    "timeouts",
+    "multisocket",
+    "reload",
+    "nsid",
+    "bufsize",
+    "bind",
+    "debug",
+    "trace",
+    "ready",
+    "health",
+    "pprof",
+    "prometheus",
+    "errors",
+    "log",
+    "dnstap",
+    "local",
+    "dns64",
+    "acl",
+    "any",
+    "chaos",
+    "loadbalance",
+    "tsig",
+    "cache",
+    "rewrite",
+    "header",
+    "dnssec",
+    "autopath",
+    "minimal",
+    "template",
+    "transfer",
+    "hosts",
+    "route53",
+    "azure",
+    "clouddns",
+    "k8s_external",
+    "kubernetes",
+    "file",
+    "auto",
+    "secondary",
+    "etcd",
+    "loop",
+    "forward",
+    "grpc",
+    "erratic",
+    "whoami",
+    "on",
+    "sign",
+    "view",
+    "nomad",
+];
+
+/// Directives kdns implements.
+pub const SUPPORTED: &[&str] = &[
+    "bind",
+    "cache",
+    "errors",
+    "forward",
+    "health",
+    "kubernetes",
+    "loadbalance",
+    "log",
+    "loop",
+    "prometheus",
+    "ready",
+    "reload",
+];
+
+/// Directives that may appear more than once in a server block.
+pub(super) const REPEATABLE: &[&str] = &["bind", "forward", "log"];
