@@ -104,7 +104,7 @@ pub struct Reply {
     /// A CNAME pointed outside the zone: the caller may resolve `(target, qtype)` through the
     /// rest of its chain and append what it finds to the answer, as CoreDNS's upstream lookup.
     pub chase: Option<(String, u16)>,
-    /// The one namespace this positive answer was built from (see `lookup::namespace_scope`):
+    /// The one namespace this positive answer was built from (see `scope::namespace_scope`):
     /// it stays right while that namespace's objects are unchanged.
     pub scope: Option<std::sync::Arc<str>>,
 }
