@@ -24,7 +24,7 @@ use crate::plugin::ready::Readiness;
 use crate::plugin::reload::ReloadConfig;
 use crate::source::kube::{SourceError, WatchOptions};
 use crate::source::manifests::{self, Filter, ManifestError};
-use crate::zone::{PodMode, Zone, ZoneHandle};
+use crate::zone::{PodMode, Versions, Zone, ZoneHandle};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -166,12 +166,11 @@ pub fn prepare(cfg: &Config) -> Result<Prepared, AppError> {
                     let zones = k.options.zones.join(" ");
                     let (handle, startup_deadline) = match &k.source {
                         SourceConfig::Manifests(dir) => {
-                            let zone = manifests::build_zone(dir, &filter).map_err(|source| {
-                                AppError::Manifests {
+                            let zone = manifests::build_zone(dir, &filter, Versions::new())
+                                .map_err(|source| AppError::Manifests {
                                     at: k.at.clone(),
                                     source,
-                                }
-                            })?;
+                                })?;
                             // Manifests are ready once loaded.
                             ready.register("kubernetes").set(true);
                             parts.push(format!(

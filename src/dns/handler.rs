@@ -191,10 +191,12 @@ impl Router {
                         zone,
                         startup_deadline,
                     } => {
-                        let mut snapshot = zone.load();
+                        // The generation is read before the snapshot is loaded (see
+                        // `ZoneHandle::load_with_generation`).
+                        let (mut generation, mut snapshot) = zone.load_with_generation();
                         if !snapshot.synced {
                             if let Some(deadline) = startup_deadline {
-                                snapshot = zone.wait_synced(*deadline).await;
+                                (generation, snapshot) = zone.wait_synced(*deadline).await;
                             }
                         }
                         let mut text = q.name.to_ascii();
@@ -214,14 +216,15 @@ impl Router {
                                 a.cacheable = snapshot.synced
                                     && reply.chase.is_none()
                                     && matches!(reply.rcode(), Rcode::NoError | Rcode::NxDomain);
-                                // Decided by one namespace alone: the UDP path may keep it
-                                // across changes elsewhere (versions from this same snapshot).
-                                a.scope = reply.scope.as_ref().and_then(|ns| {
-                                    Some(Scope {
-                                        zone: zone.clone(),
-                                        ns: ns.clone(),
-                                        version: snapshot.ns_version(ns)?,
-                                    })
+                                // What it was decided by, for the UDP path: this zone at this
+                                // generation, or one namespace alone (its version from this
+                                // same snapshot), kept across changes elsewhere.
+                                a.scope = a.cacheable.then(|| Scope {
+                                    zone: zone.clone(),
+                                    generation,
+                                    ns: reply.scope.as_ref().and_then(|ns| {
+                                        Some((ns.clone(), snapshot.ns_version(ns)?))
+                                    }),
                                 });
                                 if let Some((target, qt)) = reply.chase {
                                     if q.depth < MAX_DEPTH {

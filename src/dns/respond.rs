@@ -1,8 +1,8 @@
 //! One request, bytes in and bytes out: decode, check, run the chain, encode (truncating UDP
 //! answers that do not fit), then report to the block's observers (metrics, errors, log).
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Weak};
+use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use hickory_server::net::xfer::Protocol;
@@ -15,8 +15,7 @@ use hickory_server::server::Request;
 use hickory_server::zone_handler::MessageResponseBuilder;
 
 use super::handler::{Block, Router, MAX_UDP_PAYLOAD};
-use super::query::{lower_text, Answer, Proto, Query, Scope};
-use crate::metrics::Counter;
+use super::query::{lower_text, Answer, Proto, Query};
 use crate::plugin::cache::item::classify;
 use crate::plugin::loadbalance;
 use crate::plugin::log::{flags, Sent};
@@ -30,48 +29,11 @@ pub struct Responder {
 
 /// What to report once the answer is on its way.
 pub struct Done {
+    router: Weak<Router>,
     block: Arc<Block>,
     query: Query,
     answer: Answer,
     sent: Sent,
-}
-
-/// When a cached UDP answer may be replayed.
-pub enum Validity {
-    /// Until any zone or the configuration changes (the global generation moves).
-    Generation(u64),
-    /// While the namespace's version in its zone and the configuration are unchanged.
-    Namespace { scope: Scope, config: u64 },
-}
-
-impl Validity {
-    pub fn holds(&self) -> bool {
-        match self {
-            Validity::Generation(g) => *g == crate::zone::store::generation(),
-            Validity::Namespace { scope, config } => {
-                *config == crate::zone::store::config_generation()
-                    && scope.zone.ns_version(&scope.ns) == Some(scope.version)
-            }
-        }
-    }
-}
-
-/// What replaying a cached UDP answer counts: the block's metrics and the caches' lookups.
-#[derive(Default)]
-pub struct Replay {
-    metrics: Option<FastSeries>,
-    counters: Vec<Arc<Counter>>,
-}
-
-impl Replay {
-    pub fn record(&self, request_size: usize, response_size: usize, took: Duration) {
-        for c in &self.counters {
-            c.inc();
-        }
-        if let Some(m) = &self.metrics {
-            m.record(request_size, response_size, took);
-        }
-    }
 }
 
 impl Done {
@@ -84,21 +46,19 @@ impl Done {
             && !(self.block.shuffles() && loadbalance::would_shuffle(&self.answer))
     }
 
-    /// How long a replay of these bytes stays right: while the namespace it was decided by is
-    /// unchanged (and the configuration is the same), else until anything changes.
-    pub fn validity(&self, generation: u64) -> Validity {
-        match &self.answer.scope {
-            Some(s) => Validity::Namespace {
-                scope: s.clone(),
-                config: crate::zone::store::config_generation(),
-            },
-            None => Validity::Generation(generation),
-        }
+    /// The answer sent.
+    pub fn answer(&self) -> &Answer {
+        &self.answer
     }
 
-    /// What a replay must count.
-    pub fn replay(&self) -> Arc<Replay> {
-        let metrics = self.block.observers.metrics.as_ref().and_then(|m| {
+    /// The router that answered (its identity is the configuration a replay belongs to).
+    pub fn router(&self) -> &Weak<Router> {
+        &self.router
+    }
+
+    /// The block's pre-resolved `prometheus` series for this query, for a replay to count.
+    pub fn fast_series(&self) -> Option<FastSeries> {
+        self.block.observers.metrics.as_ref().and_then(|m| {
             m.fast(&Report {
                 query: &self.query,
                 rcode: self.sent.rcode,
@@ -106,10 +66,6 @@ impl Done {
                 response_size: self.sent.rsize,
                 took: self.sent.took,
             })
-        });
-        Arc::new(Replay {
-            metrics,
-            counters: self.answer.replay.clone(),
         })
     }
 
@@ -289,6 +245,7 @@ impl Responder {
             let h: &Metadata = &info;
             let class = classify(&answer, &query.name, query.qtype);
             Done {
+                router: Arc::downgrade(&router),
                 sent: Sent {
                     rcode: u16::from(h.response_code),
                     class,

@@ -357,7 +357,7 @@ async fn writer(
 ) {
     let started = Instant::now();
     let metrics = SourceMetrics::new();
-    let mut store = Store::new();
+    let mut store = Store::with_versions(zone.versions());
     let mut listed: Vec<Kind> = Vec::new();
     let mut relists: Vec<Relist> = Vec::new();
     let mut failing: Vec<Kind> = Vec::new();

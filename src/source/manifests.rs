@@ -22,7 +22,7 @@ use super::convert;
 use super::objects::{ServiceObj, SliceObj};
 use super::selector::Selector;
 use crate::zone::model::Namespace;
-use crate::zone::{Change, Store, Zone, ZoneHandle};
+use crate::zone::{Change, Store, Versions, Zone, ZoneHandle};
 
 /// Where an object was read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -393,10 +393,14 @@ pub fn changes(objects: &[Located], filter: &Filter) -> Vec<Change> {
     all
 }
 
-/// Loads `dir` into a complete, synced zone.
-pub fn build_zone(dir: &Path, filter: &Filter) -> Result<Arc<Zone>, ManifestError> {
+/// Loads `dir` into a complete, synced zone, drawing namespace versions from `versions`.
+pub fn build_zone(
+    dir: &Path,
+    filter: &Filter,
+    versions: Versions,
+) -> Result<Arc<Zone>, ManifestError> {
     let objects = load_dir(dir)?;
-    let mut store = Store::new();
+    let mut store = Store::with_versions(versions);
     for c in changes(&objects, filter) {
         store.apply(c);
     }
@@ -433,7 +437,8 @@ pub fn watch(
             while rx.try_recv().is_ok() {}
             let d = dir.clone();
             let f = filter.clone();
-            match tokio::task::spawn_blocking(move || build_zone(&d, &f)).await {
+            let v = handle.versions();
+            match tokio::task::spawn_blocking(move || build_zone(&d, &f, v)).await {
                 Ok(Ok(zone)) => {
                     tracing::info!(dir = %dir.display(), services = zone.service_count(), "manifests reloaded");
                     handle.publish(zone);

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use super::model::Service;
 use super::options::KubeOptions;
 use super::record::{Owner, RData, Record, Soa};
-use super::store::Zone;
+use super::snapshot::Zone;
 
 /// CoreDNS's `msg.Service`: one thing a name resolves to.
 #[derive(Debug, Clone)]

@@ -16,7 +16,7 @@ use super::options::KubeOptions;
 use super::qname::Found;
 use super::record::{qtype, Outcome, Owner, RData, Rcode, Record, Reply};
 use super::scope::namespace_scope;
-use super::store::Zone;
+use super::snapshot::Zone;
 
 /// Answers `qname` (as written by the client, absolute) for `qt`.
 pub fn serve(opts: &KubeOptions, zone: &Zone, qname: &str, qt: u16) -> Outcome {

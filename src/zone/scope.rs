@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::names::strip_zone;
 use super::record::{Owner, RData, Reply};
-use super::store::Zone;
+use super::snapshot::Zone;
 
 #[cfg(test)]
 mod tests;
