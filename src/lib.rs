@@ -16,9 +16,14 @@
 //! | Corefile server blocks and directives, `FILE:LINE` errors | `src/config/mod.rs` |
 //! | the `kubernetes` directive and its options | `src/config/kubernetes.rs` |
 //! | zone model: services, endpoints, pods (our own compact types) | `src/zone/model.rs` |
-//! | incremental store and immutable snapshots, atomic swap | `src/zone/store.rs` |
-//! | answering a query from a snapshot (the CoreDNS rules) | `src/zone/lookup.rs` |
-//! | dashed IPs, reverse names | `src/zone/names.rs` |
+//! | the immutable snapshot queries read, namespace versions | `src/zone/snapshot.rs` |
+//! | incremental store: changes, relists, reverse indices | `src/zone/store.rs`, `index.rs` |
+//! | the published zone: atomic swap, publish generation | `src/zone/handle.rs` |
+//! | the snapshot-friendly map behind every index (delta over a shared base) | `src/zone/layered.rs` |
+//! | the `kubernetes` options that shape answers | `src/zone/options.rs` |
+//! | answering a query from a snapshot (the CoreDNS rules) | `src/zone/lookup.rs`, `ctx.rs`, `items.rs` |
+//! | the question name, reverse names and PTR, the namespace scope of an answer | `src/zone/qname.rs`, `reverse.rs`, `scope.rs` |
+//! | dashed IPs, endpoint labels, zone suffixes | `src/zone/names.rs` |
 //! | the records the zone answers with | `src/zone/record.rs` |
 //! | Kubernetes objects → zone model | `src/source/convert.rs` |
 //! | YAML/JSON manifests on disk, watched | `src/source/manifests.rs` |
@@ -31,7 +36,7 @@
 //! | wiring: Corefile → sources, zones, directive chains, HTTP endpoints | `src/app.rs` |
 //! | serving lifecycle: listeners, `reload` swaps, lameduck and stopping | `src/serve.rs` |
 //! | DNS listeners: sockets, TCP connections, stopping with queries in flight | `src/dns/server.rs` |
-//! | the UDP loop and its per-socket packet cache | `src/dns/udp.rs` |
+//! | the UDP loop and its per-socket packet cache (when a replay is still right) | `src/dns/udp.rs` |
 //! | one request: decode, chain, encode (UDP truncation), observers | `src/dns/respond.rs` |
 //! | the directive chain: routing to server blocks, plugin.cfg order | `src/dns/handler.rs` |
 //! | what the chain sees and gives: `Query`, `Answer` | `src/dns/query.rs` |

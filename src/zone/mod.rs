@@ -23,6 +23,7 @@
 //!
 //! Children import from the file that defines an item, never through this file's
 //! re-exports, so no two files import each other.
+#![warn(missing_docs)]
 
 mod ctx;
 mod handle;
