@@ -26,7 +26,7 @@ use crate::plugin::reload::ReloadConfig;
 use crate::source::api::ApiConfig;
 use crate::source::manifests::{self, ManifestError};
 use crate::source::{Filter, SourceError, WatchOptions};
-use crate::zone::{PodMode, Zone, ZoneHandle};
+use crate::zone::{PodMode, Versions, Zone, ZoneHandle};
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum AppError {
@@ -333,9 +333,11 @@ impl Prepared {
         dir: &Path,
         filter: Filter,
     ) -> Result<ZoneHandle, AppError> {
-        let zone = manifests::build_zone(dir, &filter).map_err(|source| AppError::Manifests {
-            at: k.at.clone(),
-            source,
+        let zone = manifests::build_zone(dir, &filter, Versions::new()).map_err(|source| {
+            AppError::Manifests {
+                at: k.at.clone(),
+                source,
+            }
         })?;
         // Manifests are ready once loaded.
         self.ready.register("kubernetes").set(true);
@@ -403,7 +405,6 @@ pub(crate) fn listen_plan(cfg: &Config) -> Vec<(u16, Vec<IpAddr>)> {
     }
     ports
 }
-
 
 /// `coredns_plugin_enabled` for the blocks with `prometheus`.
 pub(crate) fn report_enabled(cfg: &Config) {

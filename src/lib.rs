@@ -62,12 +62,16 @@
 //! | | slim Service/EndpointSlice serde types (only the fields DNS reads) | `src/source/objects.rs` |
 //! | | protobuf: wire reader, streaming list decoder, metadata, Service, EndpointSlice, Status | `src/source/proto/mod.rs`, `src/source/proto/wire.rs`, `src/source/proto/list.rs`, `src/source/proto/meta.rs`, `src/source/proto/service.rs`, `src/source/proto/slice.rs`, `src/source/proto/status.rs` |
 //! | | Services for `kdns env` from manifests or a kubeconfig | `src/source/env_input.rs` |
-//! | zone (core) | the snapshot, the store, the answer rules | `src/zone/mod.rs` |
+//! | zone (core) | the snapshot, the store, the answer rules (imports nothing of the crate) | `src/zone/mod.rs` |
 //! | | zone model: services, endpoints, pods (our own compact types) | `src/zone/model.rs` |
-//! | | persistent maps: shared hash base + small delta | `src/zone/layered.rs` |
-//! | | incremental store and immutable snapshots, atomic swap | `src/zone/store.rs` |
-//! | | answering a query from a snapshot (the CoreDNS rules) | `src/zone/lookup.rs` |
-//! | | dashed IPs, reverse names | `src/zone/names.rs` |
+//! | | the immutable snapshot queries read, namespace versions | `src/zone/snapshot.rs` |
+//! | | incremental store: changes, relists; reverse indices | `src/zone/store.rs`, `src/zone/index.rs` |
+//! | | the published zone: atomic swap, publish generation | `src/zone/handle.rs` |
+//! | | the snapshot-friendly map behind every index (delta over a shared base) | `src/zone/layered.rs` |
+//! | | the `kubernetes` options that shape answers | `src/zone/options.rs` |
+//! | | answering a query from a snapshot (the CoreDNS rules) | `src/zone/lookup.rs`, `src/zone/ctx.rs`, `src/zone/items.rs` |
+//! | | the question name; reverse names and PTR; the namespace scope of an answer | `src/zone/qname.rs`, `src/zone/reverse.rs`, `src/zone/scope.rs` |
+//! | | dashed IPs, endpoint labels, zone suffixes | `src/zone/names.rs` |
 //! | | the records the zone answers with | `src/zone/record.rs` |
 //! | env vars | kubelet service environment variables | `src/envvars/mod.rs` |
 //! | | what they are made from and of | `src/envvars/model.rs` |

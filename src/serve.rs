@@ -230,9 +230,9 @@ impl State {
         self.http.apply(next.prepared.http.clone()).await?;
         // From here on nothing fails: swap, then open new ports and close old ones.
         stop_on_error.disarm();
+        // Answers replayed by the UDP path name the router that answered them: the new one
+        // makes them all stale.
         self.router.store(next.prepared.router.clone());
-        // Answers replayed by the UDP path belong to the old configuration.
-        crate::zone::store::bump_config_generation();
         for (key, l) in fresh {
             let addrs = l.local_addrs();
             for a in &addrs {

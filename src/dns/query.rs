@@ -122,28 +122,37 @@ pub struct Answer {
     pub plugin: &'static str,
     /// Why it failed, for `errors` (CoreDNS's plugin error).
     pub error: Option<String>,
-    /// A pure answer of the synced zone: it stays right until the zone generation changes,
-    /// so the UDP path may replay it (see `dns/udp.rs`).
+    /// A pure answer of the synced zone: it stays right while the configuration and the zone
+    /// are unchanged (see `scope`), so the UDP path may replay it (see `dns/udp.rs`).
     pub cacheable: bool,
     /// Counters a replay of this answer bumps besides the block's metrics (the lookups of a
     /// `cache` that did not keep it).
     pub replay: Vec<Arc<Counter>>,
-    /// A cacheable answer decided by one namespace's objects alone: it stays right while that
-    /// namespace's version is unchanged, whatever changes elsewhere.
+    /// Where a cacheable answer came from: the zone and the snapshot's generation, and for an
+    /// answer decided by one namespace's objects alone, that namespace's version.
     pub scope: Option<Scope>,
 }
 
-/// Where a namespace-scoped answer came from: the zone and the namespace's version in it.
+/// Where a cacheable zone answer came from, for the UDP packet cache.
 #[derive(Clone)]
 pub struct Scope {
+    /// The zone that answered.
     pub zone: ZoneHandle,
-    pub ns: Arc<str>,
-    pub version: u64,
+    /// The zone's generation read before the answering snapshot was loaded: the answer is
+    /// right while the generation has not moved.
+    pub generation: u64,
+    /// For an answer decided by one namespace alone: that namespace and its version in the
+    /// answering snapshot. The answer is right while that version is unchanged, whatever
+    /// changes elsewhere.
+    pub ns: Option<(Arc<str>, u64)>,
 }
 
 impl std::fmt::Debug for Scope {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Scope({}@{})", self.ns, self.version)
+        match &self.ns {
+            Some((ns, version)) => write!(f, "Scope({ns}@{version}, gen {})", self.generation),
+            None => write!(f, "Scope(gen {})", self.generation),
+        }
     }
 }
 

@@ -1,8 +1,8 @@
 //! One request, bytes in and bytes out: decode, check, run the chain, encode (truncating UDP
 //! answers that do not fit), then report to the block's observers (metrics, errors, log).
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Weak};
+use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use hickory_server::net::xfer::Protocol;
@@ -16,8 +16,7 @@ use hickory_server::zone_handler::MessageResponseBuilder;
 
 use super::chain::{Block, Router};
 use super::observe::{flags, Recount, Replay as Counts, Report, Sent};
-use super::query::{lower_text, Answer, Proto, Query, Scope, MAX_UDP_PAYLOAD};
-use crate::metrics::Counter;
+use super::query::{lower_text, Answer, Proto, Query, MAX_UDP_PAYLOAD};
 
 /// Answers queries arriving on one configured port, from the router of the moment.
 pub struct Responder {
@@ -27,49 +26,11 @@ pub struct Responder {
 
 /// What to report once the answer is on its way.
 pub struct Done {
+    router: Weak<Router>,
     block: Arc<Block>,
     query: Query,
     answer: Answer,
     sent: Sent,
-}
-
-/// When a cached UDP answer may be replayed.
-pub enum Validity {
-    /// Until any zone or the configuration changes (the global generation moves).
-    Generation(u64),
-    /// While the namespace's version in its zone and the configuration are unchanged.
-    Namespace { scope: Scope, config: u64 },
-}
-
-impl Validity {
-    pub fn holds(&self) -> bool {
-        match self {
-            Validity::Generation(g) => *g == crate::zone::store::generation(),
-            Validity::Namespace { scope, config } => {
-                *config == crate::zone::store::config_generation()
-                    && scope.zone.ns_version(&scope.ns) == Some(scope.version)
-            }
-        }
-    }
-}
-
-/// What replaying a cached UDP answer counts: the observers' series and the caches' lookups.
-#[derive(Default)]
-pub struct Replay {
-    metrics: Vec<Arc<dyn Recount>>,
-    counters: Vec<Arc<Counter>>,
-}
-
-impl Replay {
-    /// Counts one replayed answer.
-    pub fn record(&self, request_size: usize, response_size: usize, took: Duration) {
-        for c in &self.counters {
-            c.inc();
-        }
-        for m in &self.metrics {
-            m.record(request_size, response_size, took);
-        }
-    }
 }
 
 impl Done {
@@ -87,20 +48,18 @@ impl Done {
         self.answer.cacheable && !self.query.internal && self.block.replayable(&self.answer)
     }
 
-    /// How long a replay of these bytes stays right: while the namespace it was decided by is
-    /// unchanged (and the configuration is the same), else until anything changes.
-    pub fn validity(&self, generation: u64) -> Validity {
-        match &self.answer.scope {
-            Some(s) => Validity::Namespace {
-                scope: s.clone(),
-                config: crate::zone::store::config_generation(),
-            },
-            None => Validity::Generation(generation),
-        }
+    /// The answer sent.
+    pub fn answer(&self) -> &Answer {
+        &self.answer
+    }
+
+    /// The router that answered (its identity is the configuration a replay belongs to).
+    pub(crate) fn router(&self) -> &Weak<Router> {
+        &self.router
     }
 
     /// What a replay must count; `None` when an observer must see every query itself (`log`).
-    pub fn replay(&self) -> Option<Arc<Replay>> {
+    pub(crate) fn replay_counts(&self) -> Option<Vec<Arc<dyn Recount>>> {
         let r = self.report_of();
         let mut metrics = Vec::new();
         for o in &self.block.observers {
@@ -110,10 +69,7 @@ impl Done {
                 Counts::Never => return None,
             }
         }
-        Some(Arc::new(Replay {
-            metrics,
-            counters: self.answer.replay.clone(),
-        }))
+        Some(metrics)
     }
 
     /// Tells the block's observers (queries kdns asked itself are not reported).
@@ -353,6 +309,7 @@ impl Responder {
             return Some((out, None));
         };
         let done = Done {
+            router: Arc::downgrade(&router),
             sent,
             block,
             query,

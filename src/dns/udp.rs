@@ -6,11 +6,12 @@
 //! 1. the header and the single question are read by hand (no `Name`, no `Message`);
 //! 2. the key `(client family, lower-case qname, qtype, qclass, EDNS, DO)` is looked up in this
 //!    task's own packet cache (no lock: one cache per socket task) holding the encoded response
-//!    after the question. An entry is replayed only while it is still right: a positive answer
-//!    decided by one namespace's objects alone (`NAME.NS.svc.ZONE`, see `lookup.rs`) while
-//!    that namespace's version and the configuration are unchanged — so churn in other
-//!    namespaces leaves it cached; every other entry only until anything changes (the global
-//!    generation). Answers are always exactly what the zone says now;
+//!    after the question. An entry is replayed only while it is still right (`Validity`):
+//!    while the router that answered is still the one installed (a reload installs a new one),
+//!    and for a positive answer decided by one namespace's objects alone (`NAME.NS.svc.ZONE`,
+//!    see `zone/scope.rs`) while that namespace's version is unchanged — so churn in other
+//!    namespaces leaves it cached; every other entry only until its zone publishes again (the
+//!    zone's generation). Answers are always exactly what the zone says now;
 //! 3. the response is assembled in a reused buffer: the request's ID, RD and CD bits, the
 //!    cached flags and counts, the question as the client wrote it, the cached sections;
 //! 4. the block's `prometheus` series are counted (pre-resolved atomics).
@@ -22,17 +23,19 @@
 //! refreshes) continues on its own task so the socket keeps reading.
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::query::Proto;
-use super::respond::Responder;
-use super::respond::{Replay, Validity};
-use crate::zone::store::generation;
+use super::chain::Router;
+use super::observe::Recount;
+use super::query::{Proto, Scope};
+use super::respond::{Done, Responder};
+use crate::metrics::Counter;
+use crate::zone::ZoneHandle;
 
 /// Entries per socket task before the cache is cleared wholesale (bounded memory).
 const CACHE_CAP: usize = 16 * 1024;
@@ -47,9 +50,104 @@ struct Cached {
     tail: Box<[u8]>,
     /// What a replay counts (the block's `prometheus` series, cache lookups).
     metrics: Arc<Replay>,
-    /// While the answer is right: until anything changes, or, for an answer decided by one
-    /// namespace, until that namespace changes.
+    /// While the answer is right: until the configuration or its zone changes, or, for an
+    /// answer decided by one namespace, until the configuration or that namespace changes.
     valid: Validity,
+}
+
+/// When a cached UDP answer may be replayed. `config` is the router that answered: a
+/// [`Weak`] keeps its allocation, so no later router can have the same address.
+pub(crate) enum Validity {
+    /// While the same router is installed and the zone has not published since `generation`.
+    Zone {
+        config: Weak<Router>,
+        zone: ZoneHandle,
+        generation: u64,
+    },
+    /// While the same router is installed and the namespace's version in the zone is
+    /// `version`, whatever changes elsewhere.
+    Namespace {
+        config: Weak<Router>,
+        zone: ZoneHandle,
+        ns: Arc<str>,
+        version: u64,
+    },
+}
+
+impl Validity {
+    /// How long a replay of `d`'s bytes stays right; None when its answer did not say.
+    fn of(d: &Done) -> Option<Validity> {
+        let scope = d.answer().scope.as_ref()?;
+        Some(Self::new(d.router().clone(), scope))
+    }
+
+    /// Validity of an answer of the router `config` that came from `scope`.
+    fn new(config: Weak<Router>, scope: &Scope) -> Validity {
+        let Scope {
+            zone,
+            generation,
+            ns,
+        } = scope;
+        match ns {
+            Some((ns, version)) => Validity::Namespace {
+                config,
+                zone: zone.clone(),
+                ns: ns.clone(),
+                version: *version,
+            },
+            None => Validity::Zone {
+                config,
+                zone: zone.clone(),
+                generation: *generation,
+            },
+        }
+    }
+
+    /// Is the answer still right, with `router` installed? Atomic loads, plus one load of the
+    /// zone's snapshot for a namespace-scoped answer.
+    fn holds(&self, router: &Arc<Router>) -> bool {
+        let same = |config: &Weak<Router>| std::ptr::eq(config.as_ptr(), Arc::as_ptr(router));
+        match self {
+            Validity::Zone {
+                config,
+                zone,
+                generation,
+            } => same(config) && zone.generation() == *generation,
+            Validity::Namespace {
+                config,
+                zone,
+                ns,
+                version,
+            } => same(config) && zone.ns_version(ns) == Some(*version),
+        }
+    }
+}
+
+/// What replaying a cached UDP answer counts: the observers' series and the caches' lookups.
+#[derive(Default)]
+pub(crate) struct Replay {
+    metrics: Vec<Arc<dyn Recount>>,
+    counters: Vec<Arc<Counter>>,
+}
+
+impl Replay {
+    /// What a replay of `d`'s bytes must count; None when an observer must see every query
+    /// itself (`log`): such answers are not replayed.
+    fn of(d: &Done) -> Option<Arc<Replay>> {
+        Some(Arc::new(Replay {
+            metrics: d.replay_counts()?,
+            counters: d.answer().replay.clone(),
+        }))
+    }
+
+    fn record(&self, request_size: usize, response_size: usize, took: Duration) {
+        for c in &self.counters {
+            c.inc();
+        }
+        for m in &self.metrics {
+            m.record(request_size, response_size, took);
+        }
+    }
 }
 
 /// What the hand parser learned from a request.
@@ -156,6 +254,9 @@ pub async fn serve(
     let mut out: Vec<u8> = Vec::with_capacity(1232);
     let mut key: Vec<u8> = Vec::with_capacity(272);
     let mut cache: HashMap<Box<[u8]>, Cached> = HashMap::new();
+    // The installed router, re-checked with one atomic load per packet (a full load only
+    // after a reload): an entry is replayed only while the router that answered it is this.
+    let mut routers = arc_swap::Cache::new(r.router.clone());
     loop {
         let (n, src): (usize, SocketAddr) = tokio::select! {
             r = sock.recv_from(&mut buf) => match r {
@@ -170,7 +271,7 @@ pub async fn serve(
         };
         let t0 = Instant::now();
         let req = &buf[..n];
-        let gen = generation();
+        let router = routers.load();
         let parsed = parse(req, &mut key);
         if parsed.is_some() {
             // The client's address family is part of the key (a metrics label).
@@ -179,7 +280,10 @@ pub async fn serve(
         if let Some(p) = parsed.as_ref().filter(|p| !p.mixed_case) {
             // (Mixed case never hits: names other than the question's, such as SRV targets
             // and glue owners, carry the zone in the question's case.)
-            if let Some(c) = cache.get(&key[..p.key_len]).filter(|c| c.valid.holds()) {
+            if let Some(c) = cache
+                .get(&key[..p.key_len])
+                .filter(|c| c.valid.holds(router))
+            {
                 assemble(req, p, c, &mut out);
                 let _ = sock.send_to(&out, src).await;
                 c.metrics.record(n, out.len(), t0.elapsed());
@@ -200,10 +304,13 @@ pub async fn serve(
             std::task::Poll::Ready(Some((resp, done))) => {
                 let _ = sock.send_to(&resp, src).await;
                 if let Some(d) = done {
-                    if gen == generation() && d.packet_cacheable() {
-                        if let (Some((k, qend)), Some(replay)) = (cache_key, d.replay()) {
-                            store(&mut cache, k, &resp, qend, replay, d.validity(gen));
-                        }
+                    // The answer names the router and zone state it came from: nothing here
+                    // can pair it with a newer state than it saw.
+                    let valid = Validity::of(&d).filter(|_| d.packet_cacheable());
+                    if let (Some(valid), Some((k, qend)), Some(replay)) =
+                        (valid, cache_key, Replay::of(&d))
+                    {
+                        store(&mut cache, k, &resp, qend, replay, valid);
                     }
                     d.report();
                 }
@@ -311,7 +418,11 @@ mod tests {
             header: [0x84, 0x00, 0, 1, 0, 1, 0, 0, 0, 0],
             tail: vec![0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 5, 0, 4, 10, 0, 0, 1].into(),
             metrics: Arc::new(Replay::default()),
-            valid: Validity::Generation(0),
+            valid: Validity::Zone {
+                config: Weak::new(),
+                zone: ZoneHandle::default(),
+                generation: 0,
+            },
         };
         let mut out = Vec::new();
         assemble(&q, &p, &c, &mut out);
@@ -322,57 +433,151 @@ mod tests {
         assert_eq!(m.answers[0].name.to_ascii(), "WEB.shop.");
     }
 
-    /// A namespace-scoped entry survives changes in other namespaces, and not one in its own
-    /// namespace or a new configuration; an unscoped entry survives nothing.
-    #[test]
-    fn scoped_entries_outlive_changes_elsewhere_only() {
-        use crate::dns::query::Scope;
-        use crate::zone::model::{Namespace, Port, Service, ServiceKind};
-        use crate::zone::store::{bump_config_generation, config_generation};
-        use crate::zone::{Change, Store, ZoneHandle};
-        let svc = |ns: &str, ip: &str| {
-            Change::UpsertService(Service {
-                namespace: Arc::from(ns),
-                name: Arc::from("web"),
-                kind: ServiceKind::ClusterIp(vec![ip.parse().unwrap()]),
-                ports: vec![Port {
-                    name: Arc::from("http"),
-                    port: 80,
-                    protocol: Arc::from("TCP"),
-                }],
-            })
-        };
+    fn web(ns: &str, ip: &str) -> crate::zone::Change {
+        use crate::zone::model::{Port, Service, ServiceKind};
+        crate::zone::Change::UpsertService(Service {
+            namespace: Arc::from(ns),
+            name: Arc::from("web"),
+            kind: ServiceKind::ClusterIp(vec![ip.parse().unwrap()]),
+            ports: vec![Port {
+                name: Arc::from("http"),
+                port: 80,
+                protocol: Arc::from("TCP"),
+            }],
+        })
+    }
+
+    /// A synced store with namespaces a and b, each with `web`.
+    fn two_namespaces() -> crate::zone::Store {
+        use crate::zone::model::Namespace;
+        use crate::zone::{Change, Store};
         let mut st = Store::new();
         for ns in ["a", "b"] {
             st.apply(Change::UpsertNamespace(Namespace {
                 name: Arc::from(ns),
                 labels: Vec::new(),
             }));
-            st.apply(svc(ns, "10.0.0.1"));
+            st.apply(web(ns, "10.0.0.1"));
         }
         st.set_synced(true);
+        st
+    }
+
+    /// A namespace-scoped entry survives changes in other namespaces, and not one in its own
+    /// namespace or a new configuration; an unscoped entry survives nothing.
+    #[test]
+    fn scoped_entries_outlive_changes_elsewhere_only() {
+        let mut st = two_namespaces();
         let zone = ZoneHandle::new(st.snapshot());
-        let scoped = |zone: &ZoneHandle| Validity::Namespace {
-            scope: Scope {
-                zone: zone.clone(),
-                ns: Arc::from("a"),
-                version: zone.ns_version("a").unwrap(),
-            },
-            config: config_generation(),
+        let router = Arc::new(Router::default());
+        let config = Arc::downgrade(&router);
+        let scoped = |zone: &ZoneHandle| {
+            Validity::new(
+                config.clone(),
+                &Scope {
+                    zone: zone.clone(),
+                    generation: zone.generation(),
+                    ns: Some((Arc::from("a"), zone.ns_version("a").unwrap())),
+                },
+            )
         };
         let v = scoped(&zone);
-        let g = Validity::Generation(generation());
-        assert!(v.holds());
-        st.apply(svc("b", "10.0.0.2"));
+        let g = Validity::new(
+            config.clone(),
+            &Scope {
+                zone: zone.clone(),
+                generation: zone.generation(),
+                ns: None,
+            },
+        );
+        assert!(v.holds(&router));
+        assert!(g.holds(&router));
+        st.apply(web("b", "10.0.0.2"));
         zone.publish(st.snapshot());
-        assert!(v.holds(), "a change in b leaves a's answers");
-        assert!(!g.holds(), "unscoped answers go with any change");
-        st.apply(svc("a", "10.0.0.3"));
+        assert!(v.holds(&router), "a change in b leaves a's answers");
+        assert!(!g.holds(&router), "unscoped answers go with any change");
+        st.apply(web("a", "10.0.0.3"));
         zone.publish(st.snapshot());
-        assert!(!v.holds(), "a changed");
+        assert!(!v.holds(&router), "a changed");
         let v = scoped(&zone);
-        assert!(v.holds());
-        bump_config_generation();
-        assert!(!v.holds(), "a reload invalidates everything");
+        assert!(v.holds(&router));
+        let reloaded = Arc::new(Router::default());
+        assert!(!v.holds(&reloaded), "a reload invalidates everything");
+        let g = Validity::new(
+            config.clone(),
+            &Scope {
+                zone: zone.clone(),
+                generation: zone.generation(),
+                ns: None,
+            },
+        );
+        assert!(g.holds(&router));
+        assert!(!g.holds(&reloaded), "a reload invalidates everything");
+    }
+
+    /// The router identity cannot be faked by a new router at a freed address: the entry's
+    /// `Weak` keeps the old allocation.
+    #[test]
+    fn a_dropped_router_never_matches_a_new_one() {
+        let zone = ZoneHandle::new(two_namespaces().snapshot());
+        let scope = Scope {
+            zone: zone.clone(),
+            generation: zone.generation(),
+            ns: None,
+        };
+        let old = Arc::new(Router::default());
+        let v = Validity::new(Arc::downgrade(&old), &scope);
+        drop(old);
+        for _ in 0..64 {
+            let new = Arc::new(Router::default());
+            assert!(!v.holds(&new));
+        }
+    }
+
+    /// The kubernetes step names the zone state its cacheable answers came from: the zone, its
+    /// generation, and the namespace's version for namespace-scoped answers.
+    #[tokio::test]
+    async fn kubernetes_answers_name_their_zone_state() {
+        use crate::dns::chain::Block;
+        use crate::plugin::kubernetes::Kubernetes;
+        use crate::zone::KubeOptions;
+        use hickory_server::proto::rr::{Name, RecordType};
+        let mut st = two_namespaces();
+        let zone = ZoneHandle::new(st.snapshot());
+        st.apply(web("b", "10.0.0.2"));
+        zone.publish(st.snapshot());
+        let mut r = Router::default();
+        r.ports.entry(53).or_default().push(Arc::new(Block::new(
+            vec![".".into()],
+            vec![Arc::new(Kubernetes::new(
+                KubeOptions::default(),
+                zone.clone(),
+                None,
+            ))],
+        )));
+        let r = Arc::new(r);
+        let ask = |name: &str, qtype: RecordType| {
+            let r = r.clone();
+            let name = Name::from_ascii(name).unwrap();
+            async move { r.resolve(53, &name, qtype).await }
+        };
+        let a = ask("web.a.svc.cluster.local.", RecordType::A).await;
+        assert!(a.cacheable);
+        let s = a.scope.expect("a cacheable answer has a scope");
+        assert_eq!(s.generation, zone.generation());
+        assert_eq!(s.ns, Some((Arc::from("a"), zone.ns_version("a").unwrap())));
+        let v = Validity::new(Arc::downgrade(&r), &s);
+        assert!(v.holds(&r));
+
+        // NXDOMAIN: cacheable, not namespace-scoped.
+        let a = ask("nope.a.svc.cluster.local.", RecordType::A).await;
+        assert!(a.cacheable);
+        let s = a.scope.expect("a cacheable answer has a scope");
+        assert_eq!((s.generation, &s.ns), (zone.generation(), &None));
+        let v = Validity::new(Arc::downgrade(&r), &s);
+        assert!(v.holds(&r));
+        st.apply(web("b", "10.0.0.3"));
+        zone.publish(st.snapshot());
+        assert!(!v.holds(&r), "the zone published since");
     }
 }

@@ -40,7 +40,11 @@ impl Readiness {
     }
 
     /// A part whose readiness `check` reads (e.g. a source's synced flag).
-    pub(crate) fn register_check(&self, name: &str, check: impl Fn() -> bool + Send + Sync + 'static) {
+    pub(crate) fn register_check(
+        &self,
+        name: &str,
+        check: impl Fn() -> bool + Send + Sync + 'static,
+    ) {
         self.parts
             .lock()
             .unwrap_or_else(|e| e.into_inner())

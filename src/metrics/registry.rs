@@ -198,7 +198,12 @@ impl Registry {
     }
 
     /// The gauge with these labels, made if new.
-    pub(crate) fn gauge(&self, name: &'static str, help: &'static str, labels: Labels<'_>) -> Arc<Gauge> {
+    pub(crate) fn gauge(
+        &self,
+        name: &'static str,
+        help: &'static str,
+        labels: Labels<'_>,
+    ) -> Arc<Gauge> {
         self.with_series(name, help, Kind::Gauge, labels, |s| match s {
             Some(Series::Gauge(g)) => (None, g.clone()),
             _ => {

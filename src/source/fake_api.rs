@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::client::{connect, ApiClient};
 use super::api::ApiConfig;
+use super::client::{connect, ApiClient};
 
 /// One scripted answer.
 #[derive(Debug, Clone)]

@@ -31,7 +31,7 @@ use super::list_watch::{run, Target};
 use super::objects::{ServiceObj, SliceObj};
 use super::ratelimit::RateLimit;
 use super::watched::Msg;
-use crate::zone::{Change, Kind, Relist, Store, ZoneHandle};
+use crate::zone::{Change, Kind, Relist, Store, Versions, ZoneHandle};
 
 /// Health of a source, readable without locks (for readiness and logs); the same facts are
 /// exported as metrics (`kdns_kubernetes_synced`, `kdns_kubernetes_watch_failing_since_seconds`,
@@ -163,7 +163,7 @@ pub fn spawn(
         tokio::spawn(run::<core::Pod>(to(labels)));
     }
     drop(tx);
-    let w = Writer::new(kinds, status.clone());
+    let w = Writer::new(kinds, status.clone(), zone.versions());
     tokio::spawn(writer(rx, w, zone, stop));
     status
 }
@@ -220,9 +220,10 @@ struct Writer {
 }
 
 impl Writer {
-    fn new(kinds: Vec<Kind>, status: Arc<SourceStatus>) -> Self {
+    /// A writer for `kinds`, drawing namespace versions from the handle it publishes into.
+    fn new(kinds: Vec<Kind>, status: Arc<SourceStatus>, versions: Versions) -> Self {
         Self {
-            store: Store::new(),
+            store: Store::with_versions(versions),
             kinds,
             listed: Vec::new(),
             relists: Vec::new(),

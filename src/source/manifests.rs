@@ -23,7 +23,7 @@ use super::convert;
 use super::filter::Filter;
 use super::objects::{ServiceObj, SliceObj};
 use crate::zone::model::{Namespace, ServiceKind};
-use crate::zone::{Change, Store, Zone, ZoneHandle};
+use crate::zone::{Change, Store, Versions, Zone, ZoneHandle};
 
 /// Where an object was read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -441,10 +441,14 @@ impl Changes<'_> {
     }
 }
 
-/// Loads `dir` into a complete, synced zone.
-pub(crate) fn build_zone(dir: &Path, filter: &Filter) -> Result<Arc<Zone>, ManifestError> {
+/// Loads `dir` into a complete, synced zone, drawing namespace versions from `versions`.
+pub(crate) fn build_zone(
+    dir: &Path,
+    filter: &Filter,
+    versions: Versions,
+) -> Result<Arc<Zone>, ManifestError> {
     let objects = load_dir(dir)?;
-    let mut store = Store::new();
+    let mut store = Store::with_versions(versions);
     for c in changes(&objects, filter) {
         store.apply(c);
     }
@@ -481,7 +485,8 @@ pub(crate) fn watch(
             while rx.try_recv().is_ok() {}
             let d = dir.clone();
             let f = filter.clone();
-            match tokio::task::spawn_blocking(move || build_zone(&d, &f)).await {
+            let v = handle.versions();
+            match tokio::task::spawn_blocking(move || build_zone(&d, &f, v)).await {
                 Ok(Ok(zone)) => {
                     tracing::info!(dir = %dir.display(), services = zone.service_count(), "manifests reloaded");
                     handle.publish(zone);

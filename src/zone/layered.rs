@@ -17,6 +17,9 @@ use std::sync::Arc;
 
 use imbl::shared_ptr::DefaultSharedPtr;
 
+#[cfg(test)]
+mod tests;
+
 type Hasher = foldhash::fast::RandomState;
 type Delta<K, V> = imbl::GenericHashMap<K, Option<V>, Hasher, DefaultSharedPtr>;
 
@@ -25,7 +28,7 @@ const MIN_DELTA: usize = 128;
 
 /// A map with O(1) snapshots and O(1) amortized changes at any size.
 #[derive(Clone)]
-pub struct Layered<K, V> {
+pub(crate) struct Layered<K, V> {
     base: Arc<HashMap<K, V, Hasher>>,
     delta: Delta<K, V>,
     len: usize,
@@ -42,7 +45,7 @@ impl<K, V> Default for Layered<K, V> {
 }
 
 impl<K: Hash + Eq + Clone, V: Clone> Layered<K, V> {
-    pub fn get<Q>(&self, k: &Q) -> Option<&V>
+    pub(crate) fn get<Q>(&self, k: &Q) -> Option<&V>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -55,24 +58,17 @@ impl<K: Hash + Eq + Clone, V: Clone> Layered<K, V> {
         self.base.get(k)
     }
 
-    pub fn contains_key<Q>(&self, k: &Q) -> bool
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        self.get(k).is_some()
-    }
-
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// Inserts; returns the previous value.
-    pub fn insert(&mut self, k: K, v: V) -> Option<V> {
+    pub(crate) fn insert(&mut self, k: K, v: V) -> Option<V> {
         if let Some(base) = self.base_mut() {
             let old = base.insert(k, v);
             self.len += usize::from(old.is_none());
@@ -86,7 +82,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Layered<K, V> {
     }
 
     /// Removes; returns the previous value.
-    pub fn remove(&mut self, k: &K) -> Option<V> {
+    pub(crate) fn remove(&mut self, k: &K) -> Option<V> {
         if let Some(base) = self.base_mut() {
             let old = base.remove(k);
             self.len -= usize::from(old.is_some());
@@ -104,7 +100,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Layered<K, V> {
     }
 
     /// Every entry, in no particular order.
-    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> + '_ {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, &V)> + '_ {
         let shadowed = |k: &K| !self.delta.is_empty() && self.delta.contains_key(k);
         self.base.iter().filter(move |(k, _)| !shadowed(k)).chain(
             self.delta
@@ -113,12 +109,18 @@ impl<K: Hash + Eq + Clone, V: Clone> Layered<K, V> {
         )
     }
 
-    pub fn keys(&self) -> impl Iterator<Item = &K> + '_ {
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &K> + '_ {
         self.iter().map(|(k, _)| k)
     }
 
-    pub fn values(&self) -> impl Iterator<Item = &V> + '_ {
+    pub(crate) fn values(&self) -> impl Iterator<Item = &V> + '_ {
         self.iter().map(|(_, v)| v)
+    }
+
+    /// How many changes the delta holds (tests: has a fold happened?).
+    #[cfg(test)]
+    pub(crate) fn delta_len(&self) -> usize {
+        self.delta.len()
     }
 
     /// The base for writing in place, when no snapshot shares it (the delta folded in first).
@@ -149,77 +151,5 @@ fn fold<K: Hash + Eq + Clone, V: Clone>(base: &mut HashMap<K, V, Hasher>, delta:
                 base.remove(&k);
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::BTreeMap;
-
-    /// Random inserts and removes with snapshots held at random points: every snapshot keeps
-    /// exactly the contents it had, and the live map always matches a plain model.
-    #[test]
-    fn matches_a_plain_map_and_snapshots_never_change() {
-        let mut m: Layered<u32, u64> = Layered::default();
-        let mut model: BTreeMap<u32, u64> = BTreeMap::new();
-        let mut snaps: Vec<(Layered<u32, u64>, BTreeMap<u32, u64>)> = Vec::new();
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        for step in 0..40_000u64 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let k = (x % 3000) as u32;
-            if x.is_multiple_of(3) {
-                assert_eq!(m.remove(&k), model.remove(&k));
-            } else {
-                assert_eq!(m.insert(k, step), model.insert(k, step));
-            }
-            assert_eq!(m.len(), model.len());
-            if x.is_multiple_of(97) {
-                snaps.push((m.clone(), model.clone()));
-            }
-            if x.is_multiple_of(389) && !snaps.is_empty() {
-                snaps.remove((x as usize) % snaps.len()); // readers move on
-            }
-        }
-        let check = |l: &Layered<u32, u64>, want: &BTreeMap<u32, u64>| {
-            let got: BTreeMap<u32, u64> = l.iter().map(|(k, v)| (*k, *v)).collect();
-            assert_eq!(&got, want);
-            assert_eq!(l.len(), want.len());
-            for k in 0..3000 {
-                assert_eq!(l.get(&k), want.get(&k));
-            }
-        };
-        check(&m, &model);
-        for (l, want) in &snaps {
-            check(l, want);
-        }
-    }
-
-    #[test]
-    fn writes_in_place_when_unshared_and_folds_when_shared() {
-        let mut m: Layered<u32, u32> = Layered::default();
-        for i in 0..1000 {
-            m.insert(i, i);
-        }
-        assert!(m.delta.is_empty(), "no snapshot: straight into the base");
-        let snap = m.clone();
-        m.insert(5, 50);
-        assert_eq!(m.delta.len(), 1);
-        assert_eq!(snap.get(&5), Some(&5));
-        for i in 0..300 {
-            m.insert(2000 + i, i);
-        }
-        assert!(m.delta.len() <= MIN_DELTA, "folded: {}", m.delta.len());
-        assert_eq!(m.get(&5), Some(&50));
-        assert_eq!(snap.len(), 1000);
-        drop(snap);
-        m.remove(&5);
-        assert!(
-            m.delta.is_empty(),
-            "unshared again: the delta was folded in"
-        );
-        assert_eq!(m.len(), 1299);
     }
 }

@@ -9,13 +9,17 @@ use std::sync::Arc;
 /// A Service, reduced to what DNS answers with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Service {
+    /// Its namespace.
     pub namespace: Arc<str>,
+    /// Its name.
     pub name: Arc<str>,
+    /// What its name resolves to.
     pub kind: ServiceKind,
     /// Service ports in `spec.ports` order.
     pub ports: Vec<Port>,
 }
 
+/// What kind of Service it is, with what its name resolves to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServiceKind {
     /// `spec.clusterIPs` (dual-stack: one per family), in order, deduplicated.
@@ -40,7 +44,9 @@ pub struct Port {
 /// One EndpointSlice, reduced to its ready addresses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Slice {
+    /// Its namespace.
     pub namespace: Arc<str>,
+    /// Its name.
     pub name: Arc<str>,
     /// The Service this slice belongs to (label `kubernetes.io/service-name`).
     pub service: Arc<str>,
@@ -53,6 +59,7 @@ pub struct Slice {
 /// One ready address of an endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
+    /// The address.
     pub ip: IpAddr,
     /// `hostname` of the endpoint, if set.
     pub hostname: Option<Arc<str>>,
@@ -65,21 +72,26 @@ pub struct Endpoint {
 /// A running Pod (for `pods verified`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pod {
+    /// Its namespace.
     pub namespace: Arc<str>,
+    /// Its name.
     pub name: Arc<str>,
+    /// `status.podIPs`.
     pub ips: Vec<IpAddr>,
 }
 
 /// A Namespace and its labels (for `namespace_labels`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Namespace {
+    /// Its name.
     pub name: Arc<str>,
+    /// Its labels, as (key, value).
     pub labels: Vec<(String, String)>,
 }
 
 /// The lookup key of a service: `name.namespace`, the same bytes as in a query name
 /// `name.namespace.svc.zone`, so a lookup needs no allocation.
-pub fn service_key(name: &str, namespace: &str) -> Arc<str> {
+pub(crate) fn service_key(name: &str, namespace: &str) -> Arc<str> {
     let mut k = String::with_capacity(name.len() + namespace.len() + 1);
     k.push_str(name);
     k.push('.');

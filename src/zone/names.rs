@@ -1,9 +1,15 @@
-//! Name helpers: dashed IPs (`10-0-0-1`, `2001-db8--1`) and reverse names.
+//! Name helpers: dashed IPs (`10-0-0-1`, `2001-db8--1`), endpoint labels, reverse names and
+//! the zone-suffix test.
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use super::model::Endpoint;
+
+#[cfg(test)]
+mod tests;
 
 /// CoreDNS's endpoint label for an address without hostname: dots or colons become dashes;
 /// an IPv6 name that would end in `-` gets a `0` appended.
-pub fn dashed_ip(ip: &IpAddr) -> String {
+pub(crate) fn dashed_ip(ip: &IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => v4.to_string().replace('.', "-"),
         IpAddr::V6(v6) => {
@@ -16,9 +22,22 @@ pub fn dashed_ip(ip: &IpAddr) -> String {
     }
 }
 
+/// The endpoint label: hostname, else the pod name (with `endpoint_pod_names`), else the dashed IP.
+pub(crate) fn endpoint_label(e: &Endpoint, pod_names: bool) -> String {
+    if let Some(h) = &e.hostname {
+        return h.to_string();
+    }
+    if pod_names {
+        if let Some(p) = &e.pod_name {
+            return p.to_string();
+        }
+    }
+    dashed_ip(&e.ip)
+}
+
 /// Parses a pod label `a-b-c-d` (IPv4) or `2001-db8--1` (IPv6) as CoreDNS does: exactly three
 /// dashes and no `--` means IPv4, otherwise dashes become colons.
-pub fn parse_dashed_ip(label: &str) -> Option<IpAddr> {
+pub(crate) fn parse_dashed_ip(label: &str) -> Option<IpAddr> {
     let dashes = label.bytes().filter(|&b| b == b'-').count();
     if dashes == 3 && !label.contains("--") {
         label
@@ -35,7 +54,7 @@ pub fn parse_dashed_ip(label: &str) -> Option<IpAddr> {
 
 /// Extracts the address from a full reverse name (lower-case, with or without trailing dot):
 /// four labels under `in-addr.arpa` or 32 nibbles under `ip6.arpa`. Partial names give None.
-pub fn ip_from_reverse(name: &str) -> Option<IpAddr> {
+pub(crate) fn ip_from_reverse(name: &str) -> Option<IpAddr> {
     let name = name.strip_suffix('.').unwrap_or(name);
     if let Some(rest) = name.strip_suffix(".in-addr.arpa") {
         let mut octets = [0u8; 4];
@@ -70,7 +89,8 @@ pub fn ip_from_reverse(name: &str) -> Option<IpAddr> {
 }
 
 /// The reverse name of an address, with a trailing dot (`1.0.0.10.in-addr.arpa.`).
-pub fn reverse_name(ip: &IpAddr) -> String {
+#[cfg(test)]
+pub(crate) fn reverse_name(ip: &IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => {
             let o = v4.octets();
@@ -92,7 +112,7 @@ pub fn reverse_name(ip: &IpAddr) -> String {
 
 /// Is `name` (lower-case, trailing dot) equal to `zone` or below it? Returns the part before
 /// the zone without its final dot (`""` at the apex).
-pub fn strip_zone<'a>(name: &'a str, zone: &str) -> Option<&'a str> {
+pub(crate) fn strip_zone<'a>(name: &'a str, zone: &str) -> Option<&'a str> {
     if name.len() == zone.len() {
         return (name == zone).then_some("");
     }
@@ -104,50 +124,5 @@ pub fn strip_zone<'a>(name: &'a str, zone: &str) -> Option<&'a str> {
         Some(&name[..cut])
     } else {
         None
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dashed() {
-        assert_eq!(dashed_ip(&"10.0.0.1".parse().unwrap()), "10-0-0-1");
-        assert_eq!(dashed_ip(&"2001:db8::1".parse().unwrap()), "2001-db8--1");
-        assert_eq!(dashed_ip(&"fd00::".parse().unwrap()), "fd00--0");
-        assert_eq!(
-            parse_dashed_ip("10-0-0-1"),
-            Some("10.0.0.1".parse().unwrap())
-        );
-        assert_eq!(
-            parse_dashed_ip("2001-db8--1"),
-            Some("2001:db8::1".parse().unwrap())
-        );
-        assert_eq!(parse_dashed_ip("1-2-3"), None);
-        assert_eq!(parse_dashed_ip("svc1"), None);
-    }
-
-    #[test]
-    fn reverse_roundtrip() {
-        for ip in ["10.0.0.1", "192.0.2.255", "2001:db8::1", "fd00:10:96::a"] {
-            let ip: IpAddr = ip.parse().unwrap();
-            assert_eq!(ip_from_reverse(&reverse_name(&ip)), Some(ip));
-        }
-        assert_eq!(ip_from_reverse("0.10.in-addr.arpa."), None);
-        assert_eq!(ip_from_reverse("1.0.0.010.in-addr.arpa."), None);
-        assert_eq!(ip_from_reverse("1.2.3.256.in-addr.arpa."), None);
-        assert_eq!(ip_from_reverse("1.ip6.arpa."), None);
-    }
-
-    #[test]
-    fn zones() {
-        assert_eq!(
-            strip_zone("a.b.cluster.local.", "cluster.local."),
-            Some("a.b")
-        );
-        assert_eq!(strip_zone("cluster.local.", "cluster.local."), Some(""));
-        assert_eq!(strip_zone("xcluster.local.", "cluster.local."), None);
-        assert_eq!(strip_zone("a.", "."), Some("a"));
     }
 }

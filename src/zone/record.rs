@@ -3,16 +3,27 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Query types the zone distinguishes (RFC numbers).
 pub mod qtype {
+    /// An IPv4 address.
     pub const A: u16 = 1;
+    /// A name server.
     pub const NS: u16 = 2;
+    /// An alias.
     pub const CNAME: u16 = 5;
+    /// The start of authority.
     pub const SOA: u16 = 6;
+    /// A reverse pointer.
     pub const PTR: u16 = 12;
+    /// A mail exchange (never answered with records; NODATA or NXDOMAIN).
     pub const MX: u16 = 15;
+    /// Text.
     pub const TXT: u16 = 16;
+    /// An IPv6 address.
     pub const AAAA: u16 = 28;
+    /// A service location.
     pub const SRV: u16 = 33;
+    /// An incremental zone transfer (refused).
     pub const IXFR: u16 = 251;
+    /// A zone transfer (refused).
     pub const AXFR: u16 = 252;
 }
 
@@ -25,43 +36,68 @@ pub enum Owner {
     Name(String),
 }
 
+/// One resource record of an answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
+    /// Its owner name.
     pub owner: Owner,
+    /// Its TTL in seconds.
     pub ttl: u32,
+    /// Its data (and so its type).
     pub data: RData,
 }
 
+/// The data of an SOA record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Soa {
+    /// The primary name server (`ns.dns.ZONE`).
     pub mname: String,
+    /// The responsible mailbox (`hostmaster.ZONE`).
     pub rname: String,
+    /// The serial (Unix time of the last change).
     pub serial: u32,
+    /// Refresh interval, seconds.
     pub refresh: i32,
+    /// Retry interval, seconds.
     pub retry: i32,
+    /// Expiry, seconds.
     pub expire: i32,
+    /// Negative-caching TTL, seconds.
     pub minimum: u32,
 }
 
 /// Record data; every name is absolute with a trailing dot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RData {
+    /// An IPv4 address.
     A(Ipv4Addr),
+    /// An IPv6 address.
     Aaaa(Ipv6Addr),
+    /// An alias target.
     Cname(String),
+    /// A reverse pointer target.
     Ptr(String),
+    /// A name server.
     Ns(String),
+    /// One text string.
     Txt(String),
+    /// A service location.
     Srv {
+        /// Priority (always 0).
         priority: u16,
+        /// Weight (an equal share of 100).
         weight: u16,
+        /// The port.
         port: u16,
+        /// The target host.
         target: String,
     },
+    /// The start of authority.
     Soa(Soa),
 }
 
 impl RData {
+    /// The record type (see [`qtype`]).
     pub fn qtype(&self) -> u16 {
         match self {
             RData::A(_) => qtype::A,
@@ -79,9 +115,13 @@ impl RData {
 /// Response code of a zone answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rcode {
+    /// An answer, possibly empty (NODATA).
     NoError,
+    /// The name does not exist.
     NxDomain,
+    /// Not synced yet: no name error can be trusted.
     ServFail,
+    /// Zone transfers.
     Refused,
 }
 
@@ -97,19 +137,24 @@ pub enum Outcome {
 /// A complete authoritative answer.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Reply {
+    /// The response code (`None`: NOERROR).
     pub rcode: Option<Rcode>,
+    /// The answer section.
     pub answer: Vec<Record>,
+    /// The authority section (the SOA of negative answers).
     pub authority: Vec<Record>,
+    /// The additional section (SRV and NS targets' addresses).
     pub additional: Vec<Record>,
     /// A CNAME pointed outside the zone: the caller may resolve `(target, qtype)` through the
     /// rest of its chain and append what it finds to the answer, as CoreDNS's upstream lookup.
     pub chase: Option<(String, u16)>,
-    /// The one namespace this positive answer was built from (see `lookup::namespace_scope`):
+    /// The one namespace this positive answer was built from (see `scope::namespace_scope`):
     /// it stays right while that namespace's objects are unchanged.
     pub scope: Option<std::sync::Arc<str>>,
 }
 
 impl Reply {
+    /// The response code, NOERROR when unset.
     pub fn rcode(&self) -> Rcode {
         self.rcode.unwrap_or(Rcode::NoError)
     }

@@ -1,101 +1,86 @@
-//! The incremental store and its immutable snapshots.
+//! The writer side of the zone: [`Store`] applies each [`Change`] a source reports and hands
+//! out immutable [`Zone`] snapshots.
 //!
-//! The source applies each change to a [`Store`]; [`Store::snapshot`] hands out an immutable
-//! [`Zone`] that queries read without locks. The maps are [`Layered`](super::layered): a
-//! snapshot is O(1) to take and a change costs O(1) amortized plus the size of the one object
-//! that changed — never the size of the cluster.
-use std::collections::{BTreeMap, HashMap};
+//! The maps are [`Layered`](super::layered): a snapshot is O(1) to take and a change costs
+//! O(1) amortized plus the size of the one object that changed — never the size of the
+//! cluster. Relists of a whole kind ([`Relist`]) are applied page by page.
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
-
-use super::layered::Layered as PMap;
+use super::index::{index_add, index_remove};
 use super::model::{service_key, Namespace, Pod, Service, ServiceKind, Slice};
+use super::snapshot::{PodId, Versions, Zone};
 
-/// (namespace, name) of a pod.
-pub type PodId = (Arc<str>, Arc<str>);
-
-/// An immutable, indexed snapshot of everything the cluster zone answers from.
-#[derive(Clone, Default)]
-pub struct Zone {
-    /// `name.namespace` → Service.
-    pub(crate) services: PMap<Arc<str>, Arc<Service>>,
-    /// `service.namespace` → the service's EndpointSlices, ordered by slice name.
-    pub(crate) endpoints: PMap<Arc<str>, Arc<[Arc<Slice>]>>,
-    pub(crate) namespaces: PMap<Arc<str>, Arc<Namespace>>,
-    /// ClusterIP → service keys (for PTR).
-    pub(crate) svc_by_ip: PMap<IpAddr, IpSet<Arc<str>>>,
-    /// Ready endpoint IP → service keys whose slices hold it (for PTR and NS).
-    pub(crate) ep_by_ip: PMap<IpAddr, IpSet<Arc<str>>>,
-    /// Pod IP → (namespace, pod name) (for `pods verified`).
-    pub(crate) pods_by_ip: PMap<IpAddr, IpSet<PodId>>,
-    /// Namespace → version of its objects (Services, EndpointSlices, the Namespace): a fresh,
-    /// process-wide unique number whenever one of them changes. Answers scoped to a namespace
-    /// stay valid while it is unchanged (the UDP packet cache).
-    pub(crate) ns_versions: PMap<Arc<str>, u64>,
-    /// SOA serial: Unix time of the last change that altered the zone.
-    pub serial: u32,
-    /// False until the source has delivered its first complete state.
-    pub synced: bool,
-}
-
-impl Zone {
-    pub fn service(&self, key: &str) -> Option<&Arc<Service>> {
-        self.services.get(key)
-    }
-    pub fn slices(&self, key: &str) -> &[Arc<Slice>] {
-        self.endpoints.get(key).map(|s| &s[..]).unwrap_or(&[])
-    }
-    pub fn namespace(&self, name: &str) -> Option<&Arc<Namespace>> {
-        self.namespaces.get(name)
-    }
-    pub fn service_count(&self) -> usize {
-        self.services.len()
-    }
-    /// The version of a namespace's objects (see `ns_versions`).
-    pub fn ns_version(&self, ns: &str) -> Option<u64> {
-        self.ns_versions.get(ns).copied()
-    }
-}
-
-/// Source of namespace versions: unique across stores, so a zone rebuilt from scratch (a
-/// manifests reload) never repeats a version an older zone handed out.
-static NS_VERSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+#[cfg(test)]
+mod tests;
 
 /// One change to the cluster state, as a source reports it.
 #[derive(Debug, Clone)]
 pub enum Change {
+    /// A Service was added or changed.
     UpsertService(Service),
-    DeleteService { namespace: String, name: String },
+    /// A Service is gone.
+    DeleteService {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+    },
+    /// An EndpointSlice was added or changed.
     UpsertSlice(Slice),
-    DeleteSlice { namespace: String, name: String },
+    /// An EndpointSlice is gone.
+    DeleteSlice {
+        /// Its namespace.
+        namespace: String,
+        /// Its name (the slice's, not the service's).
+        name: String,
+    },
+    /// A Namespace was added or changed.
     UpsertNamespace(Namespace),
-    DeleteNamespace { name: String },
+    /// A Namespace is gone.
+    DeleteNamespace {
+        /// Its name.
+        name: String,
+    },
+    /// A Pod was added or changed.
     UpsertPod(Pod),
-    DeletePod { namespace: String, name: String },
+    /// A Pod is gone.
+    DeletePod {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+    },
 }
 
 /// Kinds of objects a source delivers (for whole-kind relists).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
+    /// Services.
     Service,
+    /// EndpointSlices.
     Slice,
+    /// Namespaces.
     Namespace,
+    /// Pods.
     Pod,
 }
 
 /// The writer side: owned by one source task, never touched by queries.
 #[derive(Default)]
 pub struct Store {
+    /// The state as the next snapshot shows it.
     zone: Zone,
     /// (namespace, slice name) → slice, to find the old version on update/delete.
     slices: HashMap<(Arc<str>, Arc<str>), Arc<Slice>>,
     /// service key → slice name → slice.
     slices_by_svc: HashMap<Arc<str>, BTreeMap<Arc<str>, Arc<Slice>>>,
-    pods: HashMap<(Arc<str>, Arc<str>), Arc<Pod>>,
+    /// (namespace, pod name) → pod, to find the old addresses on update/delete.
+    pods: HashMap<PodId, Arc<Pod>>,
 }
 
+/// The SOA serial of a change made now: Unix seconds.
 fn now_serial() -> u32 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -103,46 +88,7 @@ fn now_serial() -> u32 {
         .unwrap_or(0)
 }
 
-/// The few keys behind one address of a reverse index, sorted: almost always one, so a
-/// shared slice (one small allocation) instead of a tree (a node per address).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IpSet<K>(Arc<[K]>);
-
-impl<K> IpSet<K> {
-    pub fn iter(&self) -> std::slice::Iter<'_, K> {
-        self.0.iter()
-    }
-}
-
-impl<'a, K> IntoIterator for &'a IpSet<K> {
-    type Item = &'a K;
-    type IntoIter = std::slice::Iter<'a, K>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.0.iter()
-    }
-}
-
-fn index_add<K: Clone + Ord>(m: &mut PMap<IpAddr, IpSet<K>>, ip: IpAddr, k: K) {
-    let mut v: Vec<K> = m.get(&ip).map(|s| s.0.to_vec()).unwrap_or_default();
-    if let Err(i) = v.binary_search(&k) {
-        v.insert(i, k);
-        m.insert(ip, IpSet(v.into()));
-    }
-}
-
-fn index_remove<K: Clone + Ord>(m: &mut PMap<IpAddr, IpSet<K>>, ip: &IpAddr, k: &K) {
-    let Some(set) = m.get(ip) else { return };
-    if !set.0.contains(k) {
-        return;
-    }
-    let v: Vec<K> = set.0.iter().filter(|x| *x != k).cloned().collect();
-    if v.is_empty() {
-        m.remove(ip);
-    } else {
-        m.insert(*ip, IpSet(v.into()));
-    }
-}
-
+/// The addresses a Service has in the `svc_by_ip` index.
 fn cluster_ips(s: &Service) -> &[IpAddr] {
     match &s.kind {
         ServiceKind::ClusterIp(ips) => ips,
@@ -157,10 +103,12 @@ fn cluster_ips(s: &Service) -> &[IpAddr] {
 #[derive(Debug)]
 pub struct Relist {
     kind: Kind,
-    seen: std::collections::HashSet<(Arc<str>, Arc<str>)>,
+    /// (namespace, name) of every object listed so far (`""` as the namespace of a Namespace).
+    seen: HashSet<(Arc<str>, Arc<str>)>,
 }
 
 impl Relist {
+    /// A relist of `kind` that has seen nothing yet.
     pub fn new(kind: Kind) -> Self {
         Self {
             kind,
@@ -168,6 +116,7 @@ impl Relist {
         }
     }
 
+    /// The kind being relisted.
     pub fn kind(&self) -> Kind {
         self.kind
     }
@@ -179,8 +128,17 @@ impl Relist {
 }
 
 impl Store {
+    /// An empty store with a version source of its own (tests, one-off zones).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store drawing namespace versions from `versions`: the source of the handle it
+    /// publishes into ([`ZoneHandle::versions`](super::handle::ZoneHandle::versions)).
+    pub fn with_versions(versions: Versions) -> Self {
+        let mut s = Self::default();
+        s.zone.versions = versions;
+        s
     }
 
     /// Applies one change; returns whether the zone changed (and so the serial moved).
@@ -219,7 +177,7 @@ impl Store {
         if changed {
             self.zone.serial = now_serial().max(self.zone.serial);
             if let Some(ns) = ns {
-                let v = NS_VERSION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let v = self.zone.versions.next();
                 self.zone.ns_versions.insert(ns, v);
             }
         }
@@ -443,7 +401,7 @@ impl Store {
         self.delete_pod_id(&(Arc::from(namespace), Arc::from(name)))
     }
 
-    fn delete_pod_id(&mut self, id: &(Arc<str>, Arc<str>)) -> bool {
+    fn delete_pod_id(&mut self, id: &PodId) -> bool {
         match self.pods.remove(id) {
             Some(old) => {
                 for ip in &old.ips {
@@ -452,78 +410,6 @@ impl Store {
                 true
             }
             None => false,
-        }
-    }
-}
-
-/// Bumped on every publish of any zone (and on config reloads): answers derived from an
-/// older generation are stale.
-static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-
-/// The current zone generation (one relaxed atomic load).
-pub fn generation() -> u64 {
-    GENERATION.load(std::sync::atomic::Ordering::Acquire)
-}
-
-/// Marks every derived answer stale (a config reload swapped the routing, say).
-pub fn bump_generation() {
-    GENERATION.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-}
-
-/// Bumped by configuration reloads only: answers scoped to a namespace survive zone changes
-/// elsewhere, never a new configuration.
-static CONFIG_GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-pub fn config_generation() -> u64 {
-    CONFIG_GENERATION.load(std::sync::atomic::Ordering::Acquire)
-}
-
-/// A new configuration: every derived answer is stale, scoped or not.
-pub fn bump_config_generation() {
-    CONFIG_GENERATION.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-    bump_generation();
-}
-
-/// The published zone: writers swap in a new snapshot, readers load it without locks.
-#[derive(Clone, Default)]
-pub struct ZoneHandle {
-    zone: Arc<ArcSwap<Zone>>,
-    /// Woken on every publish (queries waiting for the first sync).
-    published: Arc<tokio::sync::Notify>,
-}
-
-impl ZoneHandle {
-    pub fn new(zone: Arc<Zone>) -> Self {
-        Self {
-            zone: Arc::new(ArcSwap::new(zone)),
-            published: Arc::new(tokio::sync::Notify::new()),
-        }
-    }
-    pub fn load(&self) -> Arc<Zone> {
-        self.zone.load_full()
-    }
-    /// The published zone's version of a namespace (no reference count taken).
-    pub fn ns_version(&self, ns: &str) -> Option<u64> {
-        self.zone.load().ns_version(ns)
-    }
-    pub fn publish(&self, zone: Arc<Zone>) {
-        self.zone.store(zone);
-        bump_generation();
-        self.published.notify_waiters();
-    }
-    /// Waits until a synced zone is published or `deadline` passes; returns the newest zone.
-    pub async fn wait_synced(&self, deadline: std::time::Instant) -> Arc<Zone> {
-        loop {
-            let notified = self.published.notified();
-            let z = self.load();
-            if z.synced {
-                return z;
-            }
-            let now = std::time::Instant::now();
-            if now >= deadline {
-                return z;
-            }
-            let _ = tokio::time::timeout(deadline - now, notified).await;
         }
     }
 }

@@ -50,8 +50,9 @@ impl Kubernetes {
         }
     }
 
-    /// The zone's reply as a wire answer, with what the UDP path needs to replay it.
-    fn answer(&self, snapshot: &Zone, q: &Query, reply: &Reply) -> Answer {
+    /// The zone's reply as a wire answer, with what the UDP path needs to replay it
+    /// (`generation`: the zone's publish generation read before `snapshot` was loaded).
+    fn answer(&self, generation: u64, snapshot: &Zone, q: &Query, reply: &Reply) -> Answer {
         let mut a = Answer::code(rcode(reply.rcode())).by("kubernetes");
         a.authoritative = reply.rcode() != Rcode::Refused;
         a.answers = all_to_wire(&reply.answer, &q.name);
@@ -62,24 +63,31 @@ impl Kubernetes {
         a.cacheable = snapshot.synced
             && reply.chase.is_none()
             && matches!(reply.rcode(), Rcode::NoError | Rcode::NxDomain);
-        // Decided by one namespace alone: the UDP path may keep it across changes elsewhere
-        // (versions from this same snapshot).
-        a.scope = reply.scope.as_ref().and_then(|ns| {
-            Some(Scope {
-                zone: self.zone.clone(),
-                ns: ns.clone(),
-                version: snapshot.ns_version(ns)?,
-            })
+        // Where it came from, for the UDP path: the zone and the generation it was read at, and,
+        // when one namespace alone decided it, that namespace's version in this same snapshot
+        // (such an answer outlives changes elsewhere).
+        a.scope = a.cacheable.then(|| Scope {
+            zone: self.zone.clone(),
+            generation,
+            ns: reply
+                .scope
+                .as_ref()
+                .and_then(|ns| Some((ns.clone(), snapshot.ns_version(ns)?))),
         });
         a
     }
 
     /// Answers from `snapshot`: at once, or after asking the server for a CNAME's target.
-    fn serve_from<'a>(&'a self, snapshot: &Zone, q: &'a Query, next: Next<'a>) -> Served<'a> {
+    fn serve_from<'a>(
+        &'a self,
+        (generation, snapshot): (u64, &Zone),
+        q: &'a Query,
+        next: Next<'a>,
+    ) -> Served<'a> {
         let Some(reply) = self.reply(snapshot, q) else {
             return next.answer(q);
         };
-        let mut a = self.answer(snapshot, q, &reply);
+        let mut a = self.answer(generation, snapshot, q, &reply);
         let target = reply.chase.as_ref().filter(|_| q.depth < MAX_DEPTH);
         let Some(sub) = target.and_then(|(t, qt)| {
             let t = Name::from_ascii(t).ok()?;
@@ -101,13 +109,16 @@ impl Directive for Kubernetes {
     }
 
     fn serve<'a>(&'a self, q: &'a Query, next: Next<'a>) -> Served<'a> {
-        let snapshot = self.zone.load();
+        // The generation is read before the snapshot: a replay never outlives a change (see
+        // `ZoneHandle::load_with_generation`).
+        let (generation, snapshot) = self.zone.load_with_generation();
         match self.startup_deadline {
             Some(deadline) if !snapshot.synced => Served::later(async move {
-                let snapshot: Arc<Zone> = self.zone.wait_synced(deadline).await;
-                self.serve_from(&snapshot, q, next).await
+                let (generation, snapshot): (u64, Arc<Zone>) =
+                    self.zone.wait_synced(deadline).await;
+                self.serve_from((generation, &snapshot), q, next).await
             }),
-            _ => self.serve_from(&snapshot, q, next),
+            _ => self.serve_from((generation, &snapshot), q, next),
         }
     }
 }

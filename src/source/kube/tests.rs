@@ -33,8 +33,13 @@ fn listed(kind: Kind, objects: Vec<Change>) -> Vec<Msg> {
 
 fn writer() -> (Writer, ZoneHandle, Arc<SourceStatus>) {
     let status = Arc::new(SourceStatus::default());
-    let w = Writer::new(vec![Kind::Service, Kind::Namespace], status.clone());
-    (w, ZoneHandle::default(), status)
+    let zone = ZoneHandle::default();
+    let w = Writer::new(
+        vec![Kind::Service, Kind::Namespace],
+        status.clone(),
+        zone.versions(),
+    );
+    (w, zone, status)
 }
 
 fn names(zone: &ZoneHandle) -> Vec<String> {
