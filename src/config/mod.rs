@@ -179,6 +179,7 @@ fn parse_key(t: &Token, default_port: u16) -> Result<(String, u16), ConfigError>
     Ok((zone, port))
 }
 
+/// The server blocks of a token stream, in Corefile order.
 fn parse(path: &Path, toks: Vec<Token>, default_port: u16) -> Result<Config, ConfigError> {
     let mut blocks: Vec<ServerBlock> = Vec::new();
     let mut seen: HashSet<(String, u16)> = HashSet::new();
@@ -272,6 +273,7 @@ fn zones_and_port(
     Ok((zones, port.unwrap_or(default_port)))
 }
 
+/// One server block from its zones, port and directive lines.
 fn build_block(
     zones: Vec<String>,
     port: u16,
