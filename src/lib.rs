@@ -23,6 +23,7 @@
 //! | | the readiness latch behind `/ready` | `src/http/readiness.rs` |
 //! | | the metrics registry (atomics, text format) and `process_*` | `src/metrics/mod.rs`, `src/metrics/registry.rs`, `src/metrics/process.rs` |
 //! | Corefile | server blocks, the dispatch to each directive's parser | `src/config/mod.rs` |
+//! | | the directives: CoreDNS's plugin.cfg order, what kdns supports | `src/config/directives.rs` |
 //! | | tokens: quotes, comments, `{$ENV}`, `import`, snippets | `src/config/lexer.rs` |
 //! | | the syntax leaf: `Token`, `Line`, `ConfigError` (`FILE:LINE`), zones | `src/config/syntax.rs` |
 //! | | shared argument checks, durations, listen addresses | `src/config/args.rs` |
