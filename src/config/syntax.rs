@@ -137,8 +137,3 @@ pub fn normalize_zone(z: &str) -> Result<String, String> {
     }
     Ok(format!("{z}."))
 }
-
-/// A reverse zone (`in-addr.arpa.` or `ip6.arpa.`), lower-case with the final dot.
-pub fn is_reverse_zone(z: &str) -> bool {
-    z.ends_with("in-addr.arpa.") || z.ends_with("ip6.arpa.")
-}

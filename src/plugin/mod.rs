@@ -1,5 +1,7 @@
-//! The CoreDNS directives besides `kubernetes`: each module holds one directive's parser
-//! (errors name `FILE:LINE`), what it does, and its tests.
+//! The CoreDNS directives, one room each: a module (or folder) holds the directive's parser
+//! (errors name `FILE:LINE`), what it does in the chain ([`crate::dns::Directive`]) or as an
+//! observer ([`crate::dns::Observer`]), and its table tests; its README section is under "The
+//! Corefile". Parsers use only the syntax leaf (`src/config/syntax.rs`, `src/config/args.rs`).
 //!
 //! Directives that answer or change answers run in the server block's chain in CoreDNS's
 //! plugin.cfg order ([`crate::config::COREDNS_DIRECTIVES`]), not in Corefile order:
