@@ -481,15 +481,16 @@ mod tests {
                 },
             )
         };
-        let v = scoped(&zone);
-        let g = Validity::new(
-            config.clone(),
-            &Scope {
+        let unscoped = |zone: &ZoneHandle| {
+            let scope = Scope {
                 zone: zone.clone(),
                 generation: zone.generation(),
                 ns: None,
-            },
-        );
+            };
+            Validity::new(config.clone(), &scope)
+        };
+        let v = scoped(&zone);
+        let g = unscoped(&zone);
         assert!(v.holds(&router));
         assert!(g.holds(&router));
         st.apply(web("b", "10.0.0.2"));
@@ -503,14 +504,7 @@ mod tests {
         assert!(v.holds(&router));
         let reloaded = Arc::new(Router::default());
         assert!(!v.holds(&reloaded), "a reload invalidates everything");
-        let g = Validity::new(
-            config.clone(),
-            &Scope {
-                zone: zone.clone(),
-                generation: zone.generation(),
-                ns: None,
-            },
-        );
+        let g = unscoped(&zone);
         assert!(g.holds(&router));
         assert!(!g.holds(&reloaded), "a reload invalidates everything");
     }
