@@ -21,7 +21,9 @@ use crate::metrics::Counter;
 
 /// Answers queries arriving on one configured port, from the router of the moment.
 pub struct Responder {
+    /// The server blocks of the moment, by port; swapped whole when the Corefile is reloaded.
     pub router: Arc<ArcSwap<Router>>,
+    /// The configured port these queries arrived on (the key into [`Router::ports`]).
     pub port: u16,
 }
 
@@ -38,10 +40,16 @@ pub enum Validity {
     /// Until any zone or the configuration changes (the global generation moves).
     Generation(u64),
     /// While the namespace's version in its zone and the configuration are unchanged.
-    Namespace { scope: Scope, config: u64 },
+    Namespace {
+        /// The zone, namespace and version the answer was decided by.
+        scope: Scope,
+        /// The configuration generation when the answer was made.
+        config: u64,
+    },
 }
 
 impl Validity {
+    /// Is a replay still right now (nothing it depends on has changed)?
     pub fn holds(&self) -> bool {
         match self {
             Validity::Generation(g) => *g == crate::zone::store::generation(),

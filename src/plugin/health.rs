@@ -15,16 +15,21 @@ use crate::config::syntax::{ConfigError, Line};
 use crate::metrics;
 
 const D: &str = "health";
+/// Where `/health` is served when `health` has no ADDRESS (every address, port 8080).
 pub const DEFAULT_ADDR: &str = ":8080";
 /// CoreDNS's buckets for the self check (`plugin.SlimTimeBuckets`).
 pub const SELF_CHECK_BUCKETS: &[f64] = &[0.00025, 0.0025, 0.025, 0.25, 2.5];
 
+/// A parsed `health [ADDRESS] { lameduck DURATION }` directive.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HealthConfig {
+    /// `HOST:PORT` or `:PORT` to serve `/health` on ([`DEFAULT_ADDR`] when not given).
     pub addr: String,
+    /// How long stopping waits while still answering (`lameduck`); zero without it.
     pub lameduck: Duration,
 }
 
+/// Parses `health [ADDRESS] [{ lameduck DURATION }]`.
 pub fn parse(line: &Line) -> Result<HealthConfig, ConfigError> {
     let addr = args::optional_http_addr(line, DEFAULT_ADDR, D)?;
     let mut lameduck = Duration::ZERO;

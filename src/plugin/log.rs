@@ -19,17 +19,22 @@ use crate::zone::names::strip_zone;
 
 const D: &str = "log";
 
+/// CoreDNS's Common Log Format (`{common}`), the format when a `log` line gives none.
 pub const COMMON: &str = "{remote}:{port} - {>id} \"{type} {class} {name} {proto} {size} {>do} {>bufsize}\" {rcode} {>rflags} {rsize} {duration}";
 
 /// Response classes a rule logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Classes {
+    /// `class success`: NOERROR answers and delegations.
     pub success: bool,
+    /// `class denial`: NXDOMAIN and NODATA answers.
     pub denial: bool,
+    /// `class error`: SERVFAIL, REFUSED and other errors.
     pub error: bool,
 }
 
 impl Classes {
+    /// `class all`, also what a rule logs when it names no class.
     pub const ALL: Classes = Classes {
         success: true,
         denial: true,
@@ -37,38 +42,62 @@ impl Classes {
     };
 }
 
+/// One piece of a compiled log format: literal text or a CoreDNS placeholder.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Part {
+    /// Literal text, printed as is (unknown placeholders included).
     Text(String),
+    /// `{remote}`: the client's IP address (IPv6 in brackets).
     Remote,
+    /// `{local}`: the server address the query arrived on (IPv6 in brackets).
     Local,
+    /// `{port}`: the client's source port.
     Port,
+    /// `{>id}`: the query's message ID.
     Id,
+    /// `{type}`: the query type (`A`, `AAAA`, `TYPE65280`, …).
     Type,
+    /// `{class}`: the query class, always `IN`.
     Class,
+    /// `{name}`: the query name, lower-case with the final dot.
     Name,
+    /// `{proto}`: `udp` or `tcp`.
     Proto,
+    /// `{size}`: the request's size in bytes.
     Size,
+    /// `{>do}`: the EDNS DO bit, `true` or `false`.
     Do,
+    /// `{>bufsize}`: the client's EDNS buffer size (512 without EDNS, 65535 over TCP).
     Bufsize,
+    /// `{>opcode}`: the query's OPCODE number (added by `{combined}`).
     Opcode,
+    /// `{rcode}`: the response code's name (`NOERROR`, `NXDOMAIN`, …).
     Rcode,
+    /// `{>rflags}`: the response header flags set, as `qr,aa,rd,…`.
     Rflags,
+    /// `{rsize}`: the response's size in bytes.
     Rsize,
+    /// `{duration}`: the time to answer, in seconds with an `s` suffix.
     Duration,
     /// `{/label}` metadata: kdns has none, CoreDNS prints `-`.
     Empty,
 }
 
+/// One name of a `log` line: which queries it logs and how.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
+    /// The name (lower-case FQDN) whose queries, itself and below, the rule covers; `.` for all.
     pub scope: String,
+    /// The compiled line format ([`COMMON`] by default).
     pub format: Vec<Part>,
+    /// The response classes logged (`class …`; all when none is given).
     pub classes: Classes,
 }
 
+/// Every `log` line of a server block.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LogConfig {
+    /// One rule per name, in Corefile order; the first whose scope matches a query decides.
     pub rules: Vec<Rule>,
 }
 
@@ -205,6 +234,7 @@ fn ip_text(ip: IpAddr) -> String {
     }
 }
 
+/// The log line for query `q` and what was sent `s`, following the format `parts`.
 pub fn render(parts: &[Part], q: &Query, s: &Sent) -> String {
     let mut out = String::with_capacity(128);
     for p in parts {
@@ -238,6 +268,7 @@ pub struct Log {
 }
 
 impl Log {
+    /// The `log` observer for the block's parsed rules.
     pub fn new(c: &LogConfig) -> Arc<Self> {
         Arc::new(Self {
             rules: c.rules.clone(),
@@ -259,6 +290,7 @@ impl Log {
         logged.then(|| render(&rule.format, q, s))
     }
 
+    /// Writes the query's line, if a rule logs it, to stdout with CoreDNS's `[INFO] ` prefix.
     pub fn observe(&self, q: &Query, s: &Sent) {
         if let Some(l) = self.line(q, s) {
             let mut out = std::io::stdout().lock();

@@ -20,13 +20,17 @@ use crate::metrics::{self, Counter, Histogram, LazySeries, SIZE_BUCKETS, TIME_BU
 use crate::zone::names::strip_zone;
 
 const D: &str = "prometheus";
+/// Where `/metrics` is served when `prometheus` has no ADDRESS (CoreDNS's default).
 pub const DEFAULT_ADDR: &str = "localhost:9153";
 
+/// A parsed `prometheus [ADDRESS]` directive.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PrometheusConfig {
+    /// `HOST:PORT` or `:PORT` to serve `/metrics` on ([`DEFAULT_ADDR`] when not given).
     pub addr: String,
 }
 
+/// Parses `prometheus [ADDRESS] [{ runtime_metrics }]` (`tls` is refused).
 pub fn parse(line: &Line) -> Result<PrometheusConfig, ConfigError> {
     let addr = args::optional_http_addr(line, DEFAULT_ADDR, D)?;
     for o in args::block(line) {
@@ -71,11 +75,16 @@ pub struct DnsMetrics {
 
 /// What one finished query reports.
 pub struct Report<'a> {
+    /// The question, with its transport, client family, type and DO bit (the series labels).
     pub query: &'a Query,
+    /// The response code sent (`rcode` label).
     pub rcode: u16,
     /// A directive wrote the answer (as opposed to returning an error code).
     pub written: bool,
+    /// Bytes of the response on the wire (`coredns_dns_response_size_bytes`).
     pub response_size: usize,
+    /// From the request's arrival to the response written
+    /// (`coredns_dns_request_duration_seconds`).
     pub took: Duration,
 }
 
@@ -126,6 +135,8 @@ pub struct FastSeries {
 }
 
 impl FastSeries {
+    /// Counts one query: a request of `request_size` bytes answered with `response_size`
+    /// bytes after `took`.
     pub fn record(&self, request_size: usize, response_size: usize, took: Duration) {
         self.requests.inc();
         if let Some(d) = &self.do_requests {

@@ -9,12 +9,18 @@ use crate::config::args;
 use crate::config::syntax::{ConfigError, Line};
 
 const D: &str = "reload";
+/// The shortest INTERVAL `reload` accepts (CoreDNS's limit).
 pub const MIN_INTERVAL: Duration = Duration::from_secs(2);
+/// The shortest non-zero JITTER `reload` accepts (CoreDNS's limit).
 pub const MIN_JITTER: Duration = Duration::from_secs(1);
 
+/// A parsed `reload [INTERVAL] [JITTER]` directive (the default is 30 s ± 15 s).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReloadConfig {
+    /// How often the Corefile is checked for changes (INTERVAL, 30 s by default).
     pub interval: Duration,
+    /// The spread around `interval`, ± half of it (JITTER, 15 s by default; at most half the
+    /// interval).
     pub jitter: Duration,
 }
 
@@ -39,6 +45,7 @@ impl ReloadConfig {
     }
 }
 
+/// Parses `reload [INTERVAL] [JITTER]` (no block), enforcing CoreDNS's minimums.
 pub fn parse(line: &Line) -> Result<ReloadConfig, ConfigError> {
     args::no_block(line, D)?;
     let mut c = ReloadConfig::default();
