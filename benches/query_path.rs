@@ -10,6 +10,7 @@
 //! ```text
 //! CARGO_TARGET_DIR=... cargo bench --bench query_path
 //! ```
+#![allow(missing_docs)] // criterion_group! and criterion_main! define undocumented pub fns
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;
 use std::hint::black_box;

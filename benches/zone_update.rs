@@ -6,6 +6,7 @@
 //! CARGO_TARGET_DIR=... cargo bench --bench zone_update
 //! ```
 //! Every service has one EndpointSlice with 4 ready endpoints (100k services = 400k endpoints).
+#![allow(missing_docs)] // criterion_group! and criterion_main! define undocumented pub fns
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;

@@ -94,6 +94,8 @@ enum EnvError {
     Output(std::io::Error),
 }
 
+/// Runs `kdns env`: prints the variables, and returns its exit status (0 success, 1 input
+/// error, 3 with `--strict` after a collision or a skipped Service).
 pub fn run(args: EnvArgs) -> ExitCode {
     match run_inner(&args) {
         Ok(clean) if clean || !args.strict => ExitCode::SUCCESS,

@@ -36,6 +36,7 @@ A Corefile server block serving manifests from a directory:
 
 Logging: --log-level or RUST_LOG (e.g. RUST_LOG=kdns=debug).";
 
+/// The `kdns` command line: the serving flags and an optional subcommand.
 #[derive(Debug, Parser)]
 #[command(name = "kdns", version, about = ABOUT, long_about = LONG_ABOUT)]
 pub struct Cli {
@@ -57,10 +58,12 @@ pub struct Cli {
     /// Log level (error, warn, info, debug, trace); RUST_LOG overrides it.
     #[arg(long = "log-level", default_value = "info", value_name = "LEVEL")]
     pub log_level: String,
+    /// A subcommand to run instead of serving (`env`).
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
+/// The subcommands of `kdns`.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print the environment variables the kubelet would inject into a pod.
@@ -82,6 +85,8 @@ fn init_logging(level: &str) {
         .try_init();
 }
 
+/// The `kdns` binary: parses the command line, then runs `kdns env`, validates the Corefile
+/// (`--validate`) or serves it until SIGTERM/SIGINT; returns the process's exit status.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::Env(args)) = cli.command {

@@ -137,6 +137,7 @@ pub struct Loader<'e> {
 const MAX_IMPORT_DEPTH: usize = 10;
 
 impl<'e> Loader<'e> {
+    /// A loader that reads environment variables through `env` (for `{$NAME}` substitution).
     pub fn new(env: &'e dyn Fn(&str) -> Option<String>) -> Self {
         Self {
             env,
@@ -154,6 +155,8 @@ impl<'e> Loader<'e> {
         self.load_text(&text, path)
     }
 
+    /// Like [`Loader::load_file`], for Corefile `text` already read; `path` names it in errors
+    /// and relative `import`s resolve against its directory.
     pub fn load_text(&mut self, text: &str, path: &Path) -> Result<Vec<Token>, ConfigError> {
         let file: Arc<Path> = Arc::from(path);
         let text = substitute_env(text, self.env);

@@ -33,17 +33,25 @@ impl Token {
 /// Why a Corefile did not load: an unreadable file, or a mistake at `FILE:LINE`.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// A Corefile (or an `import`ed file) could not be read.
     #[error("{}: {source}", path.display())]
     Io {
+        /// The file that could not be read.
         path: PathBuf,
+        /// The I/O error reading it.
         #[source]
         source: std::io::Error,
     },
+    /// A syntax or semantic mistake at `FILE:LINE`.
     #[error("{}:{line}: {}{msg}", file.display(), directive.as_deref().map(|d| format!("{d}: ")).unwrap_or_default())]
     At {
+        /// The file the offending token was read from.
         file: PathBuf,
+        /// 1-based line number in `file`.
         line: usize,
+        /// The directive (plugin) being parsed, printed before the message; `None` outside one.
         directive: Option<String>,
+        /// What is wrong, in words.
         msg: String,
     },
 }

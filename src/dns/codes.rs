@@ -31,6 +31,7 @@ pub fn rcode_name(code: u16) -> Cow<'static, str> {
     })
 }
 
+/// The miekg/dns name of a response code ([`rcode_name`] of its number).
 pub fn rcode_text(r: ResponseCode) -> Cow<'static, str> {
     rcode_name(u16::from(r))
 }
@@ -46,6 +47,7 @@ pub fn parse_rcode(s: &str) -> Option<ResponseCode> {
 /// A small dense index for a response code (for lock-free per-rcode series): 0..=23, 24 for
 /// anything else.
 pub const RCODE_SLOTS: usize = 25;
+/// The slot of a response code among the [`RCODE_SLOTS`]: the code itself up to 23, else 24.
 pub fn rcode_slot(code: u16) -> usize {
     usize::from(code.min(24))
 }
@@ -72,6 +74,7 @@ pub const MONITORED_TYPES: &[RecordType] = &[
     RecordType::AXFR,
     RecordType::ANY,
 ];
+/// Number of per-type slots: one per [`MONITORED_TYPES`] entry plus one for `other`.
 pub const TYPE_SLOTS: usize = MONITORED_TYPES.len() + 1;
 
 /// Index into [`MONITORED_TYPES`], or the last slot for `other`.
@@ -82,6 +85,7 @@ pub fn type_slot(t: RecordType) -> usize {
         .unwrap_or(MONITORED_TYPES.len())
 }
 
+/// The `type` metrics label of a slot: the type's name, or `other` for the last slot.
 pub fn type_slot_name(slot: usize) -> String {
     MONITORED_TYPES
         .get(slot)

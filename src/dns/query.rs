@@ -17,11 +17,14 @@ pub const MAX_DEPTH: u8 = 8;
 /// The transport a query came over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Proto {
+    /// A UDP datagram (answers that do not fit the EDNS payload size, or 512 bytes, set TC).
     Udp,
+    /// A TCP connection (length-prefixed messages, no truncation).
     Tcp,
 }
 
 impl Proto {
+    /// `"udp"` or `"tcp"`, as CoreDNS writes it in `{proto}` and the `proto` metrics label.
     pub fn as_str(self) -> &'static str {
         match self {
             Proto::Udp => "udp",
@@ -37,21 +40,32 @@ pub struct Query {
     pub name: Name,
     /// Lower-case text with the final dot.
     pub lower: String,
+    /// The question's QTYPE (A, AAAA, SRV, …).
     pub qtype: RecordType,
+    /// The message ID of the request header (`{>id}` in `log`); echoed in the response.
     pub id: u16,
+    /// The header OPCODE as a number (0 = QUERY; only QUERY reaches the chain).
     pub opcode: u8,
+    /// The RD (recursion desired) header flag.
     pub recursion_desired: bool,
+    /// The CD (checking disabled) header flag, passed on to upstreams by `forward`.
     pub checking_disabled: bool,
+    /// The AD (authentic data) header flag: the client understands AD in the answer.
     pub authentic_data: bool,
+    /// The DO (DNSSEC OK) bit of the request's EDNS OPT record (`{>do}` in `log`).
     pub dnssec_ok: bool,
     /// The EDNS payload size the client advertised; `None` without EDNS.
     pub edns: Option<u16>,
+    /// The transport the query came over.
     pub proto: Proto,
+    /// The client's address and port (`{remote}` and `{port}` in `log`).
     pub src: SocketAddr,
     /// Size of the request on the wire.
     pub size: usize,
     /// Asked by kdns itself (CNAME chase, cache refresh): not counted or logged.
     pub internal: bool,
+    /// How many follow-ups deep this question is (0 for the client's own); capped at
+    /// [`MAX_DEPTH`].
     pub depth: u8,
 }
 
@@ -111,12 +125,21 @@ impl Query {
 /// A finished answer, in wire records.
 #[derive(Debug, Clone)]
 pub struct Answer {
+    /// The response code (NOERROR, NXDOMAIN, SERVFAIL, …).
     pub rcode: ResponseCode,
+    /// The AA (authoritative answer) header flag: set by `kubernetes`, copied from upstream by
+    /// `forward`.
     pub authoritative: bool,
+    /// The RA (recursion available) header flag, set for answers relayed by `forward`.
     pub recursion_available: bool,
+    /// The AD (authentic data) header flag of the response.
     pub authentic_data: bool,
+    /// The answer section.
     pub answers: Vec<Record>,
+    /// The authority section (the SOA of a negative answer, NS records).
     pub authority: Vec<Record>,
+    /// The additional section (e.g. SRV target addresses); the EDNS OPT record is added when
+    /// encoding.
     pub additional: Vec<Record>,
     /// The directive that wrote the answer (`""` when none did): CoreDNS's `plugin` label.
     pub plugin: &'static str,
@@ -180,11 +203,13 @@ impl Answer {
         Self::code(ResponseCode::Refused)
     }
 
+    /// Names the directive that wrote this answer (sets [`Answer::plugin`]).
     pub fn by(mut self, plugin: &'static str) -> Self {
         self.plugin = plugin;
         self
     }
 
+    /// Attaches the error `errors` logs for this answer (sets [`Answer::error`]).
     pub fn with_error(mut self, e: impl Into<String>) -> Self {
         self.error = Some(e.into());
         self

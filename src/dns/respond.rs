@@ -20,7 +20,9 @@ use super::query::{lower_text, Answer, Proto, Query, MAX_UDP_PAYLOAD};
 
 /// Answers queries arriving on one configured port, from the router of the moment.
 pub struct Responder {
+    /// The server blocks of the moment, by port; swapped whole when the Corefile is reloaded.
     pub router: Arc<ArcSwap<Router>>,
+    /// The configured port these queries arrived on (the key into [`Router::ports`]).
     pub port: u16,
 }
 

@@ -26,7 +26,9 @@ pub struct Listeners {
     pub port: u16,
     /// The addresses asked for (empty: every address).
     pub addrs: Vec<IpAddr>,
+    /// Bound UDP sockets: one per core for each address, sharing it with `SO_REUSEPORT`.
     pub udp: Vec<UdpSocket>,
+    /// Bound TCP listeners, one per address.
     pub tcp: Vec<TcpListener>,
 }
 

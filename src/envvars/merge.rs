@@ -23,7 +23,9 @@ pub enum EnvValue {
 /// One `env` entry of a container.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerEnvVar {
+    /// The entry's `name`: the variable it sets.
     pub name: String,
+    /// Where its value comes from (`value` or `valueFrom`).
     pub value: EnvValue,
 }
 

@@ -3,7 +3,9 @@
 /// A Kubernetes Service, reduced to what the kubelet's variables depend on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Service {
+    /// `metadata.namespace`: decides which pods see the service's variables.
     pub namespace: String,
+    /// `metadata.name`: the variable prefix, upper-cased with `-` turned into `_`.
     pub name: String,
     /// `spec.clusterIP`, verbatim: `""` and `"None"` mean "no cluster IP".
     pub cluster_ip: String,
@@ -25,11 +27,14 @@ pub struct ServicePort {
 /// One environment variable.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct EnvVar {
+    /// The variable name (e.g. `FOO_SERVICE_HOST`).
     pub name: String,
+    /// The variable's value, verbatim.
     pub value: String,
 }
 
 impl EnvVar {
+    /// The variable `name=value`.
     pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
         EnvVar {
             name: name.into(),
@@ -41,7 +46,9 @@ impl EnvVar {
 /// A service, named as `namespace/name`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ServiceRef {
+    /// The service's namespace.
     pub namespace: String,
+    /// The service's name within its namespace.
     pub name: String,
 }
 
@@ -88,11 +95,13 @@ impl std::fmt::Display for SkipReason {
 /// A selected service that was left out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Skipped {
+    /// The service left out.
     pub service: ServiceRef,
+    /// Why it was left out.
     pub reason: SkipReason,
 }
 
-/// The result of [`service_env`].
+/// The result of [`service_env`](super::service_env).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServiceEnv {
     /// The variables, sorted by name, one value per name.

@@ -32,6 +32,7 @@ impl Directive for Loadbalance {
     }
 }
 
+/// Parses `loadbalance [round_robin]` (no block); `weighted` and `prefer` are refused.
 pub fn parse(line: &Line) -> Result<(), ConfigError> {
     match line.args() {
         [] => {}

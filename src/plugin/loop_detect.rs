@@ -42,6 +42,8 @@ fn random_label() -> String {
 }
 
 impl LoopDetect {
+    /// The check for the server block of `zone`, with a fresh random
+    /// `<random>.<random>.<zone>` probe name.
     pub fn new(zone: &str) -> Arc<Self> {
         let qname = if zone == "." {
             format!("{}.{}.", random_label(), random_label())
@@ -58,6 +60,7 @@ impl LoopDetect {
         })
     }
 
+    /// The probe name, lower-case with the final dot.
     pub fn qname(&self) -> &str {
         &self.qname
     }

@@ -42,14 +42,23 @@ pub fn minimal_ttl(a: &Answer, class: Class, max: u32) -> u32 {
 pub struct Item {
     /// Lower-case question name, to tell hash collisions apart.
     pub name: String,
+    /// Question type, to tell hash collisions apart.
     pub qtype: RecordType,
+    /// The stored answer's response code.
     pub rcode: ResponseCode,
+    /// The stored answer's AD flag (given back only to clients that set DO or AD).
     pub authentic_data: bool,
+    /// The stored answer's RA flag.
     pub recursion_available: bool,
+    /// The answer section, TTLs as stored.
     pub answers: Vec<Record>,
+    /// The authority section, TTLs as stored.
     pub authority: Vec<Record>,
+    /// The additional section, TTLs as stored.
     pub additional: Vec<Record>,
+    /// The TTL (seconds) every record got when stored; it counts down from [`Item::stored`].
     pub orig_ttl: u32,
+    /// When the answer was stored.
     pub stored: Instant,
     /// Prefetch popularity (`freq.Freq`): hits with no gap longer than the prefetch duration.
     hits: AtomicU32,
@@ -59,6 +68,8 @@ pub struct Item {
 }
 
 impl Item {
+    /// An item for the question (`lower`, `qtype`) holding `a`'s flags and records, with
+    /// `ttl` seconds to live from now.
     pub fn new(lower: &str, qtype: RecordType, a: &Answer, ttl: u32) -> Self {
         Self {
             name: lower.to_string(),
@@ -78,6 +89,7 @@ impl Item {
         }
     }
 
+    /// Is this the entry for that question (not another one with the same hash key)?
     pub fn matches(&self, lower: &str, qtype: RecordType) -> bool {
         self.qtype == qtype && self.name == lower
     }
@@ -104,6 +116,7 @@ impl Item {
         }
     }
 
+    /// The hits in the current run (see [`Item::hit`]), for the `prefetch` AMOUNT threshold.
     pub fn hits(&self) -> u32 {
         self.hits.load(Ordering::Acquire)
     }
@@ -123,6 +136,8 @@ impl Item {
         !self.refreshing.swap(true, Ordering::AcqRel)
     }
 
+    /// Ends the refresh [`Item::begin_refresh`] allowed; a failed one (`refreshed` false)
+    /// blocks the next for `recheck` (`serve_stale … verify` failure recheck).
     pub fn end_refresh(&self, now: Instant, recheck: Duration, refreshed: bool) {
         let after = if !refreshed && !recheck.is_zero() {
             self.ms(now) + recheck.as_millis() as u64

@@ -63,20 +63,34 @@ pub enum Lookup {
     /// Not in the cache's zones: the cache plays no part.
     Pass,
     /// Not cached: ask the rest of the chain and store its answer.
-    Miss { key: u64 },
+    Miss {
+        /// The hash key to store the answer under.
+        key: u64,
+    },
     /// Answered; `refresh` asks the rest of the chain again in the background (prefetch, or
     /// `serve_stale immediate`) and `stale` tells which.
     Hit {
+        /// The cached answer, TTLs counted down (the stored TTL with `keepttl`, the
+        /// `serve_stale` response TTL when expired).
         answer: Answer,
+        /// The entry to refresh in the background, when one is due and none is under way.
         refresh: Option<Arc<Item>>,
+        /// The entry had expired and `answer` is its stale copy (`serve_stale`); a `refresh`
+        /// is then a stale refresh, not a prefetch.
         stale: bool,
+        /// The entry's hash key, to store the refreshed answer under.
         key: u64,
     },
     /// Expired and `serve_stale verify`: ask first, fall back to `stale`.
     Verify {
+        /// The expired answer, served if the fresh one fails or is late.
         stale: Answer,
+        /// The expired entry.
         item: Arc<Item>,
+        /// The entry's refresh gate was taken (a failure recheck is configured) and must be
+        /// released when done.
         tracked: bool,
+        /// The entry's hash key, to store the fresh answer under.
         key: u64,
     },
 }
@@ -193,6 +207,8 @@ impl Cache {
         None
     }
 
+    /// Decides what to do with `q`: pass it on, fetch and store it, answer from memory, or
+    /// verify an expired entry (counting the cache's request, hit and miss series).
     pub fn lookup(&self, q: &Query) -> Lookup {
         if !in_any(&self.zones, &q.lower) {
             return Lookup::Pass;
@@ -316,6 +332,7 @@ impl Cache {
         [self.m.requests.clone(), self.m.misses.clone()]
     }
 
+    /// Entries in the success and the denial store.
     pub fn len(&self) -> (usize, usize) {
         (self.success.len(), self.denial.len())
     }

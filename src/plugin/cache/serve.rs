@@ -173,6 +173,8 @@ impl Cache {
         }
     }
 
+    /// How long `serve_stale verify` waits for a fresh answer before serving the stale one
+    /// (zero: no limit).
     pub fn verify_timeout(&self) -> Duration {
         self.serve_stale
             .map(|s| s.verify_timeout)

@@ -30,6 +30,7 @@ impl Hasher for Identity {
 
 type Shard = HashMap<u64, Arc<Item>, BuildHasherDefault<Identity>>;
 
+/// One of a `cache`'s two bounded maps (success or denial), from hash key to cached item.
 pub struct Store {
     shards: Box<[RwLock<Shard>]>,
     per_shard: usize,
@@ -53,6 +54,7 @@ impl Store {
         &self.shards[(key as usize) % SHARDS]
     }
 
+    /// The item stored under `key`, if any (the caller checks it is for its question).
     pub fn get(&self, key: u64) -> Option<Arc<Item>> {
         self.shard(key)
             .read()
@@ -82,6 +84,7 @@ impl Store {
         evicted
     }
 
+    /// Drops the entry under `key`, if any.
     pub fn remove(&self, key: u64) {
         let mut s = self.shard(key).write().unwrap_or_else(|e| e.into_inner());
         if s.remove(&key).is_some() {
@@ -89,6 +92,7 @@ impl Store {
         }
     }
 
+    /// Number of entries over all shards.
     pub fn len(&self) -> usize {
         self.shards
             .iter()
@@ -96,6 +100,7 @@ impl Store {
             .sum()
     }
 
+    /// True when no entry is stored.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

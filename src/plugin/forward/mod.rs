@@ -33,6 +33,8 @@ const NAME: &str = "forward";
 /// CoreDNS's overall deadline for one forwarded query.
 const DEADLINE: Duration = Duration::from_secs(5);
 
+/// One `forward` directive: its upstreams, their selection policy and limits, and the
+/// `failover`/`next` rules, as a link of the chain.
 pub struct Forward {
     from: String,
     except: Vec<String>,
@@ -69,6 +71,8 @@ impl Drop for InFlight<'_> {
 }
 
 impl Forward {
+    /// The directive for the parsed `c`; `next_is_forward` tells whether the block's next
+    /// directive is another `forward` (the only one `next` may hand a query to).
     pub fn new(c: &ForwardConfig, next_is_forward: bool) -> Arc<Self> {
         let transport = Transport {
             expire: c.expire,
@@ -114,6 +118,7 @@ impl Forward {
         })
     }
 
+    /// The TO servers, in Corefile order.
     pub fn upstreams(&self) -> &[Arc<Upstream>] {
         &self.upstreams
     }
