@@ -28,7 +28,9 @@
 //! | | the syntax leaf: `Token`, `Line`, `ConfigError` (`FILE:LINE`), zones | `src/config/syntax.rs` |
 //! | | shared argument checks, durations, listen addresses | `src/config/args.rs` |
 //! | DNS | the server: hickory types stop here and in the directives | `src/dns/mod.rs` |
-//! | | DNS listeners: sockets, TCP connections, stopping with queries in flight | `src/dns/server.rs` |
+//! | | DNS listeners: sockets per port, stopping with queries in flight | `src/dns/server.rs` |
+//! | | DNS over TCP: accepting, a task per connection, connections let go of at a query boundary | `src/dns/tcp.rs` |
+//! | | socket handover (`--handover`): a replacement takes over the sockets and open connections | `src/dns/handover.rs` |
 //! | | the UDP loop and its per-socket packet cache | `src/dns/udp.rs` |
 //! | | one request: decode (responses dropped), chain, encode, observers | `src/dns/respond.rs` |
 //! | | fitting a response into the UDP limit: TC for answers, glue dropped quietly | `src/dns/fit.rs` |

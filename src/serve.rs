@@ -8,6 +8,7 @@
 //! lameduck, then the listeners close and the queries in flight finish.
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::{self, AppError, Prepared};
 use crate::config::{self, Config};
+use crate::dns::handover::{self, Offer, Offered};
 use crate::dns::server::{self, Listeners, Serving};
 use crate::dns::Router;
 use crate::http::HttpServers;
@@ -30,6 +32,23 @@ type ListenKey = (u16, Vec<IpAddr>);
 struct Port {
     serving: Serving,
     addrs: Vec<SocketAddr>,
+    /// Its sockets, for a successor (`--handover`).
+    offered: Offered,
+}
+
+impl Port {
+    /// Starts serving `l` with `router`.
+    fn serve(router: &Arc<ArcSwap<Router>>, l: Listeners) -> Self {
+        let addrs = l.local_addrs();
+        let mut offered = Offered::of(&l);
+        let serving = server::serve(router.clone(), l);
+        offered.adopt = Some(serving.adopter());
+        Port {
+            serving,
+            addrs,
+            offered,
+        }
+    }
 }
 
 /// What runs for the configuration in use.
@@ -45,6 +64,10 @@ struct State {
     ports: HashMap<ListenKey, Port>,
     http: HttpServers,
     current: Generation,
+    /// The sockets offered to a successor (empty without `--handover`).
+    offer: Offer,
+    /// `--handover`'s path.
+    handover: Option<PathBuf>,
 }
 
 fn start_tasks(g: &Generation, ports: &HashMap<ListenKey, Port>, http: &HttpServers) {
@@ -96,6 +119,22 @@ async fn start_sources(g: &mut Generation) -> Result<(), AppError> {
     Ok(())
 }
 
+/// The sockets of the kdns offering them at `path` (none when there is none, or on error).
+fn inherit(path: &Path) -> HashMap<ListenKey, Listeners> {
+    match handover::take(path) {
+        Ok(Some(taken)) => {
+            let n: usize = taken.values().map(|l| l.udp.len() + l.tcp.len()).sum();
+            tracing::info!(path = %path.display(), sockets = n, "took over the DNS sockets of the running kdns");
+            taken
+        }
+        Ok(None) => HashMap::new(),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "socket handover failed; binding afresh");
+            HashMap::new()
+        }
+    }
+}
+
 fn bind_key(key: &ListenKey) -> Result<Listeners, AppError> {
     server::bind(key.0, &key.1).map_err(|source| AppError::Bind {
         port: key.0,
@@ -117,7 +156,10 @@ fn version_info(sha: &str, on: bool) {
 }
 
 impl State {
-    async fn start(cfg: Config) -> Result<(Self, Vec<SocketAddr>), AppError> {
+    async fn start(
+        cfg: Config,
+        handover: Option<&Path>,
+    ) -> Result<(Self, Vec<SocketAddr>), AppError> {
         let prepared = app::prepare(&cfg)?;
         for line in &prepared.summary {
             tracing::info!("{line}");
@@ -129,19 +171,24 @@ impl State {
         };
         start_sources(&mut current).await?;
         let router = Arc::new(ArcSwap::new(current.prepared.router.clone()));
+        let mut inherited = handover.map(inherit).unwrap_or_default();
         let mut ports = HashMap::new();
         let mut all = Vec::new();
         for key in app::listen_plan(&current.cfg) {
-            let l = bind_key(&key)?;
-            let addrs = l.local_addrs();
-            all.extend(addrs.iter().copied());
-            ports.insert(
-                key,
-                Port {
-                    serving: server::serve(router.clone(), l),
-                    addrs,
-                },
-            );
+            let l = match inherited.remove(&key) {
+                Some(l) => l,
+                None => bind_key(&key)?,
+            };
+            let port = Port::serve(&router, l);
+            all.extend(port.addrs.iter().copied());
+            ports.insert(key, port);
+        }
+        let mut offer = Offer::default();
+        if let Some(path) = handover {
+            offer.set(ports.values().map(|p| p.offered.clone()).collect());
+            if let Err(e) = offer.serve(path) {
+                tracing::warn!(path = %path.display(), error = %e, "cannot offer the DNS sockets to a successor");
+            }
         }
         let mut http = HttpServers::default();
         http.apply(current.prepared.http.clone()).await?;
@@ -161,6 +208,8 @@ impl State {
                 ports,
                 http,
                 current,
+                offer,
+                handover: handover.map(Path::to_path_buf),
             },
             all,
         ))
@@ -234,17 +283,11 @@ impl State {
         // makes them all stale.
         self.router.store(next.prepared.router.clone());
         for (key, l) in fresh {
-            let addrs = l.local_addrs();
-            for a in &addrs {
+            let port = Port::serve(&self.router, l);
+            for a in &port.addrs {
                 tracing::info!("listening on {a} (udp, tcp)");
             }
-            self.ports.insert(
-                key,
-                Port {
-                    serving: server::serve(self.router.clone(), l),
-                    addrs,
-                },
-            );
+            self.ports.insert(key, port);
         }
         let gone: Vec<ListenKey> = self
             .ports
@@ -252,6 +295,16 @@ impl State {
             .filter(|k| !plan.contains(k))
             .cloned()
             .collect();
+        // Offered from here on: what is configured now (before the rest close).
+        if self.offer.is_on() {
+            self.offer.set(
+                self.ports
+                    .iter()
+                    .filter(|(k, _)| plan.contains(k))
+                    .map(|(_, p)| p.offered.clone())
+                    .collect(),
+            );
+        }
         for key in gone {
             if let Some(p) = self.ports.remove(&key) {
                 tracing::info!(port = key.0, "closing a listener no longer configured");
@@ -276,8 +329,25 @@ impl State {
             tracing::info!("plugin/health: Going into lameduck mode for {lameduck:?}");
             tokio::time::sleep(lameduck).await;
         }
-        for (_, p) in self.ports.drain() {
-            p.serving.stop().await;
+        // A successor asking from now on gets nothing: these sockets close.
+        self.offer.set(Vec::new());
+        let mut open = Vec::new();
+        for (key, p) in self.ports.drain() {
+            let conns = p.serving.stop().await;
+            if !conns.is_empty() {
+                open.push((key, conns));
+            }
+        }
+        if let (Some(path), false) = (self.handover.clone(), open.is_empty()) {
+            // The successor serves them on, from the next query (they close here otherwise).
+            match tokio::task::spawn_blocking(move || handover::pass(&path, open)).await {
+                Ok(Ok(n)) => tracing::info!(
+                    connections = n,
+                    "handed the open TCP connections to the new kdns"
+                ),
+                Ok(Err(e)) => tracing::debug!(error = %e, "open TCP connections not handed over"),
+                Err(e) => tracing::debug!(error = %e, "open TCP connections not handed over"),
+            }
         }
         self.current.tasks.cancel();
         self.http.stop_all().await;
@@ -285,12 +355,15 @@ impl State {
 }
 
 /// Serves `cfg` until `shutdown`, reloading it when it has a `reload` directive.
+/// With `handover`, the sockets of a kdns running with the same path are taken over, and this
+/// one's are offered to the next (see `dns/handover.rs`).
 pub(crate) async fn run(
     cfg: Config,
     shutdown: CancellationToken,
+    handover: Option<PathBuf>,
     on_listen: impl FnOnce(&[SocketAddr]),
 ) -> Result<(), AppError> {
-    let (mut state, addrs) = State::start(cfg).await?;
+    let (mut state, addrs) = State::start(cfg, handover.as_deref()).await?;
     on_listen(&addrs);
     let mut last_error = None;
     loop {

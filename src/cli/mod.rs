@@ -55,6 +55,13 @@ pub struct Cli {
     /// Port for server block keys that name none (CoreDNS's -dns.port).
     #[arg(long = "dns-port", default_value_t = 53, value_name = "PORT")]
     pub dns_port: u16,
+    /// Hand the DNS sockets over across restarts: take over those of the kdns running with the
+    /// same PATH (a Unix socket it listens on), and offer this one's to the next. The old and
+    /// the new process serve the same sockets until the old one stops, so a restart on the
+    /// same host (hostNetwork, node-local) loses no query. Without a kdns at PATH, kdns binds
+    /// its sockets itself.
+    #[arg(long, value_name = "PATH")]
+    pub handover: Option<PathBuf>,
     /// Log level (error, warn, info, debug, trace); RUST_LOG overrides it.
     #[arg(long = "log-level", default_value = "info", value_name = "LEVEL")]
     pub log_level: String,
@@ -128,7 +135,7 @@ pub fn main() -> ExitCode {
     let result = rt.block_on(async {
         let shutdown = CancellationToken::new();
         tokio::spawn(stop_on_signal(shutdown.clone()));
-        crate::serve::run(cfg, shutdown, |addrs| {
+        crate::serve::run(cfg, shutdown, cli.handover, |addrs| {
             for a in addrs {
                 tracing::info!("listening on {a} (udp, tcp)");
             }

@@ -6,10 +6,12 @@ pub mod chain;
 pub mod class;
 pub mod codes;
 mod fit;
+pub(crate) mod handover;
 pub mod observe;
 pub mod query;
 pub mod respond;
 pub mod server;
+mod tcp;
 pub mod udp;
 pub mod wire;
 

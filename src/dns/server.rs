@@ -4,21 +4,17 @@
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::chain::Router;
-use super::query::Proto;
 use super::respond::Responder;
-
-/// A TCP connection with no query for this long is closed.
-const TCP_IDLE: Duration = Duration::from_secs(10);
+use super::tcp::{Conns, Released};
 
 /// Sockets for one configured port.
 pub struct Listeners {
@@ -68,6 +64,8 @@ fn tcp_listener(addr: SocketAddr) -> io::Result<TcpListener> {
         s.set_only_v6(true)?;
     }
     s.set_reuse_address(true)?;
+    // A replacement kdns may listen beside this one while it drains (a restart in place).
+    s.set_reuse_port(true)?;
     s.set_nonblocking(true)?;
     s.bind(&addr.into())?;
     s.listen(1024)?;
@@ -145,14 +143,24 @@ fn bind_once(port: u16, addrs: &[IpAddr]) -> io::Result<Listeners> {
 pub struct Serving {
     stop: CancellationToken,
     tasks: TaskTracker,
+    /// TCP connections to serve here, let go of by another process.
+    adopt: mpsc::UnboundedSender<std::net::TcpStream>,
+    released: Released,
 }
 
 impl Serving {
-    /// Stops accepting, then waits for the queries in flight.
-    pub async fn stop(self) {
+    /// Stops accepting, then waits for the queries in flight; returns the open TCP
+    /// connections, let go of between two queries (a successor may serve them on).
+    pub async fn stop(self) -> Vec<std::net::TcpStream> {
         self.stop.cancel();
         self.tasks.close();
         self.tasks.wait().await;
+        std::mem::take(&mut *self.released.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Where TCP connections let go of by another process are sent to be served here.
+    pub(crate) fn adopter(&self) -> mpsc::UnboundedSender<std::net::TcpStream> {
+        self.adopt.clone()
     }
 }
 
@@ -169,69 +177,21 @@ pub fn serve(router: Arc<ArcSwap<Router>>, l: Listeners) -> Serving {
             tasks.clone(),
         ));
     }
+    let conns = Conns {
+        responder,
+        stop: stop.clone(),
+        tasks: tasks.clone(),
+        released: Released::default(),
+    };
     for t in l.tcp {
-        tasks.spawn(tcp_loop(t, responder.clone(), stop.clone(), tasks.clone()));
+        tasks.spawn(conns.clone().accept(t));
     }
-    Serving { stop, tasks }
-}
-
-async fn tcp_loop(l: TcpListener, r: Arc<Responder>, stop: CancellationToken, tasks: TaskTracker) {
-    loop {
-        let got = tokio::select! {
-            _ = stop.cancelled() => return,
-            g = l.accept() => g,
-        };
-        match got {
-            Ok((s, src)) => {
-                let (r, stop) = (r.clone(), stop.clone());
-                tasks.spawn(async move {
-                    if let Err(e) = tcp_conn(s, src, r, stop).await {
-                        tracing::debug!(error = %e, %src, "tcp connection ended");
-                    }
-                });
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "tcp accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    }
-}
-
-/// Queries on one connection, answered in order; closes when idle, at EOF or on stop.
-async fn tcp_conn(
-    mut s: TcpStream,
-    src: SocketAddr,
-    r: Arc<Responder>,
-    stop: CancellationToken,
-) -> io::Result<()> {
-    let local = s.local_addr()?;
-    let _ = s.set_nodelay(true);
-    loop {
-        let len = tokio::select! {
-            _ = stop.cancelled() => return Ok(()),
-            l = tokio::time::timeout(TCP_IDLE, s.read_u16()) => match l {
-                Err(_) => return Ok(()),
-                Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
-                Ok(r) => r?,
-            },
-        };
-        let mut raw = vec![0u8; usize::from(len)];
-        tokio::time::timeout(TCP_IDLE, s.read_exact(&mut raw))
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "reading a query"))??;
-        let Some((out, done)) = r.respond(raw, src, local, Proto::Tcp).await else {
-            return Ok(());
-        };
-        let Ok(n) = u16::try_from(out.len()) else {
-            return Ok(());
-        };
-        let mut framed = Vec::with_capacity(out.len() + 2);
-        framed.extend_from_slice(&n.to_be_bytes());
-        framed.extend_from_slice(&out);
-        s.write_all(&framed).await?;
-        if let Some(d) = done {
-            d.report();
-        }
+    let (adopt, rx) = mpsc::unbounded_channel();
+    tasks.spawn(conns.clone().adopt(rx));
+    Serving {
+        stop,
+        tasks,
+        adopt,
+        released: conns.released,
     }
 }

@@ -43,6 +43,11 @@ pub(crate) struct Kdns {
 impl Kdns {
     /// Writes `corefile` (with `{DIR}` replaced by the temp dir) and starts kdns on it.
     pub(crate) fn start(corefile: &str, manifests: Option<&Path>) -> Kdns {
+        Self::start_args(corefile, manifests, &[])
+    }
+
+    /// As [`Kdns::start`], with extra command-line `args` (after `--conf FILE`).
+    pub(crate) fn start_args(corefile: &str, manifests: Option<&Path>, args: &[&str]) -> Kdns {
         let dir = tempfile::tempdir().unwrap();
         if let Some(m) = manifests {
             copy_dir(m, &dir.path().join("manifests"));
@@ -53,7 +58,7 @@ impl Kdns {
             corefile.replace("{DIR}", &dir.path().display().to_string()),
         )
         .unwrap();
-        Self::start_conf(&conf, dir)
+        Self::start_cmd(&[], args, &conf, dir)
     }
 
     pub(crate) fn start_conf(conf: &Path, dir: tempfile::TempDir) -> Kdns {
@@ -63,6 +68,10 @@ impl Kdns {
     /// Starts kdns under `prefix` (e.g. `ip netns exec NAME`); its stdout (the `log`
     /// directive) and stderr both go to [`Kdns::log`].
     pub(crate) fn start_in(prefix: &[&str], conf: &Path, dir: tempfile::TempDir) -> Kdns {
+        Self::start_cmd(prefix, &[], conf, dir)
+    }
+
+    fn start_cmd(prefix: &[&str], args: &[&str], conf: &Path, dir: tempfile::TempDir) -> Kdns {
         let bin = env!("CARGO_BIN_EXE_kdns");
         let mut cmd = match prefix.split_first() {
             Some((p, rest)) => {
@@ -75,6 +84,7 @@ impl Kdns {
         let mut child = cmd
             .arg("--conf")
             .arg(conf)
+            .args(args)
             .env("RUST_LOG", "info,hickory_server=warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
