@@ -57,32 +57,50 @@ impl Fault {
     }
 }
 
-/// A request that got no HTTP answer: unreachable, unless the error says the connection was
-/// made and failed for another reason (TLS, certificates, name resolution), which retrying soon
-/// does not fix. hyper's "connection closed before message completed" carries no I/O error.
+/// A request that got no HTTP answer: unreachable when some error in its chain is a broken or
+/// refused connection or a timeout, or when no I/O error is named at all (hyper's "connection
+/// closed before message completed"); another I/O error (a certificate rustls rejects, a name
+/// that does not resolve) is no outage, and retrying soon does not fix it.
 fn transport(e: &kube::Error) -> Fault {
     let mut next: Option<&(dyn std::error::Error + 'static)> = e.source();
+    let mut io_error = false;
     for _ in 0..16 {
         let Some(err) = next else { break };
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            return match io.kind() {
-                ErrorKind::ConnectionRefused
-                | ErrorKind::ConnectionReset
-                | ErrorKind::ConnectionAborted
-                | ErrorKind::NotConnected
-                | ErrorKind::BrokenPipe
-                | ErrorKind::TimedOut
-                | ErrorKind::UnexpectedEof
-                | ErrorKind::HostUnreachable
-                | ErrorKind::NetworkUnreachable
-                | ErrorKind::NetworkDown
-                | ErrorKind::AddrNotAvailable => Fault::Unreachable,
-                _ => Fault::Other,
-            };
-        }
         next = err.source();
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if broken(io.kind()) {
+                return Fault::Unreachable;
+            }
+            io_error = true;
+            // An io::Error's `source` skips the error it wraps (hyper-rustls wraps the TLS
+            // handshake's own io::Error in one of kind Other).
+            if let Some(inner) = io.get_ref() {
+                next = Some(inner);
+            }
+        }
     }
-    Fault::Unreachable
+    match io_error {
+        true => Fault::Other,
+        false => Fault::Unreachable,
+    }
+}
+
+/// I/O errors of a connection that could not be made or broke.
+fn broken(kind: ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::ConnectionRefused
+            | ErrorKind::ConnectionReset
+            | ErrorKind::ConnectionAborted
+            | ErrorKind::NotConnected
+            | ErrorKind::BrokenPipe
+            | ErrorKind::TimedOut
+            | ErrorKind::UnexpectedEof
+            | ErrorKind::HostUnreachable
+            | ErrorKind::NetworkUnreachable
+            | ErrorKind::NetworkDown
+            | ErrorKind::AddrNotAvailable
+    )
 }
 
 /// How to log one failure.

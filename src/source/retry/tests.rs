@@ -134,6 +134,21 @@ fn http_answers_are_denied_or_other() {
         Fault::Unreachable
     );
     assert_eq!(Fault::of(&io(ErrorKind::InvalidData)), Fault::Other);
+    // hyper-rustls wraps a failed TLS handshake's io::Error in one of kind Other: a reset
+    // during the handshake is an outage, a rejected certificate is not.
+    let tls = |kind| {
+        let handshake = std::io::Error::new(kind, "handshake");
+        kube::Error::Service(Box::new(std::io::Error::other(handshake)))
+    };
+    assert_eq!(
+        Fault::of(&tls(ErrorKind::ConnectionReset)),
+        Fault::Unreachable
+    );
+    assert_eq!(
+        Fault::of(&tls(ErrorKind::UnexpectedEof)),
+        Fault::Unreachable
+    );
+    assert_eq!(Fault::of(&tls(ErrorKind::InvalidData)), Fault::Other);
 }
 
 /// A GET of `/version` from `port` on loopback with a kube client.
