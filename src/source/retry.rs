@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// How long consecutive denials are taken for an API server that is still starting.
+/// How long denials, from the first of a streak, are taken for an API server still starting.
 pub(super) const GRACE: Duration = Duration::from_secs(5);
 /// How often a persisting failure is logged as a warning again.
 pub(super) const REPEAT: Duration = Duration::from_secs(30);
@@ -29,8 +29,9 @@ pub(super) const REPEAT: Duration = Duration::from_secs(30);
 pub(super) const UNREACHABLE: Duration = Duration::from_millis(400);
 /// The retry interval of denials within the grace (jittered ±20 %).
 const WARMING: Duration = Duration::from_millis(250);
-/// The backoff of other failures: first and largest interval (jittered ±20 %).
+/// The first interval of the backoff of other failures (and lasting denials), jittered ±20 %.
 const FIRST: Duration = Duration::from_millis(250);
+/// The largest interval of that backoff.
 const MAX: Duration = Duration::from_secs(10);
 
 /// Why a request failed, as far as trying again goes.
