@@ -56,7 +56,8 @@
 //! | | how to reach the API server (`endpoint`, `tls`, `kubeconfig`, qps) | `src/source/api.rs` |
 //! | | API client, `SourceError`, API error wording | `src/source/client.rs` |
 //! | | live API: spawn, the writer (batches, staleness, programming latency) | `src/source/kube.rs` |
-//! | | list-then-watch per kind: watch-cache list, resume, relist on 410, backoff | `src/source/list_watch.rs` |
+//! | | list-then-watch per kind: watch-cache list, resume, relist on 410 | `src/source/list_watch.rs` |
+//! | | retries: unreachable (soon), denied (a grace for a starting API server), other (backoff) | `src/source/retry.rs` |
 //! | | what a watcher tells the writer, per-kind adapters | `src/source/watched.rs` |
 //! | | `apiserver_qps`/`apiserver_burst` token bucket | `src/source/ratelimit.rs` |
 //! | | a stand-in API server for unit tests | `src/source/fake_api.rs` |

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::cluster::{client_for, Cluster, SERIAL};
+use common::cluster::{client_for, finish, Cluster, SERIAL};
 use common::{query, wait_until, Kdns};
 use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -380,6 +380,132 @@ async fn survives_api_server_and_etcd_restarts_without_nxdomain() {
     assert!(
         k.log().contains("recovered"),
         "staleness logged on recovery:\n{}",
+        k.log()
+    );
+}
+
+/// Whether the API server's `/readyz` answers 200 (within a second).
+async fn readyz(c: &kube::Client) -> bool {
+    let req = http::Request::get("/readyz")
+        .body(kube::client::Body::empty())
+        .unwrap();
+    let res = tokio::time::timeout(Duration::from_secs(1), c.send(req)).await;
+    matches!(res, Ok(Ok(r)) if r.status() == http::StatusCode::OK)
+}
+
+/// Kills the API server, leaves it down for `down`, restarts it; returns the moment its
+/// `/readyz` is 200 again, polled every 20 ms with `admin` (scripts/apiserver.sh waits for the
+/// same, polling every 200 ms), and the script, still finishing. Killed, not stopped: a stopped
+/// API server keeps its watches open until the script kills it 20 s later, and kdns sees the
+/// same either way: its connections break, then nothing answers until the new server is up.
+async fn restart_apiserver_until_ready(
+    cluster: &Cluster,
+    admin: &kube::Client,
+    down: Duration,
+) -> (Instant, std::process::Child) {
+    cluster.kill_apiserver();
+    tokio::time::sleep(down).await;
+    let script = cluster.spawn_restart_apiserver();
+    let t0 = Instant::now();
+    while !readyz(admin).await {
+        assert!(t0.elapsed() < Duration::from_secs(60), "no /readyz 200");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    (Instant::now(), script)
+}
+
+/// Issue #12: kdns on a real API server with deploy/'s RBAC. The API server restarts; the
+/// moment its /readyz is 200 again a Service is created and another deleted, and kdns must
+/// serve both changes within a second, every time. A restarted API server denies requests
+/// for a while as its RBAC caches fill: that must neither set kdns back by seconds nor be
+/// reported as missing permission.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs kube-apiserver and etcd: scripts/build-tools.sh"]
+async fn changes_right_after_an_api_server_restart_are_served_within_a_second() {
+    let _g = SERIAL.lock().await;
+    let cluster = Cluster::start();
+    // kdns as deployed: the admin (system:masters) would never be denied.
+    let (ok, out) = cluster.kubectl(&[
+        "apply",
+        "-f",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/rbac.yaml"),
+    ]);
+    assert!(ok, "{out}");
+    let (ok, out) = cluster.kubectl(&[
+        "create",
+        "clusterrolebinding",
+        "kdns-test-reader",
+        "--clusterrole=system:kdns",
+        "--user=dns-reader",
+    ]);
+    assert!(ok, "{out}");
+    let admin = cluster.client().await;
+    create_ns(&admin, "rs").await;
+    let port = json!({"ports": [{"port": 80}]});
+    let s0 = create_svc(
+        &admin,
+        "rs",
+        json!({"metadata": {"name": "s0"}, "spec": port}),
+    )
+    .await;
+    let k = Kdns::start(&corefile(&cluster.reader_kubeconfig(), ""), None);
+    let s0_ip = s0.spec.unwrap().cluster_ip.unwrap();
+    eventually(
+        &k,
+        "s0.rs.svc.cluster.local.",
+        "A",
+        &[&s0_ip],
+        Duration::from_secs(10),
+    );
+
+    // Run r deletes s{r} and creates s{r+1}, which run r+1 deletes. Down for 3 s, as in a
+    // restart: long enough for a backoff to grow.
+    let down = Duration::from_secs(3);
+    let mut runs = Vec::new();
+    for r in 0..3 {
+        let (ready, script) = restart_apiserver_until_ready(&cluster, &admin, down).await;
+        let (old, new) = (format!("s{r}"), format!("s{}", r + 1));
+        let created = create_svc(
+            &admin,
+            "rs",
+            json!({"metadata": {"name": new}, "spec": port}),
+        )
+        .await;
+        let svcs: Api<Service> = Api::namespaced(admin.clone(), "rs");
+        svcs.delete(&old, &DeleteParams::default()).await.unwrap();
+        let written = ready.elapsed();
+        let ip = created.spec.unwrap().cluster_ip.unwrap();
+        let (new_q, old_q) = (
+            format!("{new}.rs.svc.cluster.local."),
+            format!("{old}.rs.svc.cluster.local."),
+        );
+        let (mut answered, mut gone) = (None, None);
+        wait_until(Duration::from_secs(10), || {
+            if answered.is_none() && answers(&k, &new_q, "A").1.iter().any(|a| a.ends_with(&ip)) {
+                answered = Some(ready.elapsed());
+            }
+            if gone.is_none() && answers(&k, &old_q, "A").0 == "NXDOMAIN" {
+                gone = Some(ready.elapsed());
+            }
+            answered.is_some() && gone.is_some()
+        });
+        println!(
+            "run {r}: after /readyz 200, written {written:?}; {new} answered {answered:?}, \
+             {old} NXDOMAIN {gone:?}"
+        );
+        runs.push((answered, gone));
+        finish(script);
+    }
+    let limit = Duration::from_secs(1);
+    let slow = |t: &Option<Duration>| t.is_none_or(|t| t > limit);
+    assert!(
+        !runs.iter().any(|(a, g)| slow(a) || slow(g)),
+        "served later than {limit:?} after /readyz 200: {runs:?}\nkdns log:\n{}",
+        k.log()
+    );
+    assert!(
+        !k.log().contains("missing RBAC permission"),
+        "a restarting API server's denials are no missing permission:\n{}",
         k.log()
     );
 }

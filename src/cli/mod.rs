@@ -78,9 +78,13 @@ pub enum Command {
 }
 
 fn init_logging(level: &str) {
-    // hickory logs every query at INFO: keep it at WARN unless asked.
-    let default =
-        format!("{level},hickory_server=warn,hickory_proto=warn,hickory_net=warn,kube=warn");
+    // hickory logs every query at INFO: keep it at WARN unless asked. kube's client logs an
+    // ERROR for every failed request; kdns says the same itself, once and then every 30 s,
+    // where kube's would be one line per watcher every 0.4 s while the API server is down.
+    let default = format!(
+        "{level},hickory_server=warn,hickory_proto=warn,hickory_net=warn,kube=warn,\
+         kube_client::client::builder=off"
+    );
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()

@@ -114,7 +114,7 @@ pub(super) fn build(config: kube::Config) -> Result<kube::Client, SourceError> {
 
 /// Explains a failed request: a refused permission names the `verbs` kdns needs on
 /// `resource`, a rejected credential says so, another API error gives the server's message,
-/// code and reason; anything else is kube's own wording.
+/// code and reason; anything else is kube's own wording and its causes.
 pub(super) fn explain(resource: &str, verbs: &str, e: &kube::Error) -> String {
     match e {
         kube::Error::Api(s) if s.code == 403 => format!(
@@ -128,8 +128,24 @@ pub(super) fn explain(resource: &str, verbs: &str, e: &kube::Error) -> String {
         kube::Error::Api(s) if s.message.is_empty() => e.to_string(),
         kube::Error::Api(s) if s.reason.is_empty() => format!("{} ({})", s.message, s.code),
         kube::Error::Api(s) => format!("{} ({}, {})", s.message, s.code, s.reason),
-        _ => e.to_string(),
+        _ => with_causes(e),
     }
+}
+
+/// `e` and the errors that caused it, `a: b: c`, each said once: kube's own words for a
+/// refused connection end at "client error (Connect)".
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    for _ in 0..16 {
+        let Some(cause) = next else { break };
+        let said = cause.to_string();
+        if !out.contains(&said) {
+            out = format!("{out}: {said}");
+        }
+        next = cause.source();
+    }
+    out
 }
 
 #[cfg(test)]

@@ -1,10 +1,11 @@
 //! A stand-in API server for unit tests: plain HTTP/1.1 on 127.0.0.1, one request per
 //! connection, each answered with the next scripted [`Reply`] for its path (a path whose script
-//! is used up gets a watch that stays silent). It records every request line, so tests can
-//! check which resourceVersion a watch resumed from and whether a list came from the cache.
+//! is used up gets a watch that stays silent). It records every request line and when it came,
+//! so tests can check which resourceVersion a watch resumed from, whether a list came from the
+//! cache, and how soon a failed request was tried again.
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -20,6 +21,8 @@ pub(super) enum Reply {
     Json(u16, Value),
     /// A watch: these events as chunked JSON lines, then the end of the stream.
     Events(Vec<Value>),
+    /// No answer: the connection closes after the request, as when the server goes down.
+    HangUp,
 }
 
 /// A list body of `kind` (`ServiceList`, ...) at `rv`.
@@ -56,11 +59,13 @@ pub(super) fn bookmark(rv: &str) -> Value {
 }
 
 type Script = Arc<Mutex<HashMap<String, VecDeque<Reply>>>>;
+/// Request targets (path and query) and when they arrived.
+type Seen = Arc<Mutex<Vec<(String, Instant)>>>;
 
 /// The running stand-in.
 pub(super) struct FakeApi {
     port: u16,
-    seen: Arc<Mutex<Vec<String>>>,
+    seen: Seen,
 }
 
 impl FakeApi {
@@ -95,16 +100,25 @@ impl FakeApi {
 
     /// The request targets (path and query) seen so far for `path`, in order.
     pub(super) fn requests(&self, path: &str) -> Vec<String> {
+        self.seen_at(path).into_iter().map(|(t, _)| t).collect()
+    }
+
+    /// When the requests for `path` arrived, in order.
+    pub(super) fn request_times(&self, path: &str) -> Vec<Instant> {
+        self.seen_at(path).into_iter().map(|(_, at)| at).collect()
+    }
+
+    fn seen_at(&self, path: &str) -> Vec<(String, Instant)> {
         let seen = self.seen.lock().unwrap();
         seen.iter()
-            .filter(|t| t.split('?').next() == Some(path))
+            .filter(|(t, _)| t.split('?').next() == Some(path))
             .cloned()
             .collect()
     }
 }
 
 /// Reads one request and answers it from the script.
-async fn answer(stream: TcpStream, script: Script, seen: Arc<Mutex<Vec<String>>>) {
+async fn answer(stream: TcpStream, script: Script, seen: Seen) {
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
@@ -118,7 +132,7 @@ async fn answer(stream: TcpStream, script: Script, seen: Arc<Mutex<Vec<String>>>
             _ => break,
         }
     }
-    seen.lock().unwrap().push(target.clone());
+    seen.lock().unwrap().push((target.clone(), Instant::now()));
     let path = target.split('?').next().unwrap_or_default().to_string();
     let reply = script
         .lock()
@@ -137,6 +151,7 @@ async fn answer(stream: TcpStream, script: Script, seen: Arc<Mutex<Vec<String>>>
             stream.write_all((head + &body).as_bytes()).await
         }
         Some(Reply::Events(events)) => stream_events(&mut stream, &events, true).await,
+        Some(Reply::HangUp) => Ok(()),
         None => {
             // A watch with nothing to say, open until the test ends.
             let _ = stream_events(&mut stream, &[], false).await;

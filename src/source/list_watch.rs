@@ -7,11 +7,12 @@
 //!   in ([`super::proto`]); objects reach the writer page by page.
 //! - **Watch** from the list's resourceVersion with bookmarks; a watch that ends (server
 //!   timeout) is resumed from the last resourceVersion seen, one that expired relists.
-//! - **Faults**: a failed request is retried with capped exponential backoff (250 ms → 10 s,
-//!   jittered); the writer hears `Failed` once and `Recovered` at the next request the API
-//!   server answers, so staleness is measured exactly. A watch silent for longer than the
-//!   server timeout plus 30 s is restarted (half-open connections); one the server closes
-//!   within a second is restarted after a pause, never in a busy loop.
+//! - **Faults**: a failed request is retried as [`super::retry`] says: soon while the API
+//!   server does not answer or, just back, still denies while it starts; with capped
+//!   exponential backoff otherwise. The writer hears `Failed` once and `Recovered` at the next
+//!   request the API server answers, so staleness is measured exactly. A watch silent for
+//!   longer than the server timeout plus 30 s is restarted (half-open connections); one the
+//!   server closes within a second is restarted after a pause, never in a busy loop.
 //! - **Rate**: with `apiserver_qps`/`apiserver_burst`, every list page and watch start of the
 //!   source takes a token from one shared bucket ([`super::ratelimit`]).
 use std::sync::Arc;
@@ -30,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 use super::client::explain;
 use super::proto::{self, ListDecoder};
 use super::ratelimit::RateLimit;
+use super::retry::{Fault, Log, Retry, GRACE, UNREACHABLE};
 use super::watched::{changed_at, Msg, ProtoDecoder, Watched};
 use crate::zone::Change;
 
@@ -47,24 +49,10 @@ enum Stop {
     Resume,
     /// The resourceVersion expired (410): relist, nothing is wrong.
     Gone,
-    /// The request failed; retry with backoff.
-    Failed(String),
+    /// The request failed (why, in a sentence); retry as its fault says.
+    Failed(Fault, String),
     /// Shutting down, or the writer is gone.
     Exit,
-}
-
-/// Capped exponential backoff with jitter.
-struct Backoff(Duration);
-
-impl Backoff {
-    const FIRST: Duration = Duration::from_millis(250);
-    const MAX: Duration = Duration::from_secs(10);
-
-    fn next(&mut self) -> Duration {
-        let d = self.0;
-        self.0 = (self.0 * 2).min(Self::MAX);
-        d.mul_f64(rand::random_range(0.8..1.2))
-    }
 }
 
 /// Where one kind's list-then-watch reports, and what it shares with the other kinds.
@@ -95,10 +83,10 @@ pub(super) async fn run<K: Watched>(t: Target) {
     let mut rv: Option<String> = None;
     let mut first_list = true;
     let mut failing = false;
-    let mut backoff = Backoff(Backoff::FIRST);
+    let mut retry = Retry::default();
     loop {
-        let answered = |failing: &mut bool, backoff: &mut Backoff| {
-            *backoff = Backoff(Backoff::FIRST);
+        let answered = |failing: &mut bool, retry: &mut Retry| {
+            retry.answered();
             if std::mem::take(failing) {
                 let _ = tx.send(Msg::Recovered(K::KIND));
             }
@@ -108,7 +96,7 @@ pub(super) async fn run<K: Watched>(t: Target) {
                 let any = std::mem::take(&mut first_list);
                 match list::<K>(&client, labels.as_deref(), any, limit, &tx, &stop).await {
                     Ok(v) => {
-                        answered(&mut failing, &mut backoff);
+                        answered(&mut failing, &mut retry);
                         rv = Some(v);
                         continue;
                     }
@@ -116,7 +104,7 @@ pub(super) async fn run<K: Watched>(t: Target) {
                 }
             }
             Some(from) => {
-                let started = || answered(&mut failing, &mut backoff);
+                let started = || answered(&mut failing, &mut retry);
                 if let Some(l) = limit {
                     l.acquire().await;
                 }
@@ -130,17 +118,14 @@ pub(super) async fn run<K: Watched>(t: Target) {
             Stop::Gone => {
                 tracing::debug!(resource = K::RESOURCE, "resourceVersion expired: relisting");
             }
-            Stop::Failed(why) => {
-                tracing::warn!(
-                    resource = K::RESOURCE,
-                    "watch failed, retrying with backoff; serving the last good zone: {why}"
-                );
+            Stop::Failed(fault, why) => {
+                let wait = retried::<K>(&mut retry, fault, &why);
                 if !failing {
                     failing = true;
                     let _ = tx.send(Msg::Failed(K::KIND));
                 }
                 tokio::select! {
-                    _ = tokio::time::sleep(backoff.next()) => {}
+                    _ = tokio::time::sleep(wait) => {}
                     _ = stop.cancelled() => return,
                 }
             }
@@ -148,12 +133,36 @@ pub(super) async fn run<K: Watched>(t: Target) {
     }
 }
 
+/// Logs a failure as `retry` says; returns how long to wait before trying again.
+fn retried<K: Watched>(retry: &mut Retry, fault: Fault, why: &str) -> Duration {
+    let next = retry.failed(fault, tokio::time::Instant::now());
+    let (resource, wait) = (K::RESOURCE, next.wait);
+    match (next.log, fault) {
+        (Log::Warn, Fault::Unreachable) => tracing::warn!(
+            resource,
+            "the API server does not answer; retrying every {UNREACHABLE:?}, serving the last good zone: {why}"
+        ),
+        (Log::Warn, _) => tracing::warn!(
+            resource,
+            "watch failed, retrying with backoff; serving the last good zone: {why}"
+        ),
+        (Log::Debug, _) => tracing::debug!(resource, "failed again, retrying in {wait:?}: {why}"),
+        // No verdict on permissions yet: a restarted API server denies until its caches fill.
+        (Log::Warming, _) => tracing::debug!(
+            resource,
+            "denied, as by an API server still starting; retrying in {wait:?} (reported if it \
+             lasts {GRACE:?})"
+        ),
+    }
+    wait
+}
+
 /// Where the next request starts after a list or watch ended with `stop`: from the last
 /// resourceVersion seen (a watch), or from a new list (`None`) once that version expired.
 fn resume_from(stop: &Stop, rv: Option<String>) -> Option<String> {
     match stop {
         Stop::Gone => None,
-        Stop::Resume | Stop::Failed(_) | Stop::Exit => rv,
+        Stop::Resume | Stop::Failed(..) | Stop::Exit => rv,
     }
 }
 
@@ -161,10 +170,10 @@ fn resume_from(stop: &Stop, rv: Option<String>) -> Option<String> {
 fn failed<K: Watched>(verb: &str, e: &kube::Error) -> Stop {
     match e {
         kube::Error::Api(s) if s.code == 410 => Stop::Gone,
-        _ => Stop::Failed(format!(
-            "{verb}: {}",
-            explain(K::RESOURCE, "`list` and `watch`", e)
-        )),
+        _ => Stop::Failed(
+            Fault::of(e),
+            format!("{verb}: {}", explain(K::RESOURCE, "`list` and `watch`", e)),
+        ),
     }
 }
 
@@ -206,7 +215,10 @@ async fn list<K: Watched>(
         let meta = tokio::select! {
             r = tokio::time::timeout(LIST_TIMEOUT, page) => match r {
                 Ok(r) => r?,
-                Err(_) => return Err(Stop::Failed(format!("list: no complete answer within {LIST_TIMEOUT:?}"))),
+                Err(_) => return Err(Stop::Failed(
+                    Fault::Unreachable,
+                    format!("list: no complete answer within {LIST_TIMEOUT:?}"),
+                )),
             },
             _ = stop.cancelled() => return Err(Stop::Exit),
         };
@@ -238,7 +250,7 @@ async fn list_page<K: Watched>(
 ) -> Result<PageMeta, Stop> {
     let mut req = kube::core::Request::new(url)
         .list(lp)
-        .map_err(|e| Stop::Failed(format!("list: {e}")))?;
+        .map_err(|e| Stop::Failed(Fault::Other, format!("list: {e}")))?;
     let accept = match K::PROTO {
         Some(_) => "application/vnd.kubernetes.protobuf, application/json",
         None => "application/json",
@@ -279,7 +291,7 @@ fn send_page<K: Watched>(
 }
 
 fn read_err(e: kube::Error) -> Stop {
-    Stop::Failed(format!("list: reading the body: {e}"))
+    Stop::Failed(Fault::of(&e), format!("list: reading the body: {e}"))
 }
 
 /// A protobuf list body, decoded while it streams in.
@@ -290,7 +302,7 @@ async fn proto_page<K: Watched>(
 ) -> Result<PageMeta, Stop> {
     let mut chunk: Vec<Change> = Vec::new();
     let mut decoder = ListDecoder::new();
-    let proto_err = |e: proto::ProtoError| Stop::Failed(format!("list: {e}"));
+    let proto_err = |e: proto::ProtoError| Stop::Failed(Fault::Other, format!("list: {e}"));
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(read_err)?;
         let Some(data) = frame.data_ref() else {
@@ -326,7 +338,7 @@ async fn json_page<K: Watched>(
 ) -> Result<PageMeta, Stop> {
     let bytes = body.collect().await.map_err(read_err)?.to_bytes();
     let list: ObjectList<K> = serde_json::from_slice(&bytes)
-        .map_err(|e| Stop::Failed(format!("list: decoding the JSON answer: {e}")))?;
+        .map_err(|e| Stop::Failed(Fault::Other, format!("list: decoding the JSON answer: {e}")))?;
     let mut chunk: Vec<Change> = Vec::new();
     for o in &list.items {
         if !o.ignore() {
@@ -397,7 +409,10 @@ async fn watch<K: Watched>(
             _ = stop.cancelled() => return Stop::Exit,
         };
         let ev = match next {
-            Err(_) => return Stop::Failed(format!("watch: nothing received for {silence:?}")),
+            Err(_) => {
+                let why = format!("watch: nothing received for {silence:?}");
+                return Stop::Failed(Fault::Unreachable, why);
+            }
             Ok(None) => {
                 // A watch the server (or a proxy) closes at once must not become a busy loop.
                 if since.elapsed() < Duration::from_secs(1) {

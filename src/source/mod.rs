@@ -11,7 +11,8 @@
 //! | file | what it holds |
 //! |---|---|
 //! | `kube.rs` | [`spawn`]: the watchers of the live API and their writer into the store; [`SourceStatus`], metrics |
-//! | `list_watch.rs` | list-then-watch of one kind: watch-cache list, resume, relist on 410, backoff |
+//! | `list_watch.rs` | list-then-watch of one kind: watch-cache list, resume, relist on 410 |
+//! | `retry.rs` | when a failed request is tried again: the fault (unreachable, denied, other), cadence, grace, log |
 //! | `watched.rs` | what a watcher tells the writer (`Msg`), the per-kind adapters (`Watched`) |
 //! | `env_input.rs` | Services and a Pod's environment for `kdns env` |
 //! | `api.rs` | [`api::ApiConfig`]: how to reach the API server (the directive's `endpoint`, `tls`, `kubeconfig`, qps) |
@@ -34,6 +35,7 @@ pub mod manifests;
 pub mod objects;
 pub mod proto;
 mod ratelimit;
+mod retry;
 pub mod selector;
 mod watched;
 

@@ -56,6 +56,29 @@ impl Cluster {
         run(&["restart-apiserver"], self.dir.path());
     }
 
+    /// Kills the API server (SIGKILL): its connections break at once. A SIGTERM'd API server
+    /// with watches open waits for them, until scripts/apiserver.sh SIGKILLs it 20 s later.
+    pub(crate) fn kill_apiserver(&self) {
+        let pid = std::fs::read_to_string(self.dir.path().join("apiserver.pid")).unwrap();
+        let ok = Command::new("kill")
+            .args(["-KILL", pid.trim()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill -KILL {pid}");
+    }
+
+    /// Starts `scripts/apiserver.sh restart-apiserver` and returns at once: the child exits
+    /// once the new API server's `/readyz` is 200 (see [`finish`]).
+    pub(crate) fn spawn_restart_apiserver(&self) -> std::process::Child {
+        Command::new(script())
+            .arg("restart-apiserver")
+            .arg(self.dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("scripts/apiserver.sh")
+    }
+
     pub(crate) fn restart_etcd(&self) {
         run(&["restart-etcd"], self.dir.path());
     }
@@ -87,6 +110,17 @@ impl Cluster {
             ),
         )
     }
+}
+
+/// Waits for a script started with [`Cluster::spawn_restart_apiserver`]; panics if it failed.
+pub(crate) fn finish(child: std::process::Child) {
+    let out = child.wait_with_output().expect("scripts/apiserver.sh");
+    assert!(
+        out.status.success(),
+        "scripts/apiserver.sh failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 pub(crate) async fn client_for(kubeconfig: &Path) -> kube::Client {

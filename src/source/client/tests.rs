@@ -52,6 +52,22 @@ fn other_api_errors_give_the_server_message() {
     assert_eq!(explain("services", "`list`", &other), other.to_string());
 }
 
+#[tokio::test]
+async fn a_refused_connection_is_named_beyond_kube_s_words() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    drop(l);
+    let config = kube::Config::new(format!("http://127.0.0.1:{port}").parse().unwrap());
+    let client = build(config).unwrap();
+    let req = http::Request::get("/version")
+        .body(kube::client::Body::empty())
+        .unwrap();
+    let e = client.send(req).await.expect_err("nobody listens");
+    let why = explain("services", "`list`", &e);
+    assert!(why.starts_with(&e.to_string()), "{why}");
+    assert!(why.contains("Connection refused"), "{why}");
+}
+
 #[test]
 fn kubeconfig_errors_name_the_file_when_one_was_given() {
     let named = SourceError::Kubeconfig {

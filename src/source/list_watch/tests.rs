@@ -97,7 +97,7 @@ fn an_expired_watch_relists_and_other_errors_fail() {
     let broken = watch_event("ERROR", status(500, "InternalError", "etcd is down"));
     assert_eq!(
         sent(event::<ServiceObj>(ev(broken), &mut rv)),
-        "stop Failed(\"watch: etcd is down (500, InternalError)\")"
+        "stop Failed(Other, \"watch: etcd is down (500, InternalError)\")"
     );
     assert_eq!(rv.as_deref(), Some("10"), "errors carry no version");
 }
@@ -117,10 +117,16 @@ fn a_terminating_pod_moves_the_version_but_is_not_sent() {
 fn only_gone_forgets_the_version() {
     let rv = || Some("42".to_string());
     assert_eq!(resume_from(&Stop::Resume, rv()), rv());
-    assert_eq!(resume_from(&Stop::Failed("x".into()), rv()), rv());
+    assert_eq!(
+        resume_from(&Stop::Failed(Fault::Other, "x".into()), rv()),
+        rv()
+    );
     assert_eq!(resume_from(&Stop::Exit, rv()), rv());
     assert_eq!(resume_from(&Stop::Gone, rv()), None);
-    assert_eq!(resume_from(&Stop::Failed("x".into()), None), None);
+    assert_eq!(
+        resume_from(&Stop::Failed(Fault::Other, "x".into()), None),
+        None
+    );
 }
 
 #[test]
@@ -137,9 +143,11 @@ fn request_errors_become_stops() {
         failed::<ServiceObj>("list", &api(410, "Gone", "")),
         Stop::Gone
     );
-    let Stop::Failed(why) = failed::<ServiceObj>("list", &api(403, "Forbidden", "no")) else {
+    let Stop::Failed(fault, why) = failed::<ServiceObj>("list", &api(403, "Forbidden", "no"))
+    else {
         panic!("403 is a failure");
     };
+    assert_eq!(fault, Fault::Denied);
     assert!(
         why.starts_with("list: missing RBAC permission: kdns needs `list` and `watch` on services"),
         "{why}"
@@ -162,21 +170,6 @@ fn error_bodies_in_either_encoding() {
     let e = api_error(http::StatusCode::GONE, true, b"garbage");
     let kube::Error::Api(s) = e else { panic!() };
     assert_eq!(s.code, 410);
-}
-
-#[test]
-fn backoff_doubles_up_to_its_cap_with_jitter() {
-    let mut b = Backoff(Backoff::FIRST);
-    let mut base = Backoff::FIRST;
-    for _ in 0..10 {
-        let d = b.next();
-        assert!(
-            d >= base.mul_f64(0.8) && d <= base.mul_f64(1.2),
-            "{d:?} around {base:?}"
-        );
-        base = (base * 2).min(Backoff::MAX);
-    }
-    assert_eq!(b.0, Backoff::MAX);
 }
 
 /// Runs list-then-watch of Services against `api`; returns the writer's end and the stop.
@@ -394,4 +387,146 @@ async fn stopping_ends_the_watcher() {
     stop.cancel();
     let end = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await;
     assert!(matches!(end, Ok(None)), "the watcher dropped its sender");
+}
+
+/// A log of this thread's tracing events (the test's runtime), debug and up.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    /// Starts capturing the events of this thread until the guard drops.
+    fn start() -> (Captured, tracing::subscriber::DefaultGuard) {
+        let log = Captured::default();
+        let w = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || w.clone())
+            .finish();
+        (log, tracing::subscriber::set_default(subscriber))
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// Messages to the writer until `last`, in a few words each.
+async fn until(rx: &mut mpsc::UnboundedReceiver<Msg>, last: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    while out.last().map(String::as_str) != Some(last) {
+        out.extend(next(rx, 1).await);
+    }
+    out
+}
+
+fn forbidden() -> Reply {
+    Reply::Json(
+        403,
+        status(
+            403,
+            "Forbidden",
+            "services is forbidden: User \"dns\" cannot list resource \"services\"",
+        ),
+    )
+}
+
+#[tokio::test]
+async fn an_unreachable_api_server_is_tried_again_within_half_a_second() {
+    let mut script = vec![Reply::HangUp; 6];
+    script.push(list(
+        "ServiceList",
+        "5",
+        vec![service("a", "4", "10.0.0.1")],
+    ));
+    let api = FakeApi::start(vec![(SERVICES, script)]).await;
+    let t0 = std::time::Instant::now();
+    let (mut rx, stop) = watch_services(&api).await;
+    let msgs = until(&mut rx, "recovered Service").await;
+    let took = t0.elapsed();
+    assert_eq!(msgs.iter().filter(|m| *m == "failed Service").count(), 1);
+    assert_eq!(msgs.iter().filter(|m| *m == "start Service").count(), 7);
+    assert!(msgs.contains(&"page Service [upsert a.default]".to_string()));
+    // 6 retries at 320–480 ms; with the backoff of other errors 250 ms → 8 s, 15.75 s.
+    let times = api.request_times(SERVICES);
+    let gaps: Vec<Duration> = times[..7].windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(
+        gaps.iter().all(|g| *g < Duration::from_millis(800)),
+        "{gaps:?}"
+    );
+    assert!(took < Duration::from_secs(4), "{took:?}, gaps {gaps:?}");
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn a_denial_that_passes_is_retried_soon_and_not_called_missing_permission() {
+    let (log, _guard) = Captured::start();
+    let mut script = vec![forbidden(); 4];
+    script.push(list(
+        "ServiceList",
+        "5",
+        vec![service("a", "4", "10.0.0.1")],
+    ));
+    let api = FakeApi::start(vec![(SERVICES, script)]).await;
+    let t0 = std::time::Instant::now();
+    let (mut rx, stop) = watch_services(&api).await;
+    let msgs = until(&mut rx, "recovered Service").await;
+    let took = t0.elapsed();
+    assert_eq!(msgs.iter().filter(|m| *m == "failed Service").count(), 1);
+    // 4 retries at 200–300 ms; with the backoff of other errors 250 ms → 2 s, 3.75 s.
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    let log = log.text();
+    assert_eq!(
+        log.matches("denied, as by an API server still starting")
+            .count(),
+        4,
+        "{log}"
+    );
+    assert!(!log.contains("missing RBAC permission"), "{log}");
+    assert!(!log.contains(" WARN "), "{log}");
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn a_denial_that_lasts_is_reported_as_missing_permission_after_the_grace() {
+    let (log, _guard) = Captured::start();
+    let api = FakeApi::start(vec![(SERVICES, vec![forbidden(); 60])]).await;
+    let t0 = std::time::Instant::now();
+    let (mut rx, stop) = watch_services(&api).await;
+    let reported = loop {
+        if log.text().contains("missing RBAC permission") {
+            break t0.elapsed();
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10), "{}", log.text());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(reported >= GRACE, "{reported:?}");
+    assert!(reported < GRACE + Duration::from_secs(2), "{reported:?}");
+    let text = log.text();
+    let warning = text
+        .lines()
+        .find(|l| l.contains("missing RBAC permission"))
+        .unwrap();
+    assert!(warning.contains(" WARN "), "{warning}");
+    assert!(
+        warning.contains("kdns needs `list` and `watch` on services"),
+        "{warning}"
+    );
+    // Tried again at the warming cadence during the grace, not backing off.
+    let tries = api.requests(SERVICES).len();
+    assert!(tries >= 15, "{tries} requests in {reported:?}");
+    let warned = |l: &&str| l.contains(" WARN ") && l.contains("missing RBAC permission");
+    assert_eq!(text.lines().filter(warned).count(), 1, "{text}");
+    assert_eq!(next(&mut rx, 2).await, ["start Service", "failed Service"]);
+    stop.cancel();
 }
