@@ -88,6 +88,8 @@ impl Offer {
         self.on = true;
         let _ = std::fs::remove_file(path);
         let listener = UnixListener::bind(path)?;
+        // Only this user may take the sockets (or pass connections in).
+        std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
         let offer = self.clone();
         let path = path.to_path_buf();
         std::thread::Builder::new()
