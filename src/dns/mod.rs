@@ -6,6 +6,7 @@ pub mod chain;
 pub mod class;
 pub mod codes;
 mod fit;
+pub mod load;
 pub mod observe;
 pub mod query;
 pub mod respond;

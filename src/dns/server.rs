@@ -1,6 +1,6 @@
-//! DNS listeners: UDP and TCP sockets per port and address. Every datagram and every TCP
-//! connection gets its own task; stopping closes the sockets, then waits for the queries in
-//! flight.
+//! DNS listeners: UDP and TCP sockets per port and address. Every datagram that has to wait
+//! and every TCP connection gets its own task, within the port's bounds (`load.rs`); stopping
+//! closes the sockets, then waits for the queries in flight.
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -183,8 +183,14 @@ async fn tcp_loop(l: TcpListener, r: Arc<Responder>, stop: CancellationToken, ta
         };
         match got {
             Ok((s, src)) => {
+                // Over the port's bound of open connections (`load.rs`): closed at once.
+                let Some(permit) = r.load.connect() else {
+                    drop(s);
+                    continue;
+                };
                 let (r, stop) = (r.clone(), stop.clone());
                 tasks.spawn(async move {
+                    let _permit = permit;
                     if let Err(e) = tcp_conn(s, src, r, stop).await {
                         tracing::debug!(error = %e, %src, "tcp connection ended");
                     }
