@@ -235,8 +235,9 @@ run_one() { # server rate
     -c 16 -q 60000 -t 1 "${qarg[@]}" >"$OUT/dnsperf-$tag.txt" 2>&1 || true
   wait "$probe" || true
   kill -0 "$pid" 2>/dev/null || die "$srv died under load (see $OUT/$srv.log)"
-  local peak end
+  local peak end cpu
   peak=$(mem "$pid" VmHWM)
+  cpu=$(awk -v t="$(getconf CLK_TCK)" '{printf "%.1f", ($14 + $15) / t}' "/proc/$pid/stat")
   end=$(mem "$pid" VmRSS)
   metrics "$mport" >"$OUT/metrics-$tag.txt"
   sleep 5
@@ -244,9 +245,9 @@ run_one() { # server rate
   after=$(mem "$pid" VmRSS)
   kill "$sampler" 2>/dev/null || true
   stop_pid "$pid"
-  python3 - "$srv" "$rate" "$base" "$peak" "$end" "$after" "$OUT" "$tag" <<'EOF' | tee -a "$OUT/results.jsonl"
+  python3 - "$srv" "$rate" "$base" "$peak" "$end" "$after" "$OUT" "$tag" "$cpu" <<'EOF' | tee -a "$OUT/results.jsonl"
 import json, re, sys
-srv, rate, base, peak, end, after, out, tag = sys.argv[1:9]
+srv, rate, base, peak, end, after, out, tag, cpu = sys.argv[1:10]
 d = open("%s/dnsperf-%s.txt" % (out, tag)).read()
 num = lambda pat: (lambda m: float(m.group(1)) if m else None)(re.search(pat, d))
 rc = dict((k, int(v)) for k, v in re.findall(r"(\w+) (\d+) \([\d.]+%\)", d.split("Response codes:")[1].split("\n")[0])) if "Response codes:" in d else {}
@@ -262,7 +263,7 @@ for k, v in m.items():
         resp[r.group(1)] = resp.get(r.group(1), 0) + int(v)
 rss = [l.split() for l in open("%s/rss-%s.txt" % (out, tag)) if l.strip()]
 print(json.dumps({
-    "server": srv, "rate": rate,
+    "server": srv, "rate": rate, "server_cpu_s": float(cpu),
     "dnsperf": {"sent": num(r"Queries sent:\s+(\d+)"), "completed": num(r"Queries completed:\s+(\d+)"),
                 "lost": num(r"Queries lost:\s+(\d+)"), "qps": num(r"Queries per second:\s+([\d.]+)"), "rcodes": rc},
     "rss_mb": {"before": float(base), "peak_hwm": float(peak), "at_end": float(end), "5s_after": float(after),
@@ -295,13 +296,13 @@ done
 python3 - "$OUT/results.jsonl" >"$OUT/table.md" <<'EOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-print("| server | offered | dnsperf sent | answered (of sent) | REFUSED | SERVFAIL | peak RSS | RSS 5 s after | peak fds | cluster names answered in 1 s | p50 | p99 | `kdns_dns_dropped_total{reason=\"overload\"}` |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("| server | offered | server CPU | dnsperf sent | answered (of sent) | REFUSED | SERVFAIL | peak RSS | RSS 5 s after | peak fds | cluster names answered in 1 s | p50 | p99 | `kdns_dns_dropped_total{reason=\"overload\"}` |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for r in rows:
     d, p = r["dnsperf"], r["probe"]
     sent = d["sent"] or 0
-    print("| %s | %s | %s | %s (%.1f%%) | %s | %s | %.0f MB | %.0f MB | %s | %.1f%% (%d/%d) | %s ms | %s ms | %s |" % (
-        r["server"], r["rate"] + " qps" if r["rate"] != "max" else "flat out",
+    print("| %s | %s | %.1f s | %s | %s (%.1f%%) | %s | %s | %.0f MB | %.0f MB | %s | %.1f%% (%d/%d) | %s ms | %s ms | %s |" % (
+        r["server"], r["rate"] + " qps" if r["rate"] != "max" else "flat out", r["server_cpu_s"],
         "{:,.0f}".format(sent),
         "{:,.0f}".format(d["completed"] or 0), 100.0 * (d["completed"] or 0) / max(sent, 1),
         "{:,}".format(d["rcodes"].get("REFUSED", 0)), "{:,}".format(d["rcodes"].get("SERVFAIL", 0)),
