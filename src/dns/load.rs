@@ -16,11 +16,11 @@ use std::sync::Arc;
 
 use crate::metrics::{self, Counter};
 
-/// UDP queries that may wait at once, per port. A waiting forwarded query holds about 5 KiB
-/// in kdns (its task, the request, a 4 KiB receive buffer; measured in tests/overload.rs)
-/// and one socket: 10,000 of them are about 50 MiB. With an upstream that never answers each
-/// waits about 4 s (two 2 s read timeouts), so this still lets 2,500 such queries a second
-/// wait their turn before any is refused.
+/// UDP queries that may wait at once, per port. A waiting forwarded query holds about 7 KB
+/// of RSS in kdns (release build, `bench/overload.sh`: its task, the decoded request, the
+/// upstream query and a 1233-byte receive buffer, allocator slack) and one socket: 10,000 of
+/// them are about 70 MB. With an upstream that never answers each waits about 4 s (two 2 s
+/// read timeouts), so this still keeps 2,500 such queries a second before any is refused.
 pub const MAX_WAITING: usize = 10_000;
 /// TCP connections open at once, per port.
 pub const MAX_TCP: usize = 1_000;
