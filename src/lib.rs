@@ -33,6 +33,7 @@
 //! | | socket handover (`--handover`): a replacement takes over the sockets and open connections | `src/dns/handover.rs` |
 //! | | the UDP loop and its per-socket packet cache | `src/dns/udp.rs` |
 //! | | one request: decode (responses dropped), chain, encode, observers | `src/dns/respond.rs` |
+//! | | overload: the bounds on waiting UDP queries and open TCP connections, REFUSED at once | `src/dns/load.rs` |
 //! | | fitting a response into the UDP limit: TC for answers, glue dropped quietly | `src/dns/fit.rs` |
 //! | | the chain: routing to server blocks, `Directive`, `Next`, `Served` | `src/dns/chain.rs` |
 //! | | what observers see: `Report`, `Sent`, `Observer`, replays | `src/dns/observe.rs` |

@@ -245,3 +245,118 @@ fn truncated_forwarded_answers_end_at_their_last_record() {
     );
     truncated_replies_are_well_formed(k.addr, "big.example.test.");
 }
+
+/// A few thousand hand-made packets of every class, from one socket at a steady pace: no reply
+/// to a response, every reply parses strictly and fits its limit, and kdns keeps answering.
+#[test]
+fn thousands_of_hostile_packets_get_well_formed_replies_or_none() {
+    use rand::{Rng, SeedableRng};
+    let k = start();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(12);
+    let good = query("hdls1.testns.svc.cluster.local.", RecordType::SRV, None)
+        .to_vec()
+        .unwrap();
+    let edns = query(
+        "hdls1.testns.svc.cluster.local.",
+        RecordType::SRV,
+        Some(512),
+    )
+    .to_vec()
+    .unwrap();
+    const CLASSES: [&str; 7] = [
+        "random bytes",
+        "query with flipped bits",
+        "query cut short",
+        "QR=1 (a response)",
+        "EDNS version 1..255",
+        "two OPT records",
+        "unknown EDNS option and flags",
+    ];
+    let mut packets: Vec<(usize, Vec<u8>)> = Vec::new();
+    for i in 0..3000usize {
+        let class = i % CLASSES.len();
+        let mut p = match class {
+            0 => (0..rng.random_range(0..600))
+                .map(|_| rng.random())
+                .collect(),
+            1 => {
+                let mut p = good.clone();
+                for _ in 0..rng.random_range(1..6) {
+                    let at = rng.random_range(2..p.len());
+                    p[at] ^= 1 << rng.random_range(0..8);
+                }
+                p
+            }
+            2 => good[..rng.random_range(0..good.len())].to_vec(),
+            3 => {
+                let mut p = good.clone();
+                p[2] |= 0x80;
+                p
+            }
+            4 => {
+                let mut p = edns.clone();
+                let at = p.len() - 11 + 6; // the OPT TTL's version byte
+                p[at] = rng.random_range(1..=255);
+                p
+            }
+            5 => {
+                let mut p = edns.clone();
+                let opt = p[p.len() - 11..].to_vec();
+                p.extend_from_slice(&opt);
+                p[11] = 2;
+                p
+            }
+            _ => {
+                let mut p = edns.clone();
+                let n = p.len();
+                p[n - 4] = 0x7f; // unknown flags (besides DO)
+                p[n - 2..].copy_from_slice(&8u16.to_be_bytes());
+                p.extend_from_slice(&[0xfd, 0xe9, 0, 4, 1, 2, 3, 4]); // option 65001
+                p
+            }
+        };
+        if p.len() >= 2 {
+            p[..2].copy_from_slice(&(i as u16).to_be_bytes()); // the ID names the packet
+        }
+        packets.push((class, p));
+    }
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+    let mut replies: Vec<Vec<u8>> = Vec::new();
+    let mut buf = vec![0u8; 65535];
+    for (_, p) in &packets {
+        s.send_to(p, k.addr).unwrap();
+        std::thread::sleep(Duration::from_micros(300));
+        while let Ok(n) = s.recv(&mut buf) {
+            replies.push(buf[..n].to_vec());
+            s.set_read_timeout(Some(Duration::from_micros(100)))
+                .unwrap();
+        }
+        s.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+    }
+    s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    while let Ok(n) = s.recv(&mut buf) {
+        replies.push(buf[..n].to_vec());
+    }
+    let mut answered = [0usize; CLASSES.len()];
+    for r in &replies {
+        let id = usize::from(u16::from_be_bytes([r[0], r[1]]));
+        let (class, p) = &packets[id];
+        assert_ne!(*class, 3, "a response (QR=1) was answered");
+        assert!(r.len() <= 512, "{} bytes for packet {id}", r.len());
+        let m = strict(r);
+        assert_eq!(m.metadata.message_type, MessageType::Response);
+        assert!(p.len() >= 12, "a reply to {} bytes of junk", p.len());
+        answered[*class] += 1;
+    }
+    for (c, name) in CLASSES.iter().enumerate() {
+        let sent = packets.iter().filter(|(k, _)| *k == c).count();
+        println!("{name}: {sent} sent, {} answered", answered[c]);
+    }
+    assert_eq!(answered[3], 0);
+    assert!(answered[4] > 400, "BADVERS answers");
+    assert!(answered[5] > 400, "FORMERR for two OPT records");
+    // Still serving.
+    let reply = udp(k.addr, &good, Duration::from_secs(3)).expect("a reply");
+    assert_eq!(strict(&reply).answers.len(), 5);
+}

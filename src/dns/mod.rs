@@ -7,6 +7,7 @@ pub mod class;
 pub mod codes;
 mod fit;
 pub(crate) mod handover;
+pub mod load;
 pub mod observe;
 pub mod query;
 pub mod respond;

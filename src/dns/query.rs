@@ -64,6 +64,9 @@ pub struct Query {
     pub size: usize,
     /// Asked by kdns itself (CNAME chase, cache refresh): not counted or logged.
     pub internal: bool,
+    /// Its port already has as many UDP queries waiting as it may (`load.rs`): a directive
+    /// that would wait on something (an upstream) answers at once instead (`forward`: REFUSED).
+    pub overloaded: bool,
     /// How many follow-ups deep this question is (0 for the client's own); capped at
     /// [`MAX_DEPTH`].
     pub depth: u8,
@@ -96,6 +99,7 @@ impl Query {
             src: SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 0),
             size: 0,
             internal: true,
+            overloaded: false,
             depth: 0,
         }
     }

@@ -17,9 +17,10 @@ use hickory_server::zone_handler::MessageResponseBuilder;
 
 use super::chain::{Block, Router};
 use super::fit::{fit, Take};
+use super::load::{dropped, Load};
 use super::observe::{flags, Recount, Replay as Counts, Report, Sent};
 use super::query::{lower_text, Answer, Proto, Query, MAX_UDP_PAYLOAD};
-use crate::metrics::{self, Counter};
+use crate::metrics::Counter;
 
 /// Answers queries arriving on one configured port, from the router of the moment.
 pub struct Responder {
@@ -29,6 +30,8 @@ pub struct Responder {
     pub port: u16,
     /// Messages dropped unanswered, by reason.
     dropped: Dropped,
+    /// The bounds on waiting work (shared by this port's UDP sockets and TCP listeners).
+    pub load: Arc<Load>,
 }
 
 /// Counts of messages that get no reply (`kdns_dns_dropped_total{reason}`).
@@ -42,16 +45,9 @@ struct Dropped {
 
 impl Dropped {
     fn new() -> Self {
-        let counter = |reason| {
-            metrics::global().counter(
-                "kdns_dns_dropped_total",
-                "Messages dropped without a reply, by reason.",
-                &[("reason", reason)],
-            )
-        };
         Self {
-            response: counter("response"),
-            short: counter("short"),
+            response: dropped("response"),
+            short: dropped("short"),
         }
     }
 }
@@ -247,6 +243,7 @@ impl Decoded {
             src,
             size,
             internal: false,
+            overloaded: false,
             depth: 0,
         };
         (q, wq.query_class())
@@ -367,6 +364,7 @@ impl Responder {
             router,
             port,
             dropped: Dropped::new(),
+            load: Load::new(),
         }
     }
 
@@ -391,7 +389,10 @@ impl Responder {
         if let Some(code) = d.header_error() {
             return d.error_msg(code).map(|out| (out, None));
         }
-        let (query, class) = d.query(size, src, proto);
+        let (mut query, class) = d.query(size, src, proto);
+        // One load, off the replay path: a query that would wait beyond the bound is refused
+        // before anything is sent upstream.
+        query.overloaded = proto == Proto::Udp && self.load.full();
         let router = self.router.load_full();
         // The block is found once and serves the question, its observers, its replays.
         let block = router.block(self.port, &query.lower).cloned();

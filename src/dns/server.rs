@@ -1,6 +1,6 @@
-//! DNS listeners: UDP and TCP sockets per port and address. Every datagram and every TCP
-//! connection gets its own task; stopping closes the sockets, then waits for the queries in
-//! flight.
+//! DNS listeners: UDP and TCP sockets per port and address. Every datagram that has to wait
+//! and every TCP connection gets its own task, within the port's bounds (`load.rs`); stopping
+//! closes the sockets, then waits for the queries in flight.
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;

@@ -31,8 +31,14 @@ pub(crate) struct Conns {
 
 impl Conns {
     fn spawn(&self, s: TcpStream, src: SocketAddr) {
+        // Over the port's bound of open connections (`load.rs`): closed at once.
+        let Some(permit) = self.responder.load.connect() else {
+            drop(s);
+            return;
+        };
         let c = self.clone();
         self.tasks.spawn(async move {
+            let _permit = permit;
             if let Err(e) = c.serve(s, src).await {
                 tracing::debug!(error = %e, %src, "tcp connection ended");
             }

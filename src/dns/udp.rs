@@ -20,7 +20,8 @@
 //! that are not a pure authoritative zone answer, answers over 512 bytes, blocks with `log`,
 //! answers `loadbalance` would shuffle) takes the full path ([`Responder::respond`]). Full-path
 //! work is polled once inline; what has to wait (startup sync, upstreams, the cache's own
-//! refreshes) continues on its own task so the socket keeps reading.
+//! refreshes) continues on its own task so the socket keeps reading — while fewer than the
+//! port's bound wait (`load.rs`); beyond it the query is answered REFUSED at once.
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
@@ -31,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::chain::Router;
+use super::load::{refused, Permit};
 use super::observe::Recount;
 use super::query::{Proto, Scope};
 use super::respond::{Done, Responder};
@@ -316,19 +318,40 @@ pub async fn serve(
                 }
             }
             std::task::Poll::Ready(None) => {}
-            std::task::Poll::Pending => {
-                let sock = sock.clone();
-                tasks.spawn(async move {
-                    if let Some((resp, done)) = fut.await {
-                        let _ = sock.send_to(&resp, src).await;
-                        if let Some(d) = done {
-                            d.report();
-                        }
-                    }
-                });
-            }
+            // It has to wait: only while fewer than the port's bound already do (`load.rs`).
+            std::task::Poll::Pending => match r.load.wait() {
+                Some(permit) => wait(fut, sock.clone(), src, permit, &tasks),
+                None => {
+                    drop(fut);
+                    refuse(req, parsed.as_ref(), &key, &mut out);
+                    let _ = sock.send_to(&out, src).await;
+                }
+            },
         }
     }
+}
+
+/// Full-path work that has to wait, on its own task holding `permit` until it is answered.
+fn wait<F>(fut: F, sock: Arc<UdpSocket>, src: SocketAddr, permit: Permit, tasks: &TaskTracker)
+where
+    F: std::future::Future<Output = Option<(Vec<u8>, Option<Done>)>> + Send + 'static,
+{
+    tasks.spawn(async move {
+        let _permit = permit;
+        if let Some((resp, done)) = fut.await {
+            let _ = sock.send_to(&resp, src).await;
+            if let Some(d) = done {
+                d.report();
+            }
+        }
+    });
+}
+
+/// REFUSED for `req`, from its bytes (still in the socket buffer) into `out`; `key` is the
+/// cache key `parse` left for it (byte 0 bit 0: the request has EDNS).
+fn refuse(req: &[u8], parsed: Option<&Parsed>, key: &[u8], out: &mut Vec<u8>) {
+    let edns = parsed.is_some() && key.first().is_some_and(|k| k & 1 != 0);
+    refused(req, parsed.map(|p| p.question_end), edns, out);
 }
 
 fn store(

@@ -1,7 +1,9 @@
 //! `forward FROM TO…`: proxies queries in FROM (except the `except` names) to upstream
 //! servers, as CoreDNS's forward plugin does: upstreams in `policy` order, the next one on an
 //! error, an upstream whose health checks failed more than `max_fails` times is skipped until
-//! a check succeeds, at most `max_concurrent` queries in flight (beyond: REFUSED).
+//! a check succeeds, at most `max_concurrent` queries in flight (beyond: REFUSED). When its
+//! port already has as many queries waiting as kdns allows (`dns/load.rs`), a query is
+//! REFUSED at once, before anything is sent.
 //!
 //! The query goes out over the client's transport (`force_tcp`, `prefer_udp` change that); a
 //! truncated UDP answer is asked again over TCP. Answers keep the upstream's AA bit and carry
@@ -25,6 +27,7 @@ use conn::Transport;
 use health::Probe;
 use upstream::Upstream;
 
+use crate::dns::load;
 use crate::dns::{Answer, Directive, Next, Proto, Query, Served};
 use crate::metrics::{self, Counter};
 use crate::zone::names::strip_zone;
@@ -57,6 +60,8 @@ pub struct Forward {
     limit_error: String,
     rejects: Arc<Counter>,
     broken: Arc<Counter>,
+    /// `kdns_dns_dropped_total{reason="overload"}`.
+    overload: Arc<Counter>,
 }
 
 struct InFlight<'a>(&'a AtomicI64);
@@ -110,6 +115,7 @@ impl Forward {
                 "Counter of the number of queries rejected because the concurrent queries were at maximum.",
                 &[],
             ),
+            overload: load::dropped("overload"),
             broken: reg.counter(
                 "coredns_forward_healthcheck_broken_total",
                 "Counter of the number of complete failures of the healthchecks.",
@@ -150,6 +156,11 @@ impl Forward {
     pub async fn serve(&self, q: &Query) -> Option<Answer> {
         if !self.matches(&q.lower) {
             return None;
+        }
+        if q.overloaded {
+            // kdns's own bound (`dns/load.rs`): refused before anything is sent upstream.
+            self.overload.inc();
+            return Some(Answer::code(ResponseCode::Refused).by(NAME));
         }
         let Ok(_in_flight) = self.admit() else {
             self.rejects.inc();

@@ -193,8 +193,9 @@ impl Upstream {
             .await
             .map_err(|e| ExchangeError::io("write", "udp", local, self.addr, e))?;
         let deadline = tokio::time::Instant::now() + self.transport.read_timeout;
-        // We advertise 1232 bytes; a bigger datagram fills the buffer and is taken as truncated.
-        let mut buf = vec![0u8; 4096];
+        // We advertise 1232 bytes; a bigger datagram fills the buffer and is taken as truncated
+        // (asked again over TCP). No bigger: every waiting query holds this buffer.
+        let mut buf = vec![0u8; usize::from(crate::dns::query::MAX_UDP_PAYLOAD) + 1];
         loop {
             let n = match tokio::time::timeout_at(deadline, sock.recv(&mut buf)).await {
                 Err(_) => return Err(ExchangeError::timeout("udp", local, self.addr)),
