@@ -54,6 +54,15 @@ fn summary(c: Child) -> (u64, u64) {
     (field("Queries completed:"), field("Queries lost:"))
 }
 
+/// The load's rate: 2,000 queries/s, or `KDNS_RESTART_QPS_UDP` / `KDNS_RESTART_QPS_TCP` (to
+/// run at half of what the build under test serves; README's figures).
+fn rate(mode: &str) -> u32 {
+    std::env::var(format!("KDNS_RESTART_QPS_{}", mode.to_uppercase()))
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000)
+}
+
 fn wait_exit(k: &mut Kdns, limit: Duration) -> Option<i32> {
     let t0 = Instant::now();
     loop {
@@ -71,7 +80,7 @@ fn replace_under_load(mode: &str) -> (u64, u64, String) {
     let path = h.path().join("handover.sock");
     let args = ["--handover", path.to_str().unwrap()];
     let mut old = Kdns::start_args(COREFILE, Some(&fixture("cluster")), &args);
-    let load = dnsperf(&old, mode, 2000, 4);
+    let load = dnsperf(&old, mode, rate(mode), 4);
     std::thread::sleep(Duration::from_millis(700));
     let new = Kdns::start_args(COREFILE, Some(&fixture("cluster")), &args);
     assert_eq!(new.addr, old.addr, "the new kdns serves the same address");
