@@ -31,7 +31,8 @@
 //! | DNS | the server: hickory types stop here and in the directives | `src/dns/mod.rs` |
 //! | | DNS listeners: sockets, TCP connections, stopping with queries in flight | `src/dns/server.rs` |
 //! | | the UDP loop and its per-socket packet cache | `src/dns/udp.rs` |
-//! | | one request: decode, chain, encode (UDP truncation), observers | `src/dns/respond.rs` |
+//! | | one request: decode (responses dropped), chain, encode, observers | `src/dns/respond.rs` |
+//! | | fitting a response into the UDP limit: TC for answers, glue dropped quietly | `src/dns/fit.rs` |
 //! | | the chain: routing to server blocks, `Directive`, `Next`, `Served` | `src/dns/chain.rs` |
 //! | | what observers see: `Report`, `Sent`, `Observer`, replays | `src/dns/observe.rs` |
 //! | | what the chain sees and gives: `Query`, `Answer` | `src/dns/query.rs` |

@@ -5,6 +5,7 @@
 pub mod chain;
 pub mod class;
 pub mod codes;
+mod fit;
 pub mod observe;
 pub mod query;
 pub mod respond;

@@ -11,12 +11,15 @@ use hickory_server::proto::rr::DNSClass;
 use hickory_server::proto::serialize::binary::{
     BinDecodable, BinDecoder, BinEncodable, BinEncoder,
 };
+use hickory_server::proto::ProtoError;
 use hickory_server::server::Request;
 use hickory_server::zone_handler::MessageResponseBuilder;
 
 use super::chain::{Block, Router};
+use super::fit::{fit, Take};
 use super::observe::{flags, Recount, Replay as Counts, Report, Sent};
 use super::query::{lower_text, Answer, Proto, Query, MAX_UDP_PAYLOAD};
+use crate::metrics::{self, Counter};
 
 /// Answers queries arriving on one configured port, from the router of the moment.
 pub struct Responder {
@@ -24,6 +27,41 @@ pub struct Responder {
     pub router: Arc<ArcSwap<Router>>,
     /// The configured port these queries arrived on (the key into [`Router::ports`]).
     pub port: u16,
+    /// Messages dropped unanswered, by reason.
+    dropped: Dropped,
+}
+
+/// Counts of messages that get no reply (`kdns_dns_dropped_total{reason}`).
+struct Dropped {
+    /// QR=1: a response is never answered (two servers answering each other loop, and
+    /// answering responses makes a reflector).
+    response: Arc<Counter>,
+    /// Shorter than a header: nothing to address a reply to.
+    short: Arc<Counter>,
+}
+
+impl Dropped {
+    fn new() -> Self {
+        let counter = |reason| {
+            metrics::global().counter(
+                "kdns_dns_dropped_total",
+                "Messages dropped without a reply, by reason.",
+                &[("reason", reason)],
+            )
+        };
+        Self {
+            response: counter("response"),
+            short: counter("short"),
+        }
+    }
+}
+
+/// Why a message gets no answer from the chain.
+enum Refused {
+    /// Send these bytes instead (FORMERR for a readable header).
+    Reply(Vec<u8>),
+    /// Send nothing; count it here.
+    Drop(fn(&Dropped) -> &Counter),
 }
 
 /// What to report once the answer is on its way.
@@ -33,6 +71,8 @@ pub struct Done {
     query: Query,
     answer: Answer,
     sent: Sent,
+    /// Records were left out to fit the client's limit: not for clients with other limits.
+    trimmed: bool,
 }
 
 impl Done {
@@ -47,7 +87,10 @@ impl Done {
     /// May the UDP path replay these bytes for the same question? Only a pure zone answer of
     /// a block whose directives all allow it (`loadbalance` would not shuffle it).
     pub fn packet_cacheable(&self) -> bool {
-        self.answer.cacheable && !self.query.internal && self.block.replayable(&self.answer)
+        self.answer.cacheable
+            && !self.trimmed
+            && !self.query.internal
+            && self.block.replayable(&self.answer)
     }
 
     /// The answer sent.
@@ -111,28 +154,29 @@ struct Decoded {
     limit: u16,
 }
 
-/// Decodes `raw`: `Err` carries the bytes to send instead (FORMERR for a readable header,
-/// nothing for junk shorter than a header).
-fn decode(raw: Vec<u8>, src: SocketAddr, proto: Proto) -> Result<Decoded, Option<Vec<u8>>> {
+/// Decodes `raw`: FORMERR for a readable header that is not followed by a message; nothing
+/// for junk shorter than a header or for a response (QR=1).
+fn decode(raw: Vec<u8>, src: SocketAddr, proto: Proto) -> Result<Decoded, Refused> {
     let size = raw.len();
+    if size < 12 {
+        return Err(Refused::Drop(|d| &d.short));
+    }
+    if raw[2] & 0x80 != 0 {
+        return Err(Refused::Drop(|d| &d.response));
+    }
     let protocol = match proto {
         Proto::Udp => Protocol::Udp,
         Proto::Tcp => Protocol::Tcp,
     };
     let mut head = [0u8; 12];
-    if let Some(h) = raw.get(..12) {
-        head.copy_from_slice(h);
-    }
+    head.copy_from_slice(&raw[..12]);
     let req = match Request::from_bytes(raw, src, protocol) {
         Ok(r) => r,
         Err(_) => {
-            // A header we can read gets FORMERR; anything less is dropped.
-            if size < 12 {
-                return Err(None);
-            }
-            let h = Header::read(&mut BinDecoder::new(&head)).map_err(|_| None)?;
+            let h = Header::read(&mut BinDecoder::new(&head))
+                .map_err(|_| Refused::Drop(|d| &d.short))?;
             let m = &h.metadata;
-            return Err(Some(header_only(
+            return Err(Refused::Reply(header_only(
                 m.id,
                 m.op_code,
                 m.recursion_desired,
@@ -208,32 +252,31 @@ impl Decoded {
         (q, wq.query_class())
     }
 
-    /// The response bytes and its header, truncated to the limit (SERVFAIL if encoding fails).
-    fn encode(&self, answer: &Answer) -> Result<(Vec<u8>, Metadata), Vec<u8>> {
+    /// The response bytes and its header, fitted to the limit (see [`fit`]); SERVFAIL if
+    /// encoding fails. `Fitted::trimmed` tells whether records were left out.
+    fn encode(&self, answer: &Answer) -> Result<Fitted, Vec<u8>> {
         let req = &self.req;
         let mut metadata = Metadata::response_from_request(&req.metadata);
         metadata.authoritative = answer.authoritative;
         metadata.recursion_available = answer.recursion_available;
         metadata.authentic_data = answer.authentic_data;
         metadata.response_code = answer.rcode;
-        let builder = MessageResponseBuilder::new(&req.queries, self.edns.as_ref());
-        let msg = builder.build(
-            metadata,
-            answer.answers.iter(),
-            std::iter::empty(),
-            answer.authority.iter(),
-            answer.additional.iter(),
-        );
-        let mut out = Vec::with_capacity(512);
-        let mut enc = BinEncoder::new(&mut out);
-        enc.set_max_size(self.limit);
-        match msg.destructive_emit(&mut enc) {
-            Ok(info) => {
-                let h: &Metadata = &info;
-                Ok((out, *h))
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "encoding a response failed; answering SERVFAIL");
+        let lens = [
+            answer.answers.len(),
+            answer.authority.len(),
+            answer.additional.len(),
+        ];
+        let fitted = fit(lens, |take| self.emit(metadata, answer, take));
+        match fitted {
+            Ok(Some(((out, h), take))) => Ok(Fitted {
+                out,
+                h,
+                trimmed: take != Take::all(lens),
+            }),
+            Ok(None) | Err(_) => {
+                if let Err(e) = fitted {
+                    tracing::error!(error = %e, "encoding a response failed; answering SERVFAIL");
+                }
                 let m = &req.metadata;
                 Err(header_only(
                     m.id,
@@ -244,6 +287,50 @@ impl Decoded {
             }
         }
     }
+
+    /// The message with the records `take` selects: `None` when it is over the limit (or
+    /// over 64 KiB, where the encoder leaves records out itself).
+    fn emit(
+        &self,
+        mut metadata: Metadata,
+        answer: &Answer,
+        take: Take,
+    ) -> Result<Option<(Vec<u8>, Metadata)>, ProtoError> {
+        metadata.truncation = take.truncated;
+        let builder = MessageResponseBuilder::new(&self.req.queries, self.edns.as_ref());
+        let msg = builder.build(
+            metadata,
+            answer.answers[..take.answers].iter(),
+            std::iter::empty(),
+            answer.authority[..take.authority].iter(),
+            answer.additional[..take.additional].iter(),
+        );
+        let mut out = Vec::with_capacity(512);
+        let mut enc = BinEncoder::new(&mut out);
+        enc.set_max_size(u16::MAX);
+        let info = msg.destructive_emit(&mut enc)?;
+        // A record that did not fit the encoder is rolled back, but its bytes stay behind.
+        let end = enc.offset();
+        out.truncate(end);
+        let opt = usize::from(self.edns.is_some());
+        let counted = |at: usize| {
+            out.get(at..at + 2)
+                .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+        };
+        let whole = counted(6) == Some(take.answers)
+            && counted(8) == Some(take.authority)
+            && counted(10) == Some(take.additional + opt);
+        let h: &Metadata = &info;
+        Ok((whole && out.len() <= usize::from(self.limit)).then_some((out, *h)))
+    }
+}
+
+/// An encoded response.
+struct Fitted {
+    out: Vec<u8>,
+    h: Metadata,
+    /// Records were left out to fit the limit (TC set, or glue dropped).
+    trimmed: bool,
 }
 
 /// What went out, for the observers.
@@ -274,6 +361,15 @@ fn sent(
 }
 
 impl Responder {
+    /// Answers queries for `port` with the router `router` holds when each one arrives.
+    pub fn new(router: Arc<ArcSwap<Router>>, port: u16) -> Self {
+        Self {
+            router,
+            port,
+            dropped: Dropped::new(),
+        }
+    }
+
     /// The response to `raw`, if there is one (junk shorter than a header gets none).
     pub async fn respond(
         &self,
@@ -286,7 +382,11 @@ impl Responder {
         let size = raw.len();
         let d = match decode(raw, src, proto) {
             Ok(d) => d,
-            Err(out) => return out.map(|o| (o, None)),
+            Err(Refused::Reply(out)) => return Some((out, None)),
+            Err(Refused::Drop(count)) => {
+                count(&self.dropped).inc();
+                return None;
+            }
         };
         if let Some(code) = d.header_error() {
             return d.error_msg(code).map(|out| (out, None));
@@ -299,7 +399,7 @@ impl Responder {
             Some(b) if class == DNSClass::IN => router.run(self.port, b, &query).await,
             _ => Answer::refused(),
         };
-        let (out, h) = match d.encode(&answer) {
+        let Fitted { out, h, trimmed } = match d.encode(&answer) {
             Ok(x) => x,
             Err(out) => return Some((out, None)),
         };
@@ -316,6 +416,7 @@ impl Responder {
             block,
             query,
             answer,
+            trimmed,
         };
         Some((out, Some(done)))
     }
@@ -342,10 +443,7 @@ mod tests {
     use hickory_server::proto::rr::{Name, RecordType};
 
     fn responder() -> Responder {
-        Responder {
-            router: Arc::new(ArcSwap::from_pointee(Router::default())),
-            port: 53,
-        }
+        Responder::new(Arc::new(ArcSwap::from_pointee(Router::default())), 53)
     }
 
     fn ask(name: &str, op: OpCode, edns: Option<u8>) -> Vec<u8> {

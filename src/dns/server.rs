@@ -160,10 +160,7 @@ impl Serving {
 pub fn serve(router: Arc<ArcSwap<Router>>, l: Listeners) -> Serving {
     let stop = CancellationToken::new();
     let tasks = TaskTracker::new();
-    let responder = Arc::new(Responder {
-        router,
-        port: l.port,
-    });
+    let responder = Arc::new(Responder::new(router, l.port));
     for s in l.udp {
         tasks.spawn(super::udp::serve(
             Arc::new(s),

@@ -17,6 +17,12 @@ pub(crate) fn is_reverse(name: &str) -> bool {
     name.ends_with(".in-addr.arpa.") || name.ends_with(".ip6.arpa.")
 }
 
+/// Is the zone `z` the reverse tree or inside it (`in-addr.arpa.` included, unlike
+/// [`is_reverse`])? kdns never picks such a zone as the `kubernetes` primary zone.
+pub(crate) fn is_reverse_zone(z: &str) -> bool {
+    z == "in-addr.arpa." || z == "ip6.arpa." || is_reverse(z)
+}
+
 impl Ctx<'_> {
     /// PTR (reverse.go): the names of the address, else what the name is outside the
     /// reverse tree.

@@ -30,7 +30,7 @@ use crate::config::args;
 use crate::config::syntax::{normalize_zone, ConfigError, Line, Token};
 use crate::source::api::ApiConfig;
 use crate::source::selector::Selector;
-use crate::zone::reverse::is_reverse;
+use crate::zone::reverse::is_reverse_zone;
 use crate::zone::{Fallthrough, KubeOptions, PodMode};
 
 const D: Option<&str> = Some("kubernetes");
@@ -85,7 +85,7 @@ pub fn parse(line: &Line, block_zones: &[String]) -> Result<KubernetesConfig, Co
     } else {
         zones_of(line.args())?
     };
-    let Some(primary_zone) = zones.iter().position(|z| !is_reverse(z)) else {
+    let Some(primary_zone) = zones.iter().position(|z| !is_reverse_zone(z)) else {
         return Err(ConfigError::at(
             name,
             D,

@@ -1,7 +1,7 @@
 //! Unit tests of the reverse tree: the reverse-name check and PTR answers.
 use std::sync::Arc;
 
-use super::is_reverse;
+use super::{is_reverse, is_reverse_zone};
 use crate::zone::lookup::serve;
 use crate::zone::model::{Endpoint, Port, Service, ServiceKind, Slice};
 use crate::zone::options::KubeOptions;
@@ -20,6 +20,21 @@ fn reverse_names_end_at_a_label_boundary() {
     assert!(!is_reverse("foo-in-addr.arpa."));
     assert!(!is_reverse("web.ns.svc.cluster.local."));
     assert!(!is_reverse("1.0.0.10.in-addr.arpa"), "absolute names only");
+}
+
+/// A reverse zone includes the bare arpa zones: never the `kubernetes` primary zone.
+#[test]
+fn reverse_zones_include_the_arpa_apexes() {
+    for z in [
+        "in-addr.arpa.",
+        "ip6.arpa.",
+        "10.in-addr.arpa.",
+        "b.a.ip6.arpa.",
+    ] {
+        assert!(is_reverse_zone(z), "{z}");
+    }
+    assert!(!is_reverse_zone("cluster.local."));
+    assert!(!is_reverse_zone("foo-in-addr.arpa."));
 }
 
 /// PTR: a ClusterIP names its service, an endpoint address its endpoint label under the
