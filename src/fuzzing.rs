@@ -188,10 +188,7 @@ impl Server {
             .build()
             .map_err(|e| e.to_string())?;
         let port = cfg.blocks.first().map_or(53, |b| b.port);
-        let responder = Responder {
-            router: Arc::new(ArcSwap::new(prepared.router)),
-            port,
-        };
+        let responder = Responder::new(Arc::new(ArcSwap::new(prepared.router)), port);
         Ok(Self { rt, responder })
     }
 
