@@ -136,8 +136,11 @@ pub fn proto_list(bytes: &[u8]) {
     zone_of(changes);
 }
 
+/// A list body's items, and how it ended: (resourceVersion, continue), or the error.
+type Listed = (Vec<Vec<u8>>, Result<(String, String), String>);
+
 /// The items of a list body fed `chunk` bytes at a time, and how it ended.
-fn list(body: &[u8], chunk: usize) -> (Vec<Vec<u8>>, Result<(String, String), String>) {
+fn list(body: &[u8], chunk: usize) -> Listed {
     let mut items = Vec::new();
     let mut d = ListDecoder::new();
     for c in body.chunks(chunk) {
