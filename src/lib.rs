@@ -17,6 +17,7 @@
 //! | process | the binary | `src/main.rs` |
 //! | | this map, the lints | `src/lib.rs` |
 //! | | command line: `kdns`, `--validate`, `kdns env` and its output formats | `src/cli/mod.rs`, `src/cli/env.rs`, `src/cli/env/format.rs` |
+//! | | entry points for the fuzz targets of `fuzz/` (feature `fuzzing`) | `src/fuzzing.rs` |
 //! | | serving lifecycle: listeners, `reload` swaps, lameduck and stopping | `src/serve.rs` |
 //! | | wiring: Corefile → sources, zones, one chain per server block, HTTP endpoints | `src/app.rs` |
 //! | | the HTTP endpoints, one listener per address | `src/http/mod.rs` |
@@ -88,6 +89,9 @@ pub mod cli;
 pub mod config;
 pub mod dns;
 pub mod envvars;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 mod metrics;
 pub mod plugin;

@@ -111,7 +111,8 @@ pub fn http_addr(t: &Token, d: &str) -> Result<String, ConfigError> {
         .map_err(|m| ConfigError::at(t, Some(d), format!("address {:?}: {m}", t.text)))
 }
 
-/// Go-style durations: `5s`, `500ms`, `1m30s`, `2h`.
+/// Go-style durations: `5s`, `500ms`, `1m30s`, `2h`; `None` for one that does not fit a
+/// [`Duration`] (Go's parser refuses an overflow too).
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let mut total = Duration::ZERO;
     let mut rest = s;
@@ -134,7 +135,7 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
             "h" => 3600.0,
             _ => return None,
         };
-        total += Duration::from_secs_f64(num * mult);
+        total = total.checked_add(Duration::try_from_secs_f64(num * mult).ok()?)?;
         rest = &rest[u..];
     }
     Some(total)
@@ -162,4 +163,21 @@ pub fn parse_addr(s: &str) -> Result<(Option<String>, u16), String> {
         None => host,
     };
     Ok(((!host.is_empty()).then(|| host.to_string()), port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `corefile` fuzz target: `consolidate 5000…0m` panicked in
+    /// `Duration::from_secs_f64`, and a sum past `Duration::MAX` would panic in `+=`.
+    #[test]
+    fn durations_too_long_are_invalid_not_a_panic() {
+        assert_eq!(parse_duration(&format!("5{}m", "0".repeat(130))), None);
+        assert_eq!(parse_duration("18446744073709551615s1s"), None);
+        assert_eq!(parse_duration("1e3s"), None);
+        assert_eq!(parse_duration("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1.5h"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("0.5ms"), Some(Duration::from_micros(500)));
+    }
 }

@@ -180,7 +180,11 @@ fn parse_key(t: &Token, default_port: u16) -> Result<(String, u16), ConfigError>
 }
 
 /// The server blocks of a token stream, in Corefile order.
-fn parse(path: &Path, toks: Vec<Token>, default_port: u16) -> Result<Config, ConfigError> {
+pub(crate) fn parse(
+    path: &Path,
+    toks: Vec<Token>,
+    default_port: u16,
+) -> Result<Config, ConfigError> {
     let mut blocks: Vec<ServerBlock> = Vec::new();
     let mut seen: HashSet<(String, u16)> = HashSet::new();
     let mut i = 0;

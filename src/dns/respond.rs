@@ -150,6 +150,45 @@ struct Decoded {
     limit: u16,
 }
 
+/// Does a name of the question section follow a compression pointer into the header? Such a
+/// name decodes only by accident (the header's bytes read as labels), and the reply, which
+/// echoes the question's bytes as they came, would point into its own, different header: a
+/// reply that does not parse. Found by the `request` fuzz target.
+fn question_points_into_header(raw: &[u8]) -> bool {
+    let count = raw
+        .get(4..6)
+        .map_or(0, |c| u16::from_be_bytes([c[0], c[1]]));
+    let mut pos = 12;
+    for _ in 0..count {
+        let (mut at, mut end, mut hops) = (pos, None, 0);
+        loop {
+            let Some(&len) = raw.get(at) else {
+                return false; // cut short: the decoder says FORMERR
+            };
+            if len & 0xC0 == 0xC0 {
+                let Some(&low) = raw.get(at + 1) else {
+                    return false;
+                };
+                end.get_or_insert(at + 2);
+                at = usize::from(len & 0x3F) << 8 | usize::from(low);
+                hops += 1;
+                if at < 12 {
+                    return true;
+                } else if hops > 127 {
+                    return false; // a pointer loop: the decoder refuses it
+                }
+            } else if len == 0 {
+                end.get_or_insert(at + 1);
+                break;
+            } else {
+                at += 1 + usize::from(len);
+            }
+        }
+        pos = end.unwrap_or(at) + 4;
+    }
+    false
+}
+
 /// Decodes `raw`: FORMERR for a readable header that is not followed by a message; nothing
 /// for junk shorter than a header or for a response (QR=1).
 fn decode(raw: Vec<u8>, src: SocketAddr, proto: Proto) -> Result<Decoded, Refused> {
@@ -166,9 +205,10 @@ fn decode(raw: Vec<u8>, src: SocketAddr, proto: Proto) -> Result<Decoded, Refuse
     };
     let mut head = [0u8; 12];
     head.copy_from_slice(&raw[..12]);
+    let into_header = question_points_into_header(&raw);
     let req = match Request::from_bytes(raw, src, protocol) {
-        Ok(r) => r,
-        Err(_) => {
+        Ok(r) if !into_header => r,
+        _ => {
             let h = Header::read(&mut BinDecoder::new(&head))
                 .map_err(|_| Refused::Drop(|d| &d.short))?;
             let m = &h.metadata;
@@ -495,7 +535,31 @@ mod tests {
             Some(ResponseCode::FormErr),
             "a cut question"
         );
+        // A question name ending in a pointer to offset 2 (the header's flags, 0x01 0x00, read
+        // as a label and the root): FORMERR without the question, a reply that parses.
+        let into_header = vec![
+            0, 77, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, b'a', 0xC0, 2, 0, 1, 0, 1,
+        ];
+        assert!(question_points_into_header(&into_header));
+        assert!(Message::from_vec(&into_header).is_ok(), "hickory reads it");
         let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let (out, _) = responder()
+            .respond(into_header, a, a, Proto::Udp)
+            .await
+            .unwrap();
+        let m = Message::from_vec(&out).unwrap();
+        assert_eq!(m.metadata.response_code, ResponseCode::FormErr);
+        assert!(m.queries.is_empty());
+        assert_eq!(out.len(), 12, "header only");
+        let within = ask("a.example.", OpCode::Query, None);
+        assert!(!question_points_into_header(&within));
+        let to_first = [
+            0, 77, 1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 1, b'a', 0, 0, 1, 0, 1, 0xC0, 12, 0, 1, 0, 1,
+        ];
+        assert!(
+            !question_points_into_header(&to_first),
+            "a pointer to an earlier question"
+        );
         assert!(
             responder()
                 .respond(vec![1, 2, 3], a, a, Proto::Udp)

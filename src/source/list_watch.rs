@@ -472,5 +472,49 @@ fn event<K: Watched>(ev: WatchEvent<K>, rv: &mut Option<String>) -> Event {
     }
 }
 
+/// A watch body read as kube's client reads it (one JSON `WatchEvent` per line, `\r\n` or
+/// `\n`; a line that is no event but a `Status` is an API error; a cut line is skipped; bytes
+/// that are not UTF-8 end the stream) and handled as [`watch`] handles each event: the changes
+/// the writer would hear, for each watched kind in turn, up to the event that ends the watch.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn watch_body(body: &[u8]) -> Vec<Change> {
+    use super::objects::{ServiceObj, SliceObj};
+    use k8s_openapi::api::core::v1 as core;
+    let mut out = Vec::new();
+    watch_body_of::<ServiceObj>(body, &mut out);
+    watch_body_of::<SliceObj>(body, &mut out);
+    watch_body_of::<core::Namespace>(body, &mut out);
+    watch_body_of::<core::Pod>(body, &mut out);
+    out
+}
+
+#[cfg(any(test, feature = "fuzzing"))]
+fn watch_body_of<K: Watched>(body: &[u8], out: &mut Vec<Change>) {
+    let mut rv = None;
+    for line in body.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Ok(line) = std::str::from_utf8(line) else {
+            return;
+        };
+        let ev = match serde_json::from_str::<WatchEvent<K>>(line) {
+            Ok(ev) => ev,
+            Err(e) if e.is_eof() => continue,
+            Err(e) => {
+                let e = match serde_json::from_str::<Status>(line) {
+                    Ok(s) => kube::Error::Api(s.boxed()),
+                    Err(_) => kube::Error::SerdeError(e),
+                };
+                let _ = failed::<K>("watch", &e);
+                return;
+            }
+        };
+        match event(ev, &mut rv) {
+            Event::Send(Msg::Change(_, change, _)) => out.push(change),
+            Event::Send(_) | Event::Skip => {}
+            Event::Stop(_) => return,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

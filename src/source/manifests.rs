@@ -165,8 +165,13 @@ pub(crate) fn load_file(path: &Path) -> Result<Vec<Located>, ManifestError> {
         path: path.to_path_buf(),
         source,
     })?;
+    load_text(&text, path)
+}
+
+/// The objects of one manifest file's `text`; `path` names it in locations and errors.
+pub(crate) fn load_text(text: &str, path: &Path) -> Result<Vec<Located>, ManifestError> {
     let mut out = Vec::new();
-    for (start, doc) in documents(&text) {
+    for (start, doc) in documents(text) {
         // `start` is the line of the separator (or 1); the document text keeps a blank line
         // in its place, so serde_yaml's line numbers are relative to `start`.
         let offset = start - 1;

@@ -45,3 +45,5 @@ mod fake_api;
 pub use client::{connect, ApiClient, SourceError};
 pub use filter::Filter;
 pub use kube::{spawn, SourceStatus, WatchOptions};
+#[cfg(feature = "fuzzing")]
+pub(crate) use list_watch::watch_body;

@@ -113,6 +113,37 @@ fn a_terminating_pod_moves_the_version_but_is_not_sent() {
     assert_eq!(rv.as_deref(), Some("7"));
 }
 
+/// The whole body of a watch, as `watch_body` (the fuzz target's entry) reads it: CRLF and
+/// blank lines, a cut last line, a `Status` line, non-UTF-8, an event that ends the watch.
+#[test]
+fn a_watch_body_reads_line_by_line_until_the_watch_ends() {
+    let line = |v: serde_json::Value| format!("{v}");
+    let services = |body: &[u8]| {
+        let mut out = Vec::new();
+        watch_body_of::<ServiceObj>(body, &mut out);
+        out.iter().map(change).collect::<Vec<_>>()
+    };
+    let a = line(watch_event("ADDED", service("a", "11", "10.0.0.1")));
+    let late = line(watch_event("ADDED", service("late", "13", "10.0.0.3")));
+    let gone = line(watch_event("ERROR", status(410, "Expired", "too old")));
+    let body = format!("{a}\r\n\n{}\n{gone}\n{late}\n", line(bookmark("12")));
+    assert_eq!(services(body.as_bytes()), ["upsert a.default"]);
+    let cut = format!("{a}\n{{\"type\": \"ADD");
+    assert_eq!(services(cut.as_bytes()), ["upsert a.default"]);
+    let forbidden = line(status(403, "Forbidden", "no"));
+    assert_eq!(
+        services(format!("{forbidden}\n{a}").as_bytes()),
+        [] as [&str; 0]
+    );
+    let mut bad = b"\xff\n".to_vec();
+    bad.extend_from_slice(a.as_bytes());
+    assert_eq!(services(&bad), [] as [&str; 0]);
+    assert!(
+        !watch_body(body.as_bytes()).is_empty(),
+        "every kind reads the body"
+    );
+}
+
 #[test]
 fn only_gone_forgets_the_version() {
     let rv = || Some("42".to_string());
