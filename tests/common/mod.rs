@@ -2,6 +2,7 @@
 //! port and ask it with real DNS clients.
 #![allow(dead_code)]
 pub(crate) mod cluster;
+pub(crate) mod coredns;
 pub(crate) mod knot;
 pub(crate) mod netns;
 
