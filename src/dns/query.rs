@@ -3,7 +3,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use hickory_server::proto::op::ResponseCode;
-use hickory_server::proto::rr::{Name, Record, RecordType};
+use hickory_server::proto::rr::{DNSClass, Name, Record, RecordType};
 
 use crate::metrics::Counter;
 use crate::zone::ZoneHandle;
@@ -42,6 +42,8 @@ pub struct Query {
     pub lower: String,
     /// The question's QTYPE (A, AAAA, SRV, …).
     pub qtype: RecordType,
+    /// The question's QCLASS (IN; CH for `chaos`).
+    pub class: DNSClass,
     /// The message ID of the request header (`{>id}` in `log`); echoed in the response.
     pub id: u16,
     /// The header OPCODE as a number (0 = QUERY; only QUERY reaches the chain).
@@ -88,6 +90,7 @@ impl Query {
             lower: lower_text(&name),
             name,
             qtype,
+            class: DNSClass::IN,
             id: 0,
             opcode: 0,
             recursion_desired: true,

@@ -263,7 +263,7 @@ impl Decoded {
     }
 
     /// The one question, as the chain sees it.
-    fn query(&self, size: usize, src: SocketAddr, proto: Proto) -> (Query, DNSClass) {
+    fn query(&self, size: usize, src: SocketAddr, proto: Proto) -> Query {
         let req = &self.req;
         let wq = req.queries.queries()[0].original();
         let name = wq.name().clone();
@@ -272,6 +272,7 @@ impl Decoded {
             lower: lower_text(&name),
             name,
             qtype: wq.query_type(),
+            class: wq.query_class(),
             id: req.metadata.id,
             opcode: u8::from(req.metadata.op_code),
             recursion_desired: req.metadata.recursion_desired,
@@ -286,7 +287,7 @@ impl Decoded {
             overloaded: false,
             depth: 0,
         };
-        (q, wq.query_class())
+        q
     }
 
     /// The response bytes and its header, fitted to the limit (see [`fit`]); SERVFAIL if
@@ -429,7 +430,7 @@ impl Responder {
         if let Some(code) = d.header_error() {
             return d.error_msg(code).map(|out| (out, None));
         }
-        let (mut query, class) = d.query(size, src, proto);
+        let mut query = d.query(size, src, proto);
         // One load, off the replay path: a query that would wait beyond the bound is refused
         // before anything is sent upstream.
         query.overloaded = proto == Proto::Udp && self.load.full();
@@ -437,7 +438,7 @@ impl Responder {
         // The block is found once and serves the question, its observers, its replays.
         let block = router.block(self.port, &query.lower).cloned();
         let answer = match &block {
-            Some(b) if class == DNSClass::IN => router.run(self.port, b, &query).await,
+            Some(b) if query.class == DNSClass::IN => router.run(self.port, b, &query).await,
             _ => Answer::refused(),
         };
         let Fitted { out, h, trimmed } = match d.encode(&answer) {
