@@ -50,7 +50,10 @@ impl RateLimit {
             if tokens >= 1.0 {
                 Duration::ZERO
             } else {
-                Duration::from_secs_f64((1.0 - tokens) / self.qps)
+                // Never a panic: a rate the parser would refuse waits an hour at most.
+                Duration::try_from_secs_f64((1.0 - tokens) / self.qps)
+                    .unwrap_or(MAX_WAIT)
+                    .min(MAX_WAIT)
             }
         };
         if !wait.is_zero() {
@@ -58,6 +61,9 @@ impl RateLimit {
         }
     }
 }
+
+/// The longest one request waits for its token.
+const MAX_WAIT: Duration = Duration::from_secs(3600);
 
 #[cfg(test)]
 mod tests;

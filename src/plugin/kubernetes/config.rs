@@ -353,14 +353,23 @@ fn startup_timeout(opt: &Line) -> Result<Duration, ConfigError> {
     })
 }
 
-/// `apiserver_qps N`, a positive number.
+/// Smallest `apiserver_qps` (one request per 1,000 s): below it a wait would be unbounded.
+const MIN_QPS: f32 = 0.001;
+
+/// `apiserver_qps N`, a finite number of at least [`MIN_QPS`].
 fn apiserver_qps(opt: &Line) -> Result<f32, ConfigError> {
     let a = one_arg(opt)?;
     a.text
         .parse()
         .ok()
-        .filter(|q: &f32| *q > 0.0)
-        .ok_or_else(|| ConfigError::at(a, D, "apiserver_qps must be a positive number"))
+        .filter(|q: &f32| q.is_finite() && *q >= MIN_QPS)
+        .ok_or_else(|| {
+            ConfigError::at(
+                a,
+                D,
+                "apiserver_qps must be a number from 0.001 (requests per second)",
+            )
+        })
 }
 
 /// `apiserver_burst N`, a positive integer.
@@ -402,6 +411,29 @@ mod tests {
         assert!(c.options.ignore_empty_service && c.options.endpoint_pod_names);
         assert_eq!(c.source, SourceConfig::Manifests("/etc/kdns/m".into()));
         assert_eq!(c.startup_timeout, Duration::from_secs(90));
+    }
+
+    #[test]
+    fn apiserver_qps_is_a_finite_rate_from_one_per_1000_s() {
+        let qps = |v: &str| {
+            k(&format!(
+                ".:53 {{\n kubernetes cluster.local {{\n  apiserver_qps {v}\n }}\n}}\n"
+            ))
+            .map(|c| match c.source {
+                SourceConfig::Api(a) => a.qps,
+                SourceConfig::Manifests(_) => None,
+            })
+            .map_err(|e| e.to_string())
+        };
+        assert_eq!(qps("5"), Ok(Some(5.0)));
+        assert_eq!(qps("0.001"), Ok(Some(0.001)));
+        for bad in ["0", "-1", "1e-40", "0.0009", "inf", "NaN", "x"] {
+            let e = qps(bad).unwrap_err();
+            assert!(
+                e.starts_with("/etc/kdns/Corefile:3: kubernetes: apiserver_qps must be a number"),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -27,3 +27,13 @@ fn defaults_like_client_go() {
     let r = RateLimit::from_config(None, Some(50)).unwrap();
     assert_eq!((r.qps, r.burst), (5.0, 50.0));
 }
+
+/// A rate the parser refuses (a tiny one) still never panics: the wait is capped at an hour.
+#[tokio::test(start_paused = true)]
+async fn tiny_rate_waits_at_most_an_hour() {
+    let r = RateLimit::from_config(Some(1e-30), Some(1)).unwrap();
+    let t0 = Instant::now();
+    r.acquire().await;
+    r.acquire().await;
+    assert_eq!(t0.elapsed(), MAX_WAIT);
+}
