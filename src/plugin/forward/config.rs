@@ -506,7 +506,8 @@ mod tests {
         .iter()
         .map(|s| s.parse().unwrap())
         .collect();
-        assert_eq!(f.to, want, "deduplicated, in order");
+        let got: Vec<SocketAddr> = f.to.iter().map(|t| t.addr).collect();
+        assert_eq!(got, want, "deduplicated, in order");
         assert_eq!(f.max_fails, 2);
         assert_eq!(f.expire, Duration::from_secs(10));
         assert_eq!(f.health_check, Duration::from_millis(500));
@@ -529,7 +530,8 @@ mod tests {
             .iter()
             .map(|s| s.parse().unwrap())
             .collect();
-        assert_eq!(f.to, want);
+        let got: Vec<SocketAddr> = f.to.iter().map(|t| t.addr).collect();
+        assert_eq!(got, want);
         assert_eq!(f.max_concurrent, 1000);
         let e = fwd(".:53 {\n forward . /nonexistent/resolv.conf\n}\n")
             .unwrap_err()
@@ -575,7 +577,7 @@ mod tests {
         for (text, want) in [
             (".:53 {\n forward .\n}\n", "Corefile:2: forward: expects at least one upstream"),
             (".:53 {\n forward\n}\n", "Corefile:2: forward: expects FROM TO"),
-            (".:53 {\n forward . tls://9.9.9.9\n}\n", "Corefile:2: forward: \"tls://9.9.9.9\": tls:// upstreams are not supported"),
+            (".:53 {\n forward . https://9.9.9.9\n}\n", "Corefile:2: forward: \"https://9.9.9.9\": https:// upstreams are not supported by kdns (dns:// and tls:// only)"),
             (".:53 {\n forward . 10.0.0.1:99999\n}\n", "Corefile:2: forward: \"10.0.0.1:99999\": invalid port"),
             (".:53 {\n forward . 10.0.0.1 {\n  policy fastest\n }\n}\n", "Corefile:3: forward: unknown policy \"fastest\""),
             (".:53 {\n forward . 10.0.0.1 {\n  max_fails -1\n }\n}\n", "Corefile:3: forward: max_fails must be a whole number"),
@@ -585,7 +587,7 @@ mod tests {
             (".:53 {\n forward . 10.0.0.1 {\n  failover NOERROR\n }\n}\n", "Corefile:3: forward: NOERROR cannot be used in failover"),
             (".:53 {\n forward . 10.0.0.1 {\n  next BOGUS\n }\n}\n", "Corefile:3: forward: \"BOGUS\" is not a valid rcode"),
             (".:53 {\n forward . 10.0.0.1 {\n  force_tcp yes\n }\n}\n", "Corefile:3: forward: force_tcp takes no arguments"),
-            (".:53 {\n forward . 10.0.0.1 {\n  tls_servername x\n }\n}\n", "Corefile:3: forward: tls_servername is not supported"),
+            (".:53 {\n forward . 10.0.0.1 {\n  resolver 10.0.0.2\n }\n}\n", "Corefile:3: forward: resolver is not supported"),
             (".:53 {\n forward . 10.0.0.1 {\n  upstream\n }\n}\n", "Corefile:3: forward: unknown property \"upstream\""),
             (".:53 {\n forward . 10.0.0.1 10.0.0.2 10.0.0.3 10.0.0.4 10.0.0.5 10.0.0.6 10.0.0.7 10.0.0.8 10.0.0.9 10.0.0.10 10.0.0.11 10.0.0.12 10.0.0.13 10.0.0.14 10.0.0.15 10.0.0.16\n}\n", "Corefile:2: forward: more than 15 TOs configured: 16"),
         ] {
@@ -645,7 +647,7 @@ mod tests {
             ("source_address x", "invalid IP address \"x\""),
             (
                 "doh_method GET",
-                "doh_method is not supported by kdns (plain DNS upstreams only)",
+                "doh_method is not supported by kdns (dns:// and tls:// upstreams only)",
             ),
             ("expire 1s {\n  }", "expire takes no block"),
         ] {

@@ -242,3 +242,6 @@ impl Dialer {
 pub(crate) fn local_addr(s: &Stream) -> Option<SocketAddr> {
     s.get_ref().0.local_addr().ok()
 }
+
+#[cfg(test)]
+mod tests;
