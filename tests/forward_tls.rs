@@ -41,19 +41,41 @@ fn openssl(dir: &Path, args: &[&str]) {
 /// A CA (`ca.pem`) and a server certificate it signed for `SERVER_NAME` and 127.0.0.1
 /// (`server.pem`, `server.key`), made in `dir`.
 fn make_certs(dir: &Path) {
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
     let mut ca = vec!["req", "-x509"];
     ca.extend(ec);
     ca.extend([
-        "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=kdns test CA",
-        "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=kdns test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
     ]);
     openssl(dir, &ca);
     let mut csr = vec!["req"];
     csr.extend(ec);
     let subj = format!("/CN={SERVER_NAME}");
-    csr.extend(["-keyout", "server.key", "-out", "server.csr", "-subj", &subj]);
+    csr.extend([
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        &subj,
+    ]);
     openssl(dir, &csr);
     std::fs::write(
         dir.join("ext.cnf"),
@@ -63,8 +85,22 @@ fn make_certs(dir: &Path) {
     openssl(
         dir,
         &[
-            "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-set_serial", "7", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf",
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-set_serial",
+            "7",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
         ],
     );
 }
@@ -151,7 +187,10 @@ untrusted.test.:{{PORT}} {{\n  bind 127.0.0.1\n  forward . tls://{ub} {{\n    tl
 
 fn start_kdns(corefile_with_port: &str) -> Kdns {
     let port = free_port("127.0.0.1");
-    Kdns::start(&corefile_with_port.replace("{PORT}", &port.to_string()), None)
+    Kdns::start(
+        &corefile_with_port.replace("{PORT}", &port.to_string()),
+        None,
+    )
 }
 
 const QUESTIONS: &[(&str, &str)] = &[
@@ -181,8 +220,14 @@ fn answers_through_a_tls_upstream_and_refuses_bad_certificates() {
     for tcp in [false, true] {
         let want = [
             ("NOERROR", vec!["www.example.test. 300 IN A 192.0.2.10"]),
-            ("NOERROR", vec!["www.example.test. 300 IN AAAA 2001:db8::10"]),
-            ("NOERROR", vec!["mail.example.test. 300 IN MX 10 mx.example.test."]),
+            (
+                "NOERROR",
+                vec!["www.example.test. 300 IN AAAA 2001:db8::10"],
+            ),
+            (
+                "NOERROR",
+                vec!["mail.example.test. 300 IN MX 10 mx.example.test."],
+            ),
             ("NXDOMAIN", vec![]),
             ("NOERROR", vec!["www.noname.test. 300 IN A 192.0.2.30"]),
             ("SERVFAIL", vec![]),
@@ -193,7 +238,11 @@ fn answers_through_a_tls_upstream_and_refuses_bad_certificates() {
             // Unbound counts the TTL down; compare the records with it taken out.
             let strip = |v: &[String]| -> Vec<String> { v.iter().map(|r| no_ttl(r)).collect() };
             let want_rr: Vec<String> = rr.iter().map(|r| no_ttl(r)).collect();
-            assert_eq!((got_st.as_str(), strip(&got_rr)), (st, want_rr), "{name} {qtype} tcp={tcp}");
+            assert_eq!(
+                (got_st.as_str(), strip(&got_rr)),
+                (st, want_rr),
+                "{name} {qtype} tcp={tcp}"
+            );
         }
     }
 }
@@ -217,10 +266,15 @@ fn connections(to: SocketAddr) -> usize {
 
 /// (hits, misses) of the connection cache over TLS.
 fn conn_cache(metrics_text: &str, to: SocketAddr) -> (f64, f64) {
-    let series = |name: &str| format!("{name}{{proxy_name=\"forward\",to=\"{to}\",proto=\"tcp-tls\"}}");
+    let series =
+        |name: &str| format!("{name}{{proxy_name=\"forward\",to=\"{to}\",proto=\"tcp-tls\"}}");
     (
         metric(metrics_text, &series("coredns_proxy_conn_cache_hits_total")).unwrap_or(0.0),
-        metric(metrics_text, &series("coredns_proxy_conn_cache_misses_total")).unwrap_or(0.0),
+        metric(
+            metrics_text,
+            &series("coredns_proxy_conn_cache_misses_total"),
+        )
+        .unwrap_or(0.0),
     )
 }
 
@@ -252,20 +306,34 @@ fn many_queries_share_a_few_connections_until_expire() {
         .map(|_| {
             let a = k.addr;
             std::thread::spawn(move || {
-                (0..25).all(|_| query(a, "www.example.test.", "A").is_some_and(|(rc, _)| rc == "NOERROR"))
+                (0..25).all(|_| {
+                    query(a, "www.example.test.", "A").is_some_and(|(rc, _)| rc == "NOERROR")
+                })
             })
         })
         .collect();
     assert!(threads.into_iter().all(|t| t.join().unwrap()));
     let conns = connections(up.addr);
     eprintln!("after 8 x 25 parallel queries: {conns} connection(s) open");
-    assert!((1..=8).contains(&conns), "{conns} connections for 8 parallel clients");
+    assert!(
+        (1..=8).contains(&conns),
+        "{conns} connections for 8 parallel clients"
+    );
 
     // Idle past `expire`: the next query dials a new connection.
     std::thread::sleep(Duration::from_millis(2500));
-    let (_, before) = conn_cache(&http_get(format!("127.0.0.1:{prom}").parse().unwrap(), "/metrics").1, up.addr);
-    assert_eq!(query(k.addr, "www.example.test.", "A").unwrap().0, "NOERROR");
-    let (_, after) = conn_cache(&http_get(format!("127.0.0.1:{prom}").parse().unwrap(), "/metrics").1, up.addr);
+    let (_, before) = conn_cache(
+        &http_get(format!("127.0.0.1:{prom}").parse().unwrap(), "/metrics").1,
+        up.addr,
+    );
+    assert_eq!(
+        query(k.addr, "www.example.test.", "A").unwrap().0,
+        "NOERROR"
+    );
+    let (_, after) = conn_cache(
+        &http_get(format!("127.0.0.1:{prom}").parse().unwrap(), "/metrics").1,
+        up.addr,
+    );
     assert_eq!(after, before + 1.0, "expired connections are not reused");
 }
 
@@ -294,7 +362,11 @@ fn bad_tls_files_fail_the_load_and_the_openshift_shape_loads() {
         missing.display()
     ));
     assert_eq!(code, Some(1), "{out}");
-    let want = format!("{}:4: forward: {}: No such file", conf.display(), missing.display());
+    let want = format!(
+        "{}:4: forward: {}: No such file",
+        conf.display(),
+        missing.display()
+    );
     assert!(out.contains(&want), "{out}\n  does not contain {want}");
 
     // As the OpenShift DNS operator writes upstream resolvers over TLS.
@@ -318,23 +390,43 @@ fn same_answers_as_coredns() {
             let (ks, kr) = ask(k.addr, name, qtype, tcp);
             let (cs, cr) = ask(c.addr, name, qtype, tcp);
             let strip = |v: &[String]| -> Vec<String> { v.iter().map(|r| no_ttl(r)).collect() };
-            assert_eq!((&ks, strip(&kr)), (&cs, strip(&cr)), "{name} {qtype} tcp={tcp}");
+            assert_eq!(
+                (&ks, strip(&kr)),
+                (&cs, strip(&cr)),
+                "{name} {qtype} tcp={tcp}"
+            );
             assert_ne!(ks, "<no status>", "{name} {qtype}");
         }
     }
     for _ in 0..50 {
-        assert_eq!(query(k.addr, "www.example.test.", "A").unwrap().0, "NOERROR");
-        assert_eq!(query(c.addr, "www.example.test.", "A").unwrap().0, "NOERROR");
+        assert_eq!(
+            query(k.addr, "www.example.test.", "A").unwrap().0,
+            "NOERROR"
+        );
+        assert_eq!(
+            query(c.addr, "www.example.test.", "A").unwrap().0,
+            "NOERROR"
+        );
     }
     let get = |p: u16| http_get(format!("127.0.0.1:{p}").parse().unwrap(), "/metrics").1;
     let (kh, km) = conn_cache(&get(p1), up.addr);
     let cd = get(p2);
     // CoreDNS writes its labels in sorted order.
-    let cseries = |name: &str| format!("{name}{{proto=\"tcp-tls\",proxy_name=\"forward\",to=\"{}\"}}", up.addr);
+    let cseries = |name: &str| {
+        format!(
+            "{name}{{proto=\"tcp-tls\",proxy_name=\"forward\",to=\"{}\"}}",
+            up.addr
+        )
+    };
     let ch = metric(&cd, &cseries("coredns_proxy_conn_cache_hits_total")).unwrap_or(0.0);
     let cm = metric(&cd, &cseries("coredns_proxy_conn_cache_misses_total")).unwrap_or(0.0);
-    eprintln!("connection cache over TLS: kdns hits {kh} misses {km}; CoreDNS hits {ch} misses {cm}");
-    assert!(kh >= 50.0 && ch >= 50.0, "both reuse connections: kdns {kh}, CoreDNS {ch}");
+    eprintln!(
+        "connection cache over TLS: kdns hits {kh} misses {km}; CoreDNS hits {ch} misses {cm}"
+    );
+    assert!(
+        kh >= 50.0 && ch >= 50.0,
+        "both reuse connections: kdns {kh}, CoreDNS {ch}"
+    );
     // The failures (wrong name, unknown CA) dial each attempt on both: misses stay close.
     assert!((km - cm).abs() <= 4.0, "misses: kdns {km}, CoreDNS {cm}");
 }

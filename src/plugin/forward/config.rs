@@ -168,7 +168,10 @@ fn upstreams_of(t: &Token, base: &Path) -> Result<Vec<(SocketAddr, Kind)>, Confi
         None => (s.to_string(), Kind::Dns, 53),
     };
     let s = s.as_str();
-    let bare = s.strip_prefix('[').and_then(|r| r.strip_suffix(']')).unwrap_or(s);
+    let bare = s
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .unwrap_or(s);
     if let Ok(ip) = bare.parse::<IpAddr>() {
         return Ok(vec![(SocketAddr::new(ip, port), kind)]);
     }

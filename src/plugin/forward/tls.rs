@@ -169,8 +169,13 @@ fn key_pair(ct: &Token, cp: &Path, kt: &Token, kp: &Path) -> Result<KeyPair, Con
         let m = format!("{}: no CERTIFICATE in the file", cp.display());
         return Err(ConfigError::at(ct, Some(D), m));
     }
-    let key = PrivateKeyDer::from_pem_slice(&read(kt, kp)?)
-        .map_err(|e| ConfigError::at(kt, Some(D), format!("{}: no private key: {e}", kp.display())))?;
+    let key = PrivateKeyDer::from_pem_slice(&read(kt, kp)?).map_err(|e| {
+        ConfigError::at(
+            kt,
+            Some(D),
+            format!("{}: no private key: {e}", kp.display()),
+        )
+    })?;
     Ok((chain, key))
 }
 
@@ -225,7 +230,11 @@ impl Dialer {
     /// A new connection to `to` (from `source_address` when set): connect and handshake,
     /// each within `read_timeout`. A failed handshake (untrusted certificate, wrong name) is an
     /// error like any other upstream error.
-    pub(crate) async fn dial(&self, to: SocketAddr, t: &Transport) -> Result<Stream, ExchangeError> {
+    pub(crate) async fn dial(
+        &self,
+        to: SocketAddr,
+        t: &Transport,
+    ) -> Result<Stream, ExchangeError> {
         let tls_err = |msg: String| ExchangeError::Tls { to, msg };
         let connector = self.connector.as_ref().map_err(|m| tls_err(m.clone()))?;
         let tcp = conn::dial_tcp(to, t).await?;

@@ -280,7 +280,10 @@ impl Upstream {
         // A kept connection the upstream closed fails at once: then dial a new one.
         if let Some(c) = self.tcp.take() {
             let local = c.local_addr().ok();
-            if let Ok(r) = self.stream_once(&self.tcp, c, local, wire, id, name, qtype).await {
+            if let Ok(r) = self
+                .stream_once(&self.tcp, c, local, wire, id, name, qtype)
+                .await
+            {
                 return Ok(r);
             }
         }
@@ -303,7 +306,10 @@ impl Upstream {
     ) -> Result<Message, ExchangeError> {
         if let Some(c) = t.pool.take() {
             let local = tls::local_addr(&c);
-            match self.stream_once(&t.pool, c, local, wire, id, name, qtype).await {
+            match self
+                .stream_once(&t.pool, c, local, wire, id, name, qtype)
+                .await
+            {
                 Err(ExchangeError::Io { .. }) => {}
                 other => return other,
             }

@@ -50,22 +50,60 @@ fn target(addr: &str, tls: Option<&str>) -> Target {
 #[test]
 fn upstream_forms() {
     for (to, want) in [
-        ("tls://127.0.0.1", vec![target("127.0.0.1:853", Some("127.0.0.1"))]),
-        ("tls://127.0.0.1:10853", vec![target("127.0.0.1:10853", Some("127.0.0.1"))]),
+        (
+            "tls://127.0.0.1",
+            vec![target("127.0.0.1:853", Some("127.0.0.1"))],
+        ),
+        (
+            "tls://127.0.0.1:10853",
+            vec![target("127.0.0.1:10853", Some("127.0.0.1"))],
+        ),
         ("tls://[::1]", vec![target("[::1]:853", Some("::1"))]),
-        ("tls://[::1]:10853", vec![target("[::1]:10853", Some("::1"))]),
-        ("tls://9.9.9.9%dns.quad9.net", vec![target("9.9.9.9:853", Some("dns.quad9.net"))]),
-        ("tls://9.9.9.9%dns.quad9.net:10853", vec![target("9.9.9.9:10853", Some("dns.quad9.net"))]),
-        ("tls://[2620:fe::fe%dns.quad9.net]:853", vec![target("[2620:fe::fe]:853", Some("dns.quad9.net"))]),
-        ("tls://[2620:fe::fe%dns.quad9.net]", vec![target("[2620:fe::fe]:853", Some("dns.quad9.net"))]),
+        (
+            "tls://[::1]:10853",
+            vec![target("[::1]:10853", Some("::1"))],
+        ),
+        (
+            "tls://9.9.9.9%dns.quad9.net",
+            vec![target("9.9.9.9:853", Some("dns.quad9.net"))],
+        ),
+        (
+            "tls://9.9.9.9%dns.quad9.net:10853",
+            vec![target("9.9.9.9:10853", Some("dns.quad9.net"))],
+        ),
+        (
+            "tls://[2620:fe::fe%dns.quad9.net]:853",
+            vec![target("[2620:fe::fe]:853", Some("dns.quad9.net"))],
+        ),
+        (
+            "tls://[2620:fe::fe%dns.quad9.net]",
+            vec![target("[2620:fe::fe]:853", Some("dns.quad9.net"))],
+        ),
         // Mixed in one line, as CoreDNS allows; the address decides duplicates, the first wins.
-        ("10.0.0.1 tls://10.0.0.2 dns://10.0.0.3", vec![target("10.0.0.1:53", None), target("10.0.0.2:853", Some("10.0.0.2")), target("10.0.0.3:53", None)]),
-        ("10.0.0.1:853 tls://10.0.0.1", vec![target("10.0.0.1:853", None)]),
-        ("tls://10.0.0.1 10.0.0.1:853", vec![target("10.0.0.1:853", Some("10.0.0.1"))]),
+        (
+            "10.0.0.1 tls://10.0.0.2 dns://10.0.0.3",
+            vec![
+                target("10.0.0.1:53", None),
+                target("10.0.0.2:853", Some("10.0.0.2")),
+                target("10.0.0.3:53", None),
+            ],
+        ),
+        (
+            "10.0.0.1:853 tls://10.0.0.1",
+            vec![target("10.0.0.1:853", None)],
+        ),
+        (
+            "tls://10.0.0.1 10.0.0.1:853",
+            vec![target("10.0.0.1:853", Some("10.0.0.1"))],
+        ),
     ] {
         let f = fwd(&format!(".:53 {{\n forward . {to}\n}}\n")).unwrap();
         assert_eq!(f.to, want, "{to}");
-        assert_eq!(f.tls.is_some(), want.iter().any(|t| t.tls.is_some()), "{to}");
+        assert_eq!(
+            f.tls.is_some(),
+            want.iter().any(|t| t.tls.is_some()),
+            "{to}"
+        );
     }
 }
 
@@ -80,7 +118,10 @@ fn tls_servername_names_every_tls_upstream() {
             target("10.0.0.1:53", None),
         ]
     );
-    let f = fwd(".:53 {\n forward . 10.0.0.1 {\n  tls {FX}/ca.pem\n  tls_servername x.example\n }\n}\n").unwrap();
+    let f = fwd(
+        ".:53 {\n forward . 10.0.0.1 {\n  tls {FX}/ca.pem\n  tls_servername x.example\n }\n}\n",
+    )
+    .unwrap();
     assert!(f.tls.is_none(), "no tls:// upstream, no TLS client");
 }
 
@@ -106,28 +147,67 @@ fn tls_argument_counts_load() {
 fn bad_tls_options_fail_at_their_line() {
     let fx = fixture("").display().to_string();
     for (opt, want) in [
-        ("tls /nonexistent/ca.pem", "Corefile:3: forward: /nonexistent/ca.pem: No such file".to_string()),
-        ("tls /nonexistent/c.pem {FX}/server.key", "Corefile:3: forward: /nonexistent/c.pem: No such file".into()),
-        ("tls {FX}/server.pem /nonexistent/k.pem", "Corefile:3: forward: /nonexistent/k.pem: No such file".into()),
-        ("tls {FX}/README.md", format!("Corefile:3: forward: {fx}/README.md: no CERTIFICATE in the file")),
-        ("tls {FX}/server.pem {FX}/ca.pem", format!("Corefile:3: forward: {fx}/ca.pem: no private key")),
-        ("tls {FX}/server.pem {FX}/other.key", "Corefile:3: forward: could not load TLS cert".into()),
-        ("tls a b c d", "Corefile:3: forward: tls takes at most three arguments (CERT KEY CA), found 4".into()),
-        ("tls_servername", "Corefile:3: forward: tls_servername expects a name".into()),
-        ("tls_servername a..b", "Corefile:3: forward: \"a..b\" is not a valid TLS server name".into()),
-        ("tls {\n  }", "Corefile:3: forward: tls takes no block".into()),
+        (
+            "tls /nonexistent/ca.pem",
+            "Corefile:3: forward: /nonexistent/ca.pem: No such file".to_string(),
+        ),
+        (
+            "tls /nonexistent/c.pem {FX}/server.key",
+            "Corefile:3: forward: /nonexistent/c.pem: No such file".into(),
+        ),
+        (
+            "tls {FX}/server.pem /nonexistent/k.pem",
+            "Corefile:3: forward: /nonexistent/k.pem: No such file".into(),
+        ),
+        (
+            "tls {FX}/README.md",
+            format!("Corefile:3: forward: {fx}/README.md: no CERTIFICATE in the file"),
+        ),
+        (
+            "tls {FX}/server.pem {FX}/ca.pem",
+            format!("Corefile:3: forward: {fx}/ca.pem: no private key"),
+        ),
+        (
+            "tls {FX}/server.pem {FX}/other.key",
+            "Corefile:3: forward: could not load TLS cert".into(),
+        ),
+        (
+            "tls a b c d",
+            "Corefile:3: forward: tls takes at most three arguments (CERT KEY CA), found 4".into(),
+        ),
+        (
+            "tls_servername",
+            "Corefile:3: forward: tls_servername expects a name".into(),
+        ),
+        (
+            "tls_servername a..b",
+            "Corefile:3: forward: \"a..b\" is not a valid TLS server name".into(),
+        ),
+        (
+            "tls {\n  }",
+            "Corefile:3: forward: tls takes no block".into(),
+        ),
     ] {
         let text = format!(".:53 {{\n forward . tls://127.0.0.1 {{\n  {opt}\n }}\n}}\n");
         let e = fwd(&text).unwrap_err();
         let want = format!("/etc/kdns/{want}");
-        assert!(e.starts_with(&want), "{opt}: {e}\n  does not start with {want}");
+        assert!(
+            e.starts_with(&want),
+            "{opt}: {e}\n  does not start with {want}"
+        );
     }
-    let e = fwd(".:53 {\n forward . tls://9.9.9.9%dns.quad9.net {\n  tls_servername other.example\n }\n}\n").unwrap_err();
+    let e = fwd(
+        ".:53 {\n forward . tls://9.9.9.9%dns.quad9.net {\n  tls_servername other.example\n }\n}\n",
+    )
+    .unwrap_err();
     assert_eq!(e, "/etc/kdns/Corefile:2: forward: both forward ('other.example') and proxy level ('dns.quad9.net') TLS servernames are set for upstream proxy 'tls://9.9.9.9:853'");
     let e = fwd(".:53 {\n forward . tls://1.2.3.4%a..b\n}\n").unwrap_err();
     assert!(e.contains("\"a..b\" is not a valid TLS server name"), "{e}");
     let e = fwd(".:53 {\n forward . quic://1.2.3.4\n}\n").unwrap_err();
-    assert!(e.contains("quic:// upstreams are not supported by kdns"), "{e}");
+    assert!(
+        e.contains("quic:// upstreams are not supported by kdns"),
+        "{e}"
+    );
 }
 
 /// A DNS-over-TLS responder: answers every framed query with the query itself, QR set (the
@@ -156,7 +236,9 @@ async fn responder(one_each: bool) -> (SocketAddr, Arc<AtomicUsize>) {
             count.fetch_add(1, Ordering::SeqCst);
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
-                let Ok(mut s) = acceptor.accept(s).await else { return };
+                let Ok(mut s) = acceptor.accept(s).await else {
+                    return;
+                };
                 while let Ok(n) = s.read_u16().await {
                     let mut q = vec![0u8; usize::from(n)];
                     if s.read_exact(&mut q).await.is_err() {
@@ -210,11 +292,20 @@ async fn ask(u: &Upstream, id: u16) -> Result<(), ExchangeError> {
 #[tokio::test]
 async fn queries_reuse_one_connection_until_it_expires() {
     let (addr, accepted) = responder(false).await;
-    let u = tls_upstream(addr, &client(true), "dot.example.test", Duration::from_millis(300));
+    let u = tls_upstream(
+        addr,
+        &client(true),
+        "dot.example.test",
+        Duration::from_millis(300),
+    );
     for id in 1..=20 {
         ask(&u, id).await.unwrap();
     }
-    assert_eq!(accepted.load(Ordering::SeqCst), 1, "one connection for 20 queries");
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "one connection for 20 queries"
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
     ask(&u, 21).await.unwrap();
     assert_eq!(accepted.load(Ordering::SeqCst), 2, "the idle one expired");
@@ -230,7 +321,12 @@ async fn the_ip_is_verified_when_no_name_is_given() {
 #[tokio::test]
 async fn a_connection_the_upstream_closed_is_redialled_once() {
     let (addr, accepted) = responder(true).await;
-    let u = tls_upstream(addr, &client(true), "dot.example.test", Duration::from_secs(10));
+    let u = tls_upstream(
+        addr,
+        &client(true),
+        "dot.example.test",
+        Duration::from_secs(10),
+    );
     for id in 1..=3 {
         ask(&u, id).await.unwrap();
     }
@@ -262,7 +358,12 @@ async fn handshake_failures_are_upstream_errors() {
 #[tokio::test]
 async fn health_checks_go_over_tls() {
     let (addr, accepted) = responder(false).await;
-    let u = tls_upstream(addr, &client(true), "dot.example.test", Duration::from_secs(10));
+    let u = tls_upstream(
+        addr,
+        &client(true),
+        "dot.example.test",
+        Duration::from_secs(10),
+    );
     for _ in 0..3 {
         u.probe_failed();
     }
@@ -281,10 +382,23 @@ async fn health_checks_go_over_tls() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(u.fails(), 0, "the TLS probe passed");
-    assert_eq!(accepted.load(Ordering::SeqCst), 1, "over TLS, to the TLS port");
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "over TLS, to the TLS port"
+    );
 
-    let bad = tls_upstream(addr, &client(true), "wrong.example.test", Duration::from_secs(10));
+    let bad = tls_upstream(
+        addr,
+        &client(true),
+        "wrong.example.test",
+        Duration::from_secs(10),
+    );
     bad.healthcheck(&probe);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(bad.fails() > 2, "a failing handshake fails the probe: {}", bad.fails());
+    assert!(
+        bad.fails() > 2,
+        "a failing handshake fails the probe: {}",
+        bad.fails()
+    );
 }
