@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the tests need on a fresh Debian machine: real DNS clients, a real upstream DNS
-# server (Knot DNS), Prometheus's promtool, and the tools for network-namespace tests.
+# Installs what the tests need on a fresh Debian machine: real DNS clients, real upstream DNS
+# servers (Knot DNS; Unbound for DNS over TLS), Prometheus's promtool, and the tools for
+# network-namespace tests.
 # Idempotent: does nothing when everything is present.
 set -euo pipefail
 
@@ -15,6 +16,8 @@ command -v curl >/dev/null || need+=(curl)
 command -v getent >/dev/null || need+=(libc-bin)
 # The upstream the forward tests start on loopback (never as a system service).
 command -v knotd >/dev/null || [ -x /usr/sbin/knotd ] || need+=(knot)
+# The DNS-over-TLS upstream of tests/forward_tls.rs (started on loopback, never as a service).
+command -v unbound >/dev/null || [ -x /usr/sbin/unbound ] || need+=(unbound)
 # `promtool check metrics` validates /metrics.
 command -v promtool >/dev/null || need+=(prometheus)
 
@@ -23,7 +26,7 @@ if ((${#need[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   SUDO=""
   [ "$(id -u)" = 0 ] || SUDO=sudo
-  # knot and prometheus ship services; the tests run their own instances, so keep the
+  # knot, unbound and prometheus ship services; the tests run their own instances, so keep the
   # packages from starting theirs (a temporary policy-rc.d, unless one exists already).
   added_policy=""
   if [ ! -e /usr/sbin/policy-rc.d ]; then

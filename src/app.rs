@@ -2,7 +2,7 @@
 //! HTTP endpoints to serve. Nothing listens unless everything loaded; serving, reload and
 //! shutdown are in [`crate::serve`].
 use std::collections::BTreeMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -214,7 +214,7 @@ impl Prepared {
             }
             Plugin::Forward(f) => {
                 let next_is_forward = matches!(b.plugins.get(i + 1), Some(Plugin::Forward(_)));
-                let to: Vec<String> = f.to.iter().map(SocketAddr::to_string).collect();
+                let to: Vec<String> = f.to.iter().map(ToString::to_string).collect();
                 bp.parts
                     .push(format!("forward {} -> {}", f.from, to.join(" ")));
                 bp.chain.push(Forward::new(f, next_is_forward));

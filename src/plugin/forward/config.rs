@@ -4,11 +4,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hickory_server::proto::op::ResponseCode;
+use rustls::pki_types::ServerName;
 
 use crate::config::args;
 use crate::config::syntax::Token;
 use crate::config::syntax::{normalize_zone, ConfigError, Line};
 use crate::dns::codes::parse_rcode;
+
+use super::tls::{self, TlsClient};
 
 const D: &str = "forward";
 /// CoreDNS's limit on upstreams per `forward`.
@@ -26,14 +29,41 @@ pub enum Policy {
     Sequential,
 }
 
+/// One upstream: its address and, for a `tls://` one, the name its certificate must carry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    /// `IP:PORT`.
+    pub(crate) addr: SocketAddr,
+    /// `tls://`: the name verified (the upstream's `%NAME`, else `tls_servername`, else its IP).
+    pub(crate) tls: Option<ServerName<'static>>,
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.tls {
+            Some(_) => write!(f, "tls://{}", self.addr),
+            None => write!(f, "{}", self.addr),
+        }
+    }
+}
+
+/// A TO as written: plain DNS, or `tls://` with its own `%NAME` if it has one.
+#[derive(Debug, Clone)]
+enum Kind {
+    Dns,
+    Tls(Option<String>),
+}
+
 /// One `forward` directive: FROM, the upstreams and the block's options (CoreDNS's defaults
 /// where an option is absent).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ForwardConfig {
     /// The zone forwarded (lower-case, final dot).
     pub(crate) from: String,
-    /// Upstreams, deduplicated, in configuration order.
-    pub(crate) to: Vec<SocketAddr>,
+    /// Upstreams, deduplicated by address (the first TO wins), in configuration order.
+    pub(crate) to: Vec<Target>,
+    /// The TLS client of the `tls://` upstreams (`tls`; none when there are none).
+    pub(crate) tls: Option<TlsClient>,
     /// Zones not forwarded (`except`; lower-case, final dot).
     pub(crate) except: Vec<String>,
     /// Ask upstreams over TCP whatever the client used (`force_tcp`).
@@ -79,6 +109,7 @@ impl ForwardConfig {
         Self {
             from,
             to: Vec::new(),
+            tls: None,
             except: Vec::new(),
             force_tcp: false,
             prefer_udp: false,
@@ -117,25 +148,35 @@ pub(crate) fn resolv_conf_nameservers(text: &str) -> Vec<SocketAddr> {
         .collect()
 }
 
-/// One TO: `IP`, `IP:PORT`, `[IPv6]:PORT`, `dns://…`, a resolv.conf file, or a host name
-/// (resolved once, when the Corefile loads).
-fn upstreams_of(t: &Token, base: &Path) -> Result<Vec<SocketAddr>, ConfigError> {
+/// One TO: `IP`, `IP:PORT`, `[IPv6]:PORT`, `dns://…`, `tls://IP[%NAME][:PORT]` (port 853), a
+/// resolv.conf file (its nameservers are plain DNS, even after `tls://`, as in CoreDNS), or a
+/// host name (resolved once, when the Corefile loads).
+fn upstreams_of(t: &Token, base: &Path) -> Result<Vec<(SocketAddr, Kind)>, ConfigError> {
     let err = |m: String| ConfigError::at(t, Some(D), m);
     let s = t.text.as_str();
-    let s = match s.split_once("://") {
-        Some(("dns", rest)) => rest,
+    let (s, kind, port) = match s.split_once("://") {
+        Some(("dns", rest)) => (rest.to_string(), Kind::Dns, 53),
+        Some(("tls", rest)) => {
+            let (host, name) = split_server_name(rest);
+            (host, Kind::Tls(name), tls::PORT)
+        }
         Some((scheme, _)) => {
             return Err(err(format!(
-                "{s:?}: {scheme}:// upstreams are not supported by kdns (plain DNS only)"
+                "{s:?}: {scheme}:// upstreams are not supported by kdns (dns:// and tls:// only)"
             )))
         }
-        None => s,
+        None => (s.to_string(), Kind::Dns, 53),
     };
-    if let Ok(ip) = s.parse::<IpAddr>() {
-        return Ok(vec![SocketAddr::new(ip, 53)]);
+    let s = s.as_str();
+    let bare = s
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .unwrap_or(s);
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return Ok(vec![(SocketAddr::new(ip, port), kind)]);
     }
     if let Ok(sa) = s.parse::<SocketAddr>() {
-        return Ok(vec![sa]);
+        return Ok(vec![(sa, kind)]);
     }
     if s.contains('/') {
         let p = PathBuf::from(s);
@@ -145,7 +186,7 @@ fn upstreams_of(t: &Token, base: &Path) -> Result<Vec<SocketAddr>, ConfigError> 
         if found.is_empty() {
             return Err(err(format!("{}: no nameserver lines", p.display())));
         }
-        return Ok(found);
+        return Ok(found.into_iter().map(|a| (a, Kind::Dns)).collect());
     }
     let (host, port) = match s.rsplit_once(':') {
         Some((h, p)) => (
@@ -153,7 +194,7 @@ fn upstreams_of(t: &Token, base: &Path) -> Result<Vec<SocketAddr>, ConfigError> 
             p.parse::<u16>()
                 .map_err(|_| err(format!("{s:?}: invalid port {p:?}")))?,
         ),
-        None => (s, 53),
+        None => (s, port),
     };
     if host.is_empty() || host.contains(':') {
         return Err(err(format!("{s:?} is not an address, host name or file")));
@@ -165,7 +206,45 @@ fn upstreams_of(t: &Token, base: &Path) -> Result<Vec<SocketAddr>, ConfigError> 
     if found.is_empty() {
         return Err(err(format!("{host:?} has no address")));
     }
-    Ok(found)
+    Ok(found.into_iter().map(|a| (a, kind.clone())).collect())
+}
+
+/// `IP%NAME[:PORT]` or `[IPv6%NAME]:PORT` → (`IP[:PORT]`, NAME), as CoreDNS splits them.
+fn split_server_name(s: &str) -> (String, Option<String>) {
+    let Some(i) = s.rfind('%') else {
+        return (s.to_string(), None);
+    };
+    let mut host = s[..i].to_string();
+    if host.starts_with('[') {
+        host.push(']');
+    }
+    let mut name = &s[i + 1..];
+    if let Some(c) = name.rfind(':') {
+        host.push_str(&name[c..]);
+        name = &name[..c];
+    }
+    (host, Some(name.trim_end_matches(']').to_string()))
+}
+
+/// The name a `tls://` upstream's certificate is verified against: its own `%NAME`, else
+/// `tls_servername`, else its IP (as Go's TLS client does); both set is an error, as in CoreDNS.
+fn tls_name(
+    t: &Token,
+    addr: SocketAddr,
+    own: Option<String>,
+    global: Option<&String>,
+) -> Result<ServerName<'static>, ConfigError> {
+    if let (Some(own), Some(g)) = (&own, global) {
+        return Err(ConfigError::at(
+            t,
+            Some(D),
+            format!("both forward ('{g}') and proxy level ('{own}') TLS servernames are set for upstream proxy 'tls://{addr}'"),
+        ));
+    }
+    let name = own
+        .or_else(|| global.cloned())
+        .unwrap_or_else(|| addr.ip().to_string());
+    tls::server_name(t, &name)
 }
 
 fn rcodes(o: &Line, no_noerror: bool) -> Result<Vec<ResponseCode>, ConfigError> {
@@ -200,20 +279,31 @@ pub(crate) fn parse(line: &Line) -> Result<ForwardConfig, ConfigError> {
     let (from, to) = from_and_to(line)?;
     let zone = normalize_zone(&from.text).map_err(|m| ConfigError::at(from, Some(D), m))?;
     let mut f = ForwardConfig::new(zone, name.at());
-    for o in args::block(line) {
-        option(&mut f, o)?;
-    }
     let base = name
         .file
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    for t in to {
-        for sa in upstreams_of(t, &base)? {
-            if !f.to.contains(&sa) {
-                f.to.push(sa);
-            }
+    let mut tls = tls::Settings::default();
+    for o in args::block(line) {
+        if !tls.option(o, &base)? {
+            option(&mut f, o)?;
         }
+    }
+    for t in to {
+        for (addr, kind) in upstreams_of(t, &base)? {
+            if f.to.iter().any(|u| u.addr == addr) {
+                continue;
+            }
+            let tls = match kind {
+                Kind::Dns => None,
+                Kind::Tls(own) => Some(tls_name(t, addr, own, tls.server_name.as_ref())?),
+            };
+            f.to.push(Target { addr, tls });
+        }
+    }
+    if f.to.iter().any(|u| u.tls.is_some()) {
+        f.tls = Some(tls.client());
     }
     if f.to.len() > MAX_UPSTREAMS {
         return Err(ConfigError::at(
@@ -264,12 +354,12 @@ fn option(f: &mut ForwardConfig, o: &Line) -> Result<(), ConfigError> {
         "failfast_all_unhealthy_upstreams" => f.failfast_all_unhealthy_upstreams = flag(o)?,
         "failover" => f.failover = rcodes(o, true)?,
         "source_address" => f.source_address = Some(source_address(o)?),
-        "tls" | "tls_servername" | "doh_method" | "resolver" | "max_age" => {
+        "doh_method" | "resolver" | "max_age" => {
             return Err(ConfigError::at(
                 o.name(),
                 Some(D),
                 format!(
-                    "{} is not supported by kdns (plain DNS upstreams only)",
+                    "{} is not supported by kdns (dns:// and tls:// upstreams only)",
                     o.name().text
                 ),
             ))
@@ -419,7 +509,8 @@ mod tests {
         .iter()
         .map(|s| s.parse().unwrap())
         .collect();
-        assert_eq!(f.to, want, "deduplicated, in order");
+        let got: Vec<SocketAddr> = f.to.iter().map(|t| t.addr).collect();
+        assert_eq!(got, want, "deduplicated, in order");
         assert_eq!(f.max_fails, 2);
         assert_eq!(f.expire, Duration::from_secs(10));
         assert_eq!(f.health_check, Duration::from_millis(500));
@@ -442,7 +533,8 @@ mod tests {
             .iter()
             .map(|s| s.parse().unwrap())
             .collect();
-        assert_eq!(f.to, want);
+        let got: Vec<SocketAddr> = f.to.iter().map(|t| t.addr).collect();
+        assert_eq!(got, want);
         assert_eq!(f.max_concurrent, 1000);
         let e = fwd(".:53 {\n forward . /nonexistent/resolv.conf\n}\n")
             .unwrap_err()
@@ -488,7 +580,7 @@ mod tests {
         for (text, want) in [
             (".:53 {\n forward .\n}\n", "Corefile:2: forward: expects at least one upstream"),
             (".:53 {\n forward\n}\n", "Corefile:2: forward: expects FROM TO"),
-            (".:53 {\n forward . tls://9.9.9.9\n}\n", "Corefile:2: forward: \"tls://9.9.9.9\": tls:// upstreams are not supported"),
+            (".:53 {\n forward . https://9.9.9.9\n}\n", "Corefile:2: forward: \"https://9.9.9.9\": https:// upstreams are not supported by kdns (dns:// and tls:// only)"),
             (".:53 {\n forward . 10.0.0.1:99999\n}\n", "Corefile:2: forward: \"10.0.0.1:99999\": invalid port"),
             (".:53 {\n forward . 10.0.0.1 {\n  policy fastest\n }\n}\n", "Corefile:3: forward: unknown policy \"fastest\""),
             (".:53 {\n forward . 10.0.0.1 {\n  max_fails -1\n }\n}\n", "Corefile:3: forward: max_fails must be a whole number"),
@@ -498,7 +590,7 @@ mod tests {
             (".:53 {\n forward . 10.0.0.1 {\n  failover NOERROR\n }\n}\n", "Corefile:3: forward: NOERROR cannot be used in failover"),
             (".:53 {\n forward . 10.0.0.1 {\n  next BOGUS\n }\n}\n", "Corefile:3: forward: \"BOGUS\" is not a valid rcode"),
             (".:53 {\n forward . 10.0.0.1 {\n  force_tcp yes\n }\n}\n", "Corefile:3: forward: force_tcp takes no arguments"),
-            (".:53 {\n forward . 10.0.0.1 {\n  tls_servername x\n }\n}\n", "Corefile:3: forward: tls_servername is not supported"),
+            (".:53 {\n forward . 10.0.0.1 {\n  resolver 10.0.0.2\n }\n}\n", "Corefile:3: forward: resolver is not supported"),
             (".:53 {\n forward . 10.0.0.1 {\n  upstream\n }\n}\n", "Corefile:3: forward: unknown property \"upstream\""),
             (".:53 {\n forward . 10.0.0.1 10.0.0.2 10.0.0.3 10.0.0.4 10.0.0.5 10.0.0.6 10.0.0.7 10.0.0.8 10.0.0.9 10.0.0.10 10.0.0.11 10.0.0.12 10.0.0.13 10.0.0.14 10.0.0.15 10.0.0.16\n}\n", "Corefile:2: forward: more than 15 TOs configured: 16"),
         ] {
@@ -558,7 +650,7 @@ mod tests {
             ("source_address x", "invalid IP address \"x\""),
             (
                 "doh_method GET",
-                "doh_method is not supported by kdns (plain DNS upstreams only)",
+                "doh_method is not supported by kdns (dns:// and tls:// upstreams only)",
             ),
             ("expire 1s {\n  }", "expire takes no block"),
         ] {

@@ -1,12 +1,13 @@
 //! Connections to one upstream: dialing UDP and TCP from the `source_address`, the idle
-//! connections kept for `expire` (at most `max_idle_conns`), and DNS-over-TCP framing.
+//! connections kept for `expire` (at most `max_idle_conns`), and DNS-over-TCP framing (also
+//! used inside TLS).
 use std::collections::VecDeque;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream, UdpSocket};
 
 use super::error::ExchangeError;
@@ -80,13 +81,15 @@ pub(crate) fn frame(len: u16, wire: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Sends one framed query and reads framed messages until one carries `id`.
-pub(crate) async fn tcp_round_trip(
-    c: &mut TcpStream,
+/// Sends one framed query and reads framed messages until one carries `id` (over TCP or TLS).
+pub(crate) async fn tcp_round_trip<S: AsyncRead + AsyncWrite + Unpin>(
+    c: &mut S,
     framed: &[u8],
     id: u16,
 ) -> io::Result<Vec<u8>> {
     c.write_all(framed).await?;
+    // A no-op for TCP; TLS may hold the record until flushed.
+    c.flush().await?;
     loop {
         let n = c.read_u16().await? as usize;
         let mut buf = vec![0u8; n];

@@ -32,6 +32,15 @@ pub(crate) enum ExchangeError {
         /// The upstream.
         to: SocketAddr,
     },
+    /// The TLS handshake with a `tls://` upstream failed (an untrusted certificate, the wrong
+    /// name) or could not start.
+    #[error("tls {to}: {msg}")]
+    Tls {
+        /// The upstream.
+        to: SocketAddr,
+        /// What went wrong.
+        msg: String,
+    },
     /// The query could not be sent or the response does not answer it.
     #[error("{to}: bad response: {msg}")]
     Bad {

@@ -1,11 +1,13 @@
 //! The health probe of one upstream, as CoreDNS's: started after a failed exchange, it asks
 //! `domain NS` every `health_check` interval, counting failures, until the upstream answers
-//! anything; more failures than `max_fails` mark the upstream down meanwhile.
+//! anything; more failures than `max_fails` mark the upstream down meanwhile. A `tls://`
+//! upstream is probed over TLS (a new connection each time, as CoreDNS's `tcp-tls` checker).
+use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use hickory_server::proto::rr::{Name, RecordType};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::conn;
 use super::error::ExchangeError;
@@ -70,12 +72,22 @@ impl Upstream {
             false,
         )
         .map_err(|msg| ExchangeError::Bad { to: self.addr, msg })?;
-        let proto = if probe.tcp { Proto::Tcp } else { Proto::Udp };
+        let proto = if probe.tcp || self.is_tls() {
+            Proto::Tcp
+        } else {
+            Proto::Udp
+        };
         // Probes use their own short timeout and never touch the pools.
         let fut = async {
+            if let Some(c) = self.dial_tls().await {
+                return probe_stream(self.addr, c?, &wire).await;
+            }
             match proto {
                 Proto::Udp => self.probe_udp(&wire, id).await,
-                Proto::Tcp => self.probe_tcp(&wire).await,
+                Proto::Tcp => {
+                    let c = conn::dial_tcp(self.addr, self.transport()).await?;
+                    probe_stream(self.addr, c, &wire).await
+                }
             }
         };
         tokio::time::timeout(PROBE_TIMEOUT, fut)
@@ -100,19 +112,25 @@ impl Upstream {
             }
         }
     }
+}
 
-    async fn probe_tcp(&self, wire: &[u8]) -> Result<(), ExchangeError> {
-        let to = self.addr;
-        let mut c = conn::dial_tcp(to, self.transport()).await?;
-        c.write_all(&conn::frame(wire.len() as u16, wire))
-            .await
-            .map_err(|e| ExchangeError::io("write", "tcp", None, to, e))?;
-        let _ = c
-            .read_u16()
-            .await
-            .map_err(|e| ExchangeError::io("read", "tcp", None, to, e))?;
-        Ok(())
-    }
+/// A framed probe over a stream (TCP or TLS): any framed answer passes.
+async fn probe_stream<S: AsyncRead + AsyncWrite + Unpin>(
+    to: SocketAddr,
+    mut c: S,
+    wire: &[u8],
+) -> Result<(), ExchangeError> {
+    c.write_all(&conn::frame(wire.len() as u16, wire))
+        .await
+        .map_err(|e| ExchangeError::io("write", "tcp", None, to, e))?;
+    c.flush()
+        .await
+        .map_err(|e| ExchangeError::io("write", "tcp", None, to, e))?;
+    let _ = c
+        .read_u16()
+        .await
+        .map_err(|e| ExchangeError::io("read", "tcp", None, to, e))?;
+    Ok(())
 }
 
 #[cfg(test)]

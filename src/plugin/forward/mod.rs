@@ -6,12 +6,13 @@
 //! REFUSED at once, before anything is sent.
 //!
 //! The query goes out over the client's transport (`force_tcp`, `prefer_udp` change that); a
-//! truncated UDP answer is asked again over TCP. Answers keep the upstream's AA bit and carry
-//! RA.
+//! truncated UDP answer is asked again over TCP. A `tls://` upstream is always asked over TLS
+//! (`tls.rs`). Answers keep the upstream's AA bit and carry RA.
 pub mod config;
 mod conn;
 mod error;
 mod health;
+mod tls;
 pub mod upstream;
 
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
@@ -89,7 +90,17 @@ impl Forward {
         Arc::new(Self {
             from: c.from.clone(),
             except: c.except.clone(),
-            upstreams: c.to.iter().map(|a| Upstream::new(*a, transport.clone())).collect(),
+            upstreams: c
+                .to
+                .iter()
+                .map(|u| {
+                    let dialer = match (&u.tls, &c.tls) {
+                        (Some(name), Some(client)) => Some(tls::Dialer::new(client, name.clone())),
+                        _ => None,
+                    };
+                    Upstream::with_tls(u.addr, transport.clone(), dialer)
+                })
+                .collect(),
             policy: c.policy,
             rr: AtomicUsize::new(0),
             force_tcp: c.force_tcp,
@@ -267,7 +278,7 @@ impl Forward {
     /// One upstream's answer, over the client's transport (or the configured one), asked again
     /// over TCP when the UDP answer is truncated.
     async fn ask(&self, u: &Upstream, wire: &[u8], q: &Query) -> Result<Message, String> {
-        let mut proto = if self.force_tcp {
+        let mut proto = if self.force_tcp || u.is_tls() {
             Proto::Tcp
         } else if self.prefer_udp {
             Proto::Udp

@@ -1,6 +1,7 @@
 //! One upstream server: a query exchanged over UDP or TCP (the caller asks again over TCP when
-//! the UDP answer is truncated), its per-upstream metrics, and the failure count the health
-//! probe (`health.rs`) keeps. Connections come from `conn.rs`.
+//! the UDP answer is truncated), or over TLS for a `tls://` one, its per-upstream metrics, and
+//! the failure count the health probe (`health.rs`) keeps. Connections come from `conn.rs` and
+//! `tls.rs`: one query at a time on each (as CoreDNS), kept idle for reuse up to `expire`.
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
@@ -10,10 +11,12 @@ use hickory_server::proto::op::{
     Edns, Message, MessageType, OpCode, Query as WireQuery, ResponseCode,
 };
 use hickory_server::proto::rr::{Name, RecordType};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpStream, UdpSocket};
 
 use super::conn::{self, Pool, Transport};
 use super::error::ExchangeError;
+use super::tls::{self, Dialer};
 use crate::dns::codes::{rcode_name, rcode_slot, RCODE_SLOTS};
 use crate::dns::Proto;
 use crate::metrics::{self, Counter, Histogram, LazySeries, TIME_BUCKETS};
@@ -37,12 +40,31 @@ pub struct Upstream {
     transport: Transport,
     udp: Pool<UdpSocket>,
     tcp: Pool<TcpStream>,
+    /// `tls://`: the dialer and the idle TLS connections (then `udp` and `tcp` stay unused).
+    tls: Option<TlsConns>,
     m: Series,
 }
 
+struct TlsConns {
+    dialer: Dialer,
+    pool: Pool<tls::Stream>,
+}
+
 impl Upstream {
-    /// An upstream at `addr` with no connections yet; registers its metrics.
+    /// A plain DNS upstream at `addr` with no connections yet; registers its metrics.
+    #[cfg(test)]
     pub(crate) fn new(addr: SocketAddr, transport: Transport) -> Arc<Self> {
+        Self::with_tls(addr, transport, None)
+    }
+
+    /// An upstream at `addr`, over TLS when `dialer` is given, with no connections yet;
+    /// registers its metrics (the connection cache's under `proto="tcp-tls"` for TLS, as
+    /// CoreDNS).
+    pub(crate) fn with_tls(
+        addr: SocketAddr,
+        transport: Transport,
+        dialer: Option<Dialer>,
+    ) -> Arc<Self> {
         let label = addr.to_string();
         let reg = metrics::global();
         let to = label.as_str();
@@ -61,9 +83,22 @@ impl Upstream {
                 conn("coredns_proxy_conn_cache_misses_total", misses, proto),
             )
         };
-        let ((udp_hits, udp_misses), (tcp_hits, tcp_misses)) = (counters("udp"), counters("tcp"));
-        let udp = Pool::new(&transport, udp_hits, udp_misses);
-        let tcp = Pool::new(&transport, tcp_hits, tcp_misses);
+        let (udp, tcp, tls) = match dialer {
+            None => {
+                let ((uh, um), (th, tm)) = (counters("udp"), counters("tcp"));
+                let udp = Pool::new(&transport, uh, um);
+                (udp, Pool::new(&transport, th, tm), None)
+            }
+            Some(dialer) => {
+                // Never used: not registered, so no idle series appear.
+                let unused = || Arc::new(Counter::default());
+                let udp = Pool::new(&transport, unused(), unused());
+                let tcp = Pool::new(&transport, unused(), unused());
+                let (h, m) = counters("tcp-tls");
+                let pool = Pool::new(&transport, h, m);
+                (udp, tcp, Some(TlsConns { dialer, pool }))
+            }
+        };
         let m = Series {
             by_rcode: LazySeries::new(RCODE_SLOTS),
             legacy_requests: reg.counter(
@@ -91,8 +126,20 @@ impl Upstream {
             transport,
             udp,
             tcp,
+            tls,
             m,
         })
+    }
+
+    /// A `tls://` upstream.
+    pub(crate) fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// A new TLS connection to this `tls://` upstream (`None` for a plain one).
+    pub(crate) async fn dial_tls(&self) -> Option<Result<tls::Stream, ExchangeError>> {
+        let t = self.tls.as_ref()?;
+        Some(t.dialer.dial(self.addr, &self.transport).await)
     }
 
     /// Down: more than `max_fails` health checks in a row failed (never with `max_fails` 0).
@@ -169,9 +216,10 @@ impl Upstream {
         proto: Proto,
     ) -> Result<Message, ExchangeError> {
         let t0 = Instant::now();
-        let msg = match proto {
-            Proto::Udp => self.exchange_udp(wire, id, name, qtype).await?,
-            Proto::Tcp => self.exchange_tcp(wire, id, name, qtype).await?,
+        let msg = match (proto, &self.tls) {
+            (_, Some(t)) => self.exchange_tls(t, wire, id, name, qtype).await?,
+            (Proto::Udp, None) => self.exchange_udp(wire, id, name, qtype).await?,
+            (Proto::Tcp, None) => self.exchange_tcp(wire, id, name, qtype).await?,
         };
         self.record(u16::from(msg.metadata.response_code), t0.elapsed());
         Ok(msg)
@@ -231,23 +279,59 @@ impl Upstream {
     ) -> Result<Message, ExchangeError> {
         // A kept connection the upstream closed fails at once: then dial a new one.
         if let Some(c) = self.tcp.take() {
-            if let Ok(r) = self.tcp_once(c, wire, id, name, qtype).await {
+            let local = c.local_addr().ok();
+            if let Ok(r) = self
+                .stream_once(&self.tcp, c, local, wire, id, name, qtype)
+                .await
+            {
                 return Ok(r);
             }
         }
         let c = conn::dial_tcp(self.addr, &self.transport).await?;
-        self.tcp_once(c, wire, id, name, qtype).await
+        let local = c.local_addr().ok();
+        self.stream_once(&self.tcp, c, local, wire, id, name, qtype)
+            .await
     }
 
-    async fn tcp_once(
+    /// Over TLS: an idle connection if one is fresh, else a new one (TCP and the handshake).
+    /// A kept connection that fails other than by a timeout (the upstream closed it) is
+    /// replaced by a new one once.
+    async fn exchange_tls(
         &self,
-        mut c: TcpStream,
+        t: &TlsConns,
         wire: &[u8],
         id: u16,
         name: &Name,
         qtype: RecordType,
     ) -> Result<Message, ExchangeError> {
-        let local = c.local_addr().ok();
+        if let Some(c) = t.pool.take() {
+            let local = tls::local_addr(&c);
+            match self
+                .stream_once(&t.pool, c, local, wire, id, name, qtype)
+                .await
+            {
+                Err(ExchangeError::Io { .. }) => {}
+                other => return other,
+            }
+        }
+        let c = t.dialer.dial(self.addr, &self.transport).await?;
+        let local = tls::local_addr(&c);
+        self.stream_once(&t.pool, c, local, wire, id, name, qtype)
+            .await
+    }
+
+    /// One framed exchange on a stream connection, given back to `pool` when it went well.
+    #[allow(clippy::too_many_arguments)]
+    async fn stream_once<S: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        pool: &Pool<S>,
+        mut c: S,
+        local: Option<SocketAddr>,
+        wire: &[u8],
+        id: u16,
+        name: &Name,
+        qtype: RecordType,
+    ) -> Result<Message, ExchangeError> {
         let len = u16::try_from(wire.len()).map_err(|_| ExchangeError::Bad {
             to: self.addr,
             msg: "query too long".into(),
@@ -261,7 +345,7 @@ impl Upstream {
         };
         let m = check(&buf, id, name, qtype)
             .map_err(|msg| ExchangeError::Bad { to: self.addr, msg })?;
-        self.tcp.give_back(c);
+        pool.give_back(c);
         Ok(m)
     }
 }
