@@ -4,6 +4,7 @@
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use hickory_server::proto::op::Query as WireQuery;
 use hickory_server::proto::rr::{Name, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -62,12 +63,12 @@ impl Upstream {
         let id: u16 = rand::random();
         let wire = query_wire(
             id,
-            &probe.domain,
-            RecordType::NS,
+            WireQuery::query(probe.domain.clone(), RecordType::NS),
             probe.recursion_desired,
             false,
             false,
             false,
+            crate::dns::query::MAX_UDP_PAYLOAD,
         )
         .map_err(|msg| ExchangeError::Bad { to: self.addr, msg })?;
         let proto = if probe.tcp { Proto::Tcp } else { Proto::Udp };
