@@ -80,13 +80,13 @@ impl Plugin {
     }
 }
 
-/// Every directive CoreDNS 1.14 knows (plugin.cfg), in its execution order.
+/// Every directive CoreDNS 1.14.7 knows (its plugin.cfg), in its execution order.
 pub const COREDNS_DIRECTIVES: &[&str] = &[
     "root",
     "metadata",
     "geoip",
     "cancel",
-    "tls",
+    "proxyproto",
     "quic",
     "grpc_server",
     "https",
@@ -102,22 +102,24 @@ pub const COREDNS_DIRECTIVES: &[&str] = &[
     "ready",
     "health",
     "pprof",
+    "shed",
     "prometheus",
     "errors",
     "log",
     "dnstap",
     "local",
     "dns64",
-    "acl",
     "any",
     "chaos",
     "loadbalance",
     "tsig",
-    "cache",
     "rewrite",
+    "autopath",
+    "acl",
+    "cache",
     "header",
     "dnssec",
-    "autopath",
+    "tls",
     "minimal",
     "template",
     "transfer",

@@ -142,4 +142,91 @@ mod tests {
             assert_eq!(a.bufsize, *back, "{client:?}");
         }
     }
+
+    /// Forty A records (about 700 bytes).
+    struct Big;
+
+    impl Directive for Big {
+        fn name(&self) -> &'static str {
+            "big"
+        }
+        fn serve<'a>(&'a self, q: &'a Query, _next: Next<'a>) -> Served<'a> {
+            use hickory_server::proto::rr::{rdata::A, RData, Record};
+            let mut a = Answer::code(ResponseCode::NoError);
+            for i in 0..40u8 {
+                a.answers.push(Record::from_rdata(
+                    q.name.clone(),
+                    30,
+                    RData::A(A::new(192, 0, 2, i)),
+                ));
+            }
+            Served::ready(a)
+        }
+    }
+
+    /// On the wire: the lowered size bounds the UDP response (TC) and is what its OPT says;
+    /// TCP and clients without EDNS are left alone.
+    #[tokio::test]
+    async fn lowered_size_truncates_udp() {
+        use crate::dns::respond::Responder;
+        use crate::dns::Proto;
+        use arc_swap::ArcSwap;
+        use hickory_server::proto::op::{Edns, Message, MessageType, OpCode, Query as WireQuery};
+        let responder = |size: Option<u16>| {
+            let mut chain: Vec<Arc<dyn Directive>> = Vec::new();
+            if let Some(size) = size {
+                chain.push(Arc::new(Bufsize { size }));
+            }
+            chain.push(Arc::new(Big));
+            let mut router = Router::default();
+            router
+                .ports
+                .insert(53, vec![Arc::new(Block::new(vec![".".into()], chain))]);
+            Responder::new(Arc::new(ArcSwap::from_pointee(router)), 53)
+        };
+        let ask = |edns: Option<u16>| {
+            let mut m = Message::new(9, MessageType::Query, OpCode::Query);
+            m.add_query(WireQuery::query(
+                Name::from_ascii("big.example.").unwrap(),
+                RecordType::A,
+            ));
+            if let Some(size) = edns {
+                let mut e = Edns::new();
+                e.set_max_payload(size);
+                m.set_edns(e);
+            }
+            m.to_vec().unwrap()
+        };
+        let a: std::net::SocketAddr = "127.0.0.1:1".parse().unwrap();
+        // (bufsize, client EDNS, transport, TC, answers, the response's OPT size)
+        let table: &[(Option<u16>, Option<u16>, Proto, bool, usize, Option<u16>)] = &[
+            (None, Some(4096), Proto::Udp, false, 40, Some(1232)),
+            (Some(512), Some(4096), Proto::Udp, true, 0, Some(512)),
+            (Some(512), Some(1232), Proto::Udp, true, 0, Some(512)),
+            (Some(1232), Some(4096), Proto::Udp, false, 40, Some(1232)),
+            (Some(512), Some(4096), Proto::Tcp, false, 40, Some(512)),
+            (Some(512), None, Proto::Udp, true, 0, None),
+            (None, None, Proto::Udp, true, 0, None),
+        ];
+        for (size, edns, proto, tc, n, opt) in table {
+            let (out, _) = responder(*size)
+                .respond(ask(*edns), a, a, *proto)
+                .await
+                .unwrap();
+            let m = Message::from_vec(&out).unwrap();
+            let what = format!("bufsize {size:?}, EDNS {edns:?}, {proto:?}");
+            assert_eq!(m.metadata.truncation, *tc, "{what}");
+            // Truncated: the records that fit, as CoreDNS's `Truncate`.
+            if *tc {
+                assert!(m.answers.len() < 40, "{what}");
+            } else {
+                assert_eq!(m.answers.len(), *n, "{what}");
+            }
+            assert_eq!(m.edns.as_ref().map(|e| e.max_payload()), *opt, "{what}");
+            if *proto == Proto::Udp {
+                let limit = edns.map_or(512, |e| e.min(size.unwrap_or(1232)).min(1232));
+                assert!(out.len() <= usize::from(limit), "{what}: {}", out.len());
+            }
+        }
+    }
 }
