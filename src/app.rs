@@ -11,7 +11,11 @@ use crate::config::{Config, Plugin, ServerBlock};
 use crate::dns::{Block, Directive, Observer, Router};
 use crate::http::readiness::Readiness;
 use crate::http::Routes;
+use crate::plugin::acl::Acl;
+use crate::plugin::any::Any;
+use crate::plugin::bufsize::Bufsize;
 use crate::plugin::cache::Cache;
+use crate::plugin::chaos::Chaos;
 use crate::plugin::errors::Errors;
 use crate::plugin::forward::Forward;
 use crate::plugin::health::HealthConfig;
@@ -166,6 +170,30 @@ fn local_ips(b: &ServerBlock) -> Vec<IpAddr> {
     all.into_iter().filter(|ip| !ip.is_loopback()).collect()
 }
 
+/// The small answering directives: `bufsize`, `chaos`, `any`, `acl`.
+fn small_directive(bp: &mut BlockParts<'_>, p: &Plugin) {
+    let d: Arc<dyn Directive> = match p {
+        Plugin::Bufsize(size) => {
+            bp.parts.push(format!("bufsize {size}"));
+            Arc::new(Bufsize { size: *size })
+        }
+        Plugin::Chaos(c) => {
+            bp.parts.push(format!("chaos {}", c.version));
+            Arc::new(Chaos(c.clone()))
+        }
+        Plugin::Any => {
+            bp.parts.push("any".into());
+            Arc::new(Any)
+        }
+        Plugin::Acl(a) => {
+            bp.parts.push(format!("acl ({} rules)", a.rules.len()));
+            Acl::new(a, &bp.server)
+        }
+        _ => return,
+    };
+    bp.chain.push(d);
+}
+
 /// One server block being built: its chain, its observers, its summary line.
 struct BlockParts<'a> {
     b: &'a ServerBlock,
@@ -251,6 +279,9 @@ impl Prepared {
             Plugin::Reload(r) => {
                 self.reload.get_or_insert(*r);
                 bp.parts.push("reload".into());
+            }
+            Plugin::Bufsize(_) | Plugin::Chaos(_) | Plugin::Any | Plugin::Acl(_) => {
+                small_directive(bp, p);
             }
         }
         Ok(())

@@ -55,6 +55,7 @@
 //! | | `prometheus`: the per-query series | `src/plugin/prometheus.rs` |
 //! | | `errors`, `log` (Common Log Format) | `src/plugin/errors.rs`, `src/plugin/log.rs` |
 //! | | `loop`, `reload`, `loadbalance` | `src/plugin/loop_detect.rs`, `src/plugin/reload.rs`, `src/plugin/loadbalance.rs` |
+//! | | `bufsize`, `chaos`, `any`, `acl` (its table tests apart) | `src/plugin/bufsize.rs`, `src/plugin/chaos.rs`, `src/plugin/any.rs`, `src/plugin/acl.rs`, `src/plugin/acl/tests.rs` |
 //! | sources | Kubernetes types stop here | `src/source/mod.rs` |
 //! | | how to reach the API server (`endpoint`, `tls`, `kubeconfig`, qps) | `src/source/api.rs` |
 //! | | API client, `SourceError`, API error wording | `src/source/client.rs` |

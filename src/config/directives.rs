@@ -1,7 +1,9 @@
 //! The directives a server block may hold: [`Plugin`] (one parsed directive), CoreDNS's
 //! directive table in execution order ([`COREDNS_DIRECTIVES`], plugin.cfg) and the part of it
 //! kdns implements ([`SUPPORTED`]).
+use crate::plugin::acl::AclConfig;
 use crate::plugin::cache::CacheConfig;
+use crate::plugin::chaos::ChaosConfig;
 use crate::plugin::errors::ErrorsConfig;
 use crate::plugin::forward::ForwardConfig;
 use crate::plugin::health::HealthConfig;
@@ -36,6 +38,14 @@ pub enum Plugin {
     Reload(ReloadConfig),
     /// `loadbalance` (round robin).
     Loadbalance,
+    /// `bufsize`: the largest EDNS size a request keeps.
+    Bufsize(u16),
+    /// `chaos`: the version and authors it answers with.
+    Chaos(ChaosConfig),
+    /// `any`.
+    Any,
+    /// `acl`: the rules of every `acl` line of the block.
+    Acl(AclConfig),
 }
 
 impl Plugin {
@@ -53,6 +63,10 @@ impl Plugin {
             Plugin::Loop => "loop",
             Plugin::Reload(_) => "reload",
             Plugin::Loadbalance => "loadbalance",
+            Plugin::Bufsize(_) => "bufsize",
+            Plugin::Chaos(_) => "chaos",
+            Plugin::Any => "any",
+            Plugin::Acl(_) => "acl",
         }
     }
 
@@ -66,13 +80,13 @@ impl Plugin {
     }
 }
 
-/// Every directive CoreDNS 1.14 knows (plugin.cfg), in its execution order.
+/// Every directive CoreDNS 1.14.7 knows (its plugin.cfg), in its execution order.
 pub const COREDNS_DIRECTIVES: &[&str] = &[
     "root",
     "metadata",
     "geoip",
     "cancel",
-    "tls",
+    "proxyproto",
     "quic",
     "grpc_server",
     "https",
@@ -88,22 +102,24 @@ pub const COREDNS_DIRECTIVES: &[&str] = &[
     "ready",
     "health",
     "pprof",
+    "shed",
     "prometheus",
     "errors",
     "log",
     "dnstap",
     "local",
     "dns64",
-    "acl",
     "any",
     "chaos",
     "loadbalance",
     "tsig",
-    "cache",
     "rewrite",
+    "autopath",
+    "acl",
+    "cache",
     "header",
     "dnssec",
-    "autopath",
+    "tls",
     "minimal",
     "template",
     "transfer",
@@ -130,8 +146,12 @@ pub const COREDNS_DIRECTIVES: &[&str] = &[
 
 /// Directives kdns implements.
 pub const SUPPORTED: &[&str] = &[
+    "acl",
+    "any",
     "bind",
+    "bufsize",
     "cache",
+    "chaos",
     "errors",
     "forward",
     "health",
@@ -145,4 +165,4 @@ pub const SUPPORTED: &[&str] = &[
 ];
 
 /// Directives that may appear more than once in a server block.
-pub(super) const REPEATABLE: &[&str] = &["bind", "forward", "log"];
+pub(super) const REPEATABLE: &[&str] = &["acl", "bind", "forward", "log"];

@@ -19,10 +19,11 @@ use std::collections::HashSet;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+use crate::plugin::acl::AclConfig;
 use crate::plugin::log::LogConfig;
 use crate::plugin::{
-    cache, errors, forward, health, kubernetes, loadbalance, log, loop_detect, prometheus, ready,
-    reload,
+    acl, any, bufsize, cache, chaos, errors, forward, health, kubernetes, loadbalance, log,
+    loop_detect, prometheus, ready, reload,
 };
 use directives::REPEATABLE;
 pub use directives::{Plugin, COREDNS_DIRECTIVES, SUPPORTED};
@@ -395,6 +396,21 @@ fn add_directive(
         "loadbalance" => {
             loadbalance::parse(line)?;
             Plugin::Loadbalance
+        }
+        "bufsize" => Plugin::Bufsize(bufsize::parse(line)?),
+        "chaos" => Plugin::Chaos(chaos::parse(line)?),
+        "any" => {
+            any::parse(line)?;
+            Plugin::Any
+        }
+        "acl" => {
+            let at = plugins.iter().position(|p| matches!(p, Plugin::Acl(_)));
+            let mut rules = match at.map(|i| plugins.remove(i)) {
+                Some(Plugin::Acl(a)) => a,
+                _ => AclConfig::default(),
+            };
+            acl::parse(line, zones, &mut rules)?;
+            Plugin::Acl(rules)
         }
         _ => unreachable!("checked against SUPPORTED"),
     };

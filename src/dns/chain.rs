@@ -22,6 +22,9 @@ use super::observe::Observer;
 use super::query::{Answer, Query};
 use crate::zone::names::strip_zone;
 
+/// The directives that open a CoreDNS server to every question class (its `EnableChaos`).
+const OPEN_CLASSES: &[&str] = &["chaos", "forward"];
+
 /// A boxed answer still being worked out.
 type Pending<'a> = Pin<Box<dyn Future<Output = Answer> + Send + 'a>>;
 
@@ -140,6 +143,14 @@ impl Router {
             }
         }
         best.map(|(b, _)| b)
+    }
+
+    /// Do questions of classes other than IN reach the chains on `port`? As CoreDNS's server:
+    /// only when one of its blocks holds `chaos` or `forward` (elsewhere they are REFUSED).
+    pub fn open_classes(&self, port: u16) -> bool {
+        self.blocks(port)
+            .iter()
+            .any(|b| b.chain.iter().any(|d| OPEN_CLASSES.contains(&d.name())))
     }
 
     /// The blocks on `port` (for queries no block covers).

@@ -161,6 +161,16 @@ pub struct Answer {
     /// Where a cacheable answer came from: the zone and the snapshot's generation, and for an
     /// answer decided by one namespace's objects alone, that namespace's version.
     pub scope: Option<Scope>,
+    /// The request's EDNS size as `bufsize` lowered it: it bounds the UDP response and is the
+    /// size the response's OPT record advertises (CoreDNS changes the request in place).
+    pub bufsize: Option<u16>,
+    /// An extended DNS error (RFC 8914) INFO-CODE for the response's OPT record (`acl`: 15
+    /// Blocked, 17 Filtered); the response then carries an OPT record even if the request
+    /// had none, as CoreDNS's.
+    pub ede: Option<u16>,
+    /// Send no reply at all (`acl`'s `drop`); observers still see the query, as CoreDNS's
+    /// (NOERROR, 0 bytes).
+    pub silent: bool,
 }
 
 /// Where a cacheable zone answer came from, for the UDP packet cache.
@@ -202,10 +212,14 @@ impl Answer {
             cacheable: false,
             replay: Vec::new(),
             scope: None,
+            bufsize: None,
+            ede: None,
+            silent: false,
         }
     }
 
-    /// REFUSED (no server block, or a class other than IN).
+    /// REFUSED (no server block, or a class other than IN on a port without `chaos` or
+    /// `forward`).
     pub fn refused() -> Self {
         Self::code(ResponseCode::Refused)
     }

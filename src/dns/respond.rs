@@ -7,6 +7,7 @@ use std::time::Instant;
 use arc_swap::ArcSwap;
 use hickory_server::net::xfer::Protocol;
 use hickory_server::proto::op::{Edns, Header, Metadata, OpCode, ResponseCode};
+use hickory_server::proto::rr::rdata::opt::EdnsOption;
 use hickory_server::proto::rr::DNSClass;
 use hickory_server::proto::serialize::binary::{
     BinDecodable, BinDecoder, BinEncodable, BinEncoder,
@@ -21,6 +22,9 @@ use super::load::{dropped, Load};
 use super::observe::{flags, Recount, Replay as Counts, Report, Sent};
 use super::query::{lower_text, Answer, Proto, Query, MAX_UDP_PAYLOAD};
 use crate::metrics::Counter;
+
+/// The EDNS option code of an extended DNS error (RFC 8914).
+const EDE: u16 = 15;
 
 /// Answers queries arriving on one configured port, from the router of the moment.
 pub struct Responder {
@@ -235,6 +239,31 @@ fn decode(raw: Vec<u8>, src: SocketAddr, proto: Proto) -> Result<Decoded, Refuse
 }
 
 impl Decoded {
+    /// `bufsize` lowered the request's EDNS size: the UDP limit and the size the response's
+    /// OPT record advertises follow (requests without EDNS are left alone, as CoreDNS's).
+    fn lower_bufsize(&mut self, size: u16) {
+        if let Some(e) = self.edns.as_mut() {
+            let lowered = e.max_payload().min(size);
+            e.set_max_payload(lowered);
+            if self.req.protocol() == Protocol::Udp {
+                self.limit = self.limit.min(lowered.max(512));
+            }
+        }
+    }
+
+    /// The response's OPT record carrying an extended DNS error (RFC 8914) with no text:
+    /// CoreDNS's `acl` answers with an OPT of its own (4096 bytes, DO set) whose size becomes
+    /// the request's when the request had one.
+    fn edns_with_ede(&self, code: u16) -> Edns {
+        let mut e = Edns::new();
+        e.set_version(0);
+        e.set_dnssec_ok(true);
+        e.set_max_payload(self.edns.as_ref().map_or(4096, |r| r.max_payload()));
+        e.options_mut()
+            .insert(EdnsOption::Unknown(EDE, code.to_be_bytes().to_vec()));
+        e
+    }
+
     /// The error a request gets before any directive sees it: NOTIMP for opcodes other than
     /// QUERY, FORMERR unless exactly one question, BADVERS for EDNS versions above 0.
     fn header_error(&self) -> Option<ResponseCode> {
@@ -335,7 +364,9 @@ impl Decoded {
         take: Take,
     ) -> Result<Option<(Vec<u8>, Metadata)>, ProtoError> {
         metadata.truncation = take.truncated;
-        let builder = MessageResponseBuilder::new(&self.req.queries, self.edns.as_ref());
+        let edns = answer.ede.map(|code| self.edns_with_ede(code));
+        let builder =
+            MessageResponseBuilder::new(&self.req.queries, edns.as_ref().or(self.edns.as_ref()));
         let msg = builder.build(
             metadata,
             answer.answers[..take.answers].iter(),
@@ -350,7 +381,7 @@ impl Decoded {
         // A record that did not fit the encoder is rolled back, but its bytes stay behind.
         let end = enc.offset();
         out.truncate(end);
-        let opt = usize::from(self.edns.is_some());
+        let opt = usize::from(self.edns.is_some() || answer.ede.is_some());
         let counted = |at: usize| {
             out.get(at..at + 2)
                 .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
@@ -419,7 +450,7 @@ impl Responder {
     ) -> Option<(Vec<u8>, Option<Done>)> {
         let start = Instant::now();
         let size = raw.len();
-        let d = match decode(raw, src, proto) {
+        let mut d = match decode(raw, src, proto) {
             Ok(d) => d,
             Err(Refused::Reply(out)) => return Some((out, None)),
             Err(Refused::Drop(count)) => {
@@ -438,14 +469,28 @@ impl Responder {
         // The block is found once and serves the question, its observers, its replays.
         let block = router.block(self.port, &query.lower).cloned();
         let answer = match &block {
-            Some(b) if query.class == DNSClass::IN => router.run(self.port, b, &query).await,
+            Some(b) if query.class == DNSClass::IN || router.open_classes(self.port) => {
+                router.run(self.port, b, &query).await
+            }
             _ => Answer::refused(),
         };
-        let Fitted { out, h, trimmed } = match d.encode(&answer) {
-            Ok(x) => x,
-            Err(out) => return Some((out, None)),
+        if let Some(size) = answer.bufsize {
+            d.lower_bufsize(size);
+            query.edns = query.edns.map(|e| e.min(size));
+        }
+        let (out, sent, trimmed) = if answer.silent {
+            // No reply; observers see NOERROR and 0 bytes, as CoreDNS's recorder reports.
+            let mut s = sent(&d.req.metadata, &answer, &query, 0, start, local);
+            s.rcode = 0;
+            (Vec::new(), s, false)
+        } else {
+            let Fitted { out, h, trimmed } = match d.encode(&answer) {
+                Ok(x) => x,
+                Err(out) => return Some((out, None)),
+            };
+            let s = sent(&h, &answer, &query, out.len(), start, local);
+            (out, s, trimmed)
         };
-        let sent = sent(&h, &answer, &query, out.len(), start, local);
         let Some(block) = block else {
             let mut dropped = sent;
             dropped.rcode = u16::from(answer.rcode);

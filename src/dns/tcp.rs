@@ -102,10 +102,13 @@ impl Conns {
             let Ok(n) = u16::try_from(out.len()) else {
                 return Ok(());
             };
-            let mut framed = Vec::with_capacity(out.len() + 2);
-            framed.extend_from_slice(&n.to_be_bytes());
-            framed.extend_from_slice(&out);
-            s.write_all(&framed).await?;
+            // Nothing to send (`acl` drop): the connection waits for the next query.
+            if n > 0 {
+                let mut framed = Vec::with_capacity(out.len() + 2);
+                framed.extend_from_slice(&n.to_be_bytes());
+                framed.extend_from_slice(&out);
+                s.write_all(&framed).await?;
+            }
             if let Some(d) = done {
                 d.report();
             }

@@ -304,7 +304,7 @@ pub async fn serve(
         let mut fut = Box::pin(async move { responder.respond(raw, src, local, Proto::Udp).await });
         match futures::poll!(&mut fut) {
             std::task::Poll::Ready(Some((resp, done))) => {
-                let _ = sock.send_to(&resp, src).await;
+                send(&sock, &resp, src).await;
                 if let Some(d) = done {
                     // The answer names the router and zone state it came from: nothing here
                     // can pair it with a newer state than it saw.
@@ -331,6 +331,13 @@ pub async fn serve(
     }
 }
 
+/// Sends a full-path response; an empty one (`acl` drop) is not sent.
+async fn send(sock: &UdpSocket, resp: &[u8], src: SocketAddr) {
+    if !resp.is_empty() {
+        let _ = sock.send_to(resp, src).await;
+    }
+}
+
 /// Full-path work that has to wait, on its own task holding `permit` until it is answered.
 fn wait<F>(fut: F, sock: Arc<UdpSocket>, src: SocketAddr, permit: Permit, tasks: &TaskTracker)
 where
@@ -339,7 +346,7 @@ where
     tasks.spawn(async move {
         let _permit = permit;
         if let Some((resp, done)) = fut.await {
-            let _ = sock.send_to(&resp, src).await;
+            send(&sock, &resp, src).await;
             if let Some(d) = done {
                 d.report();
             }

@@ -57,7 +57,7 @@ pub enum Part {
     Id,
     /// `{type}`: the query type.
     Type,
-    /// `{class}`: always `IN`.
+    /// `{class}`: the question's class (`IN`, `CH`).
     Class,
     /// `{name}`: the query name, lower-case.
     Name,
@@ -245,7 +245,7 @@ pub fn render(parts: &[Part], q: &Query, s: &Sent) -> String {
             Part::Port => out.push_str(&q.src.port().to_string()),
             Part::Id => out.push_str(&q.id.to_string()),
             Part::Type => out.push_str(&type_text(q.qtype)),
-            Part::Class => out.push_str("IN"),
+            Part::Class => out.push_str(&q.class.to_string()),
             Part::Name => out.push_str(&q.lower),
             Part::Proto => out.push_str(q.proto.as_str()),
             Part::Size => out.push_str(&q.size.to_string()),

@@ -5,9 +5,13 @@
 //!
 //! Directives that answer or change answers run in the server block's chain in CoreDNS's
 //! plugin.cfg order ([`crate::config::COREDNS_DIRECTIVES`]), not in Corefile order:
-//! `prometheus`, `errors`, `log` (observers of every query), `loadbalance`, `cache`,
-//! `kubernetes`, `loop`, `forward`. `health`, `ready` and `reload` are process-wide.
+//! `bufsize`, `prometheus`, `errors`, `log` (observers of every query), `any`, `chaos`,
+//! `loadbalance`, `acl`, `cache`, `kubernetes`, `loop`, `forward`. `health`, `ready` and `reload` are process-wide.
+pub mod acl;
+pub mod any;
+pub mod bufsize;
 pub mod cache;
+pub mod chaos;
 pub mod errors;
 pub mod forward;
 pub mod health;

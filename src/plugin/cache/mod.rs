@@ -170,6 +170,7 @@ impl Cache {
         self.hasher.hash_one((
             q.lower.as_str(),
             u16::from(q.qtype),
+            u16::from(q.class),
             q.dnssec_ok,
             q.checking_disabled,
         ))

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use hickory_server::proto::op::Query as WireQuery;
 use hickory_server::proto::rr::{Name, RecordType};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -64,12 +65,12 @@ impl Upstream {
         let id: u16 = rand::random();
         let wire = query_wire(
             id,
-            &probe.domain,
-            RecordType::NS,
+            WireQuery::query(probe.domain.clone(), RecordType::NS),
             probe.recursion_desired,
             false,
             false,
             false,
+            crate::dns::query::MAX_UDP_PAYLOAD,
         )
         .map_err(|msg| ExchangeError::Bad { to: self.addr, msg })?;
         let proto = if probe.tcp || self.is_tls() {

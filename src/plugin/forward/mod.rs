@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hickory_server::proto::op::{Message, ResponseCode};
+use hickory_server::proto::op::{Message, Query as WireQuery, ResponseCode};
 use hickory_server::proto::rr::Name;
 use rand::seq::SliceRandom;
 
@@ -29,6 +29,7 @@ use health::Probe;
 use upstream::Upstream;
 
 use crate::dns::load;
+use crate::dns::query::MAX_UDP_PAYLOAD;
 use crate::dns::{Answer, Directive, Next, Proto, Query, Served};
 use crate::metrics::{self, Counter};
 use crate::zone::names::strip_zone;
@@ -181,14 +182,19 @@ impl Forward {
                     .with_error(self.limit_error.clone()),
             );
         };
+        let mut question = WireQuery::query(q.name.clone(), q.qtype);
+        question.set_query_class(q.class);
+        // The client's EDNS size as it reaches us (`bufsize` may have lowered it), as CoreDNS
+        // sends the client's OPT record on; within 512..=1232.
+        let payload = q.edns.map_or(MAX_UDP_PAYLOAD, |e| e.clamp(512, MAX_UDP_PAYLOAD));
         let wire = match upstream::query_wire(
             0,
-            &q.name,
-            q.qtype,
+            question,
             q.recursion_desired,
             q.checking_disabled,
             q.authentic_data,
             q.dnssec_ok,
+            payload,
         ) {
             Ok(w) => w,
             Err(e) => {

@@ -350,23 +350,24 @@ impl Upstream {
     }
 }
 
-/// Encodes a query (EDNS with a 1232-byte payload and the DO bit as asked).
+/// Encodes a query for `question` (its class as asked: a CH question goes upstream as CH),
+/// with EDNS advertising `payload` bytes and the DO bit as asked.
 pub(crate) fn query_wire(
     id: u16,
-    name: &Name,
-    qtype: RecordType,
+    question: WireQuery,
     rd: bool,
     cd: bool,
     ad: bool,
     dnssec_ok: bool,
+    payload: u16,
 ) -> Result<Vec<u8>, String> {
     let mut m = Message::new(id, MessageType::Query, OpCode::Query);
     m.metadata.recursion_desired = rd;
     m.metadata.checking_disabled = cd;
     m.metadata.authentic_data = ad;
-    m.add_query(WireQuery::query(name.clone(), qtype));
+    m.add_query(question);
     let mut e = Edns::new();
-    e.set_max_payload(crate::dns::query::MAX_UDP_PAYLOAD);
+    e.set_max_payload(payload);
     e.set_version(0);
     e.set_dnssec_ok(dnssec_ok);
     m.set_edns(e);

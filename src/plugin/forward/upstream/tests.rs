@@ -200,7 +200,16 @@ fn upstream(addr: SocketAddr, read_timeout: Duration) -> Arc<Upstream> {
 }
 
 fn wire(id: u16, qname: &Name) -> Vec<u8> {
-    query_wire(id, qname, RecordType::A, true, false, false, false).unwrap()
+    query_wire(
+        id,
+        WireQuery::query(qname.clone(), RecordType::A),
+        true,
+        false,
+        false,
+        false,
+        crate::dns::query::MAX_UDP_PAYLOAD,
+    )
+    .unwrap()
 }
 
 fn a_records(m: &Message) -> Vec<Ipv4Addr> {
