@@ -46,6 +46,7 @@
 //! | | `kubernetes`: the zone in the chain; its options | `src/plugin/kubernetes/mod.rs`, `src/plugin/kubernetes/config.rs` |
 //! | | `forward`: options, policies, upstream selection, `max_concurrent` | `src/plugin/forward/mod.rs`, `src/plugin/forward/config.rs` |
 //! | | one upstream: UDP/TCP exchange; connections; health probe; errors | `src/plugin/forward/upstream.rs`, `src/plugin/forward/conn.rs`, `src/plugin/forward/health.rs`, `src/plugin/forward/error.rs` |
+//! | | `hosts`: the chain rules; options; the parsed entries; the file, re-read on change | `src/plugin/hosts/mod.rs`, `src/plugin/hosts/config.rs`, `src/plugin/hosts/table.rs`, `src/plugin/hosts/file.rs` |
 //! | | `cache`: options, lookups, stores | `src/plugin/cache/mod.rs`, `src/plugin/cache/config.rs` |
 //! | | `cache` in the chain: prefetch, serve_stale | `src/plugin/cache/serve.rs` |
 //! | | what is cached, as what, for how long | `src/plugin/cache/item.rs` |

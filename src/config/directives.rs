@@ -5,6 +5,7 @@ use crate::plugin::cache::CacheConfig;
 use crate::plugin::errors::ErrorsConfig;
 use crate::plugin::forward::ForwardConfig;
 use crate::plugin::health::HealthConfig;
+use crate::plugin::hosts::config::HostsConfig;
 use crate::plugin::kubernetes::config::KubernetesConfig;
 use crate::plugin::log::LogConfig;
 use crate::plugin::prometheus::PrometheusConfig;
@@ -36,6 +37,8 @@ pub enum Plugin {
     Reload(ReloadConfig),
     /// `loadbalance` (round robin).
     Loadbalance,
+    /// `hosts`: a hosts file and inline entries.
+    Hosts(Box<HostsConfig>),
 }
 
 impl Plugin {
@@ -53,6 +56,7 @@ impl Plugin {
             Plugin::Loop => "loop",
             Plugin::Reload(_) => "reload",
             Plugin::Loadbalance => "loadbalance",
+            Plugin::Hosts(_) => "hosts",
         }
     }
 
@@ -135,6 +139,7 @@ pub const SUPPORTED: &[&str] = &[
     "errors",
     "forward",
     "health",
+    "hosts",
     "kubernetes",
     "loadbalance",
     "log",

@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 
 use crate::plugin::log::LogConfig;
 use crate::plugin::{
-    cache, errors, forward, health, kubernetes, loadbalance, log, loop_detect, prometheus, ready,
-    reload,
+    cache, errors, forward, health, hosts, kubernetes, loadbalance, log, loop_detect, prometheus,
+    ready, reload,
 };
 use directives::REPEATABLE;
 pub use directives::{Plugin, COREDNS_DIRECTIVES, SUPPORTED};
@@ -396,6 +396,7 @@ fn add_directive(
             loadbalance::parse(line)?;
             Plugin::Loadbalance
         }
+        "hosts" => Plugin::Hosts(Box::new(hosts::config::parse(line, zones)?)),
         _ => unreachable!("checked against SUPPORTED"),
     };
     plugins.push(p);

@@ -6,11 +6,12 @@
 //! Directives that answer or change answers run in the server block's chain in CoreDNS's
 //! plugin.cfg order ([`crate::config::COREDNS_DIRECTIVES`]), not in Corefile order:
 //! `prometheus`, `errors`, `log` (observers of every query), `loadbalance`, `cache`,
-//! `kubernetes`, `loop`, `forward`. `health`, `ready` and `reload` are process-wide.
+//! `hosts`, `kubernetes`, `loop`, `forward`. `health`, `ready` and `reload` are process-wide.
 pub mod cache;
 pub mod errors;
 pub mod forward;
 pub mod health;
+pub mod hosts;
 pub mod kubernetes;
 pub mod loadbalance;
 pub mod log;
