@@ -220,7 +220,7 @@ fn k3s_shape_and_metrics_as_coredns() {
     std::fs::write(&hosts, "172.18.0.2 server-0\n172.18.0.3 agent-0\n").unwrap();
     let up = upstream();
     let mport = free_port("127.0.0.1");
-    let template = format!(".:{{PORT}} {{\n bind 127.0.0.1\n prometheus 127.0.0.1:{{MPORT}}\n hosts {{HOSTS}} {{\n  ttl 60\n  reload 15s\n  fallthrough\n }}\n forward . {{UP}}\n}}\n");
+    let template = ".:{PORT} {\n bind 127.0.0.1\n prometheus 127.0.0.1:{MPORT}\n hosts {HOSTS} {\n  ttl 60\n  reload 15s\n  fallthrough\n }\n forward . {UP}\n}\n";
     let corefile = template
         .replace("{HOSTS}", &hosts.display().to_string())
         .replace("{UP}", &up.addr.to_string());
