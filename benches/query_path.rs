@@ -3,6 +3,9 @@
 //! routing, serve, zone records -> hickory records), then the whole hickory message round trip
 //! (parse the query bytes, resolve, build and serialize the response). Each is measured for a
 //! ClusterIP A hit, an SRV hit, a headless A hit (11 endpoints) and a search-path NXDOMAIN.
+//! `resolve_hosts` is `Router::resolve` with k3s's `hosts` block (`hosts NodeHosts { ttl 60
+//! reload 15s fallthrough }`, 1,000 entries) before `kubernetes`: the cost of a question the
+//! hosts table does not hold, and (`hosts_hit`) of one it answers.
 //!
 //! It also prints heap allocations per query for each stage (a counting global allocator), the
 //! number the lead asked for before touching the query path.
@@ -23,9 +26,11 @@ use hickory_server::proto::op::{Message, Query};
 use hickory_server::proto::rr::{Name, RecordType};
 use hickory_server::proto::serialize::binary::{BinDecodable, BinEncodable};
 use kdns::dns::{Block, Router};
+use kdns::plugin::hosts::config::HostsConfig;
+use kdns::plugin::hosts::Hosts;
 use kdns::plugin::kubernetes::Kubernetes;
 use kdns::zone::model::{Endpoint, Namespace, Port, Service, ServiceKind, Slice};
-use kdns::zone::{lookup, Change, KubeOptions, Store, ZoneHandle};
+use kdns::zone::{lookup, Change, Fallthrough, KubeOptions, Store, ZoneHandle};
 
 struct Counting;
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
@@ -129,6 +134,26 @@ const CASES: &[(&str, &str, RecordType)] = &[
     ),
 ];
 
+/// k3s's `hosts` directive on a NodeHosts file of 1,000 nodes (`node-N` → 172.18.x.y).
+fn hosts(dir: &std::path::Path) -> Hosts {
+    let path = dir.join("NodeHosts");
+    let text: String = (0..1000u32)
+        .map(|i| format!("172.18.{}.{} node-{i}\n", i / 250, 1 + i % 250))
+        .collect();
+    std::fs::write(&path, text).unwrap();
+    Hosts::new(&HostsConfig {
+        path,
+        zones: vec![".".into()],
+        ttl: 60,
+        reverse: true,
+        reload: std::time::Duration::ZERO,
+        fallthrough: Fallthrough::All,
+        fallthrough_unsupported: false,
+        inline: Vec::new(),
+        at: "bench".into(),
+    })
+}
+
 fn allocs<R>(f: impl Fn() -> R) -> u64 {
     f(); // warm
     let before = ALLOCS.load(Ordering::Relaxed);
@@ -178,14 +203,29 @@ fn bench(c: &mut Criterion) {
             ))],
         )]),
     });
-    eprintln!("allocations per query (lookup::serve / Router::resolve / decode+resolve+encode):");
+    let dir = tempfile::tempdir().unwrap();
+    let kube: std::sync::Arc<dyn kdns::dns::Directive> =
+        std::sync::Arc::new(Kubernetes::new(o.clone(), zh.clone(), None));
+    let with_hosts = std::sync::Arc::new(Router {
+        ports: HashMap::from([(
+            1053,
+            vec![std::sync::Arc::new(Block::new(
+                vec![".".into()],
+                vec![std::sync::Arc::new(hosts(dir.path())), kube],
+            ))],
+        )]),
+    });
+    eprintln!(
+        "allocations per query (lookup::serve / Router::resolve / decode+resolve+encode / resolve with hosts):"
+    );
     for (label, name, t) in CASES {
         let qn = Name::from_ascii(name).unwrap();
         let bytes = query_bytes(name, *t);
         let a1 = allocs(|| lookup::serve(&o, &snap, name, u16::from(*t)));
         let a2 = allocs(|| futures::executor::block_on(router.resolve(1053, &qn, *t)));
         let a3 = allocs(|| round_trip(&router, &bytes));
-        eprintln!("  {label:<11} {a1:>4} {a2:>4} {a3:>4}");
+        let a4 = allocs(|| futures::executor::block_on(with_hosts.resolve(1053, &qn, *t)));
+        eprintln!("  {label:<11} {a1:>4} {a2:>4} {a3:>4} {a4:>4}");
     }
     let mut g = c.benchmark_group("query");
     for (label, name, t) in CASES {
@@ -200,7 +240,20 @@ fn bench(c: &mut Criterion) {
         g.bench_function(format!("round_trip/{label}"), |b| {
             b.iter(|| round_trip(&router, black_box(&bytes)))
         });
+        g.bench_function(format!("resolve_hosts/{label}"), |b| {
+            b.iter(|| futures::executor::block_on(with_hosts.resolve(1053, black_box(&qn), *t)))
+        });
     }
+    let node = Name::from_ascii("node-500.").unwrap();
+    eprintln!(
+        "  hosts_hit   Router::resolve with hosts: {} allocations",
+        allocs(|| futures::executor::block_on(with_hosts.resolve(1053, &node, RecordType::A)))
+    );
+    g.bench_function("resolve_hosts/hosts_hit", |b| {
+        b.iter(|| {
+            futures::executor::block_on(with_hosts.resolve(1053, black_box(&node), RecordType::A))
+        })
+    });
     g.finish();
 }
 

@@ -19,6 +19,7 @@ use crate::plugin::chaos::Chaos;
 use crate::plugin::errors::Errors;
 use crate::plugin::forward::Forward;
 use crate::plugin::health::HealthConfig;
+use crate::plugin::hosts::Hosts;
 use crate::plugin::kubernetes::config::{KubernetesConfig, SourceConfig};
 use crate::plugin::kubernetes::Kubernetes;
 use crate::plugin::loadbalance::Loadbalance;
@@ -250,6 +251,15 @@ impl Prepared {
             Plugin::Cache(c) => {
                 bp.parts.push(format!("cache {}", c.zones.join(" ")));
                 bp.chain.push(Cache::new(c, &bp.server));
+            }
+            Plugin::Hosts(h) => {
+                let d = Hosts::new(h);
+                bp.parts.push(format!(
+                    "hosts {} ({} entries)",
+                    h.path.display(),
+                    d.entries()
+                ));
+                bp.chain.push(Arc::new(d));
             }
             Plugin::Loadbalance => {
                 bp.parts.push("loadbalance".into());

@@ -47,6 +47,7 @@
 //! | | `forward`: options, policies, upstream selection, `max_concurrent` | `src/plugin/forward/mod.rs`, `src/plugin/forward/config.rs` |
 //! | | one upstream: UDP/TCP exchange; connections; health probe; errors | `src/plugin/forward/upstream.rs`, `src/plugin/forward/conn.rs`, `src/plugin/forward/health.rs`, `src/plugin/forward/error.rs` |
 //! | | DNS over TLS upstreams (`tls://`): `tls`, `tls_servername`, the rustls client, dialing | `src/plugin/forward/tls.rs` |
+//! | | `hosts`: the chain rules; options; the parsed entries; the file, re-read on change | `src/plugin/hosts/mod.rs`, `src/plugin/hosts/config.rs`, `src/plugin/hosts/table.rs`, `src/plugin/hosts/file.rs` |
 //! | | `cache`: options, lookups, stores | `src/plugin/cache/mod.rs`, `src/plugin/cache/config.rs` |
 //! | | `cache` in the chain: prefetch, serve_stale | `src/plugin/cache/serve.rs` |
 //! | | what is cached, as what, for how long | `src/plugin/cache/item.rs` |

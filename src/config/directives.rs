@@ -7,6 +7,7 @@ use crate::plugin::chaos::ChaosConfig;
 use crate::plugin::errors::ErrorsConfig;
 use crate::plugin::forward::ForwardConfig;
 use crate::plugin::health::HealthConfig;
+use crate::plugin::hosts::config::HostsConfig;
 use crate::plugin::kubernetes::config::KubernetesConfig;
 use crate::plugin::log::LogConfig;
 use crate::plugin::prometheus::PrometheusConfig;
@@ -46,6 +47,8 @@ pub enum Plugin {
     Any,
     /// `acl`: the rules of every `acl` line of the block.
     Acl(AclConfig),
+    /// `hosts`: a hosts file and inline entries.
+    Hosts(Box<HostsConfig>),
 }
 
 impl Plugin {
@@ -67,6 +70,7 @@ impl Plugin {
             Plugin::Chaos(_) => "chaos",
             Plugin::Any => "any",
             Plugin::Acl(_) => "acl",
+            Plugin::Hosts(_) => "hosts",
         }
     }
 
@@ -155,6 +159,7 @@ pub const SUPPORTED: &[&str] = &[
     "errors",
     "forward",
     "health",
+    "hosts",
     "kubernetes",
     "loadbalance",
     "log",

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use crate::plugin::acl::AclConfig;
 use crate::plugin::log::LogConfig;
 use crate::plugin::{
-    acl, any, bufsize, cache, chaos, errors, forward, health, kubernetes, loadbalance, log,
+    acl, any, bufsize, cache, chaos, errors, forward, health, hosts, kubernetes, loadbalance, log,
     loop_detect, prometheus, ready, reload,
 };
 use directives::REPEATABLE;
@@ -412,6 +412,7 @@ fn add_directive(
             acl::parse(line, zones, &mut rules)?;
             Plugin::Acl(rules)
         }
+        "hosts" => Plugin::Hosts(Box::new(hosts::config::parse(line, zones)?)),
         _ => unreachable!("checked against SUPPORTED"),
     };
     plugins.push(p);

@@ -6,7 +6,8 @@
 //! Directives that answer or change answers run in the server block's chain in CoreDNS's
 //! plugin.cfg order ([`crate::config::COREDNS_DIRECTIVES`]), not in Corefile order:
 //! `bufsize`, `prometheus`, `errors`, `log` (observers of every query), `any`, `chaos`,
-//! `loadbalance`, `acl`, `cache`, `kubernetes`, `loop`, `forward`. `health`, `ready` and `reload` are process-wide.
+//! `loadbalance`, `rewrite`, `acl`, `cache`, `template`, `hosts`, `kubernetes`, `loop`,
+//! `forward`. `health`, `ready` and `reload` are process-wide.
 pub mod acl;
 pub mod any;
 pub mod bufsize;
@@ -15,6 +16,7 @@ pub mod chaos;
 pub mod errors;
 pub mod forward;
 pub mod health;
+pub mod hosts;
 pub mod kubernetes;
 pub mod loadbalance;
 pub mod log;
