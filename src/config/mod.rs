@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use crate::plugin::log::LogConfig;
 use crate::plugin::{
     cache, errors, forward, health, kubernetes, loadbalance, log, loop_detect, prometheus, ready,
-    reload,
+    reload, template,
 };
 use directives::REPEATABLE;
 pub use directives::{Plugin, COREDNS_DIRECTIVES, SUPPORTED};
@@ -395,6 +395,17 @@ fn add_directive(
         "loadbalance" => {
             loadbalance::parse(line)?;
             Plugin::Loadbalance
+        }
+        "template" => {
+            let at = plugins
+                .iter()
+                .position(|p| matches!(p, Plugin::Template(_)));
+            let mut cfg = match at.map(|i| plugins.remove(i)) {
+                Some(Plugin::Template(t)) => t,
+                _ => Box::default(),
+            };
+            template::config::parse(line, zones, &mut cfg)?;
+            Plugin::Template(cfg)
         }
         _ => unreachable!("checked against SUPPORTED"),
     };
