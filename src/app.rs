@@ -28,6 +28,7 @@ use crate::plugin::loop_detect::LoopDetect;
 use crate::plugin::prometheus::{DnsMetrics, PrometheusConfig};
 use crate::plugin::ready::ReadyConfig;
 use crate::plugin::reload::ReloadConfig;
+use crate::plugin::template::Template;
 use crate::source::api::ApiConfig;
 use crate::source::manifests::{self, ManifestError};
 use crate::source::{Filter, SourceError, WatchOptions};
@@ -264,6 +265,11 @@ impl Prepared {
             Plugin::Loadbalance => {
                 bp.parts.push("loadbalance".into());
                 bp.chain.push(Arc::new(Loadbalance));
+            }
+            Plugin::Template(t) => {
+                bp.parts
+                    .push(format!("template ({} templates)", t.rules.len()));
+                bp.chain.push(Template::new(t, &bp.server));
             }
             Plugin::Loop => {
                 let zone = b.zones.first().map(String::as_str).unwrap_or(".");

@@ -13,6 +13,7 @@ use crate::plugin::log::LogConfig;
 use crate::plugin::prometheus::PrometheusConfig;
 use crate::plugin::ready::ReadyConfig;
 use crate::plugin::reload::ReloadConfig;
+use crate::plugin::template::config::TemplateConfig;
 
 /// One directive of a server block; a block's list is in CoreDNS's plugin order (plugin.cfg).
 #[derive(Debug, Clone)]
@@ -49,6 +50,8 @@ pub enum Plugin {
     Acl(AclConfig),
     /// `hosts`: a hosts file and inline entries.
     Hosts(Box<HostsConfig>),
+    /// `template`: every `template` line of the block, in order.
+    Template(Box<TemplateConfig>),
 }
 
 impl Plugin {
@@ -71,6 +74,7 @@ impl Plugin {
             Plugin::Any => "any",
             Plugin::Acl(_) => "acl",
             Plugin::Hosts(_) => "hosts",
+            Plugin::Template(_) => "template",
         }
     }
 
@@ -167,7 +171,8 @@ pub const SUPPORTED: &[&str] = &[
     "prometheus",
     "ready",
     "reload",
+    "template",
 ];
 
 /// Directives that may appear more than once in a server block.
-pub(super) const REPEATABLE: &[&str] = &["acl", "bind", "forward", "log"];
+pub(super) const REPEATABLE: &[&str] = &["acl", "bind", "forward", "log", "template"];

@@ -23,7 +23,7 @@ use crate::plugin::acl::AclConfig;
 use crate::plugin::log::LogConfig;
 use crate::plugin::{
     acl, any, bufsize, cache, chaos, errors, forward, health, hosts, kubernetes, loadbalance, log,
-    loop_detect, prometheus, ready, reload,
+    loop_detect, prometheus, ready, reload, template,
 };
 use directives::REPEATABLE;
 pub use directives::{Plugin, COREDNS_DIRECTIVES, SUPPORTED};
@@ -413,6 +413,17 @@ fn add_directive(
             Plugin::Acl(rules)
         }
         "hosts" => Plugin::Hosts(Box::new(hosts::config::parse(line, zones)?)),
+        "template" => {
+            let at = plugins
+                .iter()
+                .position(|p| matches!(p, Plugin::Template(_)));
+            let mut cfg = match at.map(|i| plugins.remove(i)) {
+                Some(Plugin::Template(t)) => t,
+                _ => Box::default(),
+            };
+            template::config::parse(line, zones, &mut cfg)?;
+            Plugin::Template(cfg)
+        }
         _ => unreachable!("checked against SUPPORTED"),
     };
     plugins.push(p);

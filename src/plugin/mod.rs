@@ -24,3 +24,4 @@ pub mod loop_detect;
 pub mod prometheus;
 pub mod ready;
 pub mod reload;
+pub mod template;
