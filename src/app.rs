@@ -23,6 +23,7 @@ use crate::plugin::loop_detect::LoopDetect;
 use crate::plugin::prometheus::{DnsMetrics, PrometheusConfig};
 use crate::plugin::ready::ReadyConfig;
 use crate::plugin::reload::ReloadConfig;
+use crate::plugin::rewrite::Rewrite;
 use crate::source::api::ApiConfig;
 use crate::source::manifests::{self, ManifestError};
 use crate::source::{Filter, SourceError, WatchOptions};
@@ -226,6 +227,10 @@ impl Prepared {
             Plugin::Loadbalance => {
                 bp.parts.push("loadbalance".into());
                 bp.chain.push(Arc::new(Loadbalance));
+            }
+            Plugin::Rewrite(r) => {
+                bp.parts.push(format!("rewrite ({} rules)", r.rules.len()));
+                bp.chain.push(Arc::new(Rewrite::new(r)));
             }
             Plugin::Loop => {
                 let zone = b.zones.first().map(String::as_str).unwrap_or(".");

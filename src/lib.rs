@@ -53,6 +53,7 @@
 //! | | `health` (lameduck, self check), `ready` | `src/plugin/health.rs`, `src/plugin/ready.rs` |
 //! | | `prometheus`: the per-query series | `src/plugin/prometheus.rs` |
 //! | | `errors`, `log` (Common Log Format) | `src/plugin/errors.rs`, `src/plugin/log.rs` |
+//! | | `rewrite`: the directive, answers mapped back; its rules; reading them | `src/plugin/rewrite/mod.rs`, `src/plugin/rewrite/rule.rs`, `src/plugin/rewrite/parse.rs` |
 //! | | `loop`, `reload`, `loadbalance` | `src/plugin/loop_detect.rs`, `src/plugin/reload.rs`, `src/plugin/loadbalance.rs` |
 //! | sources | Kubernetes types stop here | `src/source/mod.rs` |
 //! | | how to reach the API server (`endpoint`, `tls`, `kubeconfig`, qps) | `src/source/api.rs` |

@@ -10,6 +10,7 @@ use crate::plugin::log::LogConfig;
 use crate::plugin::prometheus::PrometheusConfig;
 use crate::plugin::ready::ReadyConfig;
 use crate::plugin::reload::ReloadConfig;
+use crate::plugin::rewrite::RewriteConfig;
 
 /// One directive of a server block; a block's list is in CoreDNS's plugin order (plugin.cfg).
 #[derive(Debug, Clone)]
@@ -36,6 +37,8 @@ pub enum Plugin {
     Reload(ReloadConfig),
     /// `loadbalance` (round robin).
     Loadbalance,
+    /// `rewrite`: the rules of every `rewrite` line of the block.
+    Rewrite(Box<RewriteConfig>),
 }
 
 impl Plugin {
@@ -53,6 +56,7 @@ impl Plugin {
             Plugin::Loop => "loop",
             Plugin::Reload(_) => "reload",
             Plugin::Loadbalance => "loadbalance",
+            Plugin::Rewrite(_) => "rewrite",
         }
     }
 
@@ -142,7 +146,8 @@ pub const SUPPORTED: &[&str] = &[
     "prometheus",
     "ready",
     "reload",
+    "rewrite",
 ];
 
 /// Directives that may appear more than once in a server block.
-pub(super) const REPEATABLE: &[&str] = &["bind", "forward", "log"];
+pub(super) const REPEATABLE: &[&str] = &["bind", "forward", "log", "rewrite"];

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use crate::plugin::log::LogConfig;
 use crate::plugin::{
     cache, errors, forward, health, kubernetes, loadbalance, log, loop_detect, prometheus, ready,
-    reload,
+    reload, rewrite,
 };
 use directives::REPEATABLE;
 pub use directives::{Plugin, COREDNS_DIRECTIVES, SUPPORTED};
@@ -395,6 +395,15 @@ fn add_directive(
         "loadbalance" => {
             loadbalance::parse(line)?;
             Plugin::Loadbalance
+        }
+        "rewrite" => {
+            let at = plugins.iter().position(|p| matches!(p, Plugin::Rewrite(_)));
+            let mut c = match at.map(|i| plugins.remove(i)) {
+                Some(Plugin::Rewrite(c)) => c,
+                _ => Box::default(),
+            };
+            rewrite::parse(line, &mut c)?;
+            Plugin::Rewrite(c)
         }
         _ => unreachable!("checked against SUPPORTED"),
     };

@@ -6,7 +6,7 @@
 //! Directives that answer or change answers run in the server block's chain in CoreDNS's
 //! plugin.cfg order ([`crate::config::COREDNS_DIRECTIVES`]), not in Corefile order:
 //! `prometheus`, `errors`, `log` (observers of every query), `loadbalance`, `cache`,
-//! `kubernetes`, `loop`, `forward`. `health`, `ready` and `reload` are process-wide.
+//! `rewrite`, `kubernetes`, `loop`, `forward`. `health`, `ready` and `reload` are process-wide.
 pub mod cache;
 pub mod errors;
 pub mod forward;
@@ -18,3 +18,4 @@ pub mod loop_detect;
 pub mod prometheus;
 pub mod ready;
 pub mod reload;
+pub mod rewrite;
