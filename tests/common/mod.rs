@@ -73,7 +73,10 @@ impl Kdns {
     }
 
     fn start_cmd(prefix: &[&str], args: &[&str], conf: &Path, dir: tempfile::TempDir) -> Kdns {
-        let bin = env!("CARGO_BIN_EXE_kdns");
+        // KDNS_TEST_BIN: a copy of this tree's binary, when a target dir shared by several
+        // worktrees may hold another tree's `kdns` by the time the test runs.
+        let bin =
+            std::env::var("KDNS_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_kdns").into());
         let mut cmd = match prefix.split_first() {
             Some((p, rest)) => {
                 let mut c = Command::new(p);
