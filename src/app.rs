@@ -29,6 +29,7 @@ use crate::plugin::prometheus::{DnsMetrics, PrometheusConfig};
 use crate::plugin::ready::ReadyConfig;
 use crate::plugin::reload::ReloadConfig;
 use crate::plugin::template::Template;
+use crate::plugin::rewrite::Rewrite;
 use crate::source::api::ApiConfig;
 use crate::source::manifests::{self, ManifestError};
 use crate::source::{Filter, SourceError, WatchOptions};
@@ -270,6 +271,10 @@ impl Prepared {
                 bp.parts
                     .push(format!("template ({} templates)", t.rules.len()));
                 bp.chain.push(Template::new(t, &bp.server));
+            }
+            Plugin::Rewrite(r) => {
+                bp.parts.push(format!("rewrite ({} rules)", r.rules.len()));
+                bp.chain.push(Arc::new(Rewrite::new(r)));
             }
             Plugin::Loop => {
                 let zone = b.zones.first().map(String::as_str).unwrap_or(".");

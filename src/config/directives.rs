@@ -14,6 +14,7 @@ use crate::plugin::prometheus::PrometheusConfig;
 use crate::plugin::ready::ReadyConfig;
 use crate::plugin::reload::ReloadConfig;
 use crate::plugin::template::config::TemplateConfig;
+use crate::plugin::rewrite::RewriteConfig;
 
 /// One directive of a server block; a block's list is in CoreDNS's plugin order (plugin.cfg).
 #[derive(Debug, Clone)]
@@ -52,6 +53,8 @@ pub enum Plugin {
     Hosts(Box<HostsConfig>),
     /// `template`: every `template` line of the block, in order.
     Template(Box<TemplateConfig>),
+    /// `rewrite`: the rules of every `rewrite` line of the block.
+    Rewrite(Box<RewriteConfig>),
 }
 
 impl Plugin {
@@ -75,6 +78,7 @@ impl Plugin {
             Plugin::Acl(_) => "acl",
             Plugin::Hosts(_) => "hosts",
             Plugin::Template(_) => "template",
+            Plugin::Rewrite(_) => "rewrite",
         }
     }
 
@@ -171,8 +175,9 @@ pub const SUPPORTED: &[&str] = &[
     "prometheus",
     "ready",
     "reload",
+    "rewrite",
     "template",
 ];
 
 /// Directives that may appear more than once in a server block.
-pub(super) const REPEATABLE: &[&str] = &["acl", "bind", "forward", "log", "template"];
+pub(super) const REPEATABLE: &[&str] = &["acl", "bind", "forward", "log", "rewrite", "template"];

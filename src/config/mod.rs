@@ -23,7 +23,7 @@ use crate::plugin::acl::AclConfig;
 use crate::plugin::log::LogConfig;
 use crate::plugin::{
     acl, any, bufsize, cache, chaos, errors, forward, health, hosts, kubernetes, loadbalance, log,
-    loop_detect, prometheus, ready, reload, template,
+    loop_detect, prometheus, ready, reload, rewrite, template,
 };
 use directives::REPEATABLE;
 pub use directives::{Plugin, COREDNS_DIRECTIVES, SUPPORTED};
@@ -423,6 +423,15 @@ fn add_directive(
             };
             template::config::parse(line, zones, &mut cfg)?;
             Plugin::Template(cfg)
+        }
+        "rewrite" => {
+            let at = plugins.iter().position(|p| matches!(p, Plugin::Rewrite(_)));
+            let mut c = match at.map(|i| plugins.remove(i)) {
+                Some(Plugin::Rewrite(c)) => c,
+                _ => Box::default(),
+            };
+            rewrite::parse(line, &mut c)?;
+            Plugin::Rewrite(c)
         }
         _ => unreachable!("checked against SUPPORTED"),
     };

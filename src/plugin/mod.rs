@@ -25,3 +25,4 @@ pub mod prometheus;
 pub mod ready;
 pub mod reload;
 pub mod template;
+pub mod rewrite;

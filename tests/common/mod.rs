@@ -73,9 +73,7 @@ impl Kdns {
     }
 
     fn start_cmd(prefix: &[&str], args: &[&str], conf: &Path, dir: tempfile::TempDir) -> Kdns {
-        // `KDNS_BIN` overrides the binary (a private copy when several worktrees share one
-        // target directory and its `debug/kdns`).
-        let bin = std::env::var("KDNS_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_kdns").into());
+        let bin = env!("CARGO_BIN_EXE_kdns");
         let mut cmd = match prefix.split_first() {
             Some((p, rest)) => {
                 let mut c = Command::new(p);

@@ -1,0 +1,267 @@
+//! The rules of `rewrite` and what each does to a question: the name, type and class rewrites
+//! of the request, and the response rules that map the answer back (CoreDNS's `Rule` and
+//! `ResponseRule`).
+use hickory_server::proto::rr::{DNSClass, RecordType};
+use regex::Regex;
+
+/// What happens after a rule that matched: `stop` (the default) ends the rule list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// No later rule is tried.
+    Stop,
+    /// The next rule is tried on the rewritten question.
+    Continue,
+}
+
+/// How a rule matches the question name (lower-case, with its final dot).
+#[derive(Debug, Clone)]
+pub enum Matcher {
+    /// The whole name.
+    Exact(String),
+    /// The name begins with it.
+    Prefix(String),
+    /// The name ends with it.
+    Suffix(String),
+    /// The name contains it.
+    Substring(String),
+    /// A regular expression finds a match in the name (`{N}` in the replacement is group N).
+    Regex(Regex),
+}
+
+/// Maps one string to another in the answer (CoreDNS's `stringRewriter`).
+#[derive(Debug, Clone)]
+pub enum Rewriter {
+    /// A regular expression and its replacement with `{N}` groups.
+    Regex(Regex, String),
+    /// A suffix swapped for another (`suffix … answer auto`).
+    Suffix(String, String),
+    /// The rewritten name (or a name under it) mapped back to the name before the rewrite.
+    Remap(String, String),
+}
+
+/// A rule that changes the answer on its way back (CoreDNS's `ResponseRule`).
+#[derive(Debug, Clone)]
+pub enum Response {
+    /// Rewrites the owner name of every record.
+    Name(Rewriter),
+    /// Rewrites the name a record points to (CNAME, NS, PTR, MX, SRV, NAPTR, SOA's MNAME).
+    Value(Rewriter),
+    /// Keeps every record's TTL within `MIN..=MAX`.
+    Ttl(u32, u32),
+}
+
+/// One rule of `rewrite`.
+#[derive(Debug, Clone)]
+pub enum Rule {
+    /// `name [TYPE] FROM TO [answer …]`.
+    Name {
+        /// Stop or continue after a match.
+        mode: Mode,
+        /// How FROM matches.
+        from: Matcher,
+        /// The new name (with `{N}` groups for `regex`).
+        to: String,
+        /// Map the rewritten name back to the question's in the answer (`answer auto`,
+        /// always for `exact`).
+        auto: bool,
+        /// The `answer name` and `answer value` rules (and `suffix`'s auto rule).
+        answers: Vec<Response>,
+    },
+    /// `type FROM TO`.
+    Type(Mode, RecordType, RecordType),
+    /// `class FROM TO`.
+    Class(Mode, DNSClass, DNSClass),
+    /// `ttl [TYPE] NAME TTL|MIN-MAX`.
+    Ttl(Mode, Matcher, u32, u32),
+}
+
+impl Rule {
+    /// Stop or continue after a match.
+    pub fn mode(&self) -> Mode {
+        match self {
+            Rule::Name { mode, .. } | Rule::Type(mode, ..) | Rule::Class(mode, ..) => *mode,
+            Rule::Ttl(mode, ..) => *mode,
+        }
+    }
+}
+
+/// The question as the rules see and change it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Question {
+    /// The name as it goes on (the client's case until a name rule rewrites it).
+    pub name: String,
+    /// The QTYPE.
+    pub qtype: RecordType,
+    /// The QCLASS.
+    pub class: DNSClass,
+}
+
+/// `s` with every `{N}` replaced by group N of `caps` (an unmatched group by nothing).
+fn expand(s: &str, caps: &regex::Captures<'_>) -> String {
+    let mut out = s.to_string();
+    for (i, g) in caps.iter().enumerate() {
+        out = out.replace(&format!("{{{i}}}"), g.map_or("", |m| m.as_str()));
+    }
+    out
+}
+
+impl Rewriter {
+    /// The string mapped, or `None` when it does not apply.
+    pub fn rewrite(&self, src: &str) -> Option<String> {
+        match self {
+            Rewriter::Regex(re, to) => re.captures(src).map(|c| expand(to, &c)),
+            Rewriter::Suffix(suffix, to) => src
+                .strip_suffix(suffix.as_str())
+                .map(|b| b.to_string() + to),
+            Rewriter::Remap(orig, to) => {
+                if src == orig {
+                    return Some(to.clone());
+                }
+                let i = src.len().checked_sub(orig.len())?;
+                (i > 0 && src.as_bytes()[i - 1] == b'.' && src.get(i..) == Some(orig))
+                    .then(|| format!("{}{to}", &src[..i]))
+            }
+        }
+    }
+}
+
+impl Matcher {
+    /// Does `name` (lower-case) match?
+    pub fn matches(&self, name: &str) -> bool {
+        match self {
+            Matcher::Exact(s) => name == s,
+            Matcher::Prefix(s) => name.starts_with(s.as_str()),
+            Matcher::Suffix(s) => name.ends_with(s.as_str()),
+            Matcher::Substring(s) => name.contains(s.as_str()),
+            Matcher::Regex(re) => re.is_match(name),
+        }
+    }
+
+    /// The name rewritten to `to`, or `None` when it does not match.
+    fn rewrite(&self, name: &str, to: &str) -> Option<String> {
+        match self {
+            Matcher::Exact(s) => (name == s).then(|| to.to_string()),
+            Matcher::Prefix(s) => name.strip_prefix(s.as_str()).map(|a| format!("{to}{a}")),
+            Matcher::Suffix(s) => name.strip_suffix(s.as_str()).map(|b| format!("{b}{to}")),
+            Matcher::Substring(s) => name
+                .contains(s.as_str())
+                .then(|| name.replace(s.as_str(), to)),
+            Matcher::Regex(re) => re.captures(name).map(|c| expand(to, &c)),
+        }
+    }
+}
+
+/// What the rules did to a question.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// At least one rule matched.
+    pub done: bool,
+    /// The response rules gathered, in rule order (applied in reverse).
+    pub responses: Vec<Response>,
+    /// A name rule made a name that is not a domain name: CoreDNS answers SERVFAIL.
+    pub invalid: Option<String>,
+}
+
+/// Applies `rules` in order to `q` as CoreDNS does: every rule sees the question as the
+/// rules before it left it (its name lower-cased), a matching `stop` rule ends the list.
+pub fn apply(rules: &[Rule], q: &mut Question) -> Outcome {
+    let mut out = Outcome::default();
+    for rule in rules {
+        let lower = q.name.to_ascii_lowercase();
+        let matched = match rule {
+            Rule::Name {
+                from,
+                to,
+                auto,
+                answers,
+                ..
+            } => match from.rewrite(&lower, to) {
+                Some(new) => {
+                    if !is_domain_name(&new) {
+                        out.invalid = Some(new);
+                        return out;
+                    }
+                    if *auto && !matches!(from, Matcher::Suffix(_)) {
+                        let back = Rewriter::Remap(new.clone(), lower);
+                        out.responses.push(Response::Name(back.clone()));
+                        out.responses.push(Response::Value(back));
+                    }
+                    out.responses.extend(answers.iter().cloned());
+                    q.name = new;
+                    true
+                }
+                None => false,
+            },
+            Rule::Type(_, from, to) => {
+                let hit = q.qtype == *from;
+                if hit {
+                    q.qtype = *to;
+                }
+                hit
+            }
+            Rule::Class(_, from, to) => {
+                let hit = q.class == *from;
+                if hit {
+                    q.class = *to;
+                }
+                hit
+            }
+            Rule::Ttl(_, m, min, max) => {
+                let hit = m.matches(&lower);
+                if hit {
+                    out.responses.push(Response::Ttl(*min, *max));
+                }
+                hit
+            }
+        };
+        if matched {
+            out.done = true;
+            if rule.mode() == Mode::Stop {
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Go's `dns.IsDomainName`, near enough: labels of 1 to 63 bytes (escapes counted as one),
+/// at most 255 bytes on the wire.
+pub fn is_domain_name(s: &str) -> bool {
+    if s == "." {
+        return true;
+    }
+    if s.is_empty() {
+        return false;
+    }
+    let b = s.as_bytes();
+    let (mut label, mut wire, mut i) = (0usize, 1usize, 0usize);
+    while i < b.len() {
+        match b[i] {
+            b'\\' => {
+                i += if b.get(i + 1).is_some_and(u8::is_ascii_digit) {
+                    4
+                } else {
+                    2
+                };
+                label += 1;
+                continue;
+            }
+            b'.' => {
+                if label == 0 || label > 63 {
+                    return false;
+                }
+                wire += label + 1;
+                label = 0;
+            }
+            _ => label += 1,
+        }
+        i += 1;
+    }
+    if label > 63 {
+        return false;
+    }
+    if label > 0 {
+        wire += label + 1;
+    }
+    wire <= 255
+}
