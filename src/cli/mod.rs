@@ -1,5 +1,7 @@
-//! Command line: `kdns [--conf FILE] [--validate]` serves; `kdns env` prints service variables.
+//! Command line: `kdns [--conf FILE] [--validate]` serves; `kdns env` prints service variables;
+//! `kdns migrate kube-dns` prints the Corefile for a kube-dns configuration.
 pub mod env;
+pub mod migrate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,6 +26,9 @@ EXAMPLES:
 
     # The environment variables the kubelet would give a pod in `default`:
     kdns env --namespace default --manifests examples/echoserver
+
+    # The Corefile for a cluster's kube-dns configuration (its ConfigMap, from a file):
+    kdns migrate kube-dns --configmap kube-dns.yaml > Corefile
 
 A Corefile server block serving manifests from a directory:
     cluster.local:1053 in-addr.arpa:1053 ip6.arpa:1053 {
@@ -65,7 +70,7 @@ pub struct Cli {
     /// Log level (error, warn, info, debug, trace); RUST_LOG overrides it.
     #[arg(long = "log-level", default_value = "info", value_name = "LEVEL")]
     pub log_level: String,
-    /// A subcommand to run instead of serving (`env`).
+    /// A subcommand to run instead of serving (`env`, `migrate`).
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -75,6 +80,8 @@ pub struct Cli {
 pub enum Command {
     /// Print the environment variables the kubelet would inject into a pod.
     Env(env::EnvArgs),
+    /// Print the Corefile equivalent to another DNS server's configuration (`kube-dns`).
+    Migrate(migrate::MigrateArgs),
 }
 
 fn init_logging(level: &str) {
@@ -100,8 +107,10 @@ fn init_logging(level: &str) {
 /// (`--validate`) or serves it until SIGTERM/SIGINT; returns the process's exit status.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Command::Env(args)) = cli.command {
-        return env::run(args);
+    match cli.command {
+        Some(Command::Env(args)) => return env::run(args),
+        Some(Command::Migrate(args)) => return migrate::run(args),
+        None => {}
     }
     init_logging(&cli.log_level);
     let cfg = match crate::config::load(&cli.conf, cli.dns_port) {
