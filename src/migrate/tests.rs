@@ -139,7 +139,10 @@ fn warnings_table() {
         ),
         (
             &[("stubDomains", r#"{"a.test": ["ns.a.test"]}"#)],
-            &[r#"stubDomains["a.test"]: no address left; the stub domain is left out"#],
+            &[
+                r#"stubDomains["a.test"]: host name "ns.a.test" left out"#,
+                r#"stubDomains["a.test"]: no address left; the stub domain is left out"#,
+            ],
         ),
         (
             &[("upstreamNameservers", r#"["1.1.1.1", "1.0.0.1", "8.8.8.8", "8.8.4.4"]"#)],
