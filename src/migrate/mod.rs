@@ -227,7 +227,8 @@ fn addresses(
     let mut kept = Vec::new();
     for v in values {
         let s = v.trim();
-        let ok = s.parse::<IpAddr>().is_ok() || s.parse::<SocketAddr>().is_ok_and(|a| a.port() != 0);
+        let ok =
+            s.parse::<IpAddr>().is_ok() || s.parse::<SocketAddr>().is_ok_and(|a| a.port() != 0);
         if ok {
             kept.push(s.to_string());
         } else if is_host_name(s) {

@@ -79,7 +79,11 @@ fn translation_table() {
         let t = translate(&data(pairs), domain).unwrap_or_else(|e| panic!("{pairs:?}: {e}"));
         let b = blocks(&t.corefile);
         assert_eq!(b[0].0, ".:53", "{pairs:?}");
-        assert!(b[0].1.contains(&forward.to_string()), "{pairs:?}\n{}", t.corefile);
+        assert!(
+            b[0].1.contains(&forward.to_string()),
+            "{pairs:?}\n{}",
+            t.corefile
+        );
         let d = domain.trim_end_matches('.');
         assert!(b[0]
             .1
@@ -125,7 +129,10 @@ fn warnings_table() {
             &[("federations", r#"{"foo": "foo.feddomain.com"}"#)],
             &["federations: not translated (foo): CoreDNS removed its federation plugin in 1.7.0"],
         ),
-        (&[("stubdomains", "{}")], &["stubdomains: not a kube-dns option; ignored"]),
+        (
+            &[("stubdomains", "{}")],
+            &["stubdomains: not a kube-dns option; ignored"],
+        ),
         (
             &[("upstreamNameservers", r#"["ns1.example.com", "1.1.1.1"]"#)],
             &[r#"upstreamNameservers: host name "ns1.example.com" left out"#],
@@ -145,7 +152,10 @@ fn warnings_table() {
             ],
         ),
         (
-            &[("upstreamNameservers", r#"["1.1.1.1", "1.0.0.1", "8.8.8.8", "8.8.4.4"]"#)],
+            &[(
+                "upstreamNameservers",
+                r#"["1.1.1.1", "1.0.0.1", "8.8.8.8", "8.8.4.4"]"#,
+            )],
             &["upstreamNameservers: kube-dns takes at most 3"],
         ),
     ];
@@ -207,11 +217,18 @@ fn errors_table() {
             r#"stubDomains: "ac me.local" is not a domain name"#,
         ),
         (
-            &[("stubDomains", r#"{"acme.local": ["1.2.3.4"], "ACME.local.": ["1.2.3.5"]}"#)],
+            &[(
+                "stubDomains",
+                r#"{"acme.local": ["1.2.3.4"], "ACME.local.": ["1.2.3.5"]}"#,
+            )],
             DEFAULT_DOMAIN,
             r#"stubDomains: "acme.local" is given twice"#,
         ),
-        (&[], "cluster..local", r#"--domain: "cluster..local" is not a domain name"#),
+        (
+            &[],
+            "cluster..local",
+            r#"--domain: "cluster..local" is not a domain name"#,
+        ),
     ];
     for (pairs, domain, want) in cases {
         let e = translate(&data(pairs), domain).unwrap_err().to_string();

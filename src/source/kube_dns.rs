@@ -98,8 +98,8 @@ fn from_text(text: &str) -> Result<KubeDnsInput, String> {
             .find(|(name, _)| name == NAME)
             .ok_or(format!("{n} ConfigMaps and none is named {NAME}"))?,
     };
-    let cm: core::ConfigMap = serde_yaml::from_value(chosen.1)
-        .map_err(|e| format!("ConfigMap {}: {e}", chosen.0))?;
+    let cm: core::ConfigMap =
+        serde_yaml::from_value(chosen.1).map_err(|e| format!("ConfigMap {}: {e}", chosen.0))?;
     let mut input = KubeDnsInput {
         data: cm.data.unwrap_or_default().into_iter().collect(),
         ..Default::default()
@@ -121,12 +121,20 @@ fn kind_of(v: &serde_yaml::Value) -> &str {
 fn domain_of(d: &apps::Deployment) -> Option<String> {
     let spec = d.spec.as_ref()?.template.spec.as_ref()?;
     spec.containers.iter().find_map(|c| {
-        let words: Vec<&String> = c.command.iter().flatten().chain(c.args.iter().flatten()).collect();
-        words.iter().enumerate().find_map(|(i, w)| match w.strip_prefix("--domain") {
-            Some(rest) if rest.starts_with('=') => Some(rest[1..].to_string()),
-            Some("") => words.get(i + 1).map(|s| s.to_string()),
-            _ => None,
-        })
+        let words: Vec<&String> = c
+            .command
+            .iter()
+            .flatten()
+            .chain(c.args.iter().flatten())
+            .collect();
+        words
+            .iter()
+            .enumerate()
+            .find_map(|(i, w)| match w.strip_prefix("--domain") {
+                Some(rest) if rest.starts_with('=') => Some(rest[1..].to_string()),
+                Some("") => words.get(i + 1).map(|s| s.to_string()),
+                _ => None,
+            })
     })
 }
 
@@ -148,7 +156,11 @@ pub async fn from_cluster(
     let maps: Api<core::ConfigMap> = Api::namespaced(client.clone(), NAMESPACE);
     let deployments: Api<apps::Deployment> = Api::namespaced(client, NAMESPACE);
     let mut input = KubeDnsInput::default();
-    match maps.get_opt(NAME).await.map_err(|e| fail("configmaps", &e))? {
+    match maps
+        .get_opt(NAME)
+        .await
+        .map_err(|e| fail("configmaps", &e))?
+    {
         Some(cm) => input.data = cm.data.unwrap_or_default().into_iter().collect(),
         None => input.notes.push(format!(
             "no ConfigMap {NAMESPACE}/{NAME}: kube-dns runs on its defaults"
@@ -160,9 +172,9 @@ pub async fn from_cluster(
         .map_err(|e| fail("deployments", &e))?
     {
         Some(d) => input.domain = domain_of(&d),
-        None => input
-            .notes
-            .push(format!("no Deployment {NAMESPACE}/{NAME} to read --domain from")),
+        None => input.notes.push(format!(
+            "no Deployment {NAMESPACE}/{NAME} to read --domain from"
+        )),
     }
     Ok(input)
 }
@@ -222,19 +234,30 @@ data:
                 Some("[\"8.8.8.8\", \"9.9.9.9\"]\n"),
                 None,
             ),
-            ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kube-dns}\n".into(), None, None),
+            (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kube-dns}\n".into(),
+                None,
+                None,
+            ),
         ];
         for (text, upstream, domain) in cases {
             let got = from_text(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-            assert_eq!(got.data.get("upstreamNameservers").map(String::as_str), upstream, "{text}");
+            assert_eq!(
+                got.data.get("upstreamNameservers").map(String::as_str),
+                upstream,
+                "{text}"
+            );
             assert_eq!(got.domain.as_deref(), domain, "{text}");
         }
     }
 
     #[test]
     fn bad_files_table() {
-        let two = format!("{CONFIGMAP}---\n{}", CONFIGMAP.replace("name: kube-dns", "name: other"))
-            .replace("name: kube-dns", "name: x");
+        let two = format!(
+            "{CONFIGMAP}---\n{}",
+            CONFIGMAP.replace("name: kube-dns", "name: other")
+        )
+        .replace("name: kube-dns", "name: x");
         for (text, want) in [
             (DEPLOYMENT.to_string(), "no ConfigMap in this file"),
             (two, "2 ConfigMaps and none is named kube-dns"),
