@@ -1,5 +1,8 @@
 use super::*;
 
+/// ConfigMap data as written in a table row: (key, value) pairs.
+type Data<'a> = &'a [(&'a str, &'a str)];
+
 fn data(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
         .iter()
@@ -25,7 +28,7 @@ fn blocks(corefile: &str) -> Vec<(String, Vec<String>)> {
 #[test]
 fn translation_table() {
     // (data, domain, the forward line of `.:53`, the stub blocks: key and forward line)
-    let cases: &[(&[(&str, &str)], &str, &str, &[(&str, &str)])] = &[
+    let cases: &[(Data<'_>, &str, &str, Data<'_>)] = &[
         (&[], "cluster.local", "forward . /etc/resolv.conf {", &[]),
         (
             &[("upstreamNameservers", r#"["8.8.8.8", "8.8.4.4"]"#)],
@@ -124,7 +127,7 @@ fn kubeadm_default_for_an_empty_configmap() {
 
 #[test]
 fn warnings_table() {
-    let cases: &[(&[(&str, &str)], &[&str])] = &[
+    let cases: &[(Data<'_>, &[&str])] = &[
         (
             &[("federations", r#"{"foo": "foo.feddomain.com"}"#)],
             &["federations: not translated (foo): CoreDNS removed its federation plugin in 1.7.0"],
@@ -170,7 +173,7 @@ fn warnings_table() {
 
 #[test]
 fn errors_table() {
-    let cases: &[(&[(&str, &str)], &str, &str)] = &[
+    let cases: &[(Data<'_>, &str, &str)] = &[
         (
             &[("stubDomains", r#"{"acme.local": "1.2.3.4"}"#)],
             DEFAULT_DOMAIN,
