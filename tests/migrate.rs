@@ -230,8 +230,9 @@ fn the_docs_kube_dns_example_translates_and_validates() {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("Corefile");
     std::fs::write(&conf, &out).unwrap();
+    // As CoreDNS's Deployment runs it: `-conf FILE`.
     let v = Command::new(kdns())
-        .arg("--conf")
+        .arg("-conf")
         .arg(&conf)
         .arg("--validate")
         .output()

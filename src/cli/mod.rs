@@ -46,6 +46,7 @@ Logging: --log-level or RUST_LOG (e.g. RUST_LOG=kdns=debug).";
 #[command(name = "kdns", version, about = ABOUT, long_about = LONG_ABOUT)]
 pub struct Cli {
     /// Corefile to read (CoreDNS syntax); relative `manifests` paths are relative to it.
+    /// CoreDNS's `-conf FILE` and `-dns.port PORT` are accepted too.
     #[arg(
         long = "conf",
         short = 'c',
@@ -84,6 +85,21 @@ pub enum Command {
     Migrate(migrate::MigrateArgs),
 }
 
+/// CoreDNS's single-dash flags as kdns's (`-conf FILE` is `--conf FILE`, `-dns.port` is
+/// `--dns-port`), so CoreDNS's Deployment runs kdns with only its image changed.
+fn coredns_flag(arg: std::ffi::OsString) -> std::ffi::OsString {
+    let Some(s) = arg.to_str() else { return arg };
+    for (coredns, kdns) in [("-conf", "--conf"), ("-dns.port", "--dns-port")] {
+        if s == coredns {
+            return kdns.into();
+        }
+        if let Some(value) = s.strip_prefix(coredns).and_then(|r| r.strip_prefix('=')) {
+            return format!("{kdns}={value}").into();
+        }
+    }
+    arg
+}
+
 fn init_logging(level: &str) {
     // hickory logs every query at INFO: keep it at WARN unless asked. kube's client logs an
     // ERROR for every failed request; kdns says the same itself, once and then every 30 s,
@@ -106,7 +122,7 @@ fn init_logging(level: &str) {
 /// The `kdns` binary: parses the command line, then runs `kdns env`, validates the Corefile
 /// (`--validate`) or serves it until SIGTERM/SIGINT; returns the process's exit status.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(std::env::args_os().map(coredns_flag));
     match cli.command {
         Some(Command::Env(args)) => return env::run(args),
         Some(Command::Migrate(args)) => return migrate::run(args),
@@ -182,4 +198,33 @@ async fn stop_on_signal(shutdown: CancellationToken) {
     };
     shutdown.cancel();
     tracing::info!("{which}: shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coredns_flags_table() {
+        for (args, conf, port) in [
+            (
+                &["kdns", "-conf", "/etc/coredns/Corefile"][..],
+                "/etc/coredns/Corefile",
+                53,
+            ),
+            (&["kdns", "-conf=/c", "-dns.port", "1053"][..], "/c", 1053),
+            (&["kdns", "-dns.port=54", "--conf", "/k"][..], "/k", 54),
+            (&["kdns", "-c", "/x"][..], "/x", 53),
+        ] {
+            let cli = Cli::try_parse_from(args.iter().map(|a| coredns_flag(a.into()))).unwrap();
+            assert_eq!(
+                (cli.conf.to_str().unwrap(), cli.dns_port),
+                (conf, port),
+                "{args:?}"
+            );
+        }
+        // Only whole flags are rewritten.
+        assert_eq!(coredns_flag("-config".into()), "-config");
+        assert_eq!(coredns_flag("/etc/-conf".into()), "/etc/-conf");
+    }
 }
