@@ -16,7 +16,7 @@
 //! |---|---|---|
 //! | process | the binary | `src/main.rs` |
 //! | | this map, the lints | `src/lib.rs` |
-//! | | command line: `kdns`, `--validate`, `kdns env` and its output formats | `src/cli/mod.rs`, `src/cli/env.rs`, `src/cli/env/format.rs` |
+//! | | command line: `kdns`, `--validate`, `kdns env` and its output formats, `kdns migrate kube-dns` | `src/cli/mod.rs`, `src/cli/env.rs`, `src/cli/env/format.rs`, `src/cli/migrate.rs` |
 //! | | entry points for the fuzz targets of `fuzz/` (feature `fuzzing`) | `src/fuzzing.rs` |
 //! | | serving lifecycle: listeners, `reload` swaps, lameduck and stopping | `src/serve.rs` |
 //! | | wiring: Corefile → sources, zones, one chain per server block, HTTP endpoints | `src/app.rs` |
@@ -74,6 +74,7 @@
 //! | | slim Service/EndpointSlice serde types (only the fields DNS reads) | `src/source/objects.rs` |
 //! | | protobuf: wire reader, streaming list decoder, metadata, Service, EndpointSlice, Status | `src/source/proto/mod.rs`, `src/source/proto/wire.rs`, `src/source/proto/list.rs`, `src/source/proto/meta.rs`, `src/source/proto/service.rs`, `src/source/proto/slice.rs`, `src/source/proto/status.rs` |
 //! | | Services for `kdns env` from manifests or a kubeconfig | `src/source/env_input.rs` |
+//! | | the kube-dns ConfigMap and `--domain` for `kdns migrate kube-dns`, from a file or a kubeconfig | `src/source/kube_dns.rs` |
 //! | zone (core) | the snapshot, the store, the answer rules (imports nothing of the crate) | `src/zone/mod.rs` |
 //! | | zone model: services, endpoints, pods (our own compact types) | `src/zone/model.rs` |
 //! | | the immutable snapshot queries read, namespace versions | `src/zone/snapshot.rs` |
@@ -88,6 +89,7 @@
 //! | env vars | kubelet service environment variables | `src/envvars/mod.rs` |
 //! | | what they are made from and of | `src/envvars/model.rs` |
 //! | | one service's variables; container-env merge; `$(VAR)` expansion | `src/envvars/vars.rs`, `src/envvars/merge.rs`, `src/envvars/expand.rs` |
+//! | migration | kube-dns's ConfigMap → the Corefile kubeadm wrote (pure text; imports nothing of the crate) | `src/migrate/mod.rs` |
 
 mod app;
 pub mod cli;
@@ -99,6 +101,7 @@ pub mod envvars;
 pub mod fuzzing;
 mod http;
 mod metrics;
+pub mod migrate;
 pub mod plugin;
 mod serve;
 pub mod source;

@@ -1,5 +1,7 @@
-//! Command line: `kdns [--conf FILE] [--validate]` serves; `kdns env` prints service variables.
+//! Command line: `kdns [--conf FILE] [--validate]` serves; `kdns env` prints service variables;
+//! `kdns migrate kube-dns` prints the Corefile for a kube-dns configuration.
 pub mod env;
+pub mod migrate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,6 +27,9 @@ EXAMPLES:
     # The environment variables the kubelet would give a pod in `default`:
     kdns env --namespace default --manifests examples/echoserver
 
+    # The Corefile for a cluster's kube-dns configuration (its ConfigMap, from a file):
+    kdns migrate kube-dns --configmap kube-dns.yaml > Corefile
+
 A Corefile server block serving manifests from a directory:
     cluster.local:1053 in-addr.arpa:1053 ip6.arpa:1053 {
         bind 127.0.0.1
@@ -41,6 +46,7 @@ Logging: --log-level or RUST_LOG (e.g. RUST_LOG=kdns=debug).";
 #[command(name = "kdns", version, about = ABOUT, long_about = LONG_ABOUT)]
 pub struct Cli {
     /// Corefile to read (CoreDNS syntax); relative `manifests` paths are relative to it.
+    /// CoreDNS's `-conf FILE` and `-dns.port PORT` are accepted too.
     #[arg(
         long = "conf",
         short = 'c',
@@ -65,7 +71,7 @@ pub struct Cli {
     /// Log level (error, warn, info, debug, trace); RUST_LOG overrides it.
     #[arg(long = "log-level", default_value = "info", value_name = "LEVEL")]
     pub log_level: String,
-    /// A subcommand to run instead of serving (`env`).
+    /// A subcommand to run instead of serving (`env`, `migrate`).
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -75,6 +81,23 @@ pub struct Cli {
 pub enum Command {
     /// Print the environment variables the kubelet would inject into a pod.
     Env(env::EnvArgs),
+    /// Print the Corefile equivalent to another DNS server's configuration (`kube-dns`).
+    Migrate(migrate::MigrateArgs),
+}
+
+/// CoreDNS's single-dash flags as kdns's (`-conf FILE` is `--conf FILE`, `-dns.port` is
+/// `--dns-port`), so CoreDNS's Deployment runs kdns with only its image changed.
+fn coredns_flag(arg: std::ffi::OsString) -> std::ffi::OsString {
+    let Some(s) = arg.to_str() else { return arg };
+    for (coredns, kdns) in [("-conf", "--conf"), ("-dns.port", "--dns-port")] {
+        if s == coredns {
+            return kdns.into();
+        }
+        if let Some(value) = s.strip_prefix(coredns).and_then(|r| r.strip_prefix('=')) {
+            return format!("{kdns}={value}").into();
+        }
+    }
+    arg
 }
 
 fn init_logging(level: &str) {
@@ -99,9 +122,11 @@ fn init_logging(level: &str) {
 /// The `kdns` binary: parses the command line, then runs `kdns env`, validates the Corefile
 /// (`--validate`) or serves it until SIGTERM/SIGINT; returns the process's exit status.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    if let Some(Command::Env(args)) = cli.command {
-        return env::run(args);
+    let cli = Cli::parse_from(std::env::args_os().map(coredns_flag));
+    match cli.command {
+        Some(Command::Env(args)) => return env::run(args),
+        Some(Command::Migrate(args)) => return migrate::run(args),
+        None => {}
     }
     init_logging(&cli.log_level);
     let cfg = match crate::config::load(&cli.conf, cli.dns_port) {
@@ -173,4 +198,33 @@ async fn stop_on_signal(shutdown: CancellationToken) {
     };
     shutdown.cancel();
     tracing::info!("{which}: shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coredns_flags_table() {
+        for (args, conf, port) in [
+            (
+                &["kdns", "-conf", "/etc/coredns/Corefile"][..],
+                "/etc/coredns/Corefile",
+                53,
+            ),
+            (&["kdns", "-conf=/c", "-dns.port", "1053"][..], "/c", 1053),
+            (&["kdns", "-dns.port=54", "--conf", "/k"][..], "/k", 54),
+            (&["kdns", "-c", "/x"][..], "/x", 53),
+        ] {
+            let cli = Cli::try_parse_from(args.iter().map(|a| coredns_flag(a.into()))).unwrap();
+            assert_eq!(
+                (cli.conf.to_str().unwrap(), cli.dns_port),
+                (conf, port),
+                "{args:?}"
+            );
+        }
+        // Only whole flags are rewritten.
+        assert_eq!(coredns_flag("-config".into()), "-config");
+        assert_eq!(coredns_flag("/etc/-conf".into()), "/etc/-conf");
+    }
 }

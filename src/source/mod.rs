@@ -15,6 +15,7 @@
 //! | `retry.rs` | when a failed request is tried again: the fault (unreachable, denied, other), cadence, grace, log |
 //! | `watched.rs` | what a watcher tells the writer (`Msg`), the per-kind adapters (`Watched`) |
 //! | `env_input.rs` | Services and a Pod's environment for `kdns env` |
+//! | `kube_dns.rs` | the kube-dns ConfigMap and `--domain` for `kdns migrate kube-dns` |
 //! | `api.rs` | [`api::ApiConfig`]: how to reach the API server (the directive's `endpoint`, `tls`, `kubeconfig`, qps) |
 //! | `client.rs` | [`connect`]: the API client; [`SourceError`]; the one wording of API errors |
 //! | `manifests.rs` | YAML/JSON manifests on disk, watched |
@@ -30,6 +31,7 @@ pub mod convert;
 pub mod env_input;
 mod filter;
 mod kube;
+pub mod kube_dns;
 mod list_watch;
 pub mod manifests;
 pub mod objects;
