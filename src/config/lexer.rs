@@ -399,7 +399,11 @@ mod tests {
         std::fs::write(dir.path().join("custom/changeme.override"), "# docs").unwrap();
         assert_eq!(toks(&mut Loader::new(&env)).len(), 4);
         std::fs::write(dir.path().join("custom/log.override"), "log\n").unwrap();
-        std::fs::write(dir.path().join("custom/a.server"), "a.test {\n  errors\n}\n").unwrap();
+        std::fs::write(
+            dir.path().join("custom/a.server"),
+            "a.test {\n  errors\n}\n",
+        )
+        .unwrap();
         let all = toks(&mut Loader::new(&env));
         assert_eq!(all.join(" "), ".:53 { log errors } a.test { errors }");
         let e = Loader::new(&env)
