@@ -286,6 +286,10 @@ impl<'e> Loader<'e> {
                 ),
             ));
         }
+        if files.is_empty() {
+            // As CoreDNS: a glob matching nothing (AKS's and k3s's empty `custom/`) is fine.
+            tracing::warn!("No files matching import glob pattern: {pattern}");
+        }
         let mut out = Vec::new();
         for f in files {
             out.extend(self.load_file(&f)?);
@@ -373,6 +377,40 @@ mod tests {
         );
         assert!(t[3].quoted);
         assert!(tokenize("\"open", &f).is_err());
+    }
+
+    /// AKS/k3s: `import custom/*.override` with `custom/` empty (or missing) imports nothing;
+    /// Gardener's `changeme.*` files hold only a comment; a missing plain file is an error.
+    #[test]
+    fn imports_as_distributions_ship_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("Corefile");
+        let text = ".:53 {\n  import custom/*.override\n  errors\n}\nimport custom/*.server\n";
+        let toks = |l: &mut Loader| -> Vec<String> {
+            l.load_text(text, &conf)
+                .unwrap()
+                .into_iter()
+                .map(|t| t.text)
+                .collect()
+        };
+        assert_eq!(toks(&mut Loader::new(&env)), [".:53", "{", "errors", "}"]);
+        std::fs::create_dir(dir.path().join("custom")).unwrap();
+        assert_eq!(toks(&mut Loader::new(&env)).len(), 4);
+        std::fs::write(dir.path().join("custom/changeme.override"), "# docs").unwrap();
+        assert_eq!(toks(&mut Loader::new(&env)).len(), 4);
+        std::fs::write(dir.path().join("custom/log.override"), "log\n").unwrap();
+        std::fs::write(
+            dir.path().join("custom/a.server"),
+            "a.test {\n  errors\n}\n",
+        )
+        .unwrap();
+        let all = toks(&mut Loader::new(&env));
+        assert_eq!(all.join(" "), ".:53 { log errors } a.test { errors }");
+        let e = Loader::new(&env)
+            .load_text(".:53 {\n  import custom/none.override\n}\n", &conf)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("Corefile:2: import: no snippet named"), "{e}");
     }
 
     #[test]

@@ -103,7 +103,8 @@ fn io_text(
 ) -> String {
     match op {
         "dial" => format!("dial {proto} {to}: connect: {}", reason(e)),
-        _ => format!("{op} {proto} {}: {}", ends(local, to), reason(e)),
+        // Go wraps the syscall's error in the operation's: `read udp A->B: read: …`.
+        _ => format!("{op} {proto} {}: {op}: {}", ends(local, to), reason(e)),
     }
 }
 
@@ -122,7 +123,7 @@ mod tests {
         );
         assert_eq!(
             ExchangeError::io("read", "udp", Some(local), to, refused()).to_string(),
-            "read udp 127.0.0.1:40000->127.0.0.1:53: connection refused"
+            "read udp 127.0.0.1:40000->127.0.0.1:53: read: connection refused"
         );
         assert_eq!(
             ExchangeError::timeout("tcp", None, to).to_string(),
