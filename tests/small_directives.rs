@@ -18,7 +18,10 @@ struct Pair {
 impl Pair {
     fn start(body: &str, probe: &str) -> Pair {
         let k = Kdns::start(&format!(".:0 {{\n bind 127.0.0.1\n{body}}}\n"), None);
-        let c = CoreDns::start(&format!(".:{{PORT}} {{\n bind 127.0.0.1\n{body}}}\n"), probe);
+        let c = CoreDns::start(
+            &format!(".:{{PORT}} {{\n bind 127.0.0.1\n{body}}}\n"),
+            probe,
+        );
         Pair { k, c }
     }
 
@@ -141,18 +144,28 @@ fn any_answers_rfc8482_and_classes_open_as_coredns() {
     );
     p.same(&["+tcp", "ANY", "Example.ORG"]);
     assert!(p.same(&["A", "example.org"]).starts_with("status SERVFAIL"));
-    for q in [&["CH", "TXT", "version.bind"][..], &["CH", "ANY", "x"], &["HS", "A", "x"]] {
+    for q in [
+        &["CH", "TXT", "version.bind"][..],
+        &["CH", "ANY", "x"],
+        &["HS", "A", "x"],
+    ] {
         assert!(p.same(q).starts_with("status REFUSED"), "{q:?}");
     }
     drop(p);
     // With forward on the port every class reaches the chain: CH goes upstream as CH.
     let up = Knot::start("127.0.0.1", &[("example.test", example_zone())]);
-    let p = Pair::start(&format!(" any\n forward . {}\n", up.addr), "www.example.test");
+    let p = Pair::start(
+        &format!(" any\n forward . {}\n", up.addr),
+        "www.example.test",
+    );
     p.same(&["A", "www.example.test"]);
     let s = p.same(&["ANY", "www.example.test"]);
     assert!(s.contains("HINFO"), "{s}");
     let ch = p.same(&["CH", "TXT", "version.bind"]);
-    assert!(!ch.starts_with("status REFUSED") || ch.contains("flags qr"), "{ch}");
+    assert!(
+        !ch.starts_with("status REFUSED") || ch.contains("flags qr"),
+        "{ch}"
+    );
     p.same(&["CH", "A", "www.example.test"]);
     p.same(&["CH", "ANY", "www.example.test"]);
 }
@@ -195,12 +208,21 @@ fn acl_by_source_address_as_coredns() {
     assert!(s.contains("192.0.2.10"), "{s}");
     // From 127.0.0.2: blocked, filtered, dropped, and the catch-all block.
     let s = p.same(&from2(&["A", "www.example.test"]));
-    assert!(s.starts_with("status REFUSED") && s.contains("EDE: 15"), "{s}");
+    assert!(
+        s.starts_with("status REFUSED") && s.contains("EDE: 15"),
+        "{s}"
+    );
     let s = p.same(&from2(&["AAAA", "www.example.test"]));
-    assert!(s.starts_with("status NOERROR") && s.contains("EDE: 17"), "{s}");
+    assert!(
+        s.starts_with("status NOERROR") && s.contains("EDE: 17"),
+        "{s}"
+    );
     assert!(!s.contains("2001:db8"), "{s}");
     assert_eq!(p.same(&from2(&["TXT", "www.example.test"])), "no reply");
-    assert_eq!(p.same(&from2(&["+tcp", "TXT", "www.example.test"])), "no reply");
+    assert_eq!(
+        p.same(&from2(&["+tcp", "TXT", "www.example.test"])),
+        "no reply"
+    );
     assert!(p
         .same(&from2(&["MX", "www.example.test"]))
         .starts_with("status REFUSED"));
@@ -234,7 +256,9 @@ fn acl_by_source_address_as_coredns() {
 /// A zone whose `mid` name holds 40 addresses: about 700 bytes, more than 512 and less than
 /// 1232.
 fn mid_zone() -> String {
-    let mut z = String::from("$TTL 300\n@ IN SOA ns admin 1 3600 600 86400 60\n@ IN NS ns\nns IN A 127.0.0.1\n");
+    let mut z = String::from(
+        "$TTL 300\n@ IN SOA ns admin 1 3600 600 86400 60\n@ IN NS ns\nns IN A 127.0.0.1\n",
+    );
     for i in 1..=40 {
         z.push_str(&format!("mid IN A 198.51.100.{i}\n"));
     }

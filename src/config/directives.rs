@@ -13,8 +13,8 @@ use crate::plugin::log::LogConfig;
 use crate::plugin::prometheus::PrometheusConfig;
 use crate::plugin::ready::ReadyConfig;
 use crate::plugin::reload::ReloadConfig;
-use crate::plugin::template::config::TemplateConfig;
 use crate::plugin::rewrite::RewriteConfig;
+use crate::plugin::template::config::TemplateConfig;
 
 /// One directive of a server block; a block's list is in CoreDNS's plugin order (plugin.cfg).
 #[derive(Debug, Clone)]

@@ -386,7 +386,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let conf = dir.path().join("Corefile");
         let text = ".:53 {\n  import custom/*.override\n  errors\n}\nimport custom/*.server\n";
-        let toks = |l: &mut Loader| -> Vec<String> {
+        let toks = |l: &mut Loader<'_>| -> Vec<String> {
             l.load_text(text, &conf)
                 .unwrap()
                 .into_iter()

@@ -51,7 +51,9 @@ impl Net {
                 u32::from(n) & mask == u32::from(a) & mask
             }
             (IpAddr::V6(n), IpAddr::V6(a)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.bits)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.bits))
+                    .unwrap_or(0);
                 u128::from(n) & mask == u128::from(a) & mask
             }
             _ => false,
@@ -182,7 +184,10 @@ fn types(tokens: &[Token], v: &mut Vec<RecordType>) -> Result<bool, ConfigError>
             return Ok(true);
         }
         // miekg/dns's type names: upper case only.
-        let known = t.text.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        let known = t
+            .text
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
             && !t.text.starts_with("TYPE");
         match t.text.parse::<RecordType>() {
             Ok(rt) if known && !matches!(rt, RecordType::Unknown(_)) => v.push(rt),

@@ -89,10 +89,34 @@ mod tests {
         let router = Arc::new(router);
         // (name, class, type, rcode, records)
         let table: &[(&str, DNSClass, RecordType, ResponseCode, usize)] = &[
-            ("Example.org.", DNSClass::IN, RecordType::ANY, ResponseCode::NoError, 1),
-            ("x.", DNSClass::CH, RecordType::ANY, ResponseCode::NoError, 1),
-            ("example.org.", DNSClass::IN, RecordType::A, ResponseCode::ServFail, 0),
-            ("example.org.", DNSClass::IN, RecordType::TXT, ResponseCode::ServFail, 0),
+            (
+                "Example.org.",
+                DNSClass::IN,
+                RecordType::ANY,
+                ResponseCode::NoError,
+                1,
+            ),
+            (
+                "x.",
+                DNSClass::CH,
+                RecordType::ANY,
+                ResponseCode::NoError,
+                1,
+            ),
+            (
+                "example.org.",
+                DNSClass::IN,
+                RecordType::A,
+                ResponseCode::ServFail,
+                0,
+            ),
+            (
+                "example.org.",
+                DNSClass::IN,
+                RecordType::TXT,
+                ResponseCode::ServFail,
+                0,
+            ),
         ];
         for (name, class, qtype, rcode, n) in table {
             let mut q = Query::internal(Name::from_ascii(name).unwrap(), *qtype);

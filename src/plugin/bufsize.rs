@@ -87,15 +87,28 @@ mod tests {
             ("bufsize 1100", 1100),
         ];
         for (line, want) in ok {
-            assert_eq!(parsed(&format!(".:53 {{\n {line}\n}}\n")), Ok(*want), "{line}");
+            assert_eq!(
+                parsed(&format!(".:53 {{\n {line}\n}}\n")),
+                Ok(*want),
+                "{line}"
+            );
         }
         let bad: &[(&str, &str)] = &[
-            ("bufsize 511", "Corefile:2: bufsize: SIZE must be a whole number from 512 to 4096"),
+            (
+                "bufsize 511",
+                "Corefile:2: bufsize: SIZE must be a whole number from 512 to 4096",
+            ),
             ("bufsize 4097", "Corefile:2: bufsize: SIZE must be"),
             ("bufsize big", "Corefile:2: bufsize: SIZE must be"),
             ("bufsize -1", "Corefile:2: bufsize: SIZE must be"),
-            ("bufsize 512 1024", "Corefile:2: bufsize: bufsize takes one argument"),
-            ("bufsize 512 {\n }", "Corefile:2: bufsize: bufsize takes no block"),
+            (
+                "bufsize 512 1024",
+                "Corefile:2: bufsize: bufsize takes one argument",
+            ),
+            (
+                "bufsize 512 {\n }",
+                "Corefile:2: bufsize: bufsize takes no block",
+            ),
         ];
         for (line, want) in bad {
             let e = parsed(&format!(".:53 {{\n {line}\n}}\n")).unwrap_err();
@@ -199,7 +212,8 @@ mod tests {
         };
         let a: std::net::SocketAddr = "127.0.0.1:1".parse().unwrap();
         // (bufsize, client EDNS, transport, TC, answers, the response's OPT size)
-        let table: &[(Option<u16>, Option<u16>, Proto, bool, usize, Option<u16>)] = &[
+        type Case = (Option<u16>, Option<u16>, Proto, bool, usize, Option<u16>);
+        let table: &[Case] = &[
             (None, Some(4096), Proto::Udp, false, 40, Some(1232)),
             (Some(512), Some(4096), Proto::Udp, true, 0, Some(512)),
             (Some(512), Some(1232), Proto::Udp, true, 0, Some(512)),

@@ -165,10 +165,17 @@ mod tests {
             ),
         ];
         for (line, want) in ok {
-            assert_eq!(parsed(&format!(".:53 {{\n {line}\n}}\n")), Ok(want), "{line}");
+            assert_eq!(
+                parsed(&format!(".:53 {{\n {line}\n}}\n")),
+                Ok(want),
+                "{line}"
+            );
         }
         let e = parsed(".:53 {\n chaos v1 {\n  authors a\n }\n}\n").unwrap_err();
-        assert!(e.starts_with("Corefile:3: chaos: unknown property \"authors\""), "{e}");
+        assert!(
+            e.starts_with("Corefile:3: chaos: unknown property \"authors\""),
+            "{e}"
+        );
     }
 
     #[tokio::test]
@@ -184,15 +191,63 @@ mod tests {
         let host = trim(&hostname());
         // (name, class, type, rcode, TXT strings)
         let table: &[(&str, DNSClass, RecordType, ResponseCode, &[&str])] = &[
-            ("version.bind.", DNSClass::CH, RecordType::TXT, ResponseCode::NoError, &["v9"]),
-            ("VERSION.Server.", DNSClass::CH, RecordType::TXT, ResponseCode::NoError, &["v9"]),
-            ("hostname.bind.", DNSClass::CH, RecordType::TXT, ResponseCode::NoError, &[&host]),
-            ("id.server.", DNSClass::CH, RecordType::TXT, ResponseCode::NoError, &[&host]),
-            ("authors.bind.", DNSClass::CH, RecordType::TXT, ResponseCode::NoError, &["a", "b", "c"]),
+            (
+                "version.bind.",
+                DNSClass::CH,
+                RecordType::TXT,
+                ResponseCode::NoError,
+                &["v9"],
+            ),
+            (
+                "VERSION.Server.",
+                DNSClass::CH,
+                RecordType::TXT,
+                ResponseCode::NoError,
+                &["v9"],
+            ),
+            (
+                "hostname.bind.",
+                DNSClass::CH,
+                RecordType::TXT,
+                ResponseCode::NoError,
+                &[&host],
+            ),
+            (
+                "id.server.",
+                DNSClass::CH,
+                RecordType::TXT,
+                ResponseCode::NoError,
+                &[&host],
+            ),
+            (
+                "authors.bind.",
+                DNSClass::CH,
+                RecordType::TXT,
+                ResponseCode::NoError,
+                &["a", "b", "c"],
+            ),
             // Not ours: on down the chain (here: its end).
-            ("version.bind.", DNSClass::IN, RecordType::TXT, ResponseCode::ServFail, &[]),
-            ("version.bind.", DNSClass::CH, RecordType::A, ResponseCode::ServFail, &[]),
-            ("other.bind.", DNSClass::CH, RecordType::TXT, ResponseCode::ServFail, &[]),
+            (
+                "version.bind.",
+                DNSClass::IN,
+                RecordType::TXT,
+                ResponseCode::ServFail,
+                &[],
+            ),
+            (
+                "version.bind.",
+                DNSClass::CH,
+                RecordType::A,
+                ResponseCode::ServFail,
+                &[],
+            ),
+            (
+                "other.bind.",
+                DNSClass::CH,
+                RecordType::TXT,
+                ResponseCode::ServFail,
+                &[],
+            ),
         ];
         for (name, class, qtype, rcode, want) in table {
             let mut q = Query::internal(Name::from_ascii(name).unwrap(), *qtype);

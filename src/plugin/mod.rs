@@ -24,5 +24,5 @@ pub mod loop_detect;
 pub mod prometheus;
 pub mod ready;
 pub mod reload;
-pub mod template;
 pub mod rewrite;
+pub mod template;

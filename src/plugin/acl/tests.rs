@@ -139,7 +139,12 @@ async fn serve_table() {
         ("127.0.0.2", "x.example.", RecordType::AAAA, "NOERROR 17"),
         ("127.0.0.2", "x.example.", RecordType::A, "REFUSED 15"),
         ("127.0.0.2", "x.example.", RecordType::TXT, "next"),
-        ("::ffff:127.0.0.2", "x.example.", RecordType::AAAA, "NOERROR 17"),
+        (
+            "::ffff:127.0.0.2",
+            "x.example.",
+            RecordType::AAAA,
+            "NOERROR 17",
+        ),
         ("127.0.0.3", "x.example.", RecordType::AAAA, "NOERROR 17"),
         ("127.0.0.3", "x.example.", RecordType::TXT, "drop"),
         ("::1", "x.example.", RecordType::MX, "next"),

@@ -186,7 +186,9 @@ impl Forward {
         question.set_query_class(q.class);
         // The client's EDNS size as it reaches us (`bufsize` may have lowered it), as CoreDNS
         // sends the client's OPT record on; within 512..=1232.
-        let payload = q.edns.map_or(MAX_UDP_PAYLOAD, |e| e.clamp(512, MAX_UDP_PAYLOAD));
+        let payload = q
+            .edns
+            .map_or(MAX_UDP_PAYLOAD, |e| e.clamp(512, MAX_UDP_PAYLOAD));
         let wire = match upstream::query_wire(
             0,
             question,

@@ -56,7 +56,7 @@ pub struct Rule {
 #[derive(Debug, Clone)]
 pub enum Rr {
     /// The same record for every query.
-    Fixed(Record, String),
+    Fixed(Box<Record>, String),
     /// A template rendered for each query, then parsed.
     Text(Text),
 }
@@ -211,7 +211,7 @@ fn record(a: &Token, section: &str) -> Result<Rr, ConfigError> {
     })?;
     match t.literal() {
         Some(text) => rr::parse(text)
-            .map(|r| Rr::Fixed(r, t.tree.clone()))
+            .map(|r| Rr::Fixed(Box::new(r), t.tree.clone()))
             .map_err(|e| ConfigError::at(a, D, format!("invalid {section} record {text:?}: {e}"))),
         None => Ok(Rr::Text(t)),
     }

@@ -120,7 +120,7 @@ impl Template {
         let mut out = Vec::with_capacity(rrs.len());
         for rr in rrs {
             match rr {
-                Rr::Fixed(r, _) => out.push(r.clone()),
+                Rr::Fixed(r, _) => out.push((**r).clone()),
                 Rr::Text(t) => {
                     let mut s = String::with_capacity(64);
                     if let Err(e) = t.render(name, d, &mut s) {

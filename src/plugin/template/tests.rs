@@ -238,7 +238,16 @@ async fn serve_table() {
         " template IN A example {\n  answer \"{{ .Name }} 60 IN A 10.0.0.{{ .Group.nope }}\"\n }";
     let servfail = " template IN A example {\n  rcode SERVFAIL\n }";
     // (corefile body, name, type, rcode, answers, authority, answered by the template)
-    let cases: &[(&str, &str, RecordType, ResponseCode, &[&str], &[&str], bool)] = &[
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        RecordType,
+        ResponseCode,
+        &'a [&'a str],
+        &'a [&'a str],
+        bool,
+    );
+    let cases: &[Case<'_>] = &[
         (
             ipa,
             "ip-1-2.example.",

@@ -5,8 +5,12 @@
 //!
 //! Output follows Go's printing: a missing map key prints `<no value>`, a slice `[a b]`, the
 //! group map `map[0:x a:y]`.
-use std::borrow::Cow;
-use std::fmt::Write as _;
+
+mod ast;
+mod eval;
+pub use ast::Data;
+use ast::{parse_radix, Arg, Cmd, Field, Func};
+use eval::{pipeline, print};
 
 /// A parsed template.
 #[derive(Debug, Clone)]
@@ -20,132 +24,6 @@ pub struct Text {
 enum Part {
     Lit(String),
     Action(Vec<Cmd>),
-}
-
-/// One command of a pipeline; the previous command's value is its last argument.
-#[derive(Debug, Clone)]
-enum Cmd {
-    Arg(Arg),
-    Call(Func, Vec<Arg>),
-}
-
-#[derive(Debug, Clone)]
-enum Arg {
-    Field(Field),
-    Str(String),
-    Int(i64),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Func {
-    Index,
-    ParseInt,
-    Len,
-    Meta,
-}
-
-/// The fields of CoreDNS's `templateData` kdns fills.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Field {
-    Zone,
-    Name,
-    Regex,
-    Class,
-    Type,
-    Remote,
-    Match,
-    Group,
-    GroupKey(String),
-    QName,
-    QType,
-    QClass,
-}
-
-/// What a query gives the templates (CoreDNS's `templateData`).
-#[derive(Debug, Default)]
-pub struct Data<'a> {
-    /// The template's zone that matched.
-    pub zone: &'a str,
-    /// The query name, lower-case.
-    pub name: &'a str,
-    /// The regex that matched.
-    pub regex: &'a str,
-    /// `IN`.
-    pub class: &'a str,
-    /// The query type (the template's when the query asks for ANY).
-    pub qtype: Cow<'a, str>,
-    /// The client's IP address.
-    pub remote: String,
-    /// The whole match, then each group (`""` when a group did not take part).
-    pub matches: Vec<String>,
-    /// The group names of the regex, by group index.
-    pub names: Vec<Option<&'a str>>,
-    /// The question as asked: its name (case kept), type and class numbers.
-    pub question: (String, u16, u16),
-}
-
-impl Data<'_> {
-    /// `.Group.KEY`: a named group, else a group number.
-    fn group(&self, key: &str) -> Option<&str> {
-        if let Some(i) = self.names.iter().position(|n| *n == Some(key)) {
-            return self.matches.get(i).map(String::as_str);
-        }
-        let i: usize = key.parse().ok()?;
-        (i.to_string() == key)
-            .then(|| self.matches.get(i).map(String::as_str))
-            .flatten()
-    }
-
-    /// How many keys the group map has.
-    fn group_len(&self) -> usize {
-        let named = self
-            .names
-            .iter()
-            .flatten()
-            .filter(|n| n.parse::<usize>().is_err());
-        self.matches.len() + named.count()
-    }
-
-    /// The group map as Go prints it: `map[0:x 1:y name:z]`, keys sorted.
-    fn group_map(&self) -> String {
-        let mut keys: Vec<(String, &str)> = self
-            .matches
-            .iter()
-            .enumerate()
-            .map(|(i, m)| (i.to_string(), m.as_str()))
-            .collect();
-        for (i, n) in self.names.iter().enumerate() {
-            if let (Some(n), Some(m)) = (n, self.matches.get(i)) {
-                keys.retain(|(k, _)| k != n);
-                keys.push((n.to_string(), m));
-            }
-        }
-        keys.sort();
-        let body: Vec<String> = keys.iter().map(|(k, v)| format!("{k}:{v}")).collect();
-        format!("map[{}]", body.join(" "))
-    }
-}
-
-enum Val<'d> {
-    S(Cow<'d, str>),
-    I(i64),
-    U(u64),
-    List(&'d [String]),
-    Map,
-    NoValue,
-}
-
-impl Val<'_> {
-    fn kind(&self) -> &'static str {
-        match self {
-            Val::S(_) => "string",
-            Val::I(_) => "int",
-            Val::U(_) => "uint64",
-            Val::List(_) => "[]string",
-            Val::Map => "map[string]string",
-            Val::NoValue => "<no value>",
-        }
-    }
 }
 
 impl Text {
@@ -232,23 +110,6 @@ fn push_lit(parts: &mut Vec<Part>, tree: &mut String, lit: &str) {
     if !lit.is_empty() {
         tree.push_str(lit);
         parts.push(Part::Lit(lit.to_string()));
-    }
-}
-
-fn print(v: &Val<'_>, d: &Data<'_>, out: &mut String) {
-    match v {
-        Val::S(s) => out.push_str(s),
-        Val::I(n) => {
-            let _ = write!(out, "{n}");
-        }
-        Val::U(n) => {
-            let _ = write!(out, "{n}");
-        }
-        Val::List(l) => {
-            let _ = write!(out, "[{}]", l.join(" "));
-        }
-        Val::Map => out.push_str(&d.group_map()),
-        Val::NoValue => out.push_str("<no value>"),
     }
 }
 
@@ -380,30 +241,6 @@ fn go_int(s: &str) -> Option<i64> {
     Some(if neg { -v } else { v })
 }
 
-/// Digits in `base` (0: Go's prefixes 0x, 0o, 0b, 0); no sign.
-fn parse_radix(s: &str, base: u32) -> Option<u64> {
-    let (digits, base) = if base == 0 {
-        let l = s.to_ascii_lowercase();
-        if let Some(h) = l.strip_prefix("0x") {
-            (&s[s.len() - h.len()..], 16)
-        } else if let Some(o) = l.strip_prefix("0o") {
-            (&s[s.len() - o.len()..], 8)
-        } else if let Some(b) = l.strip_prefix("0b") {
-            (&s[s.len() - b.len()..], 2)
-        } else if s.len() > 1 && s.starts_with('0') {
-            (&s[1..], 8)
-        } else {
-            (s, 10)
-        }
-    } else {
-        (s, base)
-    };
-    if digits.is_empty() || digits.starts_with(['+', '-']) || !(2..=36).contains(&base) {
-        return None;
-    }
-    u64::from_str_radix(digits, base).ok()
-}
-
 fn finish(toks: Vec<Tok>, used: usize, trim: bool) -> Result<ActionParse, String> {
     if toks.is_empty() {
         return Err("missing value for command".into());
@@ -529,105 +366,4 @@ fn field_name(f: &Field) -> String {
         Field::QType => "Question.Qtype".into(),
         Field::QClass => "Question.Qclass".into(),
     }
-}
-
-fn pipeline<'d>(cmds: &[Cmd], d: &'d Data<'_>) -> Result<Val<'d>, String> {
-    let mut prev: Option<Val<'d>> = None;
-    for c in cmds {
-        prev = Some(match c {
-            Cmd::Arg(a) => value(a, d),
-            Cmd::Call(f, args) => {
-                let mut vals: Vec<Val<'d>> = args.iter().map(|a| value(a, d)).collect();
-                vals.extend(prev.take());
-                call(*f, vals, d)?
-            }
-        });
-    }
-    prev.ok_or_else(|| "empty pipeline".into())
-}
-
-fn value<'d>(a: &Arg, d: &'d Data<'_>) -> Val<'d> {
-    let s = |x: &'d str| Val::S(Cow::Borrowed(x));
-    match a {
-        Arg::Str(x) => Val::S(Cow::Owned(x.clone())),
-        Arg::Int(n) => Val::I(*n),
-        Arg::Field(f) => match f {
-            Field::Zone => s(d.zone),
-            Field::Name => s(d.name),
-            Field::Regex => s(d.regex),
-            Field::Class => s(d.class),
-            Field::Type => s(&d.qtype),
-            Field::Remote => s(&d.remote),
-            Field::Match => Val::List(&d.matches),
-            Field::Group => Val::Map,
-            Field::GroupKey(k) => d.group(k).map_or(Val::NoValue, s),
-            Field::QName => s(&d.question.0),
-            Field::QType => Val::U(u64::from(d.question.1)),
-            Field::QClass => Val::U(u64::from(d.question.2)),
-        },
-    }
-}
-
-fn call<'d>(f: Func, args: Vec<Val<'d>>, d: &'d Data<'_>) -> Result<Val<'d>, String> {
-    let mut it = args.into_iter();
-    match f {
-        // The metadata plugin is not in kdns: CoreDNS's `.Meta` then gives "".
-        Func::Meta => Ok(Val::S(Cow::Borrowed(""))),
-        Func::Len => match it.next() {
-            Some(Val::S(s)) => Ok(Val::I(s.len() as i64)),
-            Some(Val::List(l)) => Ok(Val::I(l.len() as i64)),
-            Some(Val::Map) => Ok(Val::I(d.group_len() as i64)),
-            Some(v) => Err(format!("error calling len: len of type {}", v.kind())),
-            None => Err("wrong number of args for len".into()),
-        },
-        Func::Index => {
-            let mut item = it.next().ok_or("wrong number of args for index")?;
-            for i in it {
-                item = index(item, &i, d)?;
-            }
-            Ok(item)
-        }
-        Func::ParseInt => {
-            let (s, base, bits) = (it.next(), it.next(), it.next());
-            let (Some(Val::S(s)), Some(Val::I(base)), Some(Val::I(bits))) = (s, base, bits) else {
-                return Err("wrong type for value; parseInt wants (string, int, int)".into());
-            };
-            parse_uint(&s, base, bits).map(Val::U).map_err(|e| {
-                format!("error calling parseInt: strconv.ParseUint: parsing {s:?}: {e}")
-            })
-        }
-    }
-}
-
-fn index<'d>(item: Val<'d>, i: &Val<'_>, d: &'d Data<'_>) -> Result<Val<'d>, String> {
-    match (item, i) {
-        (Val::List(l), Val::I(n)) => usize::try_from(*n)
-            .ok()
-            .and_then(|n| l.get(n))
-            .map(|s| Val::S(Cow::Borrowed(s.as_str())))
-            .ok_or_else(|| format!("error calling index: index out of range: {n}")),
-        // A missing key gives the zero value.
-        (Val::Map, Val::S(k)) => Ok(Val::S(Cow::Borrowed(d.group(k).unwrap_or("")))),
-        (v, _) => Err(format!(
-            "error calling index: can't index item of type {}",
-            v.kind()
-        )),
-    }
-}
-
-fn parse_uint(s: &str, base: i64, bits: i64) -> Result<u64, &'static str> {
-    let base = u32::try_from(base).map_err(|_| "invalid base")?;
-    if base == 1 || base > 36 {
-        return Err("invalid base");
-    }
-    let bits = match bits {
-        0 => 64,
-        1..=64 => bits as u32,
-        _ => return Err("invalid bit size"),
-    };
-    let v = parse_radix(s, base).ok_or("invalid syntax")?;
-    if bits < 64 && v >> bits != 0 {
-        return Err("value out of range");
-    }
-    Ok(v)
 }

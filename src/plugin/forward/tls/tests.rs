@@ -282,7 +282,17 @@ fn tls_upstream(addr: SocketAddr, c: &TlsClient, name: &str, expire: Duration) -
 
 async fn ask(u: &Upstream, id: u16) -> Result<(), ExchangeError> {
     let name = Name::from_ascii("www.example.test.").unwrap();
-    let w = query_wire(id, &name, RecordType::A, true, false, false, false).unwrap();
+    let q = hickory_server::proto::op::Query::query(name.clone(), RecordType::A);
+    let w = query_wire(
+        id,
+        q,
+        true,
+        false,
+        false,
+        false,
+        crate::dns::query::MAX_UDP_PAYLOAD,
+    )
+    .unwrap();
     // The client's UDP does not matter: a tls:// upstream is always asked over TLS.
     let m = u.exchange(&w, id, &name, RecordType::A, Proto::Udp).await?;
     assert_eq!(m.metadata.id, id);
