@@ -101,9 +101,89 @@ pub fn type_text(t: RecordType) -> String {
     }
 }
 
+/// A type by its miekg/dns mnemonic (`StringToType`: upper case, as written), including the
+/// ones hickory has no name for (`IXFR`, `MAILB`, `SPF`, …).
+pub fn type_from_name(s: &str) -> Option<RecordType> {
+    if s.bytes().any(|b| b.is_ascii_lowercase()) || s.starts_with("TYPE") {
+        return None;
+    }
+    match s.parse::<RecordType>() {
+        Ok(RecordType::Unknown(_)) | Err(_) => MORE_TYPES
+            .iter()
+            .find(|(n, _)| *n == s)
+            .map(|(_, code)| RecordType::from(*code)),
+        Ok(t) => Some(t),
+    }
+}
+
+/// Types Go's `dns.StringToType` knows that hickory does not name.
+const MORE_TYPES: &[(&str, u16)] = &[
+    ("MD", 3),
+    ("MF", 4),
+    ("MB", 7),
+    ("MG", 8),
+    ("MR", 9),
+    ("MINFO", 14),
+    ("RP", 17),
+    ("AFSDB", 18),
+    ("X25", 19),
+    ("ISDN", 20),
+    ("RT", 21),
+    ("NSAPPTR", 23),
+    ("PX", 26),
+    ("GPOS", 27),
+    ("LOC", 29),
+    ("NXT", 30),
+    ("EID", 31),
+    ("NIMLOC", 32),
+    ("ATMA", 34),
+    ("KX", 36),
+    ("OPT", 41),
+    ("APL", 42),
+    ("IPSECKEY", 45),
+    ("DHCID", 49),
+    ("HIP", 55),
+    ("NINFO", 56),
+    ("RKEY", 57),
+    ("TALINK", 58),
+    ("ZONEMD", 63),
+    ("SPF", 99),
+    ("UINFO", 100),
+    ("UID", 101),
+    ("GID", 102),
+    ("UNSPEC", 103),
+    ("NID", 104),
+    ("L32", 105),
+    ("L64", 106),
+    ("LP", 107),
+    ("EUI48", 108),
+    ("EUI64", 109),
+    ("NXNAME", 128),
+    ("TKEY", 249),
+    ("IXFR", 251),
+    ("MAILB", 253),
+    ("MAILA", 254),
+    ("URI", 256),
+    ("AVC", 258),
+    ("AMTRELAY", 260),
+    ("RESINFO", 261),
+    ("TA", 32768),
+    ("DLV", 32769),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn type_names_as_miekg() {
+        assert_eq!(type_from_name("AAAA"), Some(RecordType::AAAA));
+        assert_eq!(type_from_name("IXFR"), Some(RecordType::IXFR));
+        assert_eq!(type_from_name("SPF"), Some(RecordType::from(99u16)));
+        for bad in ["aaaa", "TYPE1", "", "NOPE"] {
+            assert_eq!(type_from_name(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn names() {

@@ -183,15 +183,9 @@ fn types(tokens: &[Token], v: &mut Vec<RecordType>) -> Result<bool, ConfigError>
         if t.text == "*" {
             return Ok(true);
         }
-        // miekg/dns's type names: upper case only.
-        let known = t
-            .text
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-            && !t.text.starts_with("TYPE");
-        match t.text.parse::<RecordType>() {
-            Ok(rt) if known && !matches!(rt, RecordType::Unknown(_)) => v.push(rt),
-            _ => {
+        match crate::dns::codes::type_from_name(&t.text) {
+            Some(rt) => v.push(rt),
+            None => {
                 return Err(err(
                     t,
                     format!("unexpected token {:?}; expect legal QTYPE", t.text),

@@ -57,6 +57,18 @@ fn parse_table() {
             }],
         ),
         (
+            // Types hickory has no name for, as miekg/dns names them.
+            "acl {\n  block type IXFR AXFR SPF\n }",
+            vec![Rule {
+                zones: vec![".".into()],
+                policies: vec![p(
+                    Action::Block,
+                    Some(vec![RecordType::IXFR, RecordType::AXFR, RecordType::from(99u16)]),
+                    None,
+                )],
+            }],
+        ),
+        (
             // Two lines: two rules; two sections of one kind add up.
             "acl a.example {\n  block net 127.0.0.2 net 127.0.0.3/32\n }\n acl {\n  allow type * type A\n }",
             vec![

@@ -2,68 +2,14 @@
 //! `newRule`, `newNameRule`, `parseAnswerRules`, `newTTLRule`).
 use std::str::FromStr;
 
-use hickory_server::proto::rr::{DNSClass, RecordType};
+use hickory_server::proto::rr::DNSClass;
 use regex::Regex;
 
 use super::rule::{Matcher, Mode, Response, Rewriter, Rule};
 use crate::config::syntax::{ConfigError, Line, Token};
+use crate::dns::codes::type_from_name;
 
 const D: &str = "rewrite";
-
-/// Types Go's `dns.StringToType` knows that hickory does not name.
-const MORE_TYPES: &[(&str, u16)] = &[
-    ("MD", 3),
-    ("MF", 4),
-    ("MB", 7),
-    ("MG", 8),
-    ("MR", 9),
-    ("MINFO", 14),
-    ("RP", 17),
-    ("AFSDB", 18),
-    ("X25", 19),
-    ("ISDN", 20),
-    ("RT", 21),
-    ("NSAPPTR", 23),
-    ("PX", 26),
-    ("GPOS", 27),
-    ("LOC", 29),
-    ("NXT", 30),
-    ("EID", 31),
-    ("NIMLOC", 32),
-    ("ATMA", 34),
-    ("KX", 36),
-    ("OPT", 41),
-    ("APL", 42),
-    ("IPSECKEY", 45),
-    ("DHCID", 49),
-    ("HIP", 55),
-    ("NINFO", 56),
-    ("RKEY", 57),
-    ("TALINK", 58),
-    ("ZONEMD", 63),
-    ("SPF", 99),
-    ("UINFO", 100),
-    ("UID", 101),
-    ("GID", 102),
-    ("UNSPEC", 103),
-    ("NID", 104),
-    ("L32", 105),
-    ("L64", 106),
-    ("LP", 107),
-    ("EUI48", 108),
-    ("EUI64", 109),
-    ("NXNAME", 128),
-    ("TKEY", 249),
-    ("IXFR", 251),
-    ("MAILB", 253),
-    ("MAILA", 254),
-    ("URI", 256),
-    ("AVC", 258),
-    ("AMTRELAY", 260),
-    ("RESINFO", 261),
-    ("TA", 32768),
-    ("DLV", 32769),
-];
 
 /// CoreDNS refuses regular expressions longer than this.
 const MAX_REGEX_LEN: usize = 10000;
@@ -129,14 +75,7 @@ fn new_rule(args: &[&str]) -> Result<Rule, String> {
         "type" => {
             let t = |s: &str| {
                 let up = s.to_ascii_uppercase();
-                match RecordType::from_str(&up) {
-                    Ok(t) if !matches!(t, RecordType::Unknown(_)) => Ok(t),
-                    _ => MORE_TYPES
-                        .iter()
-                        .find(|(n, _)| *n == up)
-                        .map(|(_, code)| RecordType::from(*code))
-                        .ok_or_else(|| format!("invalid type {up:?}")),
-                }
+                type_from_name(&up).ok_or_else(|| format!("invalid type {up:?}"))
             };
             Ok(Rule::Type(mode, t(params[0])?, t(params[1])?))
         }

@@ -1,7 +1,6 @@
 //! Parsing `template CLASS TYPE [ZONE…] { match REGEX…; answer RR; additional RR; authority RR;
 //! rcode CODE; fallthrough [ZONE…]; upstream }`. Every `template` line of a server block joins
 //! one [`TemplateConfig`] (CoreDNS's one handler with its list of templates), tried in order.
-use std::str::FromStr;
 
 use hickory_server::proto::op::ResponseCode;
 use hickory_server::proto::rr::{DNSClass, Record, RecordType};
@@ -232,17 +231,12 @@ fn class_of(s: &str) -> Option<DNSClass> {
 
 /// miekg/dns `StringToType` (upper-case mnemonics).
 fn type_of(s: &str) -> Option<RecordType> {
-    if s != s.to_ascii_uppercase() {
-        return None;
-    }
-    match RecordType::from_str(s).ok()? {
-        RecordType::Unknown(_) => None,
-        t => Some(t),
-    }
+    crate::dns::codes::type_from_name(s)
 }
 
 /// miekg/dns `StringToRcode` (upper case, as written).
 fn rcode(s: &str) -> Option<ResponseCode> {
-    let n = (0..=23u16).find(|c| crate::dns::codes::rcode_name(*c) == s)?;
-    Some(ResponseCode::from(0, n as u8))
+    (s == s.to_ascii_uppercase())
+        .then(|| crate::dns::codes::parse_rcode(s))
+        .flatten()
 }

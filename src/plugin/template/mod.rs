@@ -147,7 +147,8 @@ impl Template {
         } else {
             q.qtype
         };
-        let class = "IN";
+        let class = q.class.to_string();
+        let class = class.as_str();
         self.count_match(i, r, zone, class, qtype);
         if r.rcode == ResponseCode::ServFail {
             return Answer::code(ResponseCode::ServFail);
@@ -170,11 +171,7 @@ impl Template {
                 d.names = re.capture_names().collect();
             }
         }
-        d.question = (
-            q.name.to_ascii(),
-            u16::from(q.qtype),
-            u16::from(DNSClass::IN),
-        );
+        d.question = (q.name.to_ascii(), u16::from(q.qtype), u16::from(q.class));
         let mut a = Answer::code(r.rcode).by(D);
         a.authoritative = true;
         let sections = self
@@ -202,12 +199,12 @@ fn zone_of<'z>(zones: &'z [String], name: &str) -> Option<&'z str> {
         .map(String::as_str)
 }
 
-/// CoreDNS's `template.match`: the class of every question kdns serves is IN.
+/// CoreDNS's `template.match`: zone, class, type, then the first regex that matches.
 fn step<'r>(r: &'r Rule, q: &Query) -> Step<'r> {
     let Some(zone) = zone_of(&r.zones, &q.lower) else {
         return Step::Skip;
     };
-    if r.class != DNSClass::ANY && r.class != DNSClass::IN {
+    if r.class != DNSClass::ANY && r.class != q.class {
         return Step::Skip;
     }
     if r.qtype != RecordType::ANY && q.qtype != RecordType::ANY && q.qtype != r.qtype {

@@ -205,6 +205,10 @@ impl Directive for Rest {
 }
 
 async fn ask(body: &str, name: &str, qtype: RecordType) -> Answer {
+    ask_in(body, name, qtype, DNSClass::IN).await
+}
+
+async fn ask_in(body: &str, name: &str, qtype: RecordType, class: DNSClass) -> Answer {
     let c = cfg(&block(body)).unwrap();
     let t: Arc<dyn Directive> = Template::new(&c, "dns://:53");
     let b = Arc::new(crate::dns::Block::new(
@@ -217,7 +221,27 @@ async fn ask(body: &str, name: &str, qtype: RecordType) -> Answer {
     let mut q = Query::internal(Name::from_ascii(name).unwrap(), qtype);
     q.internal = false;
     q.src = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3)), 5353);
+    q.class = class;
     router.answer(53, &q).await
+}
+
+/// CoreDNS's `template.match` compares the question's class: an IN template leaves a CH
+/// question to the next directive, a CH template answers it and prints `.Class` as `CH`.
+#[tokio::test]
+async fn the_class_of_the_question_decides() {
+    let in_a = " template IN TXT example {\n  answer \"{{ .Name }} 0 IN TXT {{ .Class }}\"\n }";
+    let a = ask_in(in_a, "x.example.", RecordType::TXT, DNSClass::CH).await;
+    assert_eq!(a.plugin, "rest", "{a:?}");
+    let a = ask_in(in_a, "x.example.", RecordType::TXT, DNSClass::IN).await;
+    assert_eq!(texts(&a.answers), ["x.example. 0 IN TXT IN"]);
+    let ch = " template CH TXT example {\n  answer \"{{ .Name }} 0 CH TXT {{ .Class }}\"\n }";
+    let a = ask_in(ch, "x.example.", RecordType::TXT, DNSClass::CH).await;
+    assert_eq!(texts(&a.answers), ["x.example. 0 CH TXT CH"]);
+    let a = ask_in(ch, "x.example.", RecordType::TXT, DNSClass::IN).await;
+    assert_eq!(a.plugin, "rest", "{a:?}");
+    let any = " template ANY TXT example {\n  answer \"{{ .Name }} 0 CH TXT {{ .Class }}\"\n }";
+    let a = ask_in(any, "x.example.", RecordType::TXT, DNSClass::CH).await;
+    assert_eq!(texts(&a.answers), ["x.example. 0 CH TXT CH"]);
 }
 
 fn texts(rs: &[Record]) -> Vec<String> {
