@@ -414,3 +414,80 @@ fn the_generated_corefile_serves_stub_upstream_and_cluster_names() {
         "{got}"
     );
 }
+
+/// A kube-dns Deployment as clusters run it (trimmed to what the API server requires), with the
+/// cluster domain in its flags.
+const KUBE_DNS_DEPLOYMENT: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {name: kube-dns, namespace: kube-system}
+spec:
+  selector: {matchLabels: {k8s-app: kube-dns}}
+  template:
+    metadata: {labels: {k8s-app: kube-dns}}
+    spec:
+      containers:
+      - name: kubedns
+        image: registry.k8s.io/dns/k8s-dns-kube-dns:1.23.0
+        args: ["--domain=corp.example.", "--dns-port=10053", "--config-dir=/kube-dns-config", "--v=2"]
+"#;
+
+/// From a real kube-apiserver: `kdns migrate kube-dns --kubeconfig` prints what the same
+/// objects give from a file, the domain taken from the Deployment's `--domain`.
+#[test]
+#[ignore = "needs kube-apiserver and etcd: scripts/build-tools.sh"]
+fn from_the_cluster_as_from_a_file() {
+    let cluster = common::cluster::Cluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let objects = format!("{DOCS_KUBE_DNS}---\n{KUBE_DNS_DEPLOYMENT}");
+    let file = dir.path().join("kube-dns.yaml");
+    std::fs::write(&file, &objects).unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(kdns())
+            .args(["migrate", "kube-dns"])
+            .args(args)
+            .arg("--kubeconfig")
+            .arg(cluster.kubeconfig())
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    // Nothing there yet: kube-dns would run on its defaults, and so does the Corefile (the
+    // node's resolv.conf, cluster.local), with a warning for each missing object.
+    let (code, out, err) = run(&[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("kubernetes cluster.local in-addr.arpa ip6.arpa")
+            && out.contains("forward . /etc/resolv.conf"),
+        "{out}"
+    );
+    assert!(
+        err.contains("no ConfigMap kube-system/kube-dns")
+            && err.contains("no Deployment kube-system/kube-dns"),
+        "{err}"
+    );
+
+    let (ok, out) = cluster.kubectl(&["apply", "-f", file.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    let (code, from_cluster, err) = run(&[]);
+    assert_eq!(code, 0, "{err}");
+    let (code, from_file, err) = migrate(&objects, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(from_cluster, from_file);
+    assert!(
+        from_cluster.contains("kubernetes corp.example in-addr.arpa ip6.arpa"),
+        "{from_cluster}"
+    );
+    assert!(
+        from_cluster.contains("forward . 8.8.8.8 8.8.4.4"),
+        "{from_cluster}"
+    );
+    assert!(from_cluster.contains("acme.local:53"), "{from_cluster}");
+    // --domain wins over the Deployment's.
+    let (code, out, err) = run(&["--domain", "other.test"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("kubernetes other.test in-addr.arpa"), "{out}");
+}
