@@ -324,7 +324,7 @@ def watch_seeds(out):
 
 # ---------------------------------------------------------------- DNS requests
 
-TYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "PTR": 12, "MX": 15, "TXT": 16, "AAAA": 28, "SRV": 33, "OPT": 41, "ANY": 255, "AXFR": 252}
+TYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "PTR": 12, "MX": 15, "TXT": 16, "AAAA": 28, "SRV": 33, "OPT": 41, "ANY": 255, "AXFR": 252, "HINFO": 13}
 
 
 def qname(name):
@@ -363,6 +363,16 @@ QUESTIONS = [
     ("nope.shop.svc.cluster.local", "A"),
     ("example.org", "MX"),
     ("cluster.local", "AXFR"),
+    ("web.shop.alias.cluster.local", "A"),
+    ("web.shop.short.test", "SRV"),
+    ("abc.def.tpl.test", "A"),
+    ("x.y.tpl.test", "TXT"),
+    ("abc.tpl.test", "ANY"),
+    ("a.nx.test", "A"),
+    ("h.hosts.test", "AAAA"),
+    ("7.2.0.192.in-addr.arpa", "PTR"),
+    ("web.shop.svc.cluster.local", "MX"),
+    ("web.shop.svc.cluster.local", "HINFO"),
 ]
 
 

@@ -22,10 +22,39 @@ use libfuzzer_sys::fuzz_target;
 const REPO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
 /// kubeadm's Corefile without what reaches the network (`forward`, `health`, `ready`, `loop`,
-/// `reload`), plus a second zone with the other pod modes.
+/// `reload`), with every directive that reads the question in front of `kubernetes` (as the
+/// distributions' Corefiles put them: rewrite, template, hosts, acl, any, chaos, bufsize), plus
+/// a second zone with the other pod modes.
 const COREFILE: &str = "\
 .:53 {
     errors
+    bufsize 1232
+    any
+    chaos kdns-fuzz fuzz
+    acl {
+        block type MX net 10.0.0.0/8
+        filter type NAPTR
+        drop type HINFO net 127.0.0.0/8
+    }
+    rewrite name regex (.*)\\.alias\\.cluster\\.local {1}.svc.cluster.local answer auto
+    rewrite continue name suffix .short.test .svc.cluster.local answer auto
+    rewrite ttl suffix cluster.local 5-60
+    template IN ANY tpl.test {
+        match \"^(?P<a>[a-z0-9-]*)\\.(?P<b>[^.]*)\\.tpl\\.test\\.$\"
+        answer \"{{ .Name }} 60 IN A 192.0.2.{{ len .Group.a }}\"
+        answer \"{{ .Name }} 60 IN TXT \\\"{{ .Group.b }} {{ .Remote }} {{ .Type }} {{ .Class }}\\\"\"
+        additional \"{{ .Group.b }}.tpl.test. 60 IN CNAME {{ index .Match 1 }}.tpl.test.\"
+        fallthrough
+    }
+    template IN A nx.test {
+        rcode NXDOMAIN
+        authority \"nx.test. 60 IN SOA ns.nx.test. hostmaster.nx.test. 1 60 60 60 60\"
+    }
+    hosts {
+        192.0.2.7 h.hosts.test
+        2001:db8::7 h.hosts.test
+        fallthrough
+    }
     kubernetes cluster.local in-addr.arpa ip6.arpa {
         manifests ZONE
         pods insecure
