@@ -20,7 +20,7 @@ use super::chain::{Block, Router};
 use super::fit::{fit, Take};
 use super::load::{dropped, Load};
 use super::observe::{flags, Recount, Replay as Counts, Report, Sent};
-use super::query::{lower_text, Answer, Proto, Query, MAX_UDP_PAYLOAD};
+use super::query::{lower_text, options_of, Answer, Proto, Query, MAX_UDP_PAYLOAD};
 use crate::metrics::Counter;
 
 /// The EDNS option code of an extended DNS error (RFC 8914).
@@ -311,6 +311,9 @@ impl Decoded {
             edns: edns.map(|e| e.max_payload()),
             proto,
             src,
+            local: src,
+            edns_options: edns.and_then(options_of),
+            options_rewritten: false,
             size,
             internal: false,
             overloaded: false,
@@ -462,6 +465,7 @@ impl Responder {
             return d.error_msg(code).map(|out| (out, None));
         }
         let mut query = d.query(size, src, proto);
+        query.local = local;
         // One load, off the replay path: a query that would wait beyond the bound is refused
         // before anything is sent upstream.
         query.overloaded = proto == Proto::Udp && self.load.full();
