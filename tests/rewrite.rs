@@ -327,7 +327,8 @@ fn cname_and_rcode_rules_match_coredns() {
         root_zone()
     );
     let up = Knot::start("127.0.0.1", &[(".", zone)]);
-    let rules = r#" rewrite continue cname exact gone.example.test www.example.test
+    let rules = r#" rewrite continue edns0 local set 0xffee abcd
+ rewrite continue cname exact gone.example.test www.example.test
  rewrite continue cname suffix .old.test. .example.test.
  rewrite continue rcode suffix nope.example.test NXDOMAIN REFUSED
  rewrite rcode regex ^gone\. NXDOMAIN NOERROR
@@ -355,7 +356,10 @@ fn cname_and_rcode_rules_match_coredns() {
         for extra in [&["+nocookie"][..], &["+noedns"][..]] {
             let mut args = vec![name, qtype];
             args.extend_from_slice(extra);
-            let (ko, co) = (k.dig(&args), dig(c.addr, &args));
+            // The edns0 rule gives a request without EDNS an OPT record of 4096 bytes, and the
+            // response carries one; kdns advertises at most 1232 bytes, whatever was asked.
+            let co = dig(c.addr, &args).replace("udp: 4096", "udp: 1232");
+            let ko = k.dig(&args);
             if comparable(&ko) != comparable(&co) {
                 differ.push(format!("{args:?}\n kdns:\n{ko}\n coredns:\n{co}"));
             }

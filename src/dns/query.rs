@@ -195,6 +195,9 @@ pub struct Answer {
     /// Send no reply at all (`acl`'s `drop`); observers still see the query, as CoreDNS's
     /// (NOERROR, 0 bytes).
     pub silent: bool,
+    /// `rewrite`'s `edns0` rules gave a request without EDNS an OPT record (4096 bytes; CoreDNS
+    /// changes the request in place): the response carries one too.
+    pub opt_added: bool,
 }
 
 /// Where a cacheable zone answer came from, for the UDP packet cache.
@@ -239,6 +242,7 @@ impl Answer {
             bufsize: None,
             ede: None,
             silent: false,
+            opt_added: false,
         }
     }
 

@@ -239,6 +239,20 @@ fn decode(raw: Vec<u8>, src: SocketAddr, proto: Proto) -> Result<Decoded, Refuse
 }
 
 impl Decoded {
+    /// `rewrite` gave the request an OPT record of 4096 bytes (DO clear): the response carries
+    /// one, sized as for a client asking with 4096 (see [`decode`]).
+    fn add_opt(&mut self) {
+        if self.edns.is_none() {
+            let mut e = Edns::new();
+            e.set_max_payload(MAX_UDP_PAYLOAD);
+            e.set_version(0);
+            if self.req.protocol() == Protocol::Udp {
+                self.limit = MAX_UDP_PAYLOAD;
+            }
+            self.edns = Some(e);
+        }
+    }
+
     /// `bufsize` lowered the request's EDNS size: the UDP limit and the size the response's
     /// OPT record advertises follow (requests without EDNS are left alone, as CoreDNS's).
     fn lower_bufsize(&mut self, size: u16) {
@@ -478,6 +492,9 @@ impl Responder {
             }
             _ => Answer::refused(),
         };
+        if answer.opt_added {
+            d.add_opt();
+        }
         if let Some(size) = answer.bufsize {
             d.lower_bufsize(size);
             query.edns = query.edns.map(|e| e.min(size));

@@ -74,6 +74,7 @@ impl Directive for Rewrite {
             return next.answer(q);
         }
         let bad = question.name.clone();
+        let added = q.edns.is_none() && question.opt.changed;
         let Some(q2) = rewritten(q, question) else {
             return Served::ready(invalid(&bad));
         };
@@ -87,6 +88,7 @@ impl Directive for Rewrite {
             }
             let opt = a.plugin == "forward" && q2.edns.is_some();
             revert(&responses, &mut a, opt);
+            a.opt_added |= added;
             a
         })
     }
