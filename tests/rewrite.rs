@@ -194,7 +194,7 @@ fn names_rewritten_into_the_cluster_zone() {
 type Seen = (String, bool, bool, Vec<(u16, Vec<u8>)>);
 
 /// An upstream on loopback that records every query it receives and answers it with an empty
-/// NOERROR (the question echoed, no OPT record). It is the peer both servers talk to; what it
+/// NOERROR (the question echoed, no OPT record), over UDP and TCP. It is the peer both servers talk to; what it
 /// records is compared between kdns and the real CoreDNS.
 struct Recorder {
     addr: std::net::SocketAddr,
@@ -203,39 +203,39 @@ struct Recorder {
 
 impl Recorder {
     fn start() -> Recorder {
-        use hickory_server::proto::op::Message;
         let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let addr = sock.local_addr().unwrap();
+        let tcp = std::net::TcpListener::bind(addr).unwrap();
         let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let s2 = seen.clone();
         std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while let Ok((n, from)) = sock.recv_from(&mut buf) {
-                let Ok(m) = Message::from_vec(&buf[..n]) else {
-                    continue;
-                };
-                let Some(q) = m.queries.first() else {
-                    continue;
-                };
-                let opts = m.edns.as_ref().map_or(Vec::new(), |e| {
-                    e.options()
-                        .options
-                        .iter()
-                        .map(|(c, o)| (u16::from(*c), Vec::<u8>::try_from(o).unwrap()))
-                        .collect()
-                });
-                let e = m.edns.as_ref();
-                let name = q.name().to_ascii().to_ascii_lowercase();
-                let dnssec_ok = e.is_some_and(|e| e.flags().dnssec_ok);
-                s2.lock()
-                    .unwrap()
-                    .push((name, e.is_some(), dnssec_ok, opts));
-                let mut reply = Message::new(m.metadata.id, MessageType::Response, OpCode::Query);
-                reply.metadata.recursion_desired = m.metadata.recursion_desired;
-                reply.add_query(q.clone());
-                if let Ok(out) = reply.to_vec() {
+                if let Some(out) = record(&buf[..n], &s2) {
                     let _ = sock.send_to(&out, from);
                 }
+            }
+        });
+        let s3 = seen.clone();
+        std::thread::spawn(move || {
+            for c in tcp.incoming() {
+                let Ok(mut c) = c else { continue };
+                let seen = s3.clone();
+                std::thread::spawn(move || {
+                    use std::io::{Read, Write};
+                    let mut len = [0u8; 2];
+                    while c.read_exact(&mut len).is_ok() {
+                        let mut m = vec![0u8; usize::from(u16::from_be_bytes(len))];
+                        if c.read_exact(&mut m).is_err() {
+                            break;
+                        }
+                        if let Some(out) = record(&m, &seen) {
+                            let mut framed = (out.len() as u16).to_be_bytes().to_vec();
+                            framed.extend(out);
+                            let _ = c.write_all(&framed);
+                        }
+                    }
+                });
             }
         });
         Recorder { addr, seen }
@@ -250,7 +250,30 @@ impl Recorder {
     }
 }
 
-use hickory_server::proto::op::{MessageType, OpCode};
+use hickory_server::proto::op::{Message, MessageType, OpCode};
+
+/// Records one query and makes its empty NOERROR reply.
+fn record(wire: &[u8], seen: &std::sync::Mutex<Vec<Seen>>) -> Option<Vec<u8>> {
+    let m = Message::from_vec(wire).ok()?;
+    let q = m.queries.first()?;
+    let e = m.edns.as_ref();
+    let opts = e.map_or(Vec::new(), |e| {
+        e.options()
+            .options
+            .iter()
+            .map(|(c, o)| (u16::from(*c), Vec::<u8>::try_from(o).unwrap()))
+            .collect()
+    });
+    let name = q.name().to_ascii().to_ascii_lowercase();
+    let dnssec_ok = e.is_some_and(|e| e.flags().dnssec_ok);
+    seen.lock()
+        .unwrap()
+        .push((name, e.is_some(), dnssec_ok, opts));
+    let mut reply = Message::new(m.metadata.id, MessageType::Response, OpCode::Query);
+    reply.metadata.recursion_desired = m.metadata.recursion_desired;
+    reply.add_query(q.clone());
+    reply.to_vec().ok()
+}
 
 /// `edns0` rules of every kind, chained with `continue`.
 const EDNS0_RULES: &str = r#" rewrite continue edns0 local set 0xffee 0x61626364
@@ -277,6 +300,7 @@ fn edns0_options_sent_upstream_match_coredns() {
     let cases: &[&[&str]] = &[
         &["+nocookie"],
         &["+noedns"],
+        &["+tcp", "+nocookie"],
         &["+nocookie", "+dnssec"],
         &["+nocookie", "+ednsopt=65518:7878"],
         &["+nocookie", "+nsid"],
@@ -297,7 +321,7 @@ fn edns0_options_sent_upstream_match_coredns() {
         assert_eq!(ks.len(), 1, "{args:?}: kdns asked upstream once: {ks:?}");
         assert!(!cs.is_empty(), "{args:?}: CoreDNS asked upstream");
         // The options as the rules left them: the data set, NSID, the QTYPE, the transport,
-        // the client address and its /24 (the recorder listens on UDP only).
+        // the client address and its /24.
         let opts = &ks[0].3;
         assert!(opts.contains(&(0xffee, b"abcd".to_vec())), "{opts:?}");
         assert!(
@@ -308,6 +332,13 @@ fn edns0_options_sent_upstream_match_coredns() {
             opts.contains(&(8, vec![0, 1, 24, 0, 127, 0, 0])),
             "{opts:?}"
         );
+        let proto = if extra.contains(&"+tcp") {
+            "tcp"
+        } else {
+            "udp"
+        };
+        assert!(opts.contains(&(0xfff1, proto.into())), "{opts:?}");
+        assert!(opts.contains(&(0xfff2, vec![127, 0, 0, 1])), "{opts:?}");
         if ks[0] != cs[0] {
             differ.push(format!(
                 "{args:?}\n kdns:    {:?}\n coredns: {:?}",
