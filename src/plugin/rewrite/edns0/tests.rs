@@ -363,3 +363,16 @@ fn rcode_rules_map_the_response_code() {
         assert_eq!(a.rcode, want, "{lines:?}");
     }
 }
+
+#[test]
+fn subnet_data_is_the_client_address_cut_to_its_prefix() {
+    let v6: std::net::IpAddr = "2001:db8:abcd:12ff::1".parse().unwrap();
+    assert_eq!(
+        subnet_data(24, 56, v6),
+        [0, 2, 56, 0, 0x20, 0x01, 0x0d, 0xb8, 0xab, 0xcd, 0x12]
+    );
+    assert_eq!(subnet_data(0, 0, v6), [0, 2, 0, 0]);
+    let v4: std::net::IpAddr = "192.0.2.77".parse().unwrap();
+    assert_eq!(subnet_data(30, 0, v4), [0, 1, 30, 0, 192, 0, 2, 76]);
+    assert_eq!(subnet_data(32, 0, v4), [0, 1, 32, 0, 192, 0, 2, 77]);
+}
