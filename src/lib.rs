@@ -56,7 +56,7 @@
 //! | | `prometheus`: the per-query series | `src/plugin/prometheus.rs` |
 //! | | `errors`, `log` (Common Log Format) | `src/plugin/errors.rs`, `src/plugin/log.rs` |
 //! | | `template`: answers from Go-template RR texts; its options; the text/template subset; one zone-file RR | `src/plugin/template/mod.rs`, `src/plugin/template/config.rs`, `src/plugin/template/text.rs`, `src/plugin/template/text/ast.rs`, `src/plugin/template/text/eval.rs`, `src/plugin/template/rr.rs` |
-//! | | `rewrite`: the directive, answers mapped back; its rules; reading them | `src/plugin/rewrite/mod.rs`, `src/plugin/rewrite/rule.rs`, `src/plugin/rewrite/parse.rs` |
+//! | | `rewrite`: the directive, answers mapped back; its rules; `edns0` rules (their table tests apart); `cname` rules; reading them, `edns0` ones, `cname` and `rcode` ones | `src/plugin/rewrite/mod.rs`, `src/plugin/rewrite/rule.rs`, `src/plugin/rewrite/edns0.rs`, `src/plugin/rewrite/edns0/tests.rs`, `src/plugin/rewrite/cname.rs`, `src/plugin/rewrite/parse.rs`, `src/plugin/rewrite/parse/edns0.rs`, `src/plugin/rewrite/parse/response.rs` |
 //! | | `loop`, `reload`, `loadbalance` | `src/plugin/loop_detect.rs`, `src/plugin/reload.rs`, `src/plugin/loadbalance.rs` |
 //! | | `bufsize`, `chaos`, `any`, `acl` (its table tests apart) | `src/plugin/bufsize.rs`, `src/plugin/chaos.rs`, `src/plugin/any.rs`, `src/plugin/acl.rs`, `src/plugin/acl/tests.rs` |
 //! | sources | Kubernetes types stop here | `src/source/mod.rs` |

@@ -2,7 +2,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
-use hickory_server::proto::op::ResponseCode;
+use hickory_server::proto::op::{Edns, ResponseCode};
 use hickory_server::proto::rr::{DNSClass, Name, Record, RecordType};
 
 use crate::metrics::Counter;
@@ -13,6 +13,9 @@ pub const MAX_UDP_PAYLOAD: u16 = 1232;
 
 /// How many times kdns may ask itself while answering one query (CNAME chases).
 pub const MAX_DEPTH: u8 = 8;
+
+/// One EDNS option of an OPT record: its code and its data.
+pub type EdnsOpt = (u16, Vec<u8>);
 
 /// The transport a query came over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +65,13 @@ pub struct Query {
     pub proto: Proto,
     /// The client's address and port (`{remote}` and `{port}` in `log`).
     pub src: SocketAddr,
+    /// The address and port the query came in on (`rewrite`'s `{server_ip}`, `{server_port}`).
+    pub local: SocketAddr,
+    /// The EDNS options of the request's OPT record, in order (`None`: no options).
+    pub edns_options: Option<Arc<[EdnsOpt]>>,
+    /// `rewrite`'s `edns0` rules changed the OPT record: `forward` sends `edns_options` on
+    /// (otherwise its query upstream carries no options).
+    pub options_rewritten: bool,
     /// Size of the request on the wire.
     pub size: usize,
     /// Asked by kdns itself (CNAME chase, cache refresh): not counted or logged.
@@ -83,6 +93,17 @@ pub fn lower_text(name: &Name) -> String {
     t
 }
 
+/// The options of a request's OPT record, in order (`None` when it has none).
+pub fn options_of(e: &Edns) -> Option<Arc<[EdnsOpt]>> {
+    let list: Vec<EdnsOpt> = e
+        .options()
+        .options
+        .iter()
+        .map(|(code, o)| (u16::from(*code), Vec::<u8>::try_from(o).unwrap_or_default()))
+        .collect();
+    (!list.is_empty()).then(|| list.into())
+}
+
 impl Query {
     /// A query kdns asks itself (recursion desired, as a stub resolver would).
     pub fn internal(name: Name, qtype: RecordType) -> Self {
@@ -100,6 +121,9 @@ impl Query {
             edns: None,
             proto: Proto::Udp,
             src: SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 0),
+            local: SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 0),
+            edns_options: None,
+            options_rewritten: false,
             size: 0,
             internal: true,
             overloaded: false,
@@ -171,6 +195,9 @@ pub struct Answer {
     /// Send no reply at all (`acl`'s `drop`); observers still see the query, as CoreDNS's
     /// (NOERROR, 0 bytes).
     pub silent: bool,
+    /// `rewrite`'s `edns0` rules gave a request without EDNS an OPT record (4096 bytes; CoreDNS
+    /// changes the request in place): the response carries one too.
+    pub opt_added: bool,
 }
 
 /// Where a cacheable zone answer came from, for the UDP packet cache.
@@ -215,6 +242,7 @@ impl Answer {
             bufsize: None,
             ede: None,
             silent: false,
+            opt_added: false,
         }
     }
 

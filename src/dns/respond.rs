@@ -20,7 +20,7 @@ use super::chain::{Block, Router};
 use super::fit::{fit, Take};
 use super::load::{dropped, Load};
 use super::observe::{flags, Recount, Replay as Counts, Report, Sent};
-use super::query::{lower_text, Answer, Proto, Query, MAX_UDP_PAYLOAD};
+use super::query::{lower_text, options_of, Answer, Proto, Query, MAX_UDP_PAYLOAD};
 use crate::metrics::Counter;
 
 /// The EDNS option code of an extended DNS error (RFC 8914).
@@ -239,6 +239,20 @@ fn decode(raw: Vec<u8>, src: SocketAddr, proto: Proto) -> Result<Decoded, Refuse
 }
 
 impl Decoded {
+    /// `rewrite` gave the request an OPT record of 4096 bytes (DO clear): the response carries
+    /// one, sized as for a client asking with 4096 (see [`decode`]).
+    fn add_opt(&mut self) {
+        if self.edns.is_none() {
+            let mut e = Edns::new();
+            e.set_max_payload(MAX_UDP_PAYLOAD);
+            e.set_version(0);
+            if self.req.protocol() == Protocol::Udp {
+                self.limit = MAX_UDP_PAYLOAD;
+            }
+            self.edns = Some(e);
+        }
+    }
+
     /// `bufsize` lowered the request's EDNS size: the UDP limit and the size the response's
     /// OPT record advertises follow (requests without EDNS are left alone, as CoreDNS's).
     fn lower_bufsize(&mut self, size: u16) {
@@ -311,6 +325,9 @@ impl Decoded {
             edns: edns.map(|e| e.max_payload()),
             proto,
             src,
+            local: src,
+            edns_options: edns.and_then(options_of),
+            options_rewritten: false,
             size,
             internal: false,
             overloaded: false,
@@ -462,6 +479,7 @@ impl Responder {
             return d.error_msg(code).map(|out| (out, None));
         }
         let mut query = d.query(size, src, proto);
+        query.local = local;
         // One load, off the replay path: a query that would wait beyond the bound is refused
         // before anything is sent upstream.
         query.overloaded = proto == Proto::Udp && self.load.full();
@@ -474,6 +492,9 @@ impl Responder {
             }
             _ => Answer::refused(),
         };
+        if answer.opt_added {
+            d.add_opt();
+        }
         if let Some(size) = answer.bufsize {
             d.lower_bufsize(size);
             query.edns = query.edns.map(|e| e.min(size));

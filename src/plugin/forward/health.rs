@@ -71,6 +71,7 @@ impl Upstream {
             false,
             false,
             crate::dns::query::MAX_UDP_PAYLOAD,
+            &[],
         )
         .map_err(|msg| ExchangeError::Bad { to: self.addr, msg })?;
         let proto = if probe.tcp || self.is_tls() {

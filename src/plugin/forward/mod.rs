@@ -197,6 +197,11 @@ impl Forward {
             q.authentic_data,
             q.dnssec_ok,
             payload,
+            if q.options_rewritten {
+                q.edns_options.as_deref().unwrap_or_default()
+            } else {
+                &[]
+            },
         ) {
             Ok(w) => w,
             Err(e) => {

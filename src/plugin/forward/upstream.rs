@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use hickory_server::proto::op::{
     Edns, Message, MessageType, OpCode, Query as WireQuery, ResponseCode,
 };
+use hickory_server::proto::rr::rdata::opt::EdnsOption;
 use hickory_server::proto::rr::{Name, RecordType};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpStream, UdpSocket};
@@ -18,6 +19,7 @@ use super::conn::{self, Pool, Transport};
 use super::error::ExchangeError;
 use super::tls::{self, Dialer};
 use crate::dns::codes::{rcode_name, rcode_slot, RCODE_SLOTS};
+use crate::dns::query::EdnsOpt;
 use crate::dns::Proto;
 use crate::metrics::{self, Counter, Histogram, LazySeries, TIME_BUCKETS};
 
@@ -351,7 +353,9 @@ impl Upstream {
 }
 
 /// Encodes a query for `question` (its class as asked: a CH question goes upstream as CH),
-/// with EDNS advertising `payload` bytes and the DO bit as asked.
+/// with EDNS advertising `payload` bytes and the DO bit as asked, and the EDNS `options` in
+/// their order (`rewrite`'s `edns0` rules).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn query_wire(
     id: u16,
     question: WireQuery,
@@ -360,6 +364,7 @@ pub(crate) fn query_wire(
     ad: bool,
     dnssec_ok: bool,
     payload: u16,
+    options: &[EdnsOpt],
 ) -> Result<Vec<u8>, String> {
     let mut m = Message::new(id, MessageType::Query, OpCode::Query);
     m.metadata.recursion_desired = rd;
@@ -370,6 +375,10 @@ pub(crate) fn query_wire(
     e.set_max_payload(payload);
     e.set_version(0);
     e.set_dnssec_ok(dnssec_ok);
+    for (code, data) in options {
+        e.options_mut()
+            .insert(EdnsOption::Unknown(*code, data.clone()));
+    }
     m.set_edns(e);
     m.to_vec().map_err(|e| e.to_string())
 }

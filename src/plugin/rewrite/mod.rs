@@ -5,7 +5,8 @@
 //! Every `rewrite` line of a block adds one rule; the rules run in Corefile order, each on the
 //! question as the rules before it left it; a matching `stop` rule (the default) ends the list,
 //! `continue` goes on. The response rules of every matching rule are applied to every record
-//! in reverse rule order. `edns0`, `cname` and `rcode` rules are refused at load.
+//! in reverse rule order. `edns0` rules change the OPT record `forward` sends upstream, `cname`
+//! rules re-ask for a rewritten CNAME target, `rcode` rules map the response code.
 use hickory_server::proto::op::ResponseCode;
 use hickory_server::proto::rr::{Name, RData, Record};
 
@@ -13,10 +14,13 @@ use crate::config::syntax::{ConfigError, Line};
 use crate::dns::query::lower_text;
 use crate::dns::{Answer, Directive, Next, Query, Served};
 
+mod cname;
+pub mod edns0;
 mod parse;
 pub mod rule;
 
-use rule::{Outcome, Question, Response, Rewriter, Rule};
+use edns0::Opt;
+use rule::{Client, Outcome, Question, Response, Rewriter, Rule};
 
 const D: &str = "rewrite";
 
@@ -56,55 +60,100 @@ impl Directive for Rewrite {
             name: text(&q.name),
             qtype: q.qtype,
             class: q.class,
+            opt: Opt {
+                present: q.edns.is_some(),
+                options: q.edns_options.as_deref().unwrap_or_default().to_vec(),
+                changed: false,
+            },
         };
-        let out = rule::apply(&self.rules, &mut question);
+        let out = rule::apply(&self.rules, &mut question, &client(q));
         if let Some(bad) = out.invalid {
-            return Served::ready(
-                Answer::code(ResponseCode::ServFail)
-                    .by(D)
-                    .with_error(format!("invalid name after rewrite: {bad}")),
-            );
+            return Served::ready(invalid(&bad));
         }
         if !out.done {
             return next.answer(q);
         }
-        let name = if question.name == text(&q.name) {
-            Some(q.name.clone())
-        } else {
-            Name::from_ascii(&question.name).ok()
+        let bad = question.name.clone();
+        let added = q.edns.is_none() && question.opt.changed;
+        let Some(q2) = rewritten(q, question) else {
+            return Served::ready(invalid(&bad));
         };
-        let Some(name) = name else {
-            return Served::ready(
-                Answer::code(ResponseCode::ServFail)
-                    .by(D)
-                    .with_error(format!("invalid name after rewrite: {}", question.name)),
-            );
-        };
-        let q2 = Query {
-            lower: lower_text(&name),
-            name,
-            qtype: question.qtype,
-            class: question.class,
-            ..q.clone()
-        };
-        let Outcome { responses, .. } = out;
+        let Outcome {
+            responses, cnames, ..
+        } = out;
         Served::later(async move {
             let mut a = next.answer(&q2).await;
-            revert(&responses, &mut a);
+            for c in &cnames {
+                cname::apply(c, &q2, &next, &mut a).await;
+            }
+            let opt = a.plugin == "forward" && q2.edns.is_some();
+            revert(&responses, &mut a, opt);
+            a.opt_added |= added;
             a
         })
     }
 }
 
+/// Who asked and how.
+fn client(q: &Query) -> Client {
+    Client {
+        src: q.src,
+        local: q.local,
+        proto: q.proto.as_str(),
+    }
+}
+
+/// SERVFAIL for a name a rule made that is no domain name.
+fn invalid(name: &str) -> Answer {
+    Answer::code(ResponseCode::ServFail)
+        .by(D)
+        .with_error(format!("invalid name after rewrite: {name}"))
+}
+
+/// The query as the rules left it (`None` when its name does not parse).
+fn rewritten(q: &Query, question: Question) -> Option<Query> {
+    let name = if question.name == text(&q.name) {
+        q.name.clone()
+    } else {
+        Name::from_ascii(&question.name).ok()?
+    };
+    let mut q2 = Query {
+        lower: lower_text(&name),
+        name,
+        qtype: question.qtype,
+        class: question.class,
+        ..q.clone()
+    };
+    let opt = question.opt;
+    if opt.changed {
+        // CoreDNS's `setupEdns0Opt`: a query without EDNS gets an OPT record of 4096 bytes.
+        q2.edns = q2.edns.or(Some(4096));
+        q2.edns_options = (!opt.options.is_empty()).then(|| opt.options.into());
+        q2.options_rewritten = true;
+    }
+    Some(q2)
+}
+
 /// Applies the response rules to every record of the answer, in reverse rule order (CoreDNS's
-/// `ResponseReverter`).
-pub fn revert(responses: &[Response], a: &mut Answer) {
+/// `ResponseReverter`). The `rcode` rules run once per record (the OPT record the upstream
+/// answered with, `opt`, counts), or once when there is none, as CoreDNS's.
+pub fn revert(responses: &[Response], a: &mut Answer, opt: bool) {
     if responses.is_empty() {
         return;
     }
     for r in a.records_mut() {
         for rule in responses.iter().rev() {
             apply_response(rule, r);
+        }
+    }
+    let n = a.answers.len() + a.authority.len() + a.additional.len() + usize::from(opt);
+    for _ in 0..n.max(1) {
+        for rule in responses.iter().rev() {
+            if let Response::Rcode(from, to) = rule {
+                if u16::from(a.rcode) == *from {
+                    a.rcode = <ResponseCode as From<u16>>::from(*to);
+                }
+            }
         }
     }
 }
@@ -138,6 +187,7 @@ fn apply_response(rule: &Response, r: &mut Record) {
                 }
             }
         }
+        Response::Rcode(..) => {}
         Response::Ttl(min, max) => {
             if r.ttl < *min {
                 r.ttl = *min;

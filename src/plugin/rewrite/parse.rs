@@ -1,18 +1,19 @@
 //! Reading `rewrite` lines into [`Rule`]s, with CoreDNS's error wording (`plugin/rewrite`'s
-//! `newRule`, `newNameRule`, `parseAnswerRules`, `newTTLRule`).
+//! `newRule`, `newNameRule`, `parseAnswerRules`, `newTTLRule`); `edns0`, `cname` and `rcode`
+//! rules in `parse/`.
 use std::str::FromStr;
 
 use hickory_server::proto::rr::DNSClass;
 use regex::Regex;
 
-use super::rule::{Matcher, Mode, Response, Rewriter, Rule};
+use super::rule::{normalize, Matcher, Mode, Response, Rewriter, Rule, MAX_REGEX_LEN};
+
+mod edns0;
+mod response;
 use crate::config::syntax::{ConfigError, Line, Token};
 use crate::dns::codes::type_from_name;
 
 const D: &str = "rewrite";
-
-/// CoreDNS refuses regular expressions longer than this.
-const MAX_REGEX_LEN: usize = 10000;
 
 /// Parses one `rewrite` line (a rule on the line, or `rewrite [stop|continue] { … }` whose
 /// block's words make one rule, as CoreDNS reads it) and adds its rule to `rules`.
@@ -91,18 +92,11 @@ fn new_rule(args: &[&str]) -> Result<Rule, String> {
             Ok(Rule::Class(mode, c(params[0])?, c(params[1])?))
         }
         "ttl" => ttl_rule(mode, params),
-        "edns0" | "cname" | "rcode" => Err(format!("{kind} rules are not supported by kdns")),
+        "edns0" => edns0::edns0_rule(mode, params),
+        "cname" => response::cname_rule(mode, params),
+        "rcode" => response::rcode_rule(mode, params),
         _ => Err(format!("invalid rule type {first:?}")),
     }
-}
-
-/// `plugin.Name(s).Normalize()`: lower-case, with the final dot.
-fn normalize(s: &str) -> String {
-    let mut n = s.to_ascii_lowercase();
-    if !n.ends_with('.') {
-        n.push('.');
-    }
-    n
 }
 
 /// How many distinct `{N}` (N up to 100) `s` uses.

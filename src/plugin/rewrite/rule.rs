@@ -1,8 +1,24 @@
 //! The rules of `rewrite` and what each does to a question: the name, type and class rewrites
 //! of the request, and the response rules that map the answer back (CoreDNS's `Rule` and
 //! `ResponseRule`).
+use std::net::SocketAddr;
+
 use hickory_server::proto::rr::{DNSClass, RecordType};
 use regex::Regex;
+
+use super::edns0::{Ctx, Edns0, Opt};
+
+/// CoreDNS refuses regular expressions longer than this.
+pub const MAX_REGEX_LEN: usize = 10000;
+
+/// `plugin.Name(s).Normalize()`: lower-case, with the final dot.
+pub fn normalize(s: &str) -> String {
+    let mut n = s.to_ascii_lowercase();
+    if !n.ends_with('.') {
+        n.push('.');
+    }
+    n
+}
 
 /// What happens after a rule that matched: `stop` (the default) ends the rule list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +64,17 @@ pub enum Response {
     Value(Rewriter),
     /// Keeps every record's TTL within `MIN..=MAX`.
     Ttl(u32, u32),
+    /// Turns response code FROM into TO.
+    Rcode(u16, u16),
+}
+
+/// A `cname` rule: rewrites a CNAME target of the answer and asks for the new target.
+#[derive(Debug, Clone)]
+pub struct Cname {
+    /// How the target matches (case-sensitive, against the lower-cased arguments).
+    pub from: Matcher,
+    /// The new target (with `{N}` groups for `regex`).
+    pub to: String,
 }
 
 /// One rule of `rewrite`.
@@ -73,6 +100,12 @@ pub enum Rule {
     Class(Mode, DNSClass, DNSClass),
     /// `ttl [TYPE] NAME TTL|MIN-MAX`.
     Ttl(Mode, Matcher, u32, u32),
+    /// `edns0 local|nsid|subnet ACTION …`.
+    Edns0(Mode, Edns0),
+    /// `cname [TYPE] FROM TO`: always applies.
+    Cname(Mode, Cname),
+    /// `rcode [TYPE] NAME FROM TO`.
+    Rcode(Mode, Matcher, u16, u16),
 }
 
 impl Rule {
@@ -80,7 +113,8 @@ impl Rule {
     pub fn mode(&self) -> Mode {
         match self {
             Rule::Name { mode, .. } | Rule::Type(mode, ..) | Rule::Class(mode, ..) => *mode,
-            Rule::Ttl(mode, ..) => *mode,
+            Rule::Ttl(mode, ..) | Rule::Edns0(mode, _) | Rule::Cname(mode, _) => *mode,
+            Rule::Rcode(mode, ..) => *mode,
         }
     }
 }
@@ -94,6 +128,19 @@ pub struct Question {
     pub qtype: RecordType,
     /// The QCLASS.
     pub class: DNSClass,
+    /// The OPT record (`edns0` rules).
+    pub opt: Opt,
+}
+
+/// Who asked and how, for `edns0`'s variables and `subnet`.
+#[derive(Debug, Clone, Copy)]
+pub struct Client {
+    /// The client's address.
+    pub src: SocketAddr,
+    /// The address the query came in on.
+    pub local: SocketAddr,
+    /// `udp` or `tcp`.
+    pub proto: &'static str,
 }
 
 /// `s` with every `{N}` replaced by group N of `caps` (an unmatched group by nothing).
@@ -138,7 +185,7 @@ impl Matcher {
     }
 
     /// The name rewritten to `to`, or `None` when it does not match.
-    fn rewrite(&self, name: &str, to: &str) -> Option<String> {
+    pub fn rewrite(&self, name: &str, to: &str) -> Option<String> {
         match self {
             Matcher::Exact(s) => (name == s).then(|| to.to_string()),
             Matcher::Prefix(s) => name.strip_prefix(s.as_str()).map(|a| format!("{to}{a}")),
@@ -160,11 +207,13 @@ pub struct Outcome {
     pub responses: Vec<Response>,
     /// A name rule made a name that is not a domain name: CoreDNS answers SERVFAIL.
     pub invalid: Option<String>,
+    /// The `cname` rules that applied, in rule order.
+    pub cnames: Vec<Cname>,
 }
 
 /// Applies `rules` in order to `q` as CoreDNS does: every rule sees the question as the
 /// rules before it left it (its name lower-cased), a matching `stop` rule ends the list.
-pub fn apply(rules: &[Rule], q: &mut Question) -> Outcome {
+pub fn apply(rules: &[Rule], q: &mut Question, client: &Client) -> Outcome {
     let mut out = Outcome::default();
     for rule in rules {
         let lower = q.name.to_ascii_lowercase();
@@ -192,27 +241,7 @@ pub fn apply(rules: &[Rule], q: &mut Question) -> Outcome {
                 }
                 None => false,
             },
-            Rule::Type(_, from, to) => {
-                let hit = q.qtype == *from;
-                if hit {
-                    q.qtype = *to;
-                }
-                hit
-            }
-            Rule::Class(_, from, to) => {
-                let hit = q.class == *from;
-                if hit {
-                    q.class = *to;
-                }
-                hit
-            }
-            Rule::Ttl(_, m, min, max) => {
-                let hit = m.matches(&lower);
-                if hit {
-                    out.responses.push(Response::Ttl(*min, *max));
-                }
-                hit
-            }
+            _ => other(rule, q, client, &lower, &mut out),
         };
         if matched {
             out.done = true;
@@ -222,6 +251,55 @@ pub fn apply(rules: &[Rule], q: &mut Question) -> Outcome {
         }
     }
     out
+}
+
+/// A rule other than `name` applied to `q`; `true` when it matched.
+fn other(rule: &Rule, q: &mut Question, client: &Client, lower: &str, out: &mut Outcome) -> bool {
+    match rule {
+        Rule::Name { .. } => false,
+        Rule::Type(_, from, to) => {
+            let hit = q.qtype == *from;
+            if hit {
+                q.qtype = *to;
+            }
+            hit
+        }
+        Rule::Class(_, from, to) => {
+            let hit = q.class == *from;
+            if hit {
+                q.class = *to;
+            }
+            hit
+        }
+        Rule::Ttl(_, m, min, max) => {
+            let hit = m.matches(lower);
+            if hit {
+                out.responses.push(Response::Ttl(*min, *max));
+            }
+            hit
+        }
+        Rule::Rcode(_, m, from, to) => {
+            let hit = m.matches(lower);
+            if hit {
+                out.responses.push(Response::Rcode(*from, *to));
+            }
+            hit
+        }
+        Rule::Edns0(_, e) => {
+            let cx = Ctx {
+                qname: &q.name,
+                qtype: u16::from(q.qtype),
+                src: client.src,
+                local: client.local,
+                proto: client.proto,
+            };
+            e.apply(&mut q.opt, &cx)
+        }
+        Rule::Cname(_, c) => {
+            out.cnames.push(c.clone());
+            true
+        }
+    }
 }
 
 /// Go's `dns.IsDomainName`, near enough: labels of 1 to 63 bytes (escapes counted as one),

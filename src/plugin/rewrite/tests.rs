@@ -54,7 +54,6 @@ fn parse_errors_keep_coredns_wording() {
         (" rewrite ttl a b c d", "Corefile:2: rewrite: invalid TTL '' for a ttl rule"),
         (" rewrite ttl bogus a 5", "Corefile:2: rewrite: ttl rule supports only exact, prefix, suffix, substring, and regex name matching"),
         (" rewrite ttl regex (a 5", "Corefile:2: rewrite: invalid regex pattern in a ttl rule: (a"),
-        (" rewrite edns0 local set 0xffee abcd", "Corefile:2: rewrite: edns0 rules are not supported by kdns"),
         (" rewrite name a b {\n  x\n }", "Corefile:2: rewrite: a rule on the line takes no block"),
         (" rewrite stop {\n  name regex (.*) {1}\n  bogus\n }", "Corefile:2: rewrite: invalid arguments for regex rule"),
     ];
@@ -97,6 +96,15 @@ fn question(name: &str, qtype: RecordType) -> Question {
         name: name.into(),
         qtype,
         class: DNSClass::IN,
+        opt: Opt::default(),
+    }
+}
+
+fn client() -> rule::Client {
+    rule::Client {
+        src: "127.0.0.1:5353".parse().unwrap(),
+        local: "127.0.0.1:53".parse().unwrap(),
+        proto: "udp",
     }
 }
 
@@ -194,7 +202,7 @@ fn rules_rewrite_the_question_in_order() {
     for (lines, name, qtype, want_name, want_type) in table {
         let r = rules(&block(lines)).unwrap();
         let mut q = question(name, *qtype);
-        let out = rule::apply(&r, &mut q);
+        let out = rule::apply(&r, &mut q, &client());
         assert_eq!(
             (q.name.as_str(), q.qtype),
             (*want_name, *want_type),
@@ -206,7 +214,7 @@ fn rules_rewrite_the_question_in_order() {
         );
     }
     let r = rules(&block(" rewrite name regex (.*) {1}{1}{1}{1}")).unwrap();
-    let out = rule::apply(&r, &mut question(&"a".repeat(60), RecordType::A));
+    let out = rule::apply(&r, &mut question(&"a".repeat(60), RecordType::A), &client());
     assert!(out.invalid.is_some(), "a label over 63 bytes is not a name");
 }
 

@@ -291,6 +291,7 @@ async fn ask(u: &Upstream, id: u16) -> Result<(), ExchangeError> {
         false,
         false,
         crate::dns::query::MAX_UDP_PAYLOAD,
+        &[],
     )
     .unwrap();
     // The client's UDP does not matter: a tls:// upstream is always asked over TLS.

@@ -208,6 +208,7 @@ fn wire(id: u16, qname: &Name) -> Vec<u8> {
         false,
         false,
         crate::dns::query::MAX_UDP_PAYLOAD,
+        &[],
     )
     .unwrap()
 }
