@@ -141,17 +141,20 @@ fn hosts(dir: &std::path::Path) -> Hosts {
         .map(|i| format!("172.18.{}.{} node-{i}\n", i / 250, 1 + i % 250))
         .collect();
     std::fs::write(&path, text).unwrap();
-    Hosts::new(&HostsConfig {
-        path,
-        zones: vec![".".into()],
-        ttl: 60,
-        reverse: true,
-        reload: std::time::Duration::ZERO,
-        fallthrough: Fallthrough::All,
-        fallthrough_unsupported: false,
-        inline: Vec::new(),
-        at: "bench".into(),
-    })
+    Hosts::new(
+        &HostsConfig {
+            path,
+            zones: vec![".".into()],
+            ttl: 60,
+            reverse: true,
+            reload: std::time::Duration::ZERO,
+            fallthrough: Fallthrough::All,
+            fallthrough_unsupported: false,
+            inline: Vec::new(),
+            at: "bench".into(),
+        },
+        Default::default(),
+    )
 }
 
 fn allocs<R>(f: impl Fn() -> R) -> u64 {
@@ -202,6 +205,7 @@ fn bench(c: &mut Criterion) {
                 ))],
             ))],
         )]),
+        data: Default::default(),
     });
     let dir = tempfile::tempdir().unwrap();
     let kube: std::sync::Arc<dyn kdns::dns::Directive> =
@@ -214,6 +218,7 @@ fn bench(c: &mut Criterion) {
                 vec![std::sync::Arc::new(hosts(dir.path())), kube],
             ))],
         )]),
+        data: Default::default(),
     });
     eprintln!(
         "allocations per query (lookup::serve / Router::resolve / decode+resolve+encode / resolve with hosts):"

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::{Config, Plugin, ServerBlock};
-use crate::dns::{Block, Directive, Observer, Router};
+use crate::dns::{Block, DataVersion, Directive, Observer, Router};
 use crate::http::readiness::Readiness;
 use crate::http::Routes;
 use crate::plugin::acl::Acl;
@@ -112,6 +112,8 @@ pub(crate) struct Prepared {
     pub lameduck: Duration,
     pub reload: Option<ReloadConfig>,
     pub loops: Vec<LoopProbe>,
+    /// The router's data version, given to the directives whose data changes (`hosts`).
+    data: DataVersion,
 }
 
 fn interface_ips() -> Vec<IpAddr> {
@@ -142,8 +144,12 @@ pub(crate) fn prepare(cfg: &Config) -> Result<Prepared, AppError> {
         lameduck: Duration::ZERO,
         reload: None,
         loops: Vec::new(),
+        data: DataVersion::default(),
     };
-    let mut router = Router::default();
+    let mut router = Router {
+        data: p.data.clone(),
+        ..Router::default()
+    };
     for b in &cfg.blocks {
         let block = p.block(b)?;
         router
@@ -255,7 +261,7 @@ impl Prepared {
                 bp.chain.push(Cache::new(c, &bp.server));
             }
             Plugin::Hosts(h) => {
-                let d = Hosts::new(h);
+                let d = Hosts::new(h, self.data.clone());
                 bp.parts.push(format!(
                     "hosts {} ({} entries)",
                     h.path.display(),

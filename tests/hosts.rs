@@ -307,3 +307,53 @@ fn edits_are_seen_within_the_reload_period_and_a_lost_file_keeps_its_entries() {
     assert_eq!(rcode, "SERVFAIL", "its old entries are gone");
     assert!(k.log().contains("readable again"), "{}", k.log());
 }
+
+/// A hosts file in front of `kubernetes`: a cluster name answered (and so replayed by the UDP
+/// path) from the zone is answered from the file as soon as the file names it, and from the
+/// zone again once the line is gone — over UDP, in the question's own case.
+#[test]
+fn a_file_edit_reaches_names_the_udp_path_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let hosts = dir.path().join("hosts");
+    std::fs::write(&hosts, "10.0.0.1 unrelated.example.org\n").unwrap();
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/echoserver");
+    let k = Kdns::start(
+        &format!(
+            "cluster.local:0 {{\n bind 127.0.0.1\n hosts {} {{\n  reload 300ms\n  fallthrough\n }}\n kubernetes cluster.local {{\n  manifests manifests\n }}\n}}\n",
+            hosts.display()
+        ),
+        Some(&examples),
+    );
+    let name = "svc-echoserver.default.svc.cluster.local";
+    let from_zone = vec![format!("{name}. 5 IN A 10.0.0.184")];
+    // Asked several times: the later answers are replays.
+    for _ in 0..5 {
+        assert_eq!(addrs(&k, name), from_zone);
+    }
+    std::fs::write(
+        &hosts,
+        format!("10.0.0.1 unrelated.example.org\n192.0.2.99 {name}\n"),
+    )
+    .unwrap();
+    let took = wait_until(Duration::from_secs(3), || {
+        addrs(&k, name) == vec![format!("{name}. 3600 IN A 192.0.2.99")]
+    });
+    assert!(
+        took.is_some(),
+        "the file's address, got {:?}",
+        addrs(&k, name)
+    );
+    for _ in 0..5 {
+        assert_eq!(
+            addrs(&k, name),
+            vec![format!("{name}. 3600 IN A 192.0.2.99")]
+        );
+    }
+    std::fs::write(&hosts, "10.0.0.1 unrelated.example.org\n").unwrap();
+    let back = wait_until(Duration::from_secs(3), || addrs(&k, name) == from_zone);
+    assert!(
+        back.is_some(),
+        "the zone's address again, got {:?}",
+        addrs(&k, name)
+    );
+}

@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -128,6 +129,26 @@ impl Block {
 pub struct Router {
     /// Blocks on each port, in Corefile order.
     pub ports: HashMap<u16, Vec<Arc<Block>>>,
+    /// The version of what the directives know besides the zone (see [`DataVersion`]).
+    pub data: DataVersion,
+}
+
+/// The version of the data directives answer from besides the zone, such as a `hosts` file: a
+/// directive bumps it when its answers change while the router stays. The UDP path replays an
+/// answer only while the version it was computed at is still the current one.
+#[derive(Debug, Clone, Default)]
+pub struct DataVersion(Arc<AtomicU64>);
+
+impl DataVersion {
+    /// The current version (one atomic load).
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// Answers computed before now may be wrong from now on.
+    pub fn bump(&self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
+    }
 }
 
 impl Router {

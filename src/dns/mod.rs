@@ -16,6 +16,6 @@ mod tcp;
 pub mod udp;
 pub mod wire;
 
-pub use chain::{Block, Directive, Next, OwnedNext, Router, Served};
+pub use chain::{Block, DataVersion, Directive, Next, OwnedNext, Router, Served};
 pub use observe::{Observer, Report, Sent};
 pub use query::{Answer, Proto, Query, MAX_UDP_PAYLOAD};

@@ -67,6 +67,8 @@ enum Refused {
 /// What to report once the answer is on its way.
 pub struct Done {
     router: Weak<Router>,
+    /// The router's [`DataVersion`](super::DataVersion) before the chain ran.
+    data_at: u64,
     block: Arc<Block>,
     query: Query,
     answer: Answer,
@@ -101,6 +103,11 @@ impl Done {
     /// The router that answered (its identity is the configuration a replay belongs to).
     pub(crate) fn router(&self) -> &Weak<Router> {
         &self.router
+    }
+
+    /// The router's data version the answer was computed at.
+    pub(crate) fn data_at(&self) -> u64 {
+        self.data_at
     }
 
     /// What a replay must count; `None` when an observer must see every query itself (`log`).
@@ -484,6 +491,8 @@ impl Responder {
         // before anything is sent upstream.
         query.overloaded = proto == Proto::Udp && self.load.full();
         let router = self.router.load_full();
+        // Read before the chain runs: a change the answer may have missed invalidates it.
+        let data_at = router.data.get();
         // The block is found once and serves the question, its observers, its replays.
         let block = router.block(self.port, &query.lower).cloned();
         let answer = match &block {
@@ -520,6 +529,7 @@ impl Responder {
         };
         let done = Done {
             router: Arc::downgrade(&router),
+            data_at,
             sent,
             block,
             query,

@@ -11,7 +11,9 @@
 //!    and for a positive answer decided by one namespace's objects alone (`NAME.NS.svc.ZONE`,
 //!    see `zone/scope.rs`) while that namespace's version is unchanged — so churn in other
 //!    namespaces leaves it cached; every other entry only until its zone publishes again (the
-//!    zone's generation). Answers are always exactly what the zone says now;
+//!    zone's generation); and every entry only while the router's data version (bumped when
+//!    a `hosts` file is re-read) is the one its answer was computed at. Answers are always
+//!    exactly what the zone and the directives say now;
 //! 3. the response is assembled in a reused buffer: the request's ID, RD and CD bits, the
 //!    cached flags and counts, the question as the client wrote it, the cached sections;
 //! 4. the block's `prometheus` series are counted (pre-resolved atomics).
@@ -55,6 +57,8 @@ struct Cached {
     /// While the answer is right: until the configuration or its zone changes, or, for an
     /// answer decided by one namespace, until the configuration or that namespace changes.
     valid: Validity,
+    /// And while the router's data version (a `hosts` file) is still this.
+    data_at: u64,
 }
 
 /// When a cached UDP answer may be replayed. `config` is the router that answered: a
@@ -284,7 +288,7 @@ pub async fn serve(
             // and glue owners, carry the zone in the question's case.)
             if let Some(c) = cache
                 .get(&key[..p.key_len])
-                .filter(|c| c.valid.holds(router))
+                .filter(|c| c.data_at == router.data.get() && c.valid.holds(router))
             {
                 assemble(req, p, c, &mut out);
                 let _ = sock.send_to(&out, src).await;
@@ -312,7 +316,7 @@ pub async fn serve(
                     if let (Some(valid), Some((k, qend)), Some(replay)) =
                         (valid, cache_key, Replay::of(&d))
                     {
-                        store(&mut cache, k, &resp, qend, replay, valid);
+                        store(&mut cache, k, &resp, qend, replay, (valid, d.data_at()));
                     }
                     d.report();
                 }
@@ -367,7 +371,7 @@ fn store(
     resp: &[u8],
     question_end: usize,
     metrics: Arc<Replay>,
-    valid: Validity,
+    (valid, data_at): (Validity, u64),
 ) {
     if resp.len() > CACHE_MAX_LEN || resp.len() < question_end || resp[2] & 0x02 != 0 {
         return; // too big, malformed, or truncated
@@ -386,6 +390,7 @@ fn store(
             tail: resp[question_end..].into(),
             metrics,
             valid,
+            data_at,
         },
     );
 }
@@ -453,6 +458,7 @@ mod tests {
                 zone: ZoneHandle::default(),
                 generation: 0,
             },
+            data_at: 0,
         };
         let mut out = Vec::new();
         assemble(&q, &p, &c, &mut out);

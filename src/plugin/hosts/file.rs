@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use arc_swap::{ArcSwap, Guard};
 
 use super::table::Table;
+use crate::dns::DataVersion;
 use crate::metrics::global;
 
 /// A hosts file and its last good contents.
@@ -30,11 +31,19 @@ pub struct HostsFile {
     stamp: Mutex<Option<(SystemTime, u64)>>,
     /// The last read failed (and was warned about).
     failing: AtomicBool,
+    /// Bumped with each new table: replayed UDP answers from before are dropped.
+    changed: DataVersion,
 }
 
 impl HostsFile {
     /// Reads `path` now (names in `zones`; PTR entries unless `!reverse`).
-    pub fn open(path: PathBuf, zones: Vec<String>, reverse: bool, inline_len: usize) -> Arc<Self> {
+    pub fn open(
+        path: PathBuf,
+        zones: Vec<String>,
+        reverse: bool,
+        inline_len: usize,
+        changed: DataVersion,
+    ) -> Arc<Self> {
         let f = Arc::new(HostsFile {
             path,
             zones,
@@ -43,6 +52,7 @@ impl HostsFile {
             table: ArcSwap::from_pointee(Table::default()),
             stamp: Mutex::new(None),
             failing: AtomicBool::new(false),
+            changed,
         });
         f.refresh();
         f
@@ -132,6 +142,7 @@ impl HostsFile {
             table.len()
         );
         self.table.store(Arc::new(table));
+        self.changed.bump();
         let path = self.path.display().to_string();
         global()
             .gauge(

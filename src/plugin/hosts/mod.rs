@@ -22,7 +22,7 @@ use hickory_server::proto::op::ResponseCode;
 use hickory_server::proto::rr::rdata::{A, AAAA, PTR};
 use hickory_server::proto::rr::{Name, RData, Record, RecordType};
 
-use crate::dns::{Answer, Directive, Next, Query, Served};
+use crate::dns::{Answer, DataVersion, Directive, Next, Query, Served};
 use crate::zone::names::strip_zone;
 use crate::zone::Fallthrough;
 use config::HostsConfig;
@@ -43,9 +43,16 @@ pub struct Hosts {
 
 impl Hosts {
     /// Reads the file now and checks it every `reload` period while this directive lives.
-    pub fn new(c: &HostsConfig) -> Self {
+    /// `changed` is the router's data version, bumped with each new table of the file.
+    pub fn new(c: &HostsConfig, changed: DataVersion) -> Self {
         let inline = Table::parse(&c.inline.join("\n"), &c.zones, c.reverse);
-        let file = HostsFile::open(c.path.clone(), c.zones.clone(), c.reverse, inline.len());
+        let file = HostsFile::open(
+            c.path.clone(),
+            c.zones.clone(),
+            c.reverse,
+            inline.len(),
+            changed,
+        );
         file.watch(c.reload);
         Self {
             zones: c.zones.clone(),

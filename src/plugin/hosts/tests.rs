@@ -192,7 +192,10 @@ fn router(dir: &Path, block: &str) -> Arc<Router> {
         hosts.display()
     );
     let c = load(&corefile).unwrap();
-    let chain: Vec<Arc<dyn Directive>> = vec![Arc::new(Hosts::new(&c)), Arc::new(NextStep)];
+    let chain: Vec<Arc<dyn Directive>> = vec![
+        Arc::new(Hosts::new(&c, Default::default())),
+        Arc::new(NextStep),
+    ];
     let mut r = Router::default();
     r.ports
         .entry(53)
@@ -258,7 +261,7 @@ fn the_file_is_read_again_when_it_changes_and_kept_when_it_goes() {
     let path = dir.path().join("hosts");
     std::fs::write(&path, "10.0.0.1 a.example.org\n").unwrap();
     let zones = vec![".".to_string()];
-    let f = HostsFile::open(path.clone(), zones, true, 0);
+    let f = HostsFile::open(path.clone(), zones, true, 0, Default::default());
     assert_eq!(f.table().find("a.example.org.").v4().len(), 1);
     std::fs::write(&path, "10.0.0.1 a.example.org\n10.0.0.2 a.example.org b\n").unwrap();
     f.refresh();

@@ -217,6 +217,7 @@ async fn ask_in(body: &str, name: &str, qtype: RecordType, class: DNSClass) -> A
     ));
     let router = Arc::new(Router {
         ports: HashMap::from([(53, vec![b])]),
+        data: Default::default(),
     });
     let mut q = Query::internal(Name::from_ascii(name).unwrap(), qtype);
     q.internal = false;
