@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Directives in the chain (issue #11), one command. Everything on 127.0.0.1, ports picked free.
 #
-#   bench/directives.sh               3 rounds x 5 s per case and server, release build (~2 min)
+#   bench/directives.sh               3 rounds x 5 s per case and server, release build (~3.5 min)
 #   bench/directives.sh --smoke       1 round x 1 s, 50 services, debug build (CI: fails when
 #                                     something is broken, never on speed)
 #   bench/directives.sh --rounds 5 --duration 10 --services 10000 --hosts 1000 --out DIR
 #   --release / --debug               pick the kdns build (default: release; --smoke: debug)
+#   --cases hits,hits_nocache         run only these cases (default: all four below)
 #
 # (a) cluster hits, kdns against kdns: kubeadm's Corefile (tests/fixtures/distributions/kubeadm)
 #     vs the same Corefile plus a k3s-shaped `hosts` block (--hosts entries, none matching, with
@@ -14,6 +15,8 @@
 #     regex `rewrite` rule that matches nothing. Two query files: `hits` (lower case: kdns's UDP
 #     packet cache replays them without running the chain) and `hits_nocache` (the same names
 #     with one upper-case letter: every query runs the whole chain). Requirement: >= 0.90.
+#     Control (`control_same_corefile`): a second kdns with the plain Corefile, started after
+#     the plus one, against the first, on hits_nocache: what the rig reads for no difference.
 # (b) kdns vs CoreDNS 1.14.7 with the same Corefile: (a)'s second Corefile without its
 #     `kubernetes` block (CoreDNS would need an API server) and without `cache` (it would answer
 #     in place of the directive): a `hosts` answer and a `template` answer. Requirement: >= 2.
@@ -32,7 +35,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 KB="python3 $ROOT/bench/kbench.py"
 
-SMOKE=0 PROFILE= ROUNDS=3 DURATION=5 SERVICES=1000 HOSTS=1000 OUT=
+SMOKE=0 PROFILE= ROUNDS=3 DURATION=5 SERVICES=1000 HOSTS=1000 OUT= ONLY=all
 while (($#)); do
   case $1 in
   --smoke) SMOKE=1 ;;
@@ -41,9 +44,10 @@ while (($#)); do
   --services) SERVICES=$2; shift ;;
   --hosts) HOSTS=$2; shift ;;
   --out) OUT=$2; shift ;;
+  --cases) ONLY=$2; shift ;;
   --release) PROFILE=release ;;
   --debug) PROFILE=debug ;;
-  -h | --help) sed -n '2,29p' "$0"; exit 0 ;;
+  -h | --help) sed -n '2,32p' "$0"; exit 0 ;;
   *) echo "directives.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -188,13 +192,13 @@ sys.stdout.write(text)
 EOF
 }
 
-SERVERS="plain plus kdns coredns" # (a): plain, plus; (b): kdns, coredns
+SERVERS="plain plus plain2 kdns coredns" # (a): plain, plus (control: plain2); (b): kdns, coredns
 declare -A PORT PID CONF
-read -r -a P < <(free_ports 17)
-UPSTREAM=${P[16]} # nothing listens there
+read -r -a P < <(free_ports 21)
+UPSTREAM=${P[20]} # nothing listens there
 i=0
 for s in $SERVERS; do
-  v=$s
+  v=${s%2}
   [[ $s == kdns || $s == coredns ]] && v=chain
   PORT[$s]=${P[i]}
   CONF[$s]=$OUT/Corefile.$s
@@ -301,9 +305,11 @@ dnsperf_run() { # label server file seconds -> JSON with the server's CPU second
 # case  server-a server-b  query-file  requirement (a/b)
 CASES="hits:plus:plain:queries-hits.txt:0.9
 hits_nocache:plus:plain:queries-hits-nocache.txt:0.9
+control_same_corefile:plain2:plain:queries-hits-nocache.txt:0.9
 hosts_answer:kdns:coredns:queries-hosts.txt:2
 template_answer:kdns:coredns:queries-template.txt:2"
 while IFS=: read -r c sa sb qf need; do
+  [[ $ONLY == all || ,$ONLY, == *,$c,* ]] || continue
   file=$DATA/$qf
   ((SMOKE)) || for s in $sa $sb; do # warm up, not recorded
     taskset -c $CORE_CLIENT dnsperf -s 127.0.0.1 -p "${PORT[$s]}" -d "$file" -l 1 -c 8 -q 256 >/dev/null 2>&1 || true
