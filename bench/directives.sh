@@ -6,7 +6,8 @@
 #                                     something is broken, never on speed)
 #   bench/directives.sh --rounds 5 --duration 10 --services 10000 --hosts 1000 --out DIR
 #   --release / --debug               pick the kdns build (default: release; --smoke: debug)
-#   --cases hits,hits_nocache         run only these cases (default: all four below)
+#   --cases hits,hits_nocache         run only these cases (default: all: hits, hits_nocache,
+#                                     control_same_corefile, hosts_answer, template_answer)
 #
 # (a) cluster hits, kdns against kdns: kubeadm's Corefile (tests/fixtures/distributions/kubeadm)
 #     vs the same Corefile plus a k3s-shaped `hosts` block (--hosts entries, none matching, with
@@ -47,7 +48,7 @@ while (($#)); do
   --cases) ONLY=$2; shift ;;
   --release) PROFILE=release ;;
   --debug) PROFILE=debug ;;
-  -h | --help) sed -n '2,32p' "$0"; exit 0 ;;
+  -h | --help) sed -n '2,33p' "$0"; exit 0 ;;
   *) echo "directives.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
