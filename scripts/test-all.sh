@@ -17,3 +17,4 @@ cargo test --all-targets -- --include-ignored
 # /var/cache/kdns/target-fuzz; fails on any crash, hang or out-of-memory).
 FUZZ_SECONDS="${FUZZ_SECONDS:-20}" scripts/fuzz.sh
 [ ! -x scripts/apiserver.sh ] || bench/run.sh --smoke # issue #6: the benchmark harness must keep working
+bench/directives.sh --smoke # issue #11: hosts/template/rewrite in the chain, side by side with CoreDNS (~40 s)
