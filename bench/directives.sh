@@ -347,7 +347,7 @@ tmp=$(jq '.machine.load_at_end = $l | .cases |= with_entries(.value |= (
     .met = (.ratio_med >= .requirement)))' --arg l "$(loadavg)" "$R") && echo "$tmp" >"$R"
 
 {
-  echo "| case | kdns QPS | compared with | its QPS | ratio (median of rounds) | rounds | requirement | met | QPS per busy server core, kdns / other | per-core ratio |"
+  echo "| case | kdns QPS | compared with | its QPS | ratio (median of rounds) | per-round ratios | requirement | met | QPS per busy server core, kdns / other | per-core ratio |"
   echo "|---|---|---|---|---|---|---|---|---|---|"
   jq -r '.cases | to_entries[] | .value as $v | [
       .key, ($v.servers[$v.a].qps_med | floor),
