@@ -5,7 +5,10 @@
 //! ClusterIP A hit, an SRV hit, a headless A hit (11 endpoints) and a search-path NXDOMAIN.
 //! `resolve_hosts` is `Router::resolve` with k3s's `hosts` block (`hosts NodeHosts { ttl 60
 //! reload 15s fallthrough }`, 1,000 entries) before `kubernetes`: the cost of a question the
-//! hosts table does not hold, and (`hosts_hit`) of one it answers.
+//! hosts table does not hold, and (`hosts_hit`) of one it answers. `resolve_extras` adds, in
+//! front of that, what bench/directives.sh puts in the chain (issue #11): AKS's search-path
+//! `template` in cluster.local (its regex runs on every cluster question), a `template` for
+//! another zone and a regex `rewrite` rule that matches nothing.
 //!
 //! It also prints heap allocations per query for each stage (a counting global allocator), the
 //! number the lead asked for before touching the query path.
@@ -25,10 +28,13 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use hickory_server::proto::op::{Message, Query};
 use hickory_server::proto::rr::{Name, RecordType};
 use hickory_server::proto::serialize::binary::{BinDecodable, BinEncodable};
+use kdns::config::Plugin;
 use kdns::dns::{Block, Router};
 use kdns::plugin::hosts::config::HostsConfig;
 use kdns::plugin::hosts::Hosts;
 use kdns::plugin::kubernetes::Kubernetes;
+use kdns::plugin::rewrite::Rewrite;
+use kdns::plugin::template::Template;
 use kdns::zone::model::{Endpoint, Namespace, Port, Service, ServiceKind, Slice};
 use kdns::zone::{lookup, Change, Fallthrough, KubeOptions, Store, ZoneHandle};
 
@@ -157,6 +163,40 @@ fn hosts(dir: &std::path::Path) -> Hosts {
     )
 }
 
+/// bench/directives.sh's `template` and `rewrite` lines, parsed as a Corefile and built as the
+/// server builds them, in plugin.cfg order (rewrite, then the templates).
+fn extras() -> Vec<std::sync::Arc<dyn kdns::dns::Directive>> {
+    let text = r#".:1053 {
+    rewrite stop {
+        name regex (.*)\.corp\.internal\. {1}.svc.cluster.local.
+        answer name (.*)\.svc\.cluster\.local\. {1}.corp.internal.
+    }
+    template ANY ANY cluster.local {
+        match "^(?:[^.]+\.){7,}cluster\.local\.$"
+        rcode NXDOMAIN
+        fallthrough
+    }
+    template IN A nodes.example.test {
+        match "^ip-(?P<a>[0-9]+)-(?P<b>[0-9]+)-(?P<c>[0-9]+)-(?P<d>[0-9]+)[.]nodes[.]example[.]test[.]$"
+        answer "{{ .Name }} 60 IN A {{ .Group.a }}.{{ .Group.b }}.{{ .Group.c }}.{{ .Group.d }}"
+        fallthrough
+    }
+}
+"#;
+    let cfg = kdns::config::load_str(text, std::path::Path::new("Corefile"), 53).unwrap();
+    cfg.blocks[0]
+        .plugins
+        .iter()
+        .filter_map(|p| -> Option<std::sync::Arc<dyn kdns::dns::Directive>> {
+            match p {
+                Plugin::Rewrite(r) => Some(std::sync::Arc::new(Rewrite::new(r))),
+                Plugin::Template(t) => Some(Template::new(t, "dns://:1053")),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
 fn allocs<R>(f: impl Fn() -> R) -> u64 {
     f(); // warm
     let before = ALLOCS.load(Ordering::Relaxed);
@@ -220,8 +260,22 @@ fn bench(c: &mut Criterion) {
         )]),
         data: Default::default(),
     });
+    let mut extras = extras();
+    extras.push(std::sync::Arc::new(hosts(dir.path())));
+    extras.push(std::sync::Arc::new(Kubernetes::new(
+        o.clone(),
+        zh.clone(),
+        None,
+    )));
+    let with_extras = std::sync::Arc::new(Router {
+        ports: HashMap::from([(
+            1053,
+            vec![std::sync::Arc::new(Block::new(vec![".".into()], extras))],
+        )]),
+        data: Default::default(),
+    });
     eprintln!(
-        "allocations per query (lookup::serve / Router::resolve / decode+resolve+encode / resolve with hosts):"
+        "allocations per query (lookup::serve / Router::resolve / decode+resolve+encode / resolve with hosts / with hosts, template, rewrite):"
     );
     for (label, name, t) in CASES {
         let qn = Name::from_ascii(name).unwrap();
@@ -230,7 +284,8 @@ fn bench(c: &mut Criterion) {
         let a2 = allocs(|| futures::executor::block_on(router.resolve(1053, &qn, *t)));
         let a3 = allocs(|| round_trip(&router, &bytes));
         let a4 = allocs(|| futures::executor::block_on(with_hosts.resolve(1053, &qn, *t)));
-        eprintln!("  {label:<11} {a1:>4} {a2:>4} {a3:>4} {a4:>4}");
+        let a5 = allocs(|| futures::executor::block_on(with_extras.resolve(1053, &qn, *t)));
+        eprintln!("  {label:<11} {a1:>4} {a2:>4} {a3:>4} {a4:>4} {a5:>4}");
     }
     let mut g = c.benchmark_group("query");
     for (label, name, t) in CASES {
@@ -247,6 +302,9 @@ fn bench(c: &mut Criterion) {
         });
         g.bench_function(format!("resolve_hosts/{label}"), |b| {
             b.iter(|| futures::executor::block_on(with_hosts.resolve(1053, black_box(&qn), *t)))
+        });
+        g.bench_function(format!("resolve_extras/{label}"), |b| {
+            b.iter(|| futures::executor::block_on(with_extras.resolve(1053, black_box(&qn), *t)))
         });
     }
     let node = Name::from_ascii("node-500.").unwrap();

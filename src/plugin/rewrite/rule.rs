@@ -193,6 +193,8 @@ impl Matcher {
             Matcher::Substring(s) => name
                 .contains(s.as_str())
                 .then(|| name.replace(s.as_str(), to)),
+            // `is_match` first: `captures` allocates its slots even when nothing matches.
+            Matcher::Regex(re) if !re.is_match(name) => None,
             Matcher::Regex(re) => re.captures(name).map(|c| expand(to, &c)),
         }
     }
@@ -215,8 +217,9 @@ pub struct Outcome {
 /// rules before it left it (its name lower-cased), a matching `stop` rule ends the list.
 pub fn apply(rules: &[Rule], q: &mut Question, client: &Client) -> Outcome {
     let mut out = Outcome::default();
+    // Lower-cased once, and again only after a name rule changed the name.
+    let mut lower = q.name.to_ascii_lowercase();
     for rule in rules {
-        let lower = q.name.to_ascii_lowercase();
         let matched = match rule {
             Rule::Name {
                 from,
@@ -231,11 +234,12 @@ pub fn apply(rules: &[Rule], q: &mut Question, client: &Client) -> Outcome {
                         return out;
                     }
                     if *auto && !matches!(from, Matcher::Suffix(_)) {
-                        let back = Rewriter::Remap(new.clone(), lower);
+                        let back = Rewriter::Remap(new.clone(), lower.clone());
                         out.responses.push(Response::Name(back.clone()));
                         out.responses.push(Response::Value(back));
                     }
                     out.responses.extend(answers.iter().cloned());
+                    lower = new.to_ascii_lowercase();
                     q.name = new;
                     true
                 }
