@@ -19,8 +19,6 @@ use std::collections::HashSet;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use crate::plugin::acl::AclConfig;
-use crate::plugin::log::LogConfig;
 use crate::plugin::{
     acl, any, bufsize, cache, chaos, errors, forward, health, hosts, kubernetes, loadbalance, log,
     loop_detect, prometheus, ready, reload, rewrite, template,
@@ -360,6 +358,26 @@ fn parse_bind(line: &Line, binds: &mut Vec<IpAddr>) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// What the block's earlier lines of a repeatable directive (`log`, `acl`, `template`,
+/// `rewrite`: every line adds to one) gathered, taken out of `plugins`; a new one for its first
+/// line. `take` empties the directive it is given and returns its contents.
+fn earlier<T: Default>(
+    plugins: &mut Vec<Plugin>,
+    mut take: impl FnMut(&mut Plugin) -> Option<T>,
+) -> T {
+    let found = plugins
+        .iter_mut()
+        .enumerate()
+        .find_map(|(i, p)| take(p).map(|t| (i, t)));
+    match found {
+        Some((i, t)) => {
+            plugins.remove(i);
+            t
+        }
+        None => T::default(),
+    }
+}
+
 /// The dispatch: parses directive `d` with its own parser and adds it to `plugins` (a `log`
 /// line adds its rules to the block's one `log`).
 fn add_directive(
@@ -377,14 +395,10 @@ fn add_directive(
         "prometheus" => Plugin::Prometheus(prometheus::parse(line)?),
         "errors" => Plugin::Errors(errors::parse(line)?),
         "log" => {
-            let at = plugins.iter().position(|p| matches!(p, Plugin::Log(_)));
-            let mut rules = match at {
-                Some(i) => match plugins.remove(i) {
-                    Plugin::Log(l) => l,
-                    _ => LogConfig::default(),
-                },
-                None => LogConfig::default(),
-            };
+            let mut rules = earlier(plugins, |p| match p {
+                Plugin::Log(l) => Some(std::mem::take(l)),
+                _ => None,
+            });
             log::parse(line, &mut rules)?;
             Plugin::Log(rules)
         }
@@ -404,32 +418,27 @@ fn add_directive(
             Plugin::Any
         }
         "acl" => {
-            let at = plugins.iter().position(|p| matches!(p, Plugin::Acl(_)));
-            let mut rules = match at.map(|i| plugins.remove(i)) {
-                Some(Plugin::Acl(a)) => a,
-                _ => AclConfig::default(),
-            };
+            let mut rules = earlier(plugins, |p| match p {
+                Plugin::Acl(a) => Some(std::mem::take(a)),
+                _ => None,
+            });
             acl::parse(line, zones, &mut rules)?;
             Plugin::Acl(rules)
         }
         "hosts" => Plugin::Hosts(Box::new(hosts::config::parse(line, zones)?)),
         "template" => {
-            let at = plugins
-                .iter()
-                .position(|p| matches!(p, Plugin::Template(_)));
-            let mut cfg = match at.map(|i| plugins.remove(i)) {
-                Some(Plugin::Template(t)) => t,
-                _ => Box::default(),
-            };
+            let mut cfg = earlier(plugins, |p| match p {
+                Plugin::Template(t) => Some(std::mem::take(t)),
+                _ => None,
+            });
             template::config::parse(line, zones, &mut cfg)?;
             Plugin::Template(cfg)
         }
         "rewrite" => {
-            let at = plugins.iter().position(|p| matches!(p, Plugin::Rewrite(_)));
-            let mut c = match at.map(|i| plugins.remove(i)) {
-                Some(Plugin::Rewrite(c)) => c,
-                _ => Box::default(),
-            };
+            let mut c = earlier(plugins, |p| match p {
+                Plugin::Rewrite(r) => Some(std::mem::take(r)),
+                _ => None,
+            });
             rewrite::parse(line, &mut c)?;
             Plugin::Rewrite(c)
         }
