@@ -173,6 +173,34 @@ impl Rewriter {
 }
 
 impl Matcher {
+    /// A `ttl` or `rcode` rule's (`rule`) name matcher from its words `how NAME`, with
+    /// CoreDNS's wording for what is wrong.
+    pub fn of(rule: &str, how: &str, name: &str) -> Result<Matcher, String> {
+        Ok(match how.to_ascii_lowercase().as_str() {
+            "exact" => Matcher::Exact(normalize(name)),
+            "prefix" => Matcher::Prefix(normalize(name)),
+            "suffix" => Matcher::Suffix(normalize(name)),
+            "substring" => Matcher::Substring(normalize(name)),
+            "regex" => {
+                if name.len() > MAX_REGEX_LEN {
+                    return Err(format!(
+                        "regex pattern too long in a {rule} rule: {} > {MAX_REGEX_LEN}",
+                        name.len()
+                    ));
+                }
+                Matcher::Regex(
+                    Regex::new(name)
+                        .map_err(|_| format!("invalid regex pattern in a {rule} rule: {name}"))?,
+                )
+            }
+            _ => {
+                return Err(format!(
+                    "{rule} rule supports only exact, prefix, suffix, substring, and regex name matching"
+                ))
+            }
+        })
+    }
+
     /// Does `name` (lower-case) match?
     pub fn matches(&self, name: &str) -> bool {
         match self {

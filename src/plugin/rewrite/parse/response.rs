@@ -84,28 +84,6 @@ pub(super) fn rcode_rule(mode: Mode, args: &[&str]) -> Result<Rule, String> {
             to,
         ));
     }
-    let name = args[1];
-    let m = match args[0].to_ascii_lowercase().as_str() {
-        "exact" => Matcher::Exact(normalize(name)),
-        "prefix" => Matcher::Prefix(normalize(name)),
-        "suffix" => Matcher::Suffix(normalize(name)),
-        "substring" => Matcher::Substring(normalize(name)),
-        "regex" => {
-            if name.len() > MAX_REGEX_LEN {
-                return Err(format!(
-                    "regex pattern too long in a rcode rule: {} > {MAX_REGEX_LEN}",
-                    name.len()
-                ));
-            }
-            Matcher::Regex(
-                Regex::new(name)
-                    .map_err(|_| format!("invalid regex pattern in a rcode rule: {name}"))?,
-            )
-        }
-        _ => return Err(
-            "rcode rule supports only exact, prefix, suffix, substring, and regex name matching"
-                .into(),
-        ),
-    };
+    let m = Matcher::of("rcode", args[0], args[1])?;
     Ok(Rule::Rcode(mode, m, from, to))
 }
