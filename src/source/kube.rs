@@ -31,7 +31,7 @@ use super::list_watch::{run, Target};
 use super::objects::{ServiceObj, SliceObj};
 use super::ratelimit::RateLimit;
 use super::watched::Msg;
-use crate::zone::{Change, Kind, Relist, Store, Versions, ZoneHandle};
+use crate::zone::{Change, Kind, Relist, Revision, Store, Versions, ZoneHandle};
 
 /// Health of a source, readable without locks (for readiness and logs); the same facts are
 /// exported as metrics (`kdns_kubernetes_synced`, `kdns_kubernetes_watch_failing_since_seconds`,
@@ -250,8 +250,8 @@ impl Writer {
 
     fn apply(&mut self, m: Msg, applied: &mut Applied) {
         match m {
-            Msg::Change(source_kind, c, at) => {
-                self.change(c, at, applied);
+            Msg::Change(source_kind, c, at, revision) => {
+                self.change(c, at, revision, applied);
                 self.recover(source_kind);
             }
             Msg::ListStart(kind) => {
@@ -268,20 +268,20 @@ impl Writer {
                 };
                 applied.changed += self.store.relist_apply(&mut self.relists[i], objects);
             }
-            Msg::ListDone(kind) => self.list_done(kind, applied),
+            Msg::ListDone(kind, revision) => self.list_done(kind, revision, applied),
             Msg::Recovered(kind) => self.recover(kind),
             Msg::Failed(kind) => self.failed(kind),
         }
     }
 
     /// One watch event; timed for the programming-latency metric when it changed the zone.
-    fn change(&mut self, c: Change, at: Option<SystemTime>, applied: &mut Applied) {
+    fn change(&mut self, c: Change, at: Option<SystemTime>, rev: Revision, applied: &mut Applied) {
         let kind = match &c {
             Change::UpsertService(s) => self.store.service_kind(&s.namespace, &s.name),
             Change::UpsertSlice(s) => self.store.service_kind(&s.namespace, &s.service),
             _ => None,
         };
-        if self.store.apply(c) {
+        if self.store.apply_at(c, rev) {
             applied.changed += 1;
             if let Some(at) = at {
                 let kind = kind.unwrap_or("cluster_ip");
@@ -291,13 +291,13 @@ impl Writer {
     }
 
     /// A list is complete: what it did not contain is deleted.
-    fn list_done(&mut self, kind: Kind, applied: &mut Applied) {
+    fn list_done(&mut self, kind: Kind, revision: Revision, applied: &mut Applied) {
         let Some(i) = self.relists.iter().position(|r| r.kind() == kind) else {
             return;
         };
         let relist = self.relists.swap_remove(i);
         let n = relist.seen_count();
-        let c = self.store.relist_finish(relist);
+        let c = self.store.relist_finish(relist, revision);
         applied.changed += c;
         if !self.listed.contains(&kind) {
             self.listed.push(kind);

@@ -32,8 +32,8 @@ use super::client::explain;
 use super::proto::{self, ListDecoder};
 use super::ratelimit::RateLimit;
 use super::retry::{Fault, Log, Retry, GRACE, UNREACHABLE};
-use super::watched::{changed_at, Msg, ProtoDecoder, Watched};
-use crate::zone::Change;
+use super::watched::{changed_at, revision, revision_of, Msg, ProtoDecoder, Watched};
+use crate::zone::{Change, Revision};
 
 /// Objects handed to the writer at once while a list streams in.
 const PAGE: usize = 500;
@@ -225,7 +225,8 @@ async fn list<K: Watched>(
         match meta.continue_token {
             Some(t) if !t.is_empty() => continue_token = Some(t),
             _ => {
-                if tx.send(Msg::ListDone(K::KIND)).is_err() {
+                let at = revision_of(meta.resource_version.as_deref());
+                if tx.send(Msg::ListDone(K::KIND, at)).is_err() {
                     return Err(Stop::Exit);
                 }
                 return Ok(meta.resource_version.unwrap_or_default());
@@ -281,7 +282,7 @@ async fn list_page<K: Watched>(
 /// Hands `chunk` (if not empty) to the writer as part of the list in progress.
 fn send_page<K: Watched>(
     tx: &mpsc::UnboundedSender<Msg>,
-    chunk: &mut Vec<Change>,
+    chunk: &mut Vec<(Change, Revision)>,
 ) -> Result<(), Stop> {
     if chunk.is_empty() {
         return Ok(());
@@ -300,7 +301,7 @@ async fn proto_page<K: Watched>(
     decode: ProtoDecoder<K>,
     tx: &mpsc::UnboundedSender<Msg>,
 ) -> Result<PageMeta, Stop> {
-    let mut chunk: Vec<Change> = Vec::new();
+    let mut chunk: Vec<(Change, Revision)> = Vec::new();
     let mut decoder = ListDecoder::new();
     let proto_err = |e: proto::ProtoError| Stop::Failed(Fault::Other, format!("list: {e}"));
     while let Some(frame) = body.frame().await {
@@ -312,7 +313,7 @@ async fn proto_page<K: Watched>(
             .feed(data, &mut |item| {
                 let o = decode(item)?;
                 if !o.ignore() {
-                    chunk.extend(o.upsert());
+                    chunk.extend(o.upsert().map(|c| (c, revision(o.meta()))));
                 }
                 Ok(())
             })
@@ -339,10 +340,10 @@ async fn json_page<K: Watched>(
     let bytes = body.collect().await.map_err(read_err)?.to_bytes();
     let list: ObjectList<K> = serde_json::from_slice(&bytes)
         .map_err(|e| Stop::Failed(Fault::Other, format!("list: decoding the JSON answer: {e}")))?;
-    let mut chunk: Vec<Change> = Vec::new();
+    let mut chunk: Vec<(Change, Revision)> = Vec::new();
     for o in &list.items {
         if !o.ignore() {
-            chunk.extend(o.upsert());
+            chunk.extend(o.upsert().map(|c| (c, revision(o.meta()))));
         }
         if chunk.len() >= PAGE {
             send_page::<K>(tx, &mut chunk)?;
@@ -457,11 +458,14 @@ fn event<K: Watched>(ev: WatchEvent<K>, rv: &mut Option<String>) -> Event {
                 return Event::Skip;
             }
             let change = o.upsert().unwrap_or_else(|| K::delete(o.meta()));
-            Event::Send(Msg::Change(K::KIND, change, changed_at(o.meta())))
+            let at = revision(o.meta());
+            Event::Send(Msg::Change(K::KIND, change, changed_at(o.meta()), at))
         }
         WatchEvent::Deleted(o) => {
             *rv = o.meta().resource_version.clone().or(rv.take());
-            Event::Send(Msg::Change(K::KIND, K::delete(o.meta()), None))
+            // A deleted object comes at the revision of its deletion.
+            let at = revision(o.meta());
+            Event::Send(Msg::Change(K::KIND, K::delete(o.meta()), None, at))
         }
         WatchEvent::Bookmark(b) => {
             *rv = Some(b.metadata.resource_version);
@@ -509,7 +513,7 @@ fn watch_body_of<K: Watched>(body: &[u8], out: &mut Vec<Change>) {
             }
         };
         match event(ev, &mut rv) {
-            Event::Send(Msg::Change(_, change, _)) => out.push(change),
+            Event::Send(Msg::Change(_, change, _, _)) => out.push(change),
             Event::Send(_) | Event::Skip => {}
             Event::Stop(_) => return,
         }

@@ -454,8 +454,13 @@ pub(crate) fn build_zone(
 ) -> Result<Arc<Zone>, ManifestError> {
     let objects = load_dir(dir)?;
     let mut store = Store::with_versions(versions);
+    // Files carry no revision: the serial is the Unix time of the load (a later load, a later
+    // serial).
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     for c in changes(&objects, filter) {
-        store.apply(c);
+        store.apply_at(c, Some(now));
     }
     store.set_synced(true);
     Ok(store.snapshot())

@@ -13,18 +13,20 @@ use serde::de::DeserializeOwned;
 use super::convert;
 use super::objects::{ServiceObj, SliceObj};
 use super::proto::{self, ProtoError};
-use crate::zone::{Change, Kind};
+use crate::zone::{Change, Kind, Revision};
 
 /// What the writer hears from the watchers.
 pub(super) enum Msg {
-    /// A change, with the time the object changed (for the programming-latency metric).
-    Change(Kind, Change, Option<SystemTime>),
+    /// A change, with the time the object changed (for the programming-latency metric) and
+    /// the revision it was made at (the SOA serial).
+    Change(Kind, Change, Option<SystemTime>, Revision),
     /// A (re)list of one kind begins: the objects of the pages that follow replace that kind.
     ListStart(Kind),
     /// Objects of a list in progress, applied as they arrive (while the next page downloads).
-    ListPage(Kind, Vec<Change>),
-    /// The list is complete: objects of that kind it did not contain are deleted.
-    ListDone(Kind),
+    ListPage(Kind, Vec<(Change, Revision)>),
+    /// The list is complete: objects of that kind it did not contain are deleted (by the
+    /// list's revision).
+    ListDone(Kind, Revision),
     /// A watcher failed (it retries with backoff).
     Failed(Kind),
     /// The API answers again for that kind (a one-item list succeeded after a failure).
@@ -52,6 +54,18 @@ pub(super) trait Watched:
     fn ignore(&self) -> bool {
         false
     }
+}
+
+/// The revision an object was written at: its `resourceVersion`, which every API server
+/// backed by etcd fills with the etcd revision (an opaque string to clients in general, so one
+/// that is no number counts as unknown).
+pub(super) fn revision(meta: &ObjectMeta) -> Revision {
+    revision_of(meta.resource_version.as_deref())
+}
+
+/// [`revision`] of a `resourceVersion` as written.
+pub(super) fn revision_of(rv: Option<&str>) -> Revision {
+    rv.and_then(|v| v.parse().ok())
 }
 
 /// The latest time an object was written, from its managedFields (else its creation).

@@ -45,4 +45,4 @@ pub use handle::ZoneHandle;
 pub use options::{Fallthrough, KubeOptions, PodMode};
 pub use record::{Outcome, Owner, Rcode, Record, Reply};
 pub use snapshot::{Versions, Zone};
-pub use store::{Change, Kind, Relist, Store};
+pub use store::{Change, Kind, Relist, Revision, Store};

@@ -54,7 +54,7 @@ pub struct Soa {
     pub mname: String,
     /// The responsible mailbox (`hostmaster.ZONE`).
     pub rname: String,
-    /// The serial (Unix time of the last change).
+    /// The serial: the latest revision that changed the zone (see `store::Revision`).
     pub serial: u32,
     /// Refresh interval, seconds.
     pub refresh: i32,

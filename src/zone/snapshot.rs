@@ -37,7 +37,7 @@ pub struct Zone {
     /// Where `ns_versions` come from: shared by every store that publishes into the same
     /// handle, so versions never repeat within that handle.
     pub(crate) versions: Versions,
-    /// SOA serial: Unix time of the last change that altered the zone.
+    /// SOA serial: the latest revision that altered the zone (see `store::Revision`).
     pub serial: u32,
     /// False until the source has delivered its first complete state.
     pub synced: bool,

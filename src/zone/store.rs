@@ -78,15 +78,19 @@ pub struct Store {
     slices_by_svc: HashMap<Arc<str>, BTreeMap<Arc<str>, Arc<Slice>>>,
     /// (namespace, pod name) → pod, to find the old addresses on update/delete.
     pods: HashMap<PodId, Arc<Pod>>,
+    /// The latest revision that changed the zone (see [`Revision`]).
+    revision: u64,
 }
 
-/// The SOA serial of a change made now: Unix seconds.
-fn now_serial() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as u32)
-        .unwrap_or(0)
-}
+/// Where the cluster state stood when a change was made: the API server's `resourceVersion`
+/// (an etcd revision, the same for every watcher of one API server), or any number that grows
+/// for a source without one (the manifests source uses Unix seconds). `None`: unknown, taken as
+/// one past the latest.
+///
+/// The SOA serial is the latest revision that changed the zone (its low 32 bits, RFC 1982
+/// arithmetic): two replicas that have seen the same changes answer the same serial, and a
+/// higher serial means a newer state — unlike CoreDNS's serial, each replica's own clock.
+pub type Revision = Option<u64>;
 
 /// The addresses a Service has in the `svc_by_ip` index.
 fn cluster_ips(s: &Service) -> &[IpAddr] {
@@ -141,8 +145,14 @@ impl Store {
         s
     }
 
-    /// Applies one change; returns whether the zone changed (and so the serial moved).
+    /// Applies one change one past the latest revision; returns whether the zone changed.
     pub fn apply(&mut self, change: Change) -> bool {
+        self.apply_at(change, None)
+    }
+
+    /// Applies one change made at `revision`; returns whether the zone changed (and so the
+    /// serial may have moved: it never goes back).
+    pub fn apply_at(&mut self, change: Change, revision: Revision) -> bool {
         let ns: Option<Arc<str>> = match &change {
             Change::UpsertService(s) => Some(s.namespace.clone()),
             Change::UpsertSlice(s) => Some(s.namespace.clone()),
@@ -175,7 +185,7 @@ impl Store {
             Change::DeletePod { namespace, name } => self.delete_pod(&namespace, &name),
         };
         if changed {
-            self.zone.serial = now_serial().max(self.zone.serial);
+            self.advance(revision);
             if let Some(ns) = ns {
                 let v = self.zone.versions.next();
                 self.zone.ns_versions.insert(ns, v);
@@ -184,19 +194,31 @@ impl Store {
         changed
     }
 
+    /// Moves the serial to `revision` if that is later (unknown: one past the latest).
+    fn advance(&mut self, revision: Revision) {
+        self.revision = match revision {
+            Some(r) => self.revision.max(r),
+            None => self.revision + 1,
+        };
+        // RFC 1982: the serial is the revision's low 32 bits.
+        self.zone.serial = self.revision as u32;
+    }
+
     /// Replaces every object of `kind` with `upserts` (a fresh list after a relist): changed
     /// objects are updated, missing ones deleted, unchanged ones untouched — so the zone never
     /// goes through an empty state and nothing is held twice. Returns how many changed.
     pub fn replace_kind(&mut self, kind: Kind, upserts: Vec<Change>) -> usize {
         let mut relist = Relist::new(kind);
+        let upserts = upserts.into_iter().map(|c| (c, None)).collect();
         let changed = self.relist_apply(&mut relist, upserts);
-        changed + self.relist_finish(relist)
+        changed + self.relist_finish(relist, None)
     }
 
-    /// Applies one page of a relist in progress (see [`Relist`]); returns how many changed.
-    pub fn relist_apply(&mut self, relist: &mut Relist, upserts: Vec<Change>) -> usize {
+    /// Applies one page of a relist in progress (see [`Relist`]), each object with the
+    /// revision it was last written at; returns how many changed.
+    pub fn relist_apply(&mut self, relist: &mut Relist, upserts: Vec<(Change, Revision)>) -> usize {
         let mut changed = 0;
-        for c in upserts {
+        for (c, revision) in upserts {
             let id = match &c {
                 Change::UpsertService(s) => (s.namespace.clone(), s.name.clone()),
                 Change::UpsertSlice(s) => (s.namespace.clone(), s.name.clone()),
@@ -205,13 +227,14 @@ impl Store {
                 _ => continue,
             };
             relist.seen.insert(id);
-            changed += usize::from(self.apply(c));
+            changed += usize::from(self.apply_at(c, revision));
         }
         changed
     }
 
-    /// Ends a relist: deletes every object of its kind that the list did not contain.
-    pub fn relist_finish(&mut self, relist: Relist) -> usize {
+    /// Ends a relist: deletes every object of its kind that the list did not contain. Those
+    /// deletions happened by the list's own `revision`, the latest bound known for them.
+    pub fn relist_finish(&mut self, relist: Relist, revision: Revision) -> usize {
         let seen = |ns: &str, n: &str| relist.seen.contains(&(Arc::from(ns), Arc::from(n)));
         let stale: Vec<Change> = match relist.kind {
             Kind::Service => self
@@ -254,7 +277,7 @@ impl Store {
         };
         let mut changed = 0;
         for c in stale {
-            changed += usize::from(self.apply(c));
+            changed += usize::from(self.apply_at(c, revision));
         }
         changed
     }

@@ -26,8 +26,8 @@ fn ns(name: &str) -> Change {
 fn listed(kind: Kind, objects: Vec<Change>) -> Vec<Msg> {
     vec![
         Msg::ListStart(kind),
-        Msg::ListPage(kind, objects),
-        Msg::ListDone(kind),
+        Msg::ListPage(kind, objects.into_iter().map(|c| (c, None)).collect()),
+        Msg::ListDone(kind, None),
     ]
 }
 
@@ -89,13 +89,13 @@ fn a_relist_removes_what_it_no_longer_holds_once_done() {
             Msg::ListStart(Kind::Service),
             Msg::ListPage(
                 Kind::Service,
-                vec![svc("a", "10.0.0.9"), svc("c", "10.0.0.3")],
+                vec![(svc("a", "10.0.0.9"), None), (svc("c", "10.0.0.3"), None)],
             ),
         ],
         &zone,
     );
     assert_eq!(names(&zone), ["a", "b", "c"]);
-    w.batch(vec![Msg::ListDone(Kind::Service)], &zone);
+    w.batch(vec![Msg::ListDone(Kind::Service, None)], &zone);
     assert_eq!(names(&zone), ["a", "c"]);
     // The namespaces, not relisted, are untouched.
     assert!(zone.load().namespace("default").is_some());
@@ -114,7 +114,7 @@ fn a_relist_started_again_forgets_the_first_attempt() {
     w.batch(
         vec![
             Msg::ListStart(Kind::Service),
-            Msg::ListPage(Kind::Service, vec![svc("b", "10.0.0.2")]),
+            Msg::ListPage(Kind::Service, vec![(svc("b", "10.0.0.2"), None)]),
         ],
         &zone,
     );
@@ -132,7 +132,7 @@ fn one_snapshot_per_batch_and_none_without_a_change() {
     let before = zone.load();
     // The same object again changes nothing: nothing is published.
     w.batch(
-        vec![Msg::Change(Kind::Service, svc("a", "10.0.0.1"), None)],
+        vec![Msg::Change(Kind::Service, svc("a", "10.0.0.1"), None, None)],
         &zone,
     );
     assert!(Arc::ptr_eq(&before, &zone.load()));
@@ -140,13 +140,14 @@ fn one_snapshot_per_batch_and_none_without_a_change() {
     let at = Some(SystemTime::now());
     w.batch(
         vec![
-            Msg::Change(Kind::Service, svc("b", "10.0.0.2"), at),
+            Msg::Change(Kind::Service, svc("b", "10.0.0.2"), at, None),
             Msg::Change(
                 Kind::Service,
                 Change::DeleteService {
                     namespace: "default".into(),
                     name: "a".into(),
                 },
+                None,
                 None,
             ),
         ],
@@ -176,7 +177,10 @@ fn staleness_runs_while_any_watcher_fails() {
         "namespaces still fail"
     );
     // Any delivery of the failing kind is a recovery.
-    w.batch(vec![Msg::Change(Kind::Namespace, ns("x"), None)], &zone);
+    w.batch(
+        vec![Msg::Change(Kind::Namespace, ns("x"), None, None)],
+        &zone,
+    );
     assert_eq!(status.failing_since_ms.load(Ordering::Relaxed), 0);
     assert_eq!(status.staleness_ms(), 0);
     w.batch(vec![Msg::Failed(Kind::Service)], &zone);

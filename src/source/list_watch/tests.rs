@@ -25,16 +25,21 @@ fn change(c: &Change) -> String {
     }
 }
 
+/// The revision a message carries (the SOA serial's source), as ` @N`.
+fn at(r: &Option<u64>) -> String {
+    r.map(|r| format!(" @{r}")).unwrap_or_default()
+}
+
 /// A message to the writer in a few words.
 fn describe(m: &Msg) -> String {
     match m {
-        Msg::Change(k, c, _) => format!("{k:?} {}", change(c)),
+        Msg::Change(k, c, _, r) => format!("{k:?} {}{}", change(c), at(r)),
         Msg::ListStart(k) => format!("start {k:?}"),
         Msg::ListPage(k, cs) => {
-            let cs: Vec<String> = cs.iter().map(change).collect();
+            let cs: Vec<String> = cs.iter().map(|(c, r)| change(c) + &at(r)).collect();
             format!("page {k:?} [{}]", cs.join(", "))
         }
-        Msg::ListDone(k) => format!("done {k:?}"),
+        Msg::ListDone(k, r) => format!("done {k:?}{}", at(r)),
         Msg::Failed(k) => format!("failed {k:?}"),
         Msg::Recovered(k) => format!("recovered {k:?}"),
     }
@@ -59,13 +64,13 @@ fn watch_events_keep_the_last_version_seen() {
         ev(watch_event("ADDED", service("a", "11", "10.0.0.1"))),
         &mut rv,
     );
-    assert_eq!(sent(e), "Service upsert a.default");
+    assert_eq!(sent(e), "Service upsert a.default @11");
     assert_eq!(rv.as_deref(), Some("11"));
     let e = event::<ServiceObj>(
         ev(watch_event("MODIFIED", service("a", "12", "10.0.0.2"))),
         &mut rv,
     );
-    assert_eq!(sent(e), "Service upsert a.default");
+    assert_eq!(sent(e), "Service upsert a.default @12");
     assert_eq!(rv.as_deref(), Some("12"));
     // A bookmark moves the version on, and tells the writer nothing.
     assert_eq!(
@@ -77,7 +82,8 @@ fn watch_events_keep_the_last_version_seen() {
         ev(watch_event("DELETED", service("a", "16", "10.0.0.2"))),
         &mut rv,
     );
-    assert_eq!(sent(e), "Service delete a.default");
+    // A deletion comes at the revision of the deletion.
+    assert_eq!(sent(e), "Service delete a.default @16");
     assert_eq!(rv.as_deref(), Some("16"));
     // An object without a version leaves the last one in place.
     let bare = json!({"metadata": {"name": "b", "namespace": "default"}});
@@ -265,9 +271,9 @@ async fn a_watch_that_ends_resumes_from_the_last_version_seen() {
         next(&mut rx, 4).await,
         [
             "start Service",
-            "page Service [upsert a.default]",
-            "done Service",
-            "Service upsert b.default"
+            "page Service [upsert a.default @9]",
+            "done Service @10",
+            "Service upsert b.default @11"
         ]
     );
     let seen = requests(&api, SERVICES, 3).await;
@@ -306,12 +312,12 @@ async fn an_expired_watch_event_relists_from_etcd() {
         next(&mut rx, 6).await,
         [
             "start Service",
-            "page Service [upsert a.default, upsert b.default]",
-            "done Service",
-            // The relist replaces the kind: b, missing from it, goes at `done`.
+            "page Service [upsert a.default @9, upsert b.default @8]",
+            "done Service @10",
+            // The relist replaces the kind: b, missing from it, goes at `done` (by 20).
             "start Service",
-            "page Service [upsert a.default]",
-            "done Service"
+            "page Service [upsert a.default @19]",
+            "done Service @20"
         ]
     );
     let seen = requests(&api, SERVICES, 4).await;
@@ -340,7 +346,7 @@ async fn a_watch_answered_410_relists() {
     let msgs = next(&mut rx, 5).await;
     assert_eq!(
         msgs[3..],
-        ["start Service", "done Service"],
+        ["start Service", "done Service @30"],
         "an empty relist: {msgs:?}"
     );
     let seen = requests(&api, SERVICES, 4).await;
@@ -363,7 +369,7 @@ async fn a_failed_watch_retries_from_the_same_version_and_recovers() {
         next(&mut rx, 4).await,
         [
             "start Service",
-            "done Service",
+            "done Service @10",
             "failed Service",
             "recovered Service"
         ]
@@ -397,8 +403,8 @@ async fn a_refused_list_fails_once_and_recovers_at_the_next_answer() {
             "failed Service",
             "start Service",
             "start Service",
-            "page Service [upsert a.default]",
-            "done Service"
+            "page Service [upsert a.default @4]",
+            "done Service @5"
         ]
     );
     assert_eq!(next(&mut rx, 1).await, ["recovered Service"]);
@@ -413,7 +419,7 @@ async fn a_refused_list_fails_once_and_recovers_at_the_next_answer() {
 async fn stopping_ends_the_watcher() {
     let api = FakeApi::start(vec![(SERVICES, vec![list("ServiceList", "1", vec![])])]).await;
     let (mut rx, stop) = watch_services(&api).await;
-    assert_eq!(next(&mut rx, 2).await, ["start Service", "done Service"]);
+    assert_eq!(next(&mut rx, 2).await, ["start Service", "done Service @1"]);
     requests(&api, SERVICES, 2).await; // the watch is open
     stop.cancel();
     let end = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await;
@@ -487,7 +493,7 @@ async fn an_unreachable_api_server_is_tried_again_within_half_a_second() {
     let took = t0.elapsed();
     assert_eq!(msgs.iter().filter(|m| *m == "failed Service").count(), 1);
     assert_eq!(msgs.iter().filter(|m| *m == "start Service").count(), 7);
-    assert!(msgs.contains(&"page Service [upsert a.default]".to_string()));
+    assert!(msgs.contains(&"page Service [upsert a.default @4]".to_string()));
     // 6 retries at 320–480 ms; with the backoff of other errors 250 ms → 8 s, 15.75 s.
     let times = api.request_times(SERVICES);
     let gaps: Vec<Duration> = times[..7].windows(2).map(|w| w[1] - w[0]).collect();

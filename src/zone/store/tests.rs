@@ -259,23 +259,26 @@ fn a_relist_deletes_what_it_did_not_see() {
     assert_eq!(relist.kind(), Kind::Service);
     // Page one: x unchanged, y changed.
     let page = vec![
-        Change::UpsertService(service("a", "x", "10.0.0.1")),
-        Change::UpsertService(service("a", "y", "10.0.0.9")),
+        (Change::UpsertService(service("a", "x", "10.0.0.1")), None),
+        (Change::UpsertService(service("a", "y", "10.0.0.9")), None),
     ];
     assert_eq!(st.relist_apply(&mut relist, page), 1, "only y changed");
     // Page two: a new service; deletes in a page are not upserts and are skipped.
     let page = vec![
-        Change::UpsertService(service("c", "z", "10.0.0.4")),
-        Change::DeleteService {
-            namespace: "a".into(),
-            name: "x".into(),
-        },
+        (Change::UpsertService(service("c", "z", "10.0.0.4")), None),
+        (
+            Change::DeleteService {
+                namespace: "a".into(),
+                name: "x".into(),
+            },
+            None,
+        ),
     ];
     assert_eq!(st.relist_apply(&mut relist, page), 1);
     assert_eq!(relist.seen_count(), 3);
     // Nothing is deleted before the relist ends.
     assert!(st.snapshot().service("x.b").is_some());
-    assert_eq!(st.relist_finish(relist), 1, "x.b was not listed");
+    assert_eq!(st.relist_finish(relist, None), 1, "x.b was not listed");
     let z = st.snapshot();
     assert!(z.service("x.b").is_none());
     assert!(svc_keys(&z, "10.0.0.3").is_empty());
@@ -449,4 +452,70 @@ fn versions_are_unique_across_stores_sharing_a_source() {
         alone, first,
         "a fresh source starts over at the same numbers"
     );
+}
+
+/// The serial is the latest revision that changed the zone: the same changes give the same
+/// serial whatever order a list delivers them in; a change that alters nothing, or comes with
+/// an older revision, never moves it; a relist's deletions take the list's revision.
+#[test]
+fn the_serial_is_the_latest_revision_that_changed_the_zone() {
+    let changes = [
+        (
+            Change::UpsertService(service("a", "x", "10.0.0.1")),
+            Some(120),
+        ),
+        (
+            Change::UpsertService(service("a", "y", "10.0.0.2")),
+            Some(90),
+        ),
+        (
+            Change::UpsertSlice(slice("a", "x-1", "x", &["10.1.0.1"])),
+            Some(121),
+        ),
+    ];
+    let mut one = Store::new();
+    let mut other = Store::new();
+    for (c, r) in changes.iter().cloned() {
+        one.apply_at(c, r);
+    }
+    for (c, r) in changes.iter().rev().cloned() {
+        other.apply_at(c, r);
+    }
+    assert_eq!(one.snapshot().serial, 121);
+    assert_eq!(other.snapshot().serial, 121, "list order does not matter");
+    // The same object again at a later revision (a label changed, say): nothing DNS
+    // answers changed, so the serial stays.
+    assert!(!one.apply_at(
+        Change::UpsertService(service("a", "x", "10.0.0.1")),
+        Some(130)
+    ));
+    assert_eq!(one.snapshot().serial, 121);
+    // A real change at a later revision moves it; an out-of-order older one does not.
+    assert!(one.apply_at(
+        Change::UpsertService(service("a", "x", "10.0.0.7")),
+        Some(140)
+    ));
+    assert_eq!(one.snapshot().serial, 140);
+    assert!(one.apply_at(
+        Change::UpsertService(service("a", "y", "10.0.0.8")),
+        Some(100)
+    ));
+    assert_eq!(one.snapshot().serial, 140, "never backwards");
+    // A relist that misses y: y was deleted by the list's revision.
+    let mut relist = Relist::new(Kind::Service);
+    let page = vec![(
+        Change::UpsertService(service("a", "x", "10.0.0.7")),
+        Some(140),
+    )];
+    assert_eq!(one.relist_apply(&mut relist, page), 0);
+    assert_eq!(one.relist_finish(relist, Some(155)), 1);
+    assert_eq!(one.snapshot().serial, 155);
+    // Unknown revisions count one past the latest; the serial is the low 32 bits.
+    one.apply_at(Change::UpsertService(service("a", "z", "10.0.0.9")), None);
+    assert_eq!(one.snapshot().serial, 156);
+    one.apply_at(
+        Change::UpsertService(service("a", "w", "10.0.0.10")),
+        Some((1 << 32) + 5),
+    );
+    assert_eq!(one.snapshot().serial, 5, "RFC 1982 wrap");
 }
