@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Helpers for bench/run.sh (Python 3 standard library only).
 
-  gen             N Services + EndpointSlices as manifests, API objects and dnsperf query files
-  load            bulk-create the generated objects through the API (parallel, keep-alive)
+  gen             N Services + EndpointSlices (+ P running Pods) as manifests, API objects and
+                  dnsperf query files
+  load            bulk-create the generated objects through the API (parallel, keep-alive); a
+                  Pod's status (its IP) is written after it, as a kubelet would
   wait-answer     time from a process start (t0) to the first correct DNS answer (and /ready)
   create-latency  Service created (API ack) -> first correct answer, per server, N times
   dnsperf         parse dnsperf output (and -v per-query latencies) into JSON
@@ -112,6 +114,31 @@ def slice_obj(s):
     }
 
 
+def pods(namespaces, services, n):
+    """N running Pods: first the endpoints' own pods (same namespace, same IP, as in a cluster
+    where each ready endpoint is a pod), then pods that back nothing, round-robin over the
+    namespaces, with addresses from 10.200.0.0/14. Yields (pod object, status patch)."""
+    out = []
+    for s in services:
+        for e, (ip, _) in enumerate(s["eps"]):
+            if len(out) >= n:
+                return out
+            out.append(("%s-%d" % (s["name"], e), s["ns"], ip))
+    k = 0
+    while len(out) < n:
+        out.append(("idle-%d" % k, namespaces[k % len(namespaces)], v4((10, 200), k)))
+        k += 1
+    return out
+
+
+def pod_obj(name, ns, ip, i):
+    body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns},
+            "spec": {"nodeName": "node-%d" % (i % 50),
+                     "containers": [{"name": "app", "image": "registry.invalid/app:1"}]}}
+    status = {"status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}]}}
+    return body, status
+
+
 def yaml_dump(obj, ind=0):
     """A small YAML emitter for the plain JSON-like objects above (block style)."""
     pad = "  " * ind
@@ -178,9 +205,18 @@ def cmd_gen(a):
         if len(chunk) >= 500:
             flush()
     flush()
+    statuses = {}
+    the_pods = pods(namespaces, services, a.pods)
+    for i, (name, ns, ip) in enumerate(the_pods):
+        body, status = pod_obj(name, ns, ip, i)
+        objs.append(("/api/v1/namespaces/%s/pods" % ns, body))
+        statuses[len(objs) - 1] = status
     with open(os.path.join(a.out, "objects.jsonl"), "w") as f:
-        for p, o in objs:
-            f.write(json.dumps({"path": p, "body": o}, separators=(",", ":")) + "\n")
+        for i, (p, o) in enumerate(objs):
+            line = {"path": p, "body": o}
+            if i in statuses:
+                line["status"] = statuses[i]
+            f.write(json.dumps(line, separators=(",", ":")) + "\n")
 
     rnd = random.Random(42)
     # (a) hits: A on ClusterIP and headless names, AAAA, SRV on ClusterIP named ports.
@@ -247,7 +283,12 @@ def cmd_gen(a):
         "check_name": "%s.%s.svc.cluster.local" % (last["name"], last["ns"]),
         "check_ip": last["ip"],
         "check_namespace": namespaces[0],
+        "pods": len(the_pods),
     }
+    if the_pods:
+        name, ns, ip = the_pods[-1]
+        meta["check_pod_name"] = "%s.%s.pod.cluster.local" % (ip.replace(".", "-"), ns)
+        meta["check_pod_ip"] = ip
     with open(os.path.join(a.out, "meta.json"), "w") as f:
         json.dump(meta, f, indent=1)
     print(json.dumps(meta))
@@ -277,12 +318,12 @@ class Api:
     def conn(self):
         return http.client.HTTPSConnection(self.host, self.port, context=self.ctx, timeout=30)
 
-    def call(self, conn, method, path, body=None):
+    def call(self, conn, method, path, body=None, content_type="application/json"):
         hdr = {"Authorization": "Bearer " + self.token, "Accept": "application/json"}
         data = None
         if body is not None:
             data = json.dumps(body).encode()
-            hdr["Content-Type"] = "application/json"
+            hdr["Content-Type"] = content_type
         conn.request(method, path, body=data, headers=hdr)
         r = conn.getresponse()
         return r.status, r.read()
@@ -298,30 +339,43 @@ def cmd_load(a):
     lock = threading.Lock()
     first_err = []
 
+    def send(c, method, path, body, ctype="application/json"):
+        """One request with bounded retries on connection errors / 429 / 5xx; the connection
+        is replaced in place when it breaks."""
+        for attempt in range(5):
+            try:
+                st, out = api.call(c[0], method, path, body, ctype)
+            except (OSError, http.client.HTTPException):
+                c[0].close()
+                c[0] = api.conn()
+                time.sleep(0.1 * (attempt + 1))
+                st, out = 599, b"connection error"
+                continue
+            if st == 429 or st >= 500:
+                time.sleep(0.1 * (attempt + 1))
+                continue
+            break
+        return st, out
+
     def run(batch):
         q = queue.Queue()
         for o in batch:
             q.put(o)
 
         def worker():
-            c = api.conn()
+            c = [api.conn()]
             while True:
                 try:
                     o = q.get_nowait()
                 except queue.Empty:
                     break
-                for attempt in range(5):  # bounded retries on connection errors / 429 / 5xx
-                    try:
-                        st, body = api.call(c, "POST", o["path"], o["body"])
-                    except (OSError, http.client.HTTPException):
-                        c.close()
-                        c = api.conn()
-                        time.sleep(0.1 * (attempt + 1))
-                        continue
-                    if st == 429 or st >= 500:
-                        time.sleep(0.1 * (attempt + 1))
-                        continue
-                    break
+                st, body = send(c, "POST", o["path"], o["body"])
+                if st in (200, 201, 409) and "status" in o:
+                    # The status subresource, as the kubelet writes it (a create drops it).
+                    path = "%s/%s/status" % (o["path"], o["body"]["metadata"]["name"])
+                    st2, body2 = send(c, "PATCH", path, o["status"], "application/merge-patch+json")
+                    if st2 != 200:
+                        st, body = st2, body2
                 with lock:
                     if st in (200, 201):
                         stats["created"] += 1
@@ -331,7 +385,7 @@ def cmd_load(a):
                         stats["errors"] += 1
                         if not first_err:
                             first_err.append("%s %s: %s" % (st, o["path"], body[:300]))
-            c.close()
+            c[0].close()
 
         ts = [threading.Thread(target=worker) for _ in range(a.workers)]
         for t in ts:
@@ -706,6 +760,7 @@ def main():
     g = sub.add_parser("gen")
     g.add_argument("--services", type=int, required=True)
     g.add_argument("--queries", type=int, default=20000)
+    g.add_argument("--pods", type=int, default=0)
     g.add_argument("--out", required=True)
     g = sub.add_parser("load")
     g.add_argument("--env", required=True)
