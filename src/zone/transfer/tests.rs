@@ -70,7 +70,12 @@ fn store() -> Store {
         ServiceKind::ClusterIp(ips(&["10.96.0.5", "fd00::5"])),
         web_ports,
     ));
-    st.apply(svc("ops", "web", ServiceKind::ClusterIp(ips(&["10.96.0.6"])), vec![]));
+    st.apply(svc(
+        "ops",
+        "web",
+        ServiceKind::ClusterIp(ips(&["10.96.0.6"])),
+        vec![],
+    ));
     st.apply(svc("shop", "db", ServiceKind::Headless, vec![]));
     let pg = vec![port("pg", 5432, "TCP"), port("", 9, "UDP")];
     st.apply(slice(
@@ -83,7 +88,13 @@ fn store() -> Store {
             ep("10.1.0.2", None, Some("db-pod-1")),
         ],
     ));
-    st.apply(slice("shop", "db-b", "db", pg, vec![ep("fd00::1:0", None, None)]));
+    st.apply(slice(
+        "shop",
+        "db-b",
+        "db",
+        pg,
+        vec![ep("fd00::1:0", None, None)],
+    ));
     st.apply(svc(
         "shop",
         "ext",
@@ -96,7 +107,12 @@ fn store() -> Store {
         ServiceKind::ExternalName(Arc::from("192.0.2.1")),
         vec![],
     ));
-    st.apply(svc("ghost", "gone", ServiceKind::ClusterIp(ips(&["10.96.0.9"])), vec![]));
+    st.apply(svc(
+        "ghost",
+        "gone",
+        ServiceKind::ClusterIp(ips(&["10.96.0.9"])),
+        vec![],
+    ));
     st.set_synced(true);
     st
 }
@@ -239,7 +255,10 @@ fn ixfr_and_names_that_are_not_zones() {
     }
     // Older (or newer) serials: the whole zone.
     for s in [serial - 1, serial + 1] {
-        assert!(matches!(transfer(&opts, &z, "cluster.local.", s), Transfer::Full(_)));
+        assert!(matches!(
+            transfer(&opts, &z, "cluster.local.", s),
+            Transfer::Full(_)
+        ));
     }
     for name in ["svc.cluster.local.", "example.org.", "local."] {
         assert_eq!(
@@ -266,7 +285,15 @@ fn an_empty_zone() {
 
 #[test]
 fn srv_weights_share_100() {
-    let table = [(0, 100), (1, 100), (2, 50), (3, 33), (7, 14), (100, 1), (1000, 1)];
+    let table = [
+        (0, 100),
+        (1, 100),
+        (2, 50),
+        (3, 33),
+        (7, 14),
+        (100, 1),
+        (1000, 1),
+    ];
     for (n, w) in table {
         assert_eq!(srv_weight(n), w, "{n} endpoints");
     }
