@@ -79,35 +79,29 @@ impl Transfer {
     /// The transfer of `q`'s zone, or `None` when it is not the block's `kubernetes` zone.
     async fn answer(&self, q: &Query, serial: u32) -> Option<Answer> {
         let k = self.kubernetes.as_ref()?;
-        let got = match k.transfer(&q.lower, serial).await {
-            Some(Xfr::NotAuthoritative) => return None,
-            Some(got) => got,
-            None => {
-                return Some(
-                    Answer::code(ResponseCode::ServFail)
-                        .by(NAME)
-                        .with_error(format!("plugin/transfer: zone {} not synced", q.lower)),
-                )
-            }
-        };
         let mut a = Answer::code(ResponseCode::NoError).by(NAME);
-        match got {
-            Xfr::UpToDate(soa) => {
-                a.answers = all_to_wire(&[soa], &q.name);
-                tracing::info!(zone = %q.lower, to = %q.src.ip(), serial, "outgoing noop, incremental transfer for up to date zone");
+        let (zone, to) = (&q.lower, q.src.ip());
+        match k.transfer(zone, serial).await {
+            Some(Xfr::NotAuthoritative) => return None,
+            None => {
+                let e = format!("plugin/transfer: zone {zone} has not synced: no transfer");
+                return Some(Answer::code(ResponseCode::ServFail).by(NAME).with_error(e));
             }
-            Xfr::Full(records) => {
+            Some(Xfr::UpToDate(soa)) => {
+                a.answers = all_to_wire(&[soa], &q.name);
+                tracing::info!(%zone, %to, serial, "outgoing noop transfer: the zone is up to date");
+            }
+            Some(Xfr::Full(records)) => {
                 let wire = all_to_wire(&records, &q.name);
-                let n = wire.len();
+                let records = wire.len();
                 let mut messages = split(wire).into_iter();
                 a.authoritative = true;
                 a.answers = messages.next().unwrap_or_default();
                 let more: Vec<Vec<Record>> = messages.collect();
-                let count = more.len() + 1;
+                let messages = more.len() + 1;
                 a.more = (!more.is_empty()).then(|| Box::new(more));
-                tracing::info!(zone = %q.lower, to = %q.src.ip(), records = n, messages = count, "outgoing transfer");
+                tracing::info!(%zone, %to, records, messages, "outgoing transfer");
             }
-            Xfr::NotAuthoritative => return None,
         }
         Some(a)
     }
