@@ -34,6 +34,25 @@ fn transferred(out: &str) -> Vec<String> {
         .collect()
 }
 
+/// The Services in transfer order: the `NAME` of each run of records under `NAME.NS.svc.ZONE`.
+fn service_order(t: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut last = String::new();
+    for r in t {
+        let owner = r.split_whitespace().next().unwrap_or("");
+        let Some(rest) = owner.strip_suffix(".svc.cluster.local.") else {
+            continue;
+        };
+        let labels: Vec<&str> = rest.rsplit('.').take(2).collect();
+        let key = labels.join(".");
+        if key != last {
+            out.push(labels.last().unwrap_or(&"").to_string());
+            last = key;
+        }
+    }
+    out
+}
+
 /// kdig's `(N messages, M records)` of a transfer.
 fn counts(out: &str) -> (usize, usize) {
     let tail = out
@@ -135,6 +154,12 @@ async fn kdns_transfers_what_coredns_transfers_and_knot_loads_it() {
         k_msgs > 1 && cd_msgs > 1,
         "messages: kdns {k_msgs}, CoreDNS {cd_msgs}"
     );
+    // The order: Services by name on both (CoreDNS orders Services of one name in different
+    // namespaces, and a Service's EndpointSlices, as they come: the records are compared as sets).
+    let order = service_order(&a);
+    assert!(order.len() > 300, "{order:?}");
+    assert!(order.windows(2).all(|w| w[0] <= w[1]), "kdns: {order:?}");
+    assert_eq!(order, service_order(&b));
     a.sort();
     b.sort();
     let only_k: Vec<&String> = a.iter().filter(|r| !b.contains(r)).collect();
