@@ -63,6 +63,13 @@ fn parse_table() {
             host("2001:db8::9", 53),
         ]
     );
+    // The address alone decides; an IPv4-mapped client is its IPv4 address; a scoped address
+    // matches no one (CoreDNS compares it as text with the client's address).
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+    assert!(x.to[0].allows(ip("1.2.3.4")) && x.to[0].allows(ip("::ffff:1.2.3.4")));
+    assert!(!x.to[0].allows(ip("1.2.3.5")));
+    assert!(x.to[2].allows(ip("1::2")) && !x.to[3].allows(ip("fe80::1")));
+    assert!(Peer::Any.allows(ip("192.0.2.1")));
     let shown: Vec<String> = x.to.iter().map(ToString::to_string).collect();
     assert_eq!(shown[..3], ["1.2.3.4:53", "5.6.7.8:1053", "[1::2]:34"]);
     assert_eq!(x.source, Some("2001:db8::53".parse().unwrap()));
