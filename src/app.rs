@@ -30,6 +30,8 @@ use crate::plugin::ready::ReadyConfig;
 use crate::plugin::reload::ReloadConfig;
 use crate::plugin::rewrite::Rewrite;
 use crate::plugin::template::Template;
+use crate::plugin::transfer::config::TransferConfig;
+use crate::plugin::transfer::Transfer;
 use crate::source::api::ApiConfig;
 use crate::source::manifests::{self, ManifestError};
 use crate::source::{Filter, SourceError, WatchOptions};
@@ -203,6 +205,17 @@ fn small_directive(bp: &mut BlockParts<'_>, p: &Plugin) {
     bp.chain.push(d);
 }
 
+/// `transfer` takes its place in the chain; it is built once the block's `kubernetes` is.
+fn transfer_at(bp: &mut BlockParts<'_>, t: &TransferConfig) {
+    let to = t
+        .xfrs
+        .iter()
+        .flat_map(|x| x.to.iter().map(|p| p.to_string()));
+    let to = to.collect::<Vec<_>>().join(" ");
+    bp.parts.push(format!("transfer to {to}"));
+    bp.transfer = Some((bp.chain.len(), t.clone()));
+}
+
 /// One server block being built: its chain, its observers, its summary line.
 struct BlockParts<'a> {
     b: &'a ServerBlock,
@@ -210,6 +223,11 @@ struct BlockParts<'a> {
     chain: Vec<Arc<dyn Directive>>,
     observers: Vec<Arc<dyn Observer>>,
     parts: Vec<String>,
+    /// The block's `kubernetes`, for `transfer`.
+    kubernetes: Option<Arc<Kubernetes>>,
+    /// `transfer` and its place in the chain: built once the block's `kubernetes` is (it
+    /// comes later in plugin.cfg order).
+    transfer: Option<(usize, TransferConfig)>,
 }
 
 impl Prepared {
@@ -221,9 +239,15 @@ impl Prepared {
             chain: Vec::new(),
             observers: Vec::new(),
             parts: Vec::new(),
+            kubernetes: None,
+            transfer: None,
         };
         for (i, p) in b.plugins.iter().enumerate() {
             self.directive(&mut bp, i, p)?;
+        }
+        if let Some((at, t)) = bp.transfer.take() {
+            let d = Transfer::new(t, bp.kubernetes.clone());
+            bp.chain.insert(at, Arc::new(d));
         }
         let parts = if bp.parts.is_empty() {
             "no directives (REFUSED)".to_string()
@@ -246,9 +270,11 @@ impl Prepared {
         let b = bp.b;
         match p {
             Plugin::Kubernetes(k) => {
-                let d = self.kubernetes(k, local_ips(b), &mut bp.parts)?;
-                bp.chain.push(Arc::new(d));
+                let d = Arc::new(self.kubernetes(k, local_ips(b), &mut bp.parts)?);
+                bp.kubernetes = Some(d.clone());
+                bp.chain.push(d);
             }
+            Plugin::Transfer(t) => transfer_at(bp, t),
             Plugin::Forward(f) => {
                 let next_is_forward = matches!(b.plugins.get(i + 1), Some(Plugin::Forward(_)));
                 let to: Vec<String> = f.to.iter().map(ToString::to_string).collect();

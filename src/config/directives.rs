@@ -15,6 +15,7 @@ use crate::plugin::ready::ReadyConfig;
 use crate::plugin::reload::ReloadConfig;
 use crate::plugin::rewrite::RewriteConfig;
 use crate::plugin::template::config::TemplateConfig;
+use crate::plugin::transfer::config::TransferConfig;
 
 /// One directive of a server block; a block's list is in CoreDNS's plugin order (plugin.cfg).
 #[derive(Debug, Clone)]
@@ -55,6 +56,8 @@ pub enum Plugin {
     Template(Box<TemplateConfig>),
     /// `rewrite`: the rules of every `rewrite` line of the block.
     Rewrite(Box<RewriteConfig>),
+    /// `transfer`: every `transfer` line of the block.
+    Transfer(Box<TransferConfig>),
 }
 
 impl Plugin {
@@ -79,6 +82,7 @@ impl Plugin {
             Plugin::Hosts(_) => "hosts",
             Plugin::Template(_) => "template",
             Plugin::Rewrite(_) => "rewrite",
+            Plugin::Transfer(_) => "transfer",
         }
     }
 
@@ -177,7 +181,10 @@ pub const SUPPORTED: &[&str] = &[
     "reload",
     "rewrite",
     "template",
+    "transfer",
 ];
 
 /// Directives that may appear more than once in a server block.
-pub(super) const REPEATABLE: &[&str] = &["acl", "bind", "forward", "log", "rewrite", "template"];
+pub(super) const REPEATABLE: &[&str] = &[
+    "acl", "bind", "forward", "log", "rewrite", "template", "transfer",
+];

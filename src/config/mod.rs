@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use crate::plugin::{
     acl, any, bufsize, cache, chaos, errors, forward, health, hosts, kubernetes, loadbalance, log,
-    loop_detect, prometheus, ready, reload, rewrite, template,
+    loop_detect, prometheus, ready, reload, rewrite, template, transfer,
 };
 use directives::REPEATABLE;
 pub use directives::{Plugin, COREDNS_DIRECTIVES, SUPPORTED};
@@ -359,7 +359,7 @@ fn parse_bind(line: &Line, binds: &mut Vec<IpAddr>) -> Result<(), ConfigError> {
 }
 
 /// What the block's earlier lines of a repeatable directive (`log`, `acl`, `template`,
-/// `rewrite`: every line adds to one) gathered, taken out of `plugins`; a new one for its first
+/// `rewrite`, `transfer`: every line adds to one) gathered, taken out of `plugins`; a new one for its first
 /// line. `take` empties the directive it is given and returns its contents.
 fn earlier<T: Default>(
     plugins: &mut Vec<Plugin>,
@@ -441,6 +441,14 @@ fn add_directive(
             });
             rewrite::parse(line, &mut c)?;
             Plugin::Rewrite(c)
+        }
+        "transfer" => {
+            let mut c = earlier(plugins, |p| match p {
+                Plugin::Transfer(t) => Some(std::mem::take(t)),
+                _ => None,
+            });
+            transfer::config::parse(line, zones, &mut c)?;
+            Plugin::Transfer(c)
         }
         _ => unreachable!("checked against SUPPORTED"),
     };

@@ -20,6 +20,9 @@ pub enum Class {
     ServerError,
     /// Anything else.
     OtherError,
+    /// A zone transfer (AXFR, IXFR): never cached, logged with the errors (CoreDNS's
+    /// `response.Meta`).
+    Meta,
 }
 
 /// The authority section holds an SOA.
@@ -94,6 +97,9 @@ impl Answer {
 
 /// `response.Typify` (see [`Answer::class`]).
 pub fn classify(a: &Answer, qname: &Name, qtype: RecordType) -> Class {
+    if matches!(qtype, RecordType::AXFR | RecordType::IXFR) {
+        return Class::Meta;
+    }
     let rc = a.rcode;
     if !a.answers.is_empty() && rc == ResponseCode::NoError {
         if has_soa(a) && !answers_question(&a.answers, qname, qtype) {

@@ -3,7 +3,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use hickory_server::proto::op::{Edns, ResponseCode};
-use hickory_server::proto::rr::{DNSClass, Name, Record, RecordType};
+use hickory_server::proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use crate::metrics::Counter;
 use crate::zone::ZoneHandle;
@@ -82,6 +82,10 @@ pub struct Query {
     /// How many follow-ups deep this question is (0 for the client's own); capped at
     /// [`MAX_DEPTH`].
     pub depth: u8,
+    /// For an IXFR: the serial of the SOA in the request's authority section, when that
+    /// section holds exactly one record and it is an SOA (`transfer` answers SERVFAIL
+    /// otherwise, as CoreDNS). `None` for every other question.
+    pub ixfr_serial: Option<u32>,
 }
 
 /// Lower-case text with the final dot.
@@ -102,6 +106,18 @@ pub fn options_of(e: &Edns) -> Option<Arc<[EdnsOpt]>> {
         .map(|(code, o)| (u16::from(*code), Vec::<u8>::try_from(o).unwrap_or_default()))
         .collect();
     (!list.is_empty()).then(|| list.into())
+}
+
+/// An IXFR's serial: that of the SOA in the request's authority section, when the section
+/// holds that one record alone.
+pub fn ixfr_serial(authorities: &[Record]) -> Option<u32> {
+    match authorities {
+        [r] => match &r.data {
+            RData::SOA(soa) => Some(soa.serial),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 impl Query {
@@ -128,6 +144,7 @@ impl Query {
             internal: true,
             overloaded: false,
             depth: 0,
+            ixfr_serial: None,
         }
     }
 
@@ -198,6 +215,10 @@ pub struct Answer {
     /// `rewrite`'s `edns0` rules gave a request without EDNS an OPT record (4096 bytes; CoreDNS
     /// changes the request in place): the response carries one too.
     pub opt_added: bool,
+    /// The later messages of an answer that takes several (a zone transfer over TCP): the
+    /// answer section of each, sent in order after this answer's own message with the same
+    /// header and question. `None` for every other answer (one pointer, no allocation).
+    pub more: Option<Box<Vec<Vec<Record>>>>,
 }
 
 /// Where a cacheable zone answer came from, for the UDP packet cache.
@@ -243,6 +264,7 @@ impl Answer {
             ede: None,
             silent: false,
             opt_added: false,
+            more: None,
         }
     }
 
@@ -264,11 +286,12 @@ impl Answer {
         self
     }
 
-    /// Every record of every section.
+    /// Every record of every section, those of the later messages ([`Answer::more`]) too.
     pub fn records_mut(&mut self) -> impl Iterator<Item = &mut Record> {
         self.answers
             .iter_mut()
             .chain(self.authority.iter_mut())
             .chain(self.additional.iter_mut())
+            .chain(self.more.iter_mut().flat_map(|m| m.iter_mut().flatten()))
     }
 }

@@ -8,7 +8,7 @@ use arc_swap::ArcSwap;
 use hickory_server::net::xfer::Protocol;
 use hickory_server::proto::op::{Edns, Header, Metadata, OpCode, ResponseCode};
 use hickory_server::proto::rr::rdata::opt::EdnsOption;
-use hickory_server::proto::rr::DNSClass;
+use hickory_server::proto::rr::{DNSClass, Record, RecordType};
 use hickory_server::proto::serialize::binary::{
     BinDecodable, BinDecoder, BinEncodable, BinEncoder,
 };
@@ -20,7 +20,7 @@ use super::chain::{Block, Router};
 use super::fit::{fit, Take};
 use super::load::{dropped, Load};
 use super::observe::{flags, Recount, Replay as Counts, Report, Sent};
-use super::query::{lower_text, options_of, Answer, Proto, Query, MAX_UDP_PAYLOAD};
+use super::query::{ixfr_serial, lower_text, options_of, Answer, Proto, Query, MAX_UDP_PAYLOAD};
 use crate::metrics::Counter;
 
 /// The EDNS option code of an extended DNS error (RFC 8914).
@@ -75,6 +75,9 @@ pub struct Done {
     sent: Sent,
     /// Records were left out to fit the client's limit: not for clients with other limits.
     trimmed: bool,
+    /// The later messages of a multi-message answer, encoded (TCP only; see
+    /// [`Answer::more`]): the TCP path sends them after the first.
+    more: Vec<Vec<u8>>,
 }
 
 impl Done {
@@ -93,6 +96,12 @@ impl Done {
             && !self.trimmed
             && !self.query.internal
             && self.block.replayable(&self.answer)
+    }
+
+    /// The later messages of a multi-message answer, to send after the first (empty for
+    /// every other answer).
+    pub(crate) fn take_more(&mut self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut self.more)
     }
 
     /// The answer sent.
@@ -318,7 +327,7 @@ impl Decoded {
         let wq = req.queries.queries()[0].original();
         let name = wq.name().clone();
         let edns = req.edns.as_ref();
-        let q = Query {
+        let mut q = Query {
             lower: lower_text(&name),
             name,
             qtype: wq.query_type(),
@@ -339,19 +348,18 @@ impl Decoded {
             internal: false,
             overloaded: false,
             depth: 0,
+            ixfr_serial: None,
         };
+        if q.qtype == RecordType::IXFR {
+            q.ixfr_serial = ixfr_serial(&req.authorities);
+        }
         q
     }
 
     /// The response bytes and its header, fitted to the limit (see [`fit`]); SERVFAIL if
     /// encoding fails. `Fitted::trimmed` tells whether records were left out.
     fn encode(&self, answer: &Answer) -> Result<Fitted, Vec<u8>> {
-        let req = &self.req;
-        let mut metadata = Metadata::response_from_request(&req.metadata);
-        metadata.authoritative = answer.authoritative;
-        metadata.recursion_available = answer.recursion_available;
-        metadata.authentic_data = answer.authentic_data;
-        metadata.response_code = answer.rcode;
+        let metadata = self.metadata(answer);
         let lens = [
             answer.answers.len(),
             answer.authority.len(),
@@ -368,15 +376,48 @@ impl Decoded {
                 if let Err(e) = fitted {
                     tracing::error!(error = %e, "encoding a response failed; answering SERVFAIL");
                 }
-                let m = &req.metadata;
-                Err(header_only(
-                    m.id,
-                    m.op_code,
-                    m.recursion_desired,
-                    ResponseCode::ServFail,
-                ))
+                Err(self.servfail())
             }
         }
+    }
+
+    /// SERVFAIL, header only: the answer could not be encoded.
+    fn servfail(&self) -> Vec<u8> {
+        let m = &self.req.metadata;
+        header_only(m.id, m.op_code, m.recursion_desired, ResponseCode::ServFail)
+    }
+
+    /// The response header for `answer`.
+    fn metadata(&self, answer: &Answer) -> Metadata {
+        let mut metadata = Metadata::response_from_request(&self.req.metadata);
+        metadata.authoritative = answer.authoritative;
+        metadata.recursion_available = answer.recursion_available;
+        metadata.authentic_data = answer.authentic_data;
+        metadata.response_code = answer.rcode;
+        metadata
+    }
+
+    /// The later messages of a multi-message answer ([`Answer::more`]), each with the first
+    /// one's header and question and its records in the answer section; `None` when one
+    /// does not encode whole within 64 KiB.
+    fn encode_more(&self, answer: &Answer) -> Option<Vec<Vec<u8>>> {
+        let metadata = self.metadata(answer);
+        let one = |records: &Vec<Record>| {
+            let builder = MessageResponseBuilder::new(&self.req.queries, self.edns.as_ref());
+            let none = std::iter::empty();
+            let msg = builder.build(metadata, records.iter(), none.clone(), none.clone(), none);
+            let mut out = Vec::with_capacity(16 * 1024);
+            let mut enc = BinEncoder::new(&mut out);
+            enc.set_max_size(u16::MAX);
+            msg.destructive_emit(&mut enc).ok()?;
+            let end = enc.offset();
+            out.truncate(end);
+            let counted = out
+                .get(6..8)
+                .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])));
+            (counted == Some(records.len())).then_some(out)
+        };
+        answer.more.iter().flat_map(|m| m.iter()).map(one).collect()
     }
 
     /// The message with the records `take` selects: `None` when it is over the limit (or
@@ -508,6 +549,7 @@ impl Responder {
             d.lower_bufsize(size);
             query.edns = query.edns.map(|e| e.min(size));
         }
+        let mut more = Vec::new();
         let (out, sent, trimmed) = if answer.silent {
             // No reply; observers see NOERROR and 0 bytes, as CoreDNS's recorder reports.
             let mut s = sent(&d.req.metadata, &answer, &query, 0, start, local);
@@ -518,7 +560,14 @@ impl Responder {
                 Ok(x) => x,
                 Err(out) => return Some((out, None)),
             };
-            let s = sent(&h, &answer, &query, out.len(), start, local);
+            if proto == Proto::Tcp && answer.more.is_some() {
+                let Some(m) = d.encode_more(&answer) else {
+                    return Some((d.servfail(), None));
+                };
+                more = m;
+            }
+            let size = out.len() + more.iter().map(Vec::len).sum::<usize>();
+            let s = sent(&h, &answer, &query, size, start, local);
             (out, s, trimmed)
         };
         let Some(block) = block else {
@@ -535,6 +584,7 @@ impl Responder {
             query,
             answer,
             trimmed,
+            more,
         };
         Some((out, Some(done)))
     }

@@ -14,6 +14,19 @@ use tokio_util::task::TaskTracker;
 use super::query::Proto;
 use super::respond::Responder;
 
+/// Writes one message with its length prefix; `false` (nothing written) when it is over
+/// 64 KiB, which a length prefix cannot say.
+async fn send(s: &mut TcpStream, msg: &[u8]) -> io::Result<bool> {
+    let Ok(n) = u16::try_from(msg.len()) else {
+        return Ok(false);
+    };
+    let mut framed = Vec::with_capacity(msg.len() + 2);
+    framed.extend_from_slice(&n.to_be_bytes());
+    framed.extend_from_slice(msg);
+    s.write_all(&framed).await?;
+    Ok(true)
+}
+
 /// A TCP connection with no query for this long is closed.
 const TCP_IDLE: Duration = Duration::from_secs(10);
 
@@ -95,19 +108,19 @@ impl Conns {
             tokio::time::timeout(TCP_IDLE, s.read_exact(&mut raw))
                 .await
                 .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "reading a query"))??;
-            let Some((out, done)) = self.responder.respond(raw, src, local, Proto::Tcp).await
+            let Some((out, mut done)) = self.responder.respond(raw, src, local, Proto::Tcp).await
             else {
                 return Ok(());
             };
-            let Ok(n) = u16::try_from(out.len()) else {
-                return Ok(());
-            };
             // Nothing to send (`acl` drop): the connection waits for the next query.
-            if n > 0 {
-                let mut framed = Vec::with_capacity(out.len() + 2);
-                framed.extend_from_slice(&n.to_be_bytes());
-                framed.extend_from_slice(&out);
-                s.write_all(&framed).await?;
+            if !out.is_empty() && !send(&mut s, &out).await? {
+                return Ok(());
+            }
+            // The later messages of a multi-message answer (a zone transfer), in order.
+            for m in done.as_mut().map(|d| d.take_more()).unwrap_or_default() {
+                if !send(&mut s, &m).await? {
+                    return Ok(());
+                }
             }
             if let Some(d) = done {
                 d.report();

@@ -20,6 +20,10 @@ impl Directive for Loadbalance {
     }
 
     fn serve<'a>(&'a self, q: &'a Query, next: Next<'a>) -> Served<'a> {
+        // A zone transfer keeps its order (SOA first), as CoreDNS's.
+        if matches!(q.qtype, RecordType::AXFR | RecordType::IXFR) {
+            return next.answer(q);
+        }
         next.answer(q).map(|mut a| {
             shuffle(&mut a);
             a

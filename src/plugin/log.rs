@@ -285,7 +285,7 @@ impl Log {
         let logged = match s.class {
             RespType::NoError | RespType::Delegation => c.success,
             RespType::NameError | RespType::NoData => c.denial,
-            RespType::ServerError | RespType::OtherError => c.error,
+            RespType::ServerError | RespType::OtherError | RespType::Meta => c.error,
         };
         logged.then(|| render(&rule.format, q, s))
     }

@@ -6,7 +6,7 @@
 //! Directives that answer or change answers run in the server block's chain in CoreDNS's
 //! plugin.cfg order ([`crate::config::COREDNS_DIRECTIVES`]), not in Corefile order:
 //! `bufsize`, `prometheus`, `errors`, `log` (observers of every query), `any`, `chaos`,
-//! `loadbalance`, `rewrite`, `acl`, `cache`, `template`, `hosts`, `kubernetes`, `loop`,
+//! `loadbalance`, `rewrite`, `acl`, `cache`, `template`, `transfer`, `hosts`, `kubernetes`, `loop`,
 //! `forward`. `health`, `ready` and `reload` are process-wide.
 pub mod acl;
 pub mod any;
@@ -26,3 +26,4 @@ pub mod ready;
 pub mod reload;
 pub mod rewrite;
 pub mod template;
+pub mod transfer;

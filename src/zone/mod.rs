@@ -20,6 +20,7 @@
 //! | `reverse.rs` | reverse names and PTR answers |
 //! | `scope.rs` | the namespace an answer was decided by |
 //! | `lookup.rs` | [`lookup::serve`]: one question, one [`Outcome`] |
+//! | `transfer.rs` | [`transfer::transfer`]: the whole zone for AXFR/IXFR, CoreDNS's order |
 //!
 //! Children import from the file that defines an item, never through this file's
 //! re-exports, so no two files import each other.
@@ -40,6 +41,7 @@ pub(crate) mod reverse;
 mod scope;
 mod snapshot;
 mod store;
+pub mod transfer;
 
 pub use handle::ZoneHandle;
 pub use options::{Fallthrough, KubeOptions, PodMode};

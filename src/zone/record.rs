@@ -21,9 +21,9 @@ pub mod qtype {
     pub const AAAA: u16 = 28;
     /// A service location.
     pub const SRV: u16 = 33;
-    /// An incremental zone transfer (refused).
+    /// An incremental zone transfer (`transfer` answers it; `kubernetes` refuses it).
     pub const IXFR: u16 = 251;
-    /// A zone transfer (refused).
+    /// A zone transfer (`transfer` answers it; `kubernetes` refuses it).
     pub const AXFR: u16 = 252;
 }
 

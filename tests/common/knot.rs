@@ -183,3 +183,39 @@ impl Blackhole {
         }
     }
 }
+
+impl Knot {
+    /// knotd on `ip` (a free port) as a secondary of zone `origin` (no trailing dot), loading it
+    /// by AXFR from `primary` at start. The caller waits for the zone to come up.
+    pub(crate) fn secondary(ip: &str, origin: &str, primary: SocketAddr) -> Knot {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        let port = free_port(ip);
+        let conf = format!(
+            "server:\n    rundir: \"{d}\"\n    listen: {ip}@{port}\n    udp-workers: 1\n    tcp-workers: 1\n    background-workers: 1\n\
+             log:\n  - target: stderr\n    any: info\n\
+             database:\n    storage: \"{d}/db\"\n\
+             control:\n    listen: \"{d}/knot.sock\"\n\
+             remote:\n  - id: primary\n    address: {}@{}\n\
+             template:\n  - id: default\n    storage: \"{d}\"\n    file: \"%s.zone\"\n    semantic-checks: off\n\
+             zone:\n  - domain: \"{origin}.\"\n    master: primary\n",
+            primary.ip(),
+            primary.port()
+        );
+        let conf_path = dir.path().join("knot.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        let child = Command::new(knotd())
+            .arg("-c")
+            .arg(&conf_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(
+                std::fs::File::create(dir.path().join("knot.log")).unwrap(),
+            ))
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start knotd ({e}); install it: scripts/install-deps.sh")
+            });
+        let addr: SocketAddr = format!("{ip}:{port}").parse().unwrap();
+        Knot { child, addr, dir }
+    }
+}

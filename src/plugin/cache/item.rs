@@ -12,7 +12,7 @@ use crate::dns::Answer;
 /// Whether CoreDNS would store this answer at all (`key` in cache.go).
 pub fn cacheable(a: &Answer, class: Class, qname: &Name, qtype: RecordType) -> bool {
     match class {
-        Class::OtherError => false,
+        Class::OtherError | Class::Meta => false,
         Class::NameError => has_soa(a),
         Class::NoError => {
             has_soa(a) || a.answers.is_empty() || answers_question(&a.answers, qname, qtype)

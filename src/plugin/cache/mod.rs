@@ -324,7 +324,7 @@ impl Cache {
                 }
                 true
             }
-            Class::OtherError => false,
+            Class::OtherError | Class::Meta => false,
         }
     }
 

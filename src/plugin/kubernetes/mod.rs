@@ -17,7 +17,7 @@ use hickory_server::proto::rr::{Name, RecordType};
 use crate::dns::query::{Scope, MAX_DEPTH};
 use crate::dns::wire::all_to_wire;
 use crate::dns::{Answer, Directive, Next, Query, Served};
-use crate::zone::{lookup, KubeOptions, Outcome, Rcode, Reply, Zone, ZoneHandle};
+use crate::zone::{lookup, transfer, KubeOptions, Outcome, Rcode, Reply, Zone, ZoneHandle};
 
 /// The `kubernetes` directive of one server block, ready to answer.
 pub struct Kubernetes {
@@ -36,6 +36,23 @@ impl Kubernetes {
             zone,
             startup_deadline,
         }
+    }
+
+    /// CoreDNS's `Transferer`: zone `name` (lower-case, trailing dot) for `transfer`, from one
+    /// snapshot; `serial` is an IXFR's, 0 for an AXFR. Before the first sync it waits as
+    /// questions do (`startup_timeout`); a zone that never synced is `None`: no secondary
+    /// should load an empty zone as the truth.
+    pub async fn transfer(&self, name: &str, serial: u32) -> Option<transfer::Transfer> {
+        if !self.options.zones.iter().any(|z| z == name) {
+            return Some(transfer::Transfer::NotAuthoritative);
+        }
+        let snapshot = match self.startup_deadline {
+            Some(deadline) => self.zone.wait_synced(deadline).await.1,
+            None => self.zone.load(),
+        };
+        snapshot
+            .synced
+            .then(|| transfer::transfer(&self.options, &snapshot, name, serial))
     }
 
     /// The answer from one snapshot; `None` passes the question on (fallthrough).
