@@ -20,12 +20,14 @@
 //! | `reverse.rs` | reverse names and PTR answers |
 //! | `scope.rs` | the namespace an answer was decided by |
 //! | `lookup.rs` | [`lookup::serve`]: one question, one [`Outcome`] |
+//! | `external.rs` | [`external::serve`]: the `k8s_external` zone (Services' outside addresses) |
 //!
 //! Children import from the file that defines an item, never through this file's
 //! re-exports, so no two files import each other.
 #![warn(missing_docs)]
 
 mod ctx;
+pub mod external;
 mod handle;
 mod index;
 mod items;
