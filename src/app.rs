@@ -20,6 +20,8 @@ use crate::plugin::errors::Errors;
 use crate::plugin::forward::Forward;
 use crate::plugin::health::HealthConfig;
 use crate::plugin::hosts::Hosts;
+use crate::plugin::k8s_external::config::K8sExternalConfig;
+use crate::plugin::k8s_external::K8sExternal;
 use crate::plugin::kubernetes::config::{KubernetesConfig, SourceConfig};
 use crate::plugin::kubernetes::Kubernetes;
 use crate::plugin::loadbalance::Loadbalance;
@@ -33,7 +35,7 @@ use crate::plugin::template::Template;
 use crate::source::api::ApiConfig;
 use crate::source::manifests::{self, ManifestError};
 use crate::source::{Filter, SourceError, WatchOptions};
-use crate::zone::{PodMode, Versions, Zone, ZoneHandle};
+use crate::zone::{KubeOptions, PodMode, Versions, Zone, ZoneHandle};
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum AppError {
@@ -210,6 +212,11 @@ struct BlockParts<'a> {
     chain: Vec<Arc<dyn Directive>>,
     observers: Vec<Arc<dyn Observer>>,
     parts: Vec<String>,
+    /// `k8s_external` and its place in the chain: built once `kubernetes` (after it in the
+    /// chain) has its zone.
+    external: Option<(usize, K8sExternalConfig)>,
+    /// The block's `kubernetes`: its options (server addresses filled in), zone and deadline.
+    kube: Option<(KubeOptions, ZoneHandle, Option<Instant>)>,
 }
 
 impl Prepared {
@@ -221,9 +228,17 @@ impl Prepared {
             chain: Vec::new(),
             observers: Vec::new(),
             parts: Vec::new(),
+            external: None,
+            kube: None,
         };
         for (i, p) in b.plugins.iter().enumerate() {
             self.directive(&mut bp, i, p)?;
+        }
+        // The parser made sure `kubernetes` is in a block with `k8s_external`.
+        if let (Some((at, c)), Some((opts, zone, deadline))) = (bp.external.take(), bp.kube.take())
+        {
+            let d = K8sExternal::new(&c, opts, zone, deadline);
+            bp.chain.insert(at, Arc::new(d));
         }
         let parts = if bp.parts.is_empty() {
             "no directives (REFUSED)".to_string()
@@ -247,7 +262,13 @@ impl Prepared {
         match p {
             Plugin::Kubernetes(k) => {
                 let d = self.kubernetes(k, local_ips(b), &mut bp.parts)?;
+                bp.kube = Some(d.parts());
                 bp.chain.push(Arc::new(d));
+            }
+            Plugin::K8sExternal(c) => {
+                bp.parts
+                    .push(format!("k8s_external {}", c.options.zones.join(" ")));
+                bp.external = Some((bp.chain.len(), (**c).clone()));
             }
             Plugin::Forward(f) => {
                 let next_is_forward = matches!(b.plugins.get(i + 1), Some(Plugin::Forward(_)));

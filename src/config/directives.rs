@@ -8,6 +8,7 @@ use crate::plugin::errors::ErrorsConfig;
 use crate::plugin::forward::ForwardConfig;
 use crate::plugin::health::HealthConfig;
 use crate::plugin::hosts::config::HostsConfig;
+use crate::plugin::k8s_external::config::K8sExternalConfig;
 use crate::plugin::kubernetes::config::KubernetesConfig;
 use crate::plugin::log::LogConfig;
 use crate::plugin::prometheus::PrometheusConfig;
@@ -55,6 +56,8 @@ pub enum Plugin {
     Template(Box<TemplateConfig>),
     /// `rewrite`: the rules of every `rewrite` line of the block.
     Rewrite(Box<RewriteConfig>),
+    /// `k8s_external`: Services' outside addresses (needs `kubernetes` in the block).
+    K8sExternal(Box<K8sExternalConfig>),
 }
 
 impl Plugin {
@@ -79,6 +82,7 @@ impl Plugin {
             Plugin::Hosts(_) => "hosts",
             Plugin::Template(_) => "template",
             Plugin::Rewrite(_) => "rewrite",
+            Plugin::K8sExternal(_) => "k8s_external",
         }
     }
 
@@ -168,6 +172,7 @@ pub const SUPPORTED: &[&str] = &[
     "forward",
     "health",
     "hosts",
+    "k8s_external",
     "kubernetes",
     "loadbalance",
     "log",

@@ -38,6 +38,16 @@ impl Kubernetes {
         }
     }
 
+    /// What another directive of the block answers from (`k8s_external`): the options (with
+    /// the server's addresses), the zone, the first-sync deadline.
+    pub fn parts(&self) -> (KubeOptions, ZoneHandle, Option<Instant>) {
+        (
+            self.options.clone(),
+            self.zone.clone(),
+            self.startup_deadline,
+        )
+    }
+
     /// The answer from one snapshot; `None` passes the question on (fallthrough).
     fn reply(&self, snapshot: &Zone, q: &Query) -> Option<Reply> {
         let mut text = q.name.to_ascii();
