@@ -92,8 +92,9 @@ endpoints:
     conditions: {ready: true}
 "#;
 
-/// Two server blocks on one port: `.` (external zones `example.org`, with `headless`, and
-/// `other.example`, whose name errors fall through to Knot) and `ext.test` (`apex`, `ttl`).
+/// Two server blocks on one port: `.` (external zones `example.org`, with `headless`,
+/// `other.example`, whose name errors fall through to Knot, and a reverse zone for PTR) and
+/// `ext.test` (`apex`, `ttl`).
 fn corefile(kubeconfig: &str, knot: SocketAddr) -> String {
     format!(
         ".:{{PORT}} {{
@@ -101,7 +102,7 @@ fn corefile(kubeconfig: &str, knot: SocketAddr) -> String {
  kubernetes cluster.local {{
   kubeconfig {kubeconfig}
  }}
- k8s_external example.org other.example {{
+ k8s_external example.org other.example 113.0.203.in-addr.arpa {{
   headless
   fallthrough other.example
  }}
@@ -215,6 +216,10 @@ fn questions() -> Vec<(String, RecordType)> {
         "ns1.ns.ext.test.",
         "lb.prod.ext.test.",
         "ext.prod.ext.test.",
+        "113.0.203.in-addr.arpa.",
+        "10.113.0.203.in-addr.arpa.",
+        "99.113.0.203.in-addr.arpa.",
+        "lb.prod.113.0.203.in-addr.arpa.",
     ];
     for n in names {
         for t in [A, AAAA, SRV, TXT, CNAME, MX, NS, SOA, PTR] {
@@ -330,6 +335,14 @@ async fn k8s_external_answers_as_coredns_does() {
         RecordType::SRV,
     );
     assert!(srv.contains("SRV 0 33 80 lb.prod.example.org."), "{srv}");
+    let ptr = ask(kdns.addr, "10.113.0.203.in-addr.arpa.", RecordType::PTR);
+    assert!(ptr.contains("PTR lb.prod.example.org."), "{ptr}");
+    let hl = ask(kdns.addr, "_pg._tcp.hl.prod.example.org.", RecordType::SRV);
+    assert!(
+        hl.contains("db-0.hl.prod.example.org. 5 IN A 10.1.0.10"),
+        "{hl}"
+    );
+    assert!(!hl.contains("10.1.0.12"), "not ready: {hl}");
 
     // The load balancer changes: an address added, the hostname gone; then no ingress at all.
     let lb_qs: Vec<(String, RecordType)> = qs
@@ -355,4 +368,60 @@ async fn k8s_external_answers_as_coredns_does() {
     // Both servers go before the API server, whose stop would otherwise wait on their watches.
     drop((kdns, core));
     cluster.stop();
+}
+
+const MANIFEST: &str = r#"
+apiVersion: v1
+kind: Namespace
+metadata: {name: prod}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: lb, namespace: prod}
+spec:
+  type: LoadBalancer
+  clusterIP: 10.96.0.30
+  externalIPs: [192.0.2.40]
+  ports: [{name: http, protocol: TCP, port: 80}]
+status:
+  loadBalancer:
+    ingress: [{ip: 203.0.113.20}, {ip: "2001:db8::20"}]
+"#;
+
+/// The manifests source carries outside addresses too: `spec.externalIPs` and the status's
+/// ingress points are served from files, and an edit of the status is served after a reload.
+/// (Expected answers from CoreDNS's rules: the addresses in object order, TTL 5, SRV target
+/// `SERVICE.NAMESPACE.ZONE` with the addresses as additional records.)
+#[test]
+fn manifests_give_outside_addresses_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("m");
+    std::fs::create_dir(&m).unwrap();
+    std::fs::write(m.join("lb.yaml"), MANIFEST).unwrap();
+    let corefile = ".:0 {\n bind 127.0.0.1\n kubernetes cluster.local {\n  manifests {DIR}/manifests\n }\n k8s_external example.org\n}\n";
+    let k = Kdns::start(corefile, Some(&m));
+    let a = |t| common::query(k.addr, "lb.prod.example.org.", t);
+    let (rcode, answers) = a("A").unwrap();
+    assert_eq!(rcode, "NOERROR");
+    assert_eq!(
+        answers,
+        [
+            "lb.prod.example.org. 5 IN A 192.0.2.40",
+            "lb.prod.example.org. 5 IN A 203.0.113.20"
+        ]
+    );
+    let (_, answers) = a("AAAA").unwrap();
+    assert_eq!(answers, ["lb.prod.example.org. 5 IN AAAA 2001:db8::20"]);
+    let (_, answers) = a("SRV").unwrap();
+    assert_eq!(
+        answers,
+        ["lb.prod.example.org. 5 IN SRV 0 33 80 lb.prod.example.org."]
+    );
+    // The status changes on disk: the new ingress point is served.
+    let edited = MANIFEST.replace("203.0.113.20", "203.0.113.21");
+    std::fs::write(k.dir.path().join("manifests/lb.yaml"), edited).unwrap();
+    let seen = wait_until(Duration::from_secs(5), || {
+        a("A").is_some_and(|(_, v)| v.iter().any(|r| r.ends_with("203.0.113.21")))
+    });
+    assert!(seen.is_some(), "{:?}", a("A"));
 }
