@@ -15,7 +15,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::model::{External, Port, Service, ServiceKind};
-use super::names::{endpoint_label, ip_from_reverse, strip_zone};
+use super::names::{endpoint_label, ip_from_reverse, longest_zone, strip_zone};
 use super::options::{Fallthrough, KubeOptions};
 use super::record::{qtype, Owner, RData, Rcode, Record, Soa};
 use super::snapshot::Zone;
@@ -116,12 +116,7 @@ pub fn serve(
     qt: u16,
 ) -> ExternalOutcome {
     let lower = qname.to_ascii_lowercase();
-    let Some(zl) = opts
-        .zones
-        .iter()
-        .filter(|z| strip_zone(&lower, z).is_some())
-        .max_by_key(|z| z.len())
-    else {
+    let Some(zl) = longest_zone(&opts.zones, &lower) else {
         return ExternalOutcome::Next;
     };
     let x = Ext {

@@ -11,15 +11,15 @@
 //! `plugin="k8s_external"`.
 pub mod config;
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use hickory_server::proto::op::ResponseCode;
 use hickory_server::proto::rr::{Name, Record, RecordType};
 
 use crate::dns::query::{Scope, MAX_DEPTH};
-use crate::dns::wire::{all_to_wire, to_wire};
+use crate::dns::wire::{all_to_wire, rcode, to_wire};
 use crate::dns::{Answer, Directive, Next, Query, Served};
+use crate::plugin::kubernetes::when_synced;
 use crate::zone::external::{self, ExternalOptions, ExternalOutcome, ExternalReply, Part};
 use crate::zone::{KubeOptions, Rcode, Zone, ZoneHandle};
 use config::K8sExternalConfig;
@@ -137,25 +137,9 @@ impl Directive for K8sExternal {
     }
 
     fn serve<'a>(&'a self, q: &'a Query, next: Next<'a>) -> Served<'a> {
-        // The generation is read before the snapshot: a replay never outlives a change.
-        let (generation, snapshot) = self.zone.load_with_generation();
-        match self.startup_deadline {
-            Some(deadline) if !snapshot.synced => Served::later(async move {
-                let (generation, snapshot): (u64, Arc<Zone>) =
-                    self.zone.wait_synced(deadline).await;
-                self.serve_from((generation, &snapshot), q, next).await
-            }),
-            _ => self.serve_from((generation, &snapshot), q, next),
-        }
-    }
-}
-
-fn rcode(r: Rcode) -> ResponseCode {
-    match r {
-        Rcode::NoError => ResponseCode::NoError,
-        Rcode::NxDomain => ResponseCode::NXDomain,
-        Rcode::ServFail => ResponseCode::ServFail,
-        Rcode::Refused => ResponseCode::Refused,
+        when_synced(&self.zone, self.startup_deadline, move |at| {
+            self.serve_from(at, q, next)
+        })
     }
 }
 

@@ -2,6 +2,7 @@
 //! in a chain (hostname targets asked of the whole server, fallthrough, not-ours passed on).
 use std::net::IpAddr;
 use std::path::Path;
+use std::sync::Arc;
 
 use super::*;
 use crate::config::testing::first_directive;
