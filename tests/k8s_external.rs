@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use common::cluster::{Cluster, SERIAL};
 use common::coredns::CoreDns;
-use common::knot::{example_zone, Knot};
-use common::{wait_until, Kdns};
+use common::knot::{example_zone, free_port, Knot};
+use common::{http_get, wait_until, Kdns};
 use hickory_server::proto::op::{Message, Query};
 use hickory_server::proto::rr::{Name, RecordType};
 
@@ -99,6 +99,7 @@ fn corefile(kubeconfig: &str, knot: SocketAddr) -> String {
     format!(
         ".:{{PORT}} {{
  bind 127.0.0.1
+ prometheus 127.0.0.1:{{MPORT}}
  kubernetes cluster.local {{
   kubeconfig {kubeconfig}
  }}
@@ -271,6 +272,25 @@ fn both_see(servers: [SocketAddr; 2], name: &str, holds: impl Fn(&str) -> bool) 
     }
 }
 
+/// The label sets, labels sorted (the `server` label left out: each server has its own port), of
+/// `coredns_dns_responses_total` for `plugin="k8s_external"`.
+fn responses_by_plugin(metrics: &str) -> std::collections::BTreeSet<String> {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("coredns_dns_responses_total{"))
+        .filter(|l| l.contains("plugin=\"k8s_external\""))
+        .map(|l| {
+            let labels = l.split(['{', '}']).nth(1).unwrap_or("");
+            let mut kept: Vec<&str> = labels
+                .split(',')
+                .filter(|kv| !kv.starts_with("server="))
+                .collect();
+            kept.sort_unstable();
+            kept.join(",")
+        })
+        .collect()
+}
+
 fn patch_status(cluster: &Cluster, ingress: &str) {
     let body = format!(r#"{{"status":{{"loadBalancer":{{"ingress":{ingress}}}}}}}"#);
     let args = [
@@ -308,8 +328,9 @@ async fn k8s_external_answers_as_coredns_does() {
         ],
     );
     let text = corefile(&cluster.kubeconfig().display().to_string(), knot.addr);
-    let core = CoreDns::start(&text, "example.org");
-    let kdns = Kdns::start(&text.replace("{PORT}", "0"), None);
+    let mport = free_port("127.0.0.1");
+    let core = CoreDns::start(&text.replace("{MPORT}", &mport.to_string()), "example.org");
+    let kdns = Kdns::start(&text.replace("{PORT}", "0").replace("{MPORT}", "0"), None);
     let servers = [core.addr, kdns.addr];
     both_see(servers, "lb.prod.example.org.", |a| {
         a.contains("203.0.113.10") && a.contains("192.0.2.10")
@@ -324,6 +345,16 @@ async fn k8s_external_answers_as_coredns_does() {
         diffs.len()
     );
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    // The answers count under `plugin="k8s_external"` with the same labels (CoreDNS has no
+    // metrics of its own for the plugin; the counts differ with the polling above).
+    let km = http_get(kdns.http_addr("/metrics"), "/metrics").1;
+    let cm = http_get(format!("127.0.0.1:{mport}").parse().unwrap(), "/metrics").1;
+    let (k, c) = (responses_by_plugin(&km), responses_by_plugin(&cm));
+    assert!(k.iter().any(|l| l.contains("rcode=\"NXDOMAIN\"")), "{k:?}");
+    assert_eq!(
+        k, c,
+        "coredns_dns_responses_total label sets, kdns then CoreDNS"
+    );
     // The comparison is not vacuous: kdns's own answers carry what the objects say.
     let lb = ask(kdns.addr, "lb.prod.example.org.", RecordType::A);
     for want in ["203.0.113.10", "CNAME www.example.test.", "192.0.2.11"] {
