@@ -337,3 +337,5 @@ fn the_root_zone_joins_names_once() {
     let got = ask(&o, &kube(), &z, "_http._tcp.lb.prod.", qtype::SRV);
     assert!(got.contains("SRV 0 33 80 lb.prod."), "{got}");
 }
+
+mod coredns;
