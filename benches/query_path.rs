@@ -86,6 +86,7 @@ fn zone() -> ZoneHandle {
                 ServiceKind::ClusterIp(vec![IpAddr::V4(Ipv4Addr::from(0x0a60_0000 + i as u32))])
             },
             ports: ports.clone(),
+            external: Vec::new(),
         }));
         s.apply(Change::UpsertSlice(Slice {
             namespace: Arc::from(format!("bench-{}", i % 40)),

@@ -35,6 +35,7 @@ fn service(i: usize, port: i32) -> Service {
         namespace: ns(i),
         name: Arc::from(format!("svc-{i}")),
         kind: ServiceKind::ClusterIp(vec![IpAddr::V4(Ipv4Addr::from(0x0a60_0000 + i as u32))]),
+        external: Vec::new(),
         ports: vec![Port {
             name: Arc::from("http"),
             port,

@@ -101,6 +101,7 @@ fn objects(n: usize) -> (Vec<Namespace>, Vec<Service>, Vec<Slice>, usize) {
             namespace: ns,
             name,
             kind,
+            external: Vec::new(),
             ports: p,
         });
     }

@@ -373,6 +373,11 @@ QUESTIONS = [
     ("7.2.0.192.in-addr.arpa", "PTR"),
     ("web.shop.svc.cluster.local", "MX"),
     ("web.shop.svc.cluster.local", "HINFO"),
+    ("lb.big.ext.example", "A"),
+    ("_http._tcp.lb.big.ext.example", "SRV"),
+    ("many.big.ext.example", "SRV"),
+    ("ext.example", "NS"),
+    ("ns1.dns.ext.example", "A"),
 ]
 
 

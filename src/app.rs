@@ -20,6 +20,8 @@ use crate::plugin::errors::Errors;
 use crate::plugin::forward::Forward;
 use crate::plugin::health::HealthConfig;
 use crate::plugin::hosts::Hosts;
+use crate::plugin::k8s_external::config::K8sExternalConfig;
+use crate::plugin::k8s_external::K8sExternal;
 use crate::plugin::kubernetes::config::{KubernetesConfig, SourceConfig};
 use crate::plugin::kubernetes::Kubernetes;
 use crate::plugin::loadbalance::Loadbalance;
@@ -228,6 +230,9 @@ struct BlockParts<'a> {
     /// `transfer` and its place in the chain: built once the block's `kubernetes` is (it
     /// comes later in plugin.cfg order).
     transfer: Option<(usize, TransferConfig)>,
+    /// `k8s_external` and its place in the chain: built once `kubernetes` (after it in the
+    /// chain) has its zone.
+    external: Option<(usize, K8sExternalConfig)>,
 }
 
 impl Prepared {
@@ -241,9 +246,18 @@ impl Prepared {
             parts: Vec::new(),
             kubernetes: None,
             transfer: None,
+            external: None,
         };
         for (i, p) in b.plugins.iter().enumerate() {
             self.directive(&mut bp, i, p)?;
+        }
+        // Built now, each at its place; `k8s_external` (later in plugin.cfg) first, so the
+        // earlier place of `transfer` still holds. The parser made sure `kubernetes` is in a
+        // block with `k8s_external`.
+        if let (Some((at, c)), Some(k)) = (bp.external.take(), bp.kubernetes.as_ref()) {
+            let (opts, zone, deadline) = k.parts();
+            let d = K8sExternal::new(&c, opts, zone, deadline);
+            bp.chain.insert(at, Arc::new(d));
         }
         if let Some((at, t)) = bp.transfer.take() {
             let d = Transfer::new(t, bp.kubernetes.clone());
@@ -275,6 +289,11 @@ impl Prepared {
                 bp.chain.push(d);
             }
             Plugin::Transfer(t) => transfer_at(bp, t),
+            Plugin::K8sExternal(c) => {
+                bp.parts
+                    .push(format!("k8s_external {}", c.options.zones.join(" ")));
+                bp.external = Some((bp.chain.len(), (**c).clone()));
+            }
             Plugin::Forward(f) => {
                 let next_is_forward = matches!(b.plugins.get(i + 1), Some(Plugin::Forward(_)));
                 let to: Vec<String> = f.to.iter().map(ToString::to_string).collect();

@@ -44,6 +44,7 @@
 //! | | zone records → wire records | `src/dns/wire.rs` |
 //! | directives | the directives and their order | `src/plugin/mod.rs` |
 //! | | `kubernetes`: the zone in the chain; its options | `src/plugin/kubernetes/mod.rs`, `src/plugin/kubernetes/config.rs` |
+//! | | `k8s_external`: Services' outside addresses in the chain (hostname targets asked of the server); its options | `src/plugin/k8s_external/mod.rs`, `src/plugin/k8s_external/config.rs` |
 //! | | `forward`: options, policies, upstream selection, `max_concurrent` | `src/plugin/forward/mod.rs`, `src/plugin/forward/config.rs` |
 //! | | one upstream: UDP/TCP exchange; connections; health probe; errors | `src/plugin/forward/upstream.rs`, `src/plugin/forward/conn.rs`, `src/plugin/forward/health.rs`, `src/plugin/forward/error.rs` |
 //! | | DNS over TLS upstreams (`tls://`): `tls`, `tls_servername`, the rustls client, dialing | `src/plugin/forward/tls.rs` |
@@ -84,6 +85,7 @@
 //! | | the snapshot-friendly map behind every index (delta over a shared base) | `src/zone/layered.rs` |
 //! | | the `kubernetes` options that shape answers | `src/zone/options.rs` |
 //! | | answering a query from a snapshot (the CoreDNS rules) | `src/zone/lookup.rs`, `src/zone/ctx.rs`, `src/zone/items.rs` |
+//! | | the `k8s_external` zone: outside addresses, the apex, `ns1.dns` (CoreDNS's `External()`) | `src/zone/external.rs` |
 //! | | the question name; reverse names and PTR; the namespace scope of an answer | `src/zone/qname.rs`, `src/zone/reverse.rs`, `src/zone/scope.rs` |
 //! | | dashed IPs, endpoint labels, zone suffixes | `src/zone/names.rs` |
 //! | | the records the zone answers with | `src/zone/record.rs` |

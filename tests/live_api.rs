@@ -665,6 +665,27 @@ async fn protobuf_lists_decode_like_json() {
         "ports": [{"name": "http", "port": 80, "targetPort": 8080}, {"name": "dns", "port": 53, "protocol": "UDP"}]}})).await;
     create_svc(&c, "pb", json!({"metadata": {"name": "db"}, "spec": {"clusterIP": "None", "ports": [{"port": 5432}]}})).await;
     create_svc(&c, "pb", json!({"metadata": {"name": "ext"}, "spec": {"type": "ExternalName", "externalName": "example.org."}})).await;
+    // `k8s_external`'s fields: spec.externalIPs and the status's load balancer ingress points.
+    create_svc(
+        &c,
+        "pb",
+        json!({"metadata": {"name": "lb"}, "spec": {"type": "LoadBalancer",
+        "externalIPs": ["192.0.2.1", "2001:db8::1"], "ports": [{"name": "http", "port": 80}]}}),
+    )
+    .await;
+    let status = r#"{"status":{"loadBalancer":{"ingress":[{"ip":"203.0.113.10","ipMode":"VIP","ports":[{"port":80,"protocol":"TCP"}]},{"hostname":"lb.example.test"}]}}}"#;
+    let (ok, out) = cluster.kubectl(&[
+        "patch",
+        "service",
+        "lb",
+        "-n",
+        "pb",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        status,
+    ]);
+    assert!(ok, "{out}");
     create_slice(&c, "pb", json!({"metadata": {"name": "db-1", "labels": {"kubernetes.io/service-name": "db"}}, "addressType": "IPv4",
         "ports": [{"port": 5432, "protocol": "TCP"}],
         "endpoints": [{"addresses": ["10.1.0.10"], "hostname": "db-0", "zone": "z1", "nodeName": "n1",
@@ -702,12 +723,15 @@ async fn protobuf_lists_decode_like_json() {
         } else {
             let from_pb = proto_items(&pb, proto::service);
             let from_js: Vec<ServiceObj> = serde_json::from_value(items).unwrap();
-            assert_eq!(from_pb.len(), 3);
+            assert_eq!(from_pb.len(), 4);
             for (a, b) in from_pb.iter().zip(&from_js) {
                 assert_eq!(convert::service(a), convert::service(b));
                 assert_eq!(convert::has_selector(a), convert::has_selector(b));
                 assert_eq!(a.metadata, b.metadata);
             }
+            let lb = convert::service(&from_pb[2]);
+            assert_eq!(&*lb.name, "lb");
+            assert_eq!(lb.external.len(), 4, "{:?}", lb.external);
             assert!(from_pb[0].metadata.managed_fields.is_some());
         }
     }

@@ -55,6 +55,9 @@ const COREFILE: &str = "\
         2001:db8::7 h.hosts.test
         fallthrough
     }
+    k8s_external ext.example {
+        headless
+    }
     kubernetes cluster.local in-addr.arpa ip6.arpa {
         manifests ZONE
         pods insecure
@@ -76,10 +79,15 @@ example.internal:53 {
 ";
 
 /// A headless Service with many endpoints (long names, both families), so answers outgrow
-/// every UDP limit and truncation is exercised.
+/// every UDP limit and truncation is exercised; and a load balancer for `k8s_external`
+/// (addresses of both families and a hostname that `hosts` answers).
 fn big_service() -> String {
     let mut y = String::from(
-        "apiVersion: v1\nkind: Service\nmetadata: {name: many, namespace: big}\n\
+        "apiVersion: v1\nkind: Service\nmetadata: {name: lb, namespace: big}\n\
+         spec:\n  type: LoadBalancer\n  externalIPs: [192.0.2.80, \"2001:db8::80\"]\n  \
+         ports: [{name: http, protocol: TCP, port: 80}, {name: dns, protocol: UDP, port: 53}]\n\
+         status:\n  loadBalancer:\n    ingress: [{ip: 203.0.113.80}, {hostname: h.hosts.test}]\n---\n\
+         apiVersion: v1\nkind: Service\nmetadata: {name: many, namespace: big}\n\
          spec:\n  clusterIP: None\n  ports: [{name: http, protocol: TCP, port: 80}, \
          {name: dns, protocol: UDP, port: 53}]\n",
     );

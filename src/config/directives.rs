@@ -8,6 +8,7 @@ use crate::plugin::errors::ErrorsConfig;
 use crate::plugin::forward::ForwardConfig;
 use crate::plugin::health::HealthConfig;
 use crate::plugin::hosts::config::HostsConfig;
+use crate::plugin::k8s_external::config::K8sExternalConfig;
 use crate::plugin::kubernetes::config::KubernetesConfig;
 use crate::plugin::log::LogConfig;
 use crate::plugin::prometheus::PrometheusConfig;
@@ -58,6 +59,8 @@ pub enum Plugin {
     Rewrite(Box<RewriteConfig>),
     /// `transfer`: every `transfer` line of the block.
     Transfer(Box<TransferConfig>),
+    /// `k8s_external`: Services' outside addresses (needs `kubernetes` in the block).
+    K8sExternal(Box<K8sExternalConfig>),
 }
 
 impl Plugin {
@@ -83,6 +86,7 @@ impl Plugin {
             Plugin::Template(_) => "template",
             Plugin::Rewrite(_) => "rewrite",
             Plugin::Transfer(_) => "transfer",
+            Plugin::K8sExternal(_) => "k8s_external",
         }
     }
 
@@ -172,6 +176,7 @@ pub const SUPPORTED: &[&str] = &[
     "forward",
     "health",
     "hosts",
+    "k8s_external",
     "kubernetes",
     "loadbalance",
     "log",

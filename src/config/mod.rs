@@ -20,8 +20,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use crate::plugin::{
-    acl, any, bufsize, cache, chaos, errors, forward, health, hosts, kubernetes, loadbalance, log,
-    loop_detect, prometheus, ready, reload, rewrite, template, transfer,
+    acl, any, bufsize, cache, chaos, errors, forward, health, hosts, k8s_external, kubernetes,
+    loadbalance, log, loop_detect, prometheus, ready, reload, rewrite, template, transfer,
 };
 use directives::REPEATABLE;
 pub use directives::{Plugin, COREDNS_DIRECTIVES, SUPPORTED};
@@ -294,6 +294,16 @@ fn build_block(
             add_directive(d, line, &zones, &mut plugins)?;
         }
     }
+    if let Some(ext) = lines.iter().find(|l| l.name().text == "k8s_external") {
+        if !used.contains("kubernetes") {
+            // CoreDNS fails at startup: "kubernetes plugin not loaded".
+            return Err(ConfigError::at(
+                ext.name(),
+                Some("k8s_external"),
+                "kubernetes plugin not loaded: k8s_external needs `kubernetes` in the same server block",
+            ));
+        }
+    }
     // CoreDNS runs directives in plugin.cfg order, whatever the Corefile order (stable: several
     // `forward`s keep theirs).
     plugins.sort_by_key(Plugin::order);
@@ -426,6 +436,7 @@ fn add_directive(
             Plugin::Acl(rules)
         }
         "hosts" => Plugin::Hosts(Box::new(hosts::config::parse(line, zones)?)),
+        "k8s_external" => Plugin::K8sExternal(Box::new(k8s_external::config::parse(line, zones)?)),
         "template" => {
             let mut cfg = earlier(plugins, |p| match p {
                 Plugin::Template(t) => Some(std::mem::take(t)),

@@ -475,6 +475,7 @@ mod tests {
             namespace: Arc::from(ns),
             name: Arc::from("web"),
             kind: ServiceKind::ClusterIp(vec![ip.parse().unwrap()]),
+            external: Vec::new(),
             ports: vec![Port {
                 name: Arc::from("http"),
                 port: 80,

@@ -2,10 +2,11 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
+use hickory_server::proto::op::ResponseCode;
 use hickory_server::proto::rr::rdata::{A, AAAA, CNAME, NS, PTR, SOA, SRV, TXT};
 use hickory_server::proto::rr::{Name, RData, Record};
 
-use crate::zone::record::{self, Owner};
+use crate::zone::record::{self, Owner, Rcode};
 
 /// Names already parsed on this thread (SOA names, service and SRV target names repeat across
 /// answers): a hash lookup and a clone instead of `Name::from_ascii` (~150 ns per name, a
@@ -76,4 +77,14 @@ pub fn all_to_wire(rs: &[record::Record], query: &Name) -> Vec<Record> {
             w
         })
         .collect()
+}
+
+/// A zone answer's response code on the wire.
+pub fn rcode(r: Rcode) -> ResponseCode {
+    match r {
+        Rcode::NoError => ResponseCode::NoError,
+        Rcode::NxDomain => ResponseCode::NXDomain,
+        Rcode::ServFail => ResponseCode::ServFail,
+        Rcode::Refused => ResponseCode::Refused,
+    }
 }

@@ -6,8 +6,8 @@
 //! Directives that answer or change answers run in the server block's chain in CoreDNS's
 //! plugin.cfg order ([`crate::config::COREDNS_DIRECTIVES`]), not in Corefile order:
 //! `bufsize`, `prometheus`, `errors`, `log` (observers of every query), `any`, `chaos`,
-//! `loadbalance`, `rewrite`, `acl`, `cache`, `template`, `transfer`, `hosts`, `kubernetes`, `loop`,
-//! `forward`. `health`, `ready` and `reload` are process-wide.
+//! `loadbalance`, `rewrite`, `acl`, `cache`, `template`, `transfer`, `hosts`, `k8s_external`,
+//! `kubernetes`, `loop`, `forward`. `health`, `ready` and `reload` are process-wide.
 pub mod acl;
 pub mod any;
 pub mod bufsize;
@@ -17,6 +17,7 @@ pub mod errors;
 pub mod forward;
 pub mod health;
 pub mod hosts;
+pub mod k8s_external;
 pub mod kubernetes;
 pub mod loadbalance;
 pub mod log;

@@ -7,7 +7,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::objects::{ServiceObj, SliceObj};
 
-use crate::zone::model::{Endpoint, Namespace, Pod, Port, Service, ServiceKind, Slice};
+use crate::zone::model::{Endpoint, External, Namespace, Pod, Port, Service, ServiceKind, Slice};
 
 /// The label that joins an EndpointSlice to its Service.
 pub(crate) const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
@@ -87,7 +87,35 @@ pub fn service(s: &ServiceObj) -> Service {
         name: name_of(&s.metadata),
         kind,
         ports,
+        external: external(s, spec.external_ips.as_deref().unwrap_or_default()),
     }
+}
+
+/// CoreDNS's `ExternalIPs` of a Service: `spec.externalIPs`, then each load balancer ingress
+/// point's `ip`, else its `hostname`. An address written as an IPv4-mapped IPv6 address is the
+/// IPv4 address (Go's `To4`); a point with neither `ip` nor `hostname` is left out (CoreDNS
+/// would answer a CNAME to the root for it).
+fn external(s: &ServiceObj, external_ips: &[String]) -> Vec<External> {
+    let ingress = s
+        .status
+        .as_ref()
+        .and_then(|st| st.load_balancer.as_ref())
+        .and_then(|lb| lb.ingress.as_deref())
+        .unwrap_or_default();
+    let points = ingress.iter().map(|i| {
+        let ip = i.ip.as_deref().filter(|ip| !ip.is_empty());
+        ip.or(i.hostname.as_deref()).unwrap_or("")
+    });
+    external_ips
+        .iter()
+        .map(String::as_str)
+        .chain(points)
+        .filter(|p| !p.is_empty())
+        .map(|p| match parse_ip(p) {
+            Some(ip) => External::Ip(ip.to_canonical()),
+            None => External::Name(Arc::from(p.trim_end_matches('.'))),
+        })
+        .collect()
 }
 
 /// The Service an EndpointSlice belongs to, from its `kubernetes.io/service-name` label.

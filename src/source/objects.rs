@@ -88,6 +88,37 @@ pub struct ServiceObj {
     /// `spec`.
     #[serde(default)]
     pub spec: Option<ServiceSpecObj>,
+    /// `status` (its load balancer ingress points).
+    #[serde(default)]
+    pub status: Option<ServiceStatusObj>,
+}
+
+/// The fields of a Service's `status` that DNS reads.
+#[derive(Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceStatusObj {
+    /// `loadBalancer`.
+    #[serde(default)]
+    pub load_balancer: Option<LoadBalancerObj>,
+}
+
+/// A Service's `status.loadBalancer`.
+#[derive(Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct LoadBalancerObj {
+    /// `ingress`: the points the load balancer is reached at.
+    #[serde(default)]
+    pub ingress: Option<Vec<IngressObj>>,
+}
+
+/// One `status.loadBalancer.ingress` point.
+#[derive(Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct IngressObj {
+    /// `ip`.
+    #[serde(default)]
+    pub ip: Option<String>,
+    /// `hostname` (used when there is no `ip`).
+    #[serde(default)]
+    pub hostname: Option<String>,
 }
 
 /// The fields of a Service's `spec` that DNS reads.
@@ -112,6 +143,9 @@ pub struct ServiceSpecObj {
     /// `selector` (a Service without one may have hand-written Endpoints).
     #[serde(default)]
     pub selector: Option<BTreeMap<String, String>>,
+    /// `externalIPs` (`k8s_external`).
+    #[serde(default, rename = "externalIPs")]
+    pub external_ips: Option<Vec<String>>,
 }
 
 /// A discovery.k8s.io/v1 EndpointSlice.
@@ -220,10 +254,24 @@ impl From<&core::Service> for ServiceObj {
                     .collect()
             }),
             selector: sp.selector.clone(),
+            external_ips: sp.external_ips.clone(),
+        });
+        let status = s.status.as_ref().map(|st| ServiceStatusObj {
+            load_balancer: st.load_balancer.as_ref().map(|lb| LoadBalancerObj {
+                ingress: lb.ingress.as_ref().map(|v| {
+                    v.iter()
+                        .map(|i| IngressObj {
+                            ip: i.ip.clone(),
+                            hostname: i.hostname.clone(),
+                        })
+                        .collect()
+                }),
+            }),
         });
         ServiceObj {
             metadata: s.metadata.clone(),
             spec,
+            status,
         }
     }
 }

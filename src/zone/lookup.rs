@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::net::IpAddr;
 
 use super::ctx::{Ctx, Host, Item};
-use super::names::strip_zone;
+use super::names::{longest_zone, strip_zone};
 use super::options::KubeOptions;
 use super::qname::Found;
 use super::record::{qtype, Outcome, Owner, RData, Rcode, Record, Reply};
@@ -21,12 +21,7 @@ use super::snapshot::Zone;
 /// Answers `qname` (as written by the client, absolute) for `qt`.
 pub fn serve(opts: &KubeOptions, zone: &Zone, qname: &str, qt: u16) -> Outcome {
     let lower = qname.to_ascii_lowercase();
-    let Some(zl) = opts
-        .zones
-        .iter()
-        .filter(|z| strip_zone(&lower, z).is_some())
-        .max_by_key(|z| z.len())
-    else {
+    let Some(zl) = longest_zone(&opts.zones, &lower) else {
         return Outcome::Next;
     };
     let zq = &qname[qname.len() - zl.len()..];

@@ -21,12 +21,14 @@
 //! | `scope.rs` | the namespace an answer was decided by |
 //! | `lookup.rs` | [`lookup::serve`]: one question, one [`Outcome`] |
 //! | `transfer.rs` | [`transfer::transfer`]: the whole zone for AXFR/IXFR, CoreDNS's order |
+//! | `external.rs` | [`external::serve`]: the `k8s_external` zone (Services' outside addresses) |
 //!
 //! Children import from the file that defines an item, never through this file's
 //! re-exports, so no two files import each other.
 #![warn(missing_docs)]
 
 mod ctx;
+pub mod external;
 mod handle;
 mod index;
 mod items;

@@ -17,6 +17,18 @@ pub struct Service {
     pub kind: ServiceKind,
     /// Service ports in `spec.ports` order.
     pub ports: Vec<Port>,
+    /// Where the Service is reached from outside the cluster (`k8s_external`): `spec.externalIPs`,
+    /// then each `status.loadBalancer.ingress` (its `ip`, else its `hostname`), in that order.
+    pub external: Vec<External>,
+}
+
+/// One outside address of a Service (CoreDNS's `object.Service.ExternalIPs` entry).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum External {
+    /// An address (`spec.externalIPs`, a load balancer ingress `ip`).
+    Ip(IpAddr),
+    /// A load balancer ingress `hostname`, as written, without a trailing dot.
+    Name(Arc<str>),
 }
 
 /// What kind of Service it is, with what its name resolves to.

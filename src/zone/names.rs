@@ -126,3 +126,12 @@ pub(crate) fn strip_zone<'a>(name: &'a str, zone: &str) -> Option<&'a str> {
         None
     }
 }
+
+/// The longest of `zones` that `name` (lower-case, trailing dot) is in: CoreDNS's
+/// `plugin.Zones.Matches`.
+pub(crate) fn longest_zone<'z>(zones: &'z [String], name: &str) -> Option<&'z String> {
+    zones
+        .iter()
+        .filter(|z| strip_zone(name, z).is_some())
+        .max_by_key(|z| z.len())
+}

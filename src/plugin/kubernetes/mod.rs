@@ -11,11 +11,10 @@ pub mod config;
 use std::sync::Arc;
 use std::time::Instant;
 
-use hickory_server::proto::op::ResponseCode;
 use hickory_server::proto::rr::{Name, RecordType};
 
 use crate::dns::query::{Scope, MAX_DEPTH};
-use crate::dns::wire::all_to_wire;
+use crate::dns::wire::{all_to_wire, rcode};
 use crate::dns::{Answer, Directive, Next, Query, Served};
 use crate::zone::{lookup, transfer, KubeOptions, Outcome, Rcode, Reply, Zone, ZoneHandle};
 
@@ -53,6 +52,16 @@ impl Kubernetes {
         snapshot
             .synced
             .then(|| transfer::transfer(&self.options, &snapshot, name, serial))
+    }
+
+    /// What another directive of the block answers from (`k8s_external`): the options (with
+    /// the server's addresses), the zone, the first-sync deadline.
+    pub fn parts(&self) -> (KubeOptions, ZoneHandle, Option<Instant>) {
+        (
+            self.options.clone(),
+            self.zone.clone(),
+            self.startup_deadline,
+        )
     }
 
     /// The answer from one snapshot; `None` passes the question on (fallthrough).
@@ -126,26 +135,27 @@ impl Directive for Kubernetes {
     }
 
     fn serve<'a>(&'a self, q: &'a Query, next: Next<'a>) -> Served<'a> {
-        // The generation is read before the snapshot: a replay never outlives a change (see
-        // `ZoneHandle::load_with_generation`).
-        let (generation, snapshot) = self.zone.load_with_generation();
-        match self.startup_deadline {
-            Some(deadline) if !snapshot.synced => Served::later(async move {
-                let (generation, snapshot): (u64, Arc<Zone>) =
-                    self.zone.wait_synced(deadline).await;
-                self.serve_from((generation, &snapshot), q, next).await
-            }),
-            _ => self.serve_from((generation, &snapshot), q, next),
-        }
+        when_synced(&self.zone, self.startup_deadline, move |at| {
+            self.serve_from(at, q, next)
+        })
     }
 }
 
-fn rcode(r: Rcode) -> ResponseCode {
-    match r {
-        Rcode::NoError => ResponseCode::NoError,
-        Rcode::NxDomain => ResponseCode::NXDomain,
-        Rcode::ServFail => ResponseCode::ServFail,
-        Rcode::Refused => ResponseCode::Refused,
+/// `serve` on the zone's snapshot (and the generation read before it): at once, or, while the
+/// zone has not synced, once it has (waiting until `deadline` at most). The generation is read
+/// before the snapshot: a replay never outlives a change (see
+/// `ZoneHandle::load_with_generation`). `k8s_external` answers from the same zone this way.
+pub fn when_synced<'a, F>(zone: &'a ZoneHandle, deadline: Option<Instant>, serve: F) -> Served<'a>
+where
+    F: for<'z> FnOnce((u64, &'z Zone)) -> Served<'a> + Send + 'a,
+{
+    let (generation, snapshot) = zone.load_with_generation();
+    match deadline {
+        Some(deadline) if !snapshot.synced => Served::later(async move {
+            let (generation, snapshot): (u64, Arc<Zone>) = zone.wait_synced(deadline).await;
+            serve((generation, &snapshot)).await
+        }),
+        _ => serve((generation, &snapshot)),
     }
 }
 

@@ -1,4 +1,6 @@
 //! The `kubernetes` directive in a chain: fallthrough, "no next plugin", block routing.
+use hickory_server::proto::op::ResponseCode;
+
 use super::*;
 use crate::dns::{Block, Router};
 use crate::zone::Fallthrough;

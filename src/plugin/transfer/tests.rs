@@ -136,6 +136,7 @@ fn store(n: usize) -> Store {
             kind: ServiceKind::ClusterIp(vec![format!("10.96.{}.{}", i / 250, i % 250 + 1)
                 .parse()
                 .unwrap()]),
+            external: Vec::new(),
             ports: vec![Port {
                 name: Arc::from("http"),
                 port: 80,

@@ -56,3 +56,35 @@ fn null_and_missing_fields() {
     let s: ServiceObj = serde_json::from_str(r#"{"metadata":{"name":"x"}}"#).unwrap();
     assert!(s.spec.is_none());
 }
+
+/// `externalIPs` and the load balancer's ingress points: the slim types read them as the full
+/// types do (the manifests path), and the zone gets CoreDNS's `ExternalIPs` order (the spec's
+/// addresses, then each point's `ip`, else its `hostname`; an empty point left out).
+#[test]
+fn external_ips_and_ingress_as_the_full_types() {
+    let svc = r#"{"metadata":{"name":"lb","namespace":"prod"},"spec":{"type":"LoadBalancer",
+        "clusterIP":"10.0.0.9","externalIPs":["192.0.2.1","::ffff:192.0.2.2"],
+        "ports":[{"name":"http","port":80}]},"status":{"loadBalancer":{"ingress":[
+        {"hostname":"lb.example.test."},{"ip":"198.51.100.7","hostname":"ignored.example"},
+        {"ip":"2001:db8::7","ipMode":"Proxy"},{}]}}}"#;
+    let slim: ServiceObj = serde_json::from_str(svc).unwrap();
+    let full: core::Service = serde_json::from_str(svc).unwrap();
+    let via: ServiceObj = (&full).into();
+    assert_eq!(slim.status, via.status);
+    let (a, b) = (
+        crate::source::convert::service(&slim),
+        crate::source::convert::service(&via),
+    );
+    assert_eq!(a, b);
+    use crate::zone::model::External::{Ip, Name};
+    assert_eq!(
+        a.external,
+        [
+            Ip("192.0.2.1".parse().unwrap()),
+            Ip("192.0.2.2".parse().unwrap()),
+            Name("lb.example.test".into()),
+            Ip("198.51.100.7".parse().unwrap()),
+            Ip("2001:db8::7".parse().unwrap()),
+        ]
+    );
+}

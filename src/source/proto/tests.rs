@@ -174,6 +174,69 @@ fn decodes_a_service() {
     assert!(spec.external_name.is_none());
 }
 
+/// `spec.externalIPs` and `status.loadBalancer.ingress` decode as their JSON does (the
+/// `ipMode` and `ports` of an ingress point and the status `conditions` are skipped).
+#[test]
+fn decodes_external_ips_and_load_balancer_ingress_like_json() {
+    let b = msg(|s| {
+        len(1, &meta_bytes("lb"), s);
+        len(
+            2,
+            &msg(|sp| {
+                len(5, b"192.0.2.1", sp);
+                len(5, b"2001:db8::1", sp);
+                len(4, b"LoadBalancer", sp);
+            }),
+            s,
+        );
+        let point = |ip: &[u8], host: &[u8]| {
+            msg(|i| {
+                if !ip.is_empty() {
+                    len(1, ip, i);
+                }
+                if !host.is_empty() {
+                    len(2, host, i);
+                }
+                len(3, b"VIP", i);
+                len(4, &msg(|p| int(1, 80, p)), i);
+            })
+        };
+        let lb = msg(|l| {
+            len(1, &point(b"198.51.100.7", b""), l);
+            len(1, &point(b"", b"lb.example.test"), l);
+        });
+        len(
+            3,
+            &msg(|st| {
+                len(1, &lb, st);
+                len(2, &msg(|c| len(1, b"Ready", c)), st);
+            }),
+            s,
+        );
+    });
+    let pb = service(&b).unwrap();
+    let js: crate::source::objects::ServiceObj = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "lb", "namespace": "prod"},
+        "spec": {"type": "LoadBalancer", "externalIPs": ["192.0.2.1", "2001:db8::1"]},
+        "status": {"loadBalancer": {"ingress": [
+            {"ip": "198.51.100.7", "ipMode": "VIP", "ports": [{"port": 80}]},
+            {"hostname": "lb.example.test", "ipMode": "VIP"}]},
+            "conditions": [{"type": "Ready"}]}
+    }))
+    .unwrap();
+    assert_eq!(pb.status, js.status);
+    assert_eq!(
+        pb.spec.as_ref().unwrap().external_ips,
+        js.spec.as_ref().unwrap().external_ips
+    );
+    let (a, b) = (
+        crate::source::convert::service(&pb),
+        crate::source::convert::service(&js),
+    );
+    assert_eq!(a.external, b.external);
+    assert_eq!(a.external.len(), 4);
+}
+
 /// The body split at every possible point gives the same items and metadata.
 #[test]
 fn list_streams_at_any_split() {

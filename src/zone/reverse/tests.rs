@@ -55,6 +55,7 @@ fn ptr_names_services_then_endpoints() {
         namespace: Arc::from("a"),
         name: Arc::from("web"),
         kind: ServiceKind::ClusterIp(vec!["10.0.0.1".parse().unwrap()]),
+        external: Vec::new(),
         ports: vec![port.clone()],
     }));
     st.apply(Change::UpsertSlice(Slice {

@@ -21,6 +21,7 @@ fn svc(ns: &str, name: &str, kind: ServiceKind) -> Change {
         namespace: Arc::from(ns),
         name: Arc::from(name),
         kind,
+        external: Vec::new(),
         ports: vec![port()],
     })
 }

@@ -24,6 +24,7 @@ fn service(ns: &str, name: &str, cluster_ip: &str) -> Service {
         namespace: Arc::from(ns),
         name: Arc::from(name),
         kind: ServiceKind::ClusterIp(vec![ip(cluster_ip)]),
+        external: Vec::new(),
         ports: vec![port()],
     }
 }

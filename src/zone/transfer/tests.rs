@@ -24,6 +24,7 @@ fn svc(ns: &str, name: &str, kind: ServiceKind, ports: Vec<Port>) -> Change {
         name: Arc::from(name),
         kind,
         ports,
+        external: Vec::new(),
     })
 }
 
