@@ -100,7 +100,13 @@ impl Ctx<'_> {
                         host: Host::Ip(ep.ip),
                         port: p.port,
                         ttl: self.opts.ttl,
-                        key: self.key(|| format!("{label}.{}.{base}", s.cluster)),
+                        key: self.key(|| match &*s.cluster {
+                            // No cluster id (no `source-cluster` label): the name that finds
+                            // it, `HOST.SVC…` (CoreDNS builds a name with an empty label and
+                            // sends no answer).
+                            "" => format!("{label}.{base}"),
+                            c => format!("{label}.{c}.{base}"),
+                        }),
                     });
                 }
             }

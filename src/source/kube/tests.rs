@@ -243,6 +243,7 @@ async fn spawn_serves_the_zone_and_relists_after_gone() {
         pods: false,
         qps: None,
         burst: None,
+        multicluster: false,
     };
     let status = spawn(api.client().await, opts, zone.clone(), stop.clone());
     wait_for("the relist without a", || {

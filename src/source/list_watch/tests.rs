@@ -37,6 +37,7 @@ fn describe(m: &Msg) -> String {
         Msg::ListDone(k) => format!("done {k:?}"),
         Msg::Failed(k) => format!("failed {k:?}"),
         Msg::Recovered(k) => format!("recovered {k:?}"),
+        Msg::Absent(k) => format!("absent {k:?}"),
     }
 }
 

@@ -75,11 +75,40 @@ fn store() -> Store {
             vec![port("http", 80), port("", 8080)],
         ),
         import("db", ImportKind::Headless, vec![port("pg", 5432)]),
-        import("bare", ImportKind::ClusterSetIp(vec!["10.42.0.2".parse().unwrap()]), vec![]),
+        import(
+            "bare",
+            ImportKind::ClusterSetIp(vec!["10.42.0.2".parse().unwrap()]),
+            vec![],
+        ),
         import("gone", ImportKind::Headless, vec![port("pg", 5432)]),
-        mcs("db-e", "db", "east", vec![port("pg", 5432)], vec![ep("10.1.0.1", Some("db-0"))]),
-        mcs("db-w", "db", "west", vec![port("pg", 5432)], vec![ep("fd01::2", None)]),
-        mcs("web-e", "web", "east", vec![port("http", 80)], vec![ep("10.1.0.5", Some("web-0"))]),
+        mcs(
+            "db-e",
+            "db",
+            "east",
+            vec![port("pg", 5432)],
+            vec![ep("10.1.0.1", Some("db-0"))],
+        ),
+        mcs(
+            "db-w",
+            "db",
+            "west",
+            vec![port("pg", 5432)],
+            vec![ep("fd01::2", None)],
+        ),
+        mcs(
+            "web-e",
+            "web",
+            "east",
+            vec![port("http", 80)],
+            vec![ep("10.1.0.5", Some("web-0"))],
+        ),
+        mcs(
+            "web-x",
+            "web",
+            "",
+            vec![port("http", 80)],
+            vec![ep("10.1.0.6", Some("web-1"))],
+        ),
     ];
     for c in changes {
         assert!(st.apply(c));
@@ -125,11 +154,31 @@ fn clusterset_names() {
     let nx = (Rcode::NxDomain, vec![]);
     let nodata = (Rcode::NoError, vec![]);
     let table: Vec<(&str, u16, (Rcode, Vec<String>))> = vec![
-        ("dns-version.clusterset.local.", TXT, (Rcode::NoError, s(&["TXT 1.0.0"]))),
-        ("dns-version.cluster.local.", TXT, (Rcode::NoError, s(&["TXT 1.1.0"]))),
-        ("web.ns.svc.clusterset.local.", A, (Rcode::NoError, s(&["A 10.42.0.1"]))),
-        ("web.ns.svc.clusterset.local.", AAAA, (Rcode::NoError, s(&["AAAA fd00::1"]))),
-        ("WEB.NS.svc.clusterset.local.", A, (Rcode::NoError, s(&["A 10.42.0.1"]))),
+        (
+            "dns-version.clusterset.local.",
+            TXT,
+            (Rcode::NoError, s(&["TXT 1.0.0"])),
+        ),
+        (
+            "dns-version.cluster.local.",
+            TXT,
+            (Rcode::NoError, s(&["TXT 1.1.0"])),
+        ),
+        (
+            "web.ns.svc.clusterset.local.",
+            A,
+            (Rcode::NoError, s(&["A 10.42.0.1"])),
+        ),
+        (
+            "web.ns.svc.clusterset.local.",
+            AAAA,
+            (Rcode::NoError, s(&["AAAA fd00::1"])),
+        ),
+        (
+            "WEB.NS.svc.clusterset.local.",
+            A,
+            (Rcode::NoError, s(&["A 10.42.0.1"])),
+        ),
         ("web.ns.svc.clusterset.local.", TXT, nodata.clone()),
         (
             "_http._tcp.web.ns.svc.clusterset.local.",
@@ -138,16 +187,50 @@ fn clusterset_names() {
         ),
         ("_https._tcp.web.ns.svc.clusterset.local.", SRV, nx.clone()),
         // An endpoint of a ClusterSetIP import is found by HOST.CLUSTER as well.
-        ("web-0.east.web.ns.svc.clusterset.local.", A, (Rcode::NoError, s(&["A 10.1.0.5"]))),
+        (
+            "web-0.east.web.ns.svc.clusterset.local.",
+            A,
+            (Rcode::NoError, s(&["A 10.1.0.5"])),
+        ),
         ("web-0.west.web.ns.svc.clusterset.local.", A, nx.clone()),
+        // A slice without a cluster id: its endpoints are HOST.SVC…, and SRV names them so.
+        (
+            "web-1.web.ns.svc.clusterset.local.",
+            A,
+            (Rcode::NoError, s(&["A 10.1.0.6"])),
+        ),
+        (
+            "web-1.web.ns.svc.clusterset.local.",
+            SRV,
+            (
+                Rcode::NoError,
+                s(&["SRV 80 web-1.web.ns.svc.clusterset.local."]),
+            ),
+        ),
         // Reserved: CLUSTER.SVC.NS.svc.clusterset.local must not exist.
         ("east.web.ns.svc.clusterset.local.", A, nx.clone()),
         ("east.db.ns.svc.clusterset.local.", A, nx.clone()),
         ("west.db.ns.svc.clusterset.local.", AAAA, nx.clone()),
-        ("db.ns.svc.clusterset.local.", A, (Rcode::NoError, s(&["A 10.1.0.1"]))),
-        ("db.ns.svc.clusterset.local.", AAAA, (Rcode::NoError, s(&["AAAA fd01::2"]))),
-        ("db-0.east.db.ns.svc.clusterset.local.", A, (Rcode::NoError, s(&["A 10.1.0.1"]))),
-        ("db-0.east.db.ns.svc.clusterset.local.", AAAA, nodata.clone()),
+        (
+            "db.ns.svc.clusterset.local.",
+            A,
+            (Rcode::NoError, s(&["A 10.1.0.1"])),
+        ),
+        (
+            "db.ns.svc.clusterset.local.",
+            AAAA,
+            (Rcode::NoError, s(&["AAAA fd01::2"])),
+        ),
+        (
+            "db-0.east.db.ns.svc.clusterset.local.",
+            A,
+            (Rcode::NoError, s(&["A 10.1.0.1"])),
+        ),
+        (
+            "db-0.east.db.ns.svc.clusterset.local.",
+            AAAA,
+            nodata.clone(),
+        ),
         ("db-0.west.db.ns.svc.clusterset.local.", A, nx.clone()),
         (
             "fd01--2.west.db.ns.svc.clusterset.local.",
@@ -174,7 +257,11 @@ fn clusterset_names() {
         // Services and imports stay in their own zones.
         ("local.ns.svc.clusterset.local.", A, nx.clone()),
         ("web.ns.svc.cluster.local.", A, nx.clone()),
-        ("local.ns.svc.cluster.local.", A, (Rcode::NoError, s(&["A 10.96.0.9"]))),
+        (
+            "local.ns.svc.cluster.local.",
+            A,
+            (Rcode::NoError, s(&["A 10.96.0.9"])),
+        ),
         ("web.other.svc.clusterset.local.", A, nx.clone()),
         ("ns.svc.clusterset.local.", A, nodata.clone()),
         ("clusterset.local.", SRV, nodata.clone()),
@@ -201,7 +288,14 @@ fn ignore_empty_service_counts_every_cluster() {
         namespace: "ns".into(),
         name: "web-e".into(),
     });
+    assert_eq!(rcode(&st, "web.ns.svc.clusterset.local."), Rcode::NoError);
+    st.apply(Change::DeleteMcsSlice {
+        namespace: "ns".into(),
+        name: "web-x".into(),
+    });
     assert_eq!(rcode(&st, "web.ns.svc.clusterset.local."), Rcode::NxDomain);
+    // Headless imports are not affected.
+    assert_eq!(rcode(&st, "db.ns.svc.clusterset.local."), Rcode::NoError);
 }
 
 /// Imports and multicluster slices have their own SOA serial and relists, and move a
@@ -217,8 +311,14 @@ fn store_keeps_imports_apart() {
     // A relist that holds only `db` and slice `db-e` deletes the rest of each kind.
     let keep = [import("db", ImportKind::Headless, vec![port("pg", 5432)])];
     assert_eq!(st.replace_kind(Kind::Import, keep.to_vec()), 3);
-    let keep = [mcs("db-e", "db", "east", vec![port("pg", 5432)], vec![ep("10.1.0.1", Some("db-0"))])];
-    assert_eq!(st.replace_kind(Kind::McsSlice, keep.to_vec()), 2);
+    let keep = [mcs(
+        "db-e",
+        "db",
+        "east",
+        vec![port("pg", 5432)],
+        vec![ep("10.1.0.1", Some("db-0"))],
+    )];
+    assert_eq!(st.replace_kind(Kind::McsSlice, keep.to_vec()), 3);
     let z = st.snapshot();
     assert!(z.import("web.ns").is_none());
     assert_eq!(z.mc_slices("db.ns").len(), 1);

@@ -13,7 +13,10 @@ fn parse() {
     assert!(parse_request("a.b.c.svc1.ns.svc", false, false).is_err());
     assert!(parse_request("svc1.ns.foo", false, false).is_err());
     assert_eq!(parse_request("svc", false, false).unwrap().pod_or_svc, "");
-    assert_eq!(parse_request("ns.svc", false, false).unwrap().namespace, "ns");
+    assert_eq!(
+        parse_request("ns.svc", false, false).unwrap().namespace,
+        "ns"
+    );
     let r = parse_request("us-east.1a.prefer._zone.hdls.ns.svc", true, false).unwrap();
     assert_eq!(
         (r.topo_zone, r.zone_prefer, r.service),
