@@ -128,20 +128,8 @@ pub(super) async fn run<K: Watched>(t: Target) {
             }
             Stop::Missing => {
                 answered(&mut failing, &mut retry);
-                if !std::mem::replace(&mut absent, true) {
-                    tracing::warn!(
-                        resource = K::RESOURCE,
-                        "the API server does not serve it (its CustomResourceDefinition is not \
-                         installed): answering without these objects, looking again every \
-                         {ABSENT_RETRY:?}"
-                    );
-                    if tx.send(Msg::Absent(K::KIND)).is_err() {
-                        return;
-                    }
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(ABSENT_RETRY) => {}
-                    _ = stop.cancelled() => return,
+                if !missing::<K>(&mut absent, &tx, &stop).await {
+                    return;
                 }
             }
             Stop::Failed(fault, why) => {
@@ -156,6 +144,30 @@ pub(super) async fn run<K: Watched>(t: Target) {
                 }
             }
         }
+    }
+}
+
+/// The API server does not serve `K` (its CRD is not installed): the first time in a row, log
+/// it and tell the writer the kind has no objects; then wait [`ABSENT_RETRY`]. Returns false
+/// when the watcher is to stop.
+async fn missing<K: Watched>(
+    absent: &mut bool,
+    tx: &mpsc::UnboundedSender<Msg>,
+    stop: &CancellationToken,
+) -> bool {
+    if !std::mem::replace(absent, true) {
+        tracing::warn!(
+            resource = K::RESOURCE,
+            "the API server does not serve it (its CustomResourceDefinition is not installed): \
+             answering without these objects, looking again every {ABSENT_RETRY:?}"
+        );
+        if tx.send(Msg::Absent(K::KIND)).is_err() {
+            return false;
+        }
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(ABSENT_RETRY) => true,
+        _ = stop.cancelled() => false,
     }
 }
 

@@ -125,8 +125,11 @@ fn opts() -> KubeOptions {
     }
 }
 
+/// The rcode and the answer section, as [`ask`] renders them.
+type Answer = (Rcode, Vec<String>);
+
 /// The rcode and the answer section as text (`A 1.2.3.4`, `SRV 5432 target`, `TXT 1.0.0`).
-fn ask(z: &Zone, name: &str, qt: u16) -> (Rcode, Vec<String>) {
+fn ask(z: &Zone, name: &str, qt: u16) -> Answer {
     let Outcome::Reply(r) = serve(&opts(), z, name, qt) else {
         panic!("{name}: not in the zone");
     };
@@ -153,7 +156,7 @@ fn clusterset_names() {
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     let nx = (Rcode::NxDomain, vec![]);
     let nodata = (Rcode::NoError, vec![]);
-    let table: Vec<(&str, u16, (Rcode, Vec<String>))> = vec![
+    let table: Vec<(&str, u16, Answer)> = vec![
         (
             "dns-version.clusterset.local.",
             TXT,

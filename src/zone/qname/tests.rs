@@ -30,8 +30,9 @@ fn parse() {
 /// `_` on either they stay `_PORT._PROTO`; zone-scoped names are not defined there.
 #[test]
 fn parse_multicluster() {
-    let table: &[(&str, (&str, &str, &str, &str))] = &[
-        // name → (endpoint, cluster, port, protocol)
+    // name → (endpoint, cluster, port, protocol)
+    type Parts<'a> = (&'a str, &'a str, &'a str, &'a str);
+    let table: &[(&str, Parts<'_>)] = &[
         ("web-0.east.svc1.ns.svc", ("web-0", "east", "", "")),
         ("_http._tcp.svc1.ns.svc", ("", "", "http", "tcp")),
         ("_http.tcp.svc1.ns.svc", ("", "", "http", "tcp")),
