@@ -41,8 +41,9 @@ const PAGE: usize = 500;
 const WATCH_TIMEOUT_S: u32 = 290;
 /// How long one list page may take.
 const LIST_TIMEOUT: Duration = Duration::from_secs(60);
-/// How often the list of a kind the API server does not serve (a CRD not installed) is tried.
-const ABSENT_RETRY: Duration = Duration::from_secs(10);
+/// How often the list of a kind the API server does not serve (a CRD not installed) is tried
+/// (unit tests: soon).
+const ABSENT_RETRY: Duration = Duration::from_millis(if cfg!(test) { 300 } else { 10_000 });
 
 /// Why a list or watch ended.
 #[derive(Debug, PartialEq, Eq)]
