@@ -477,6 +477,7 @@ impl Prepared {
                 pods: k.options.pods == PodMode::Verified,
                 qps: api.qps,
                 burst: api.burst,
+                multicluster: !k.options.multicluster.is_empty(),
             },
             zone: handle.clone(),
         });

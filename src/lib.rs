@@ -73,19 +73,20 @@
 //! | | Kubernetes objects → zone model | `src/source/convert.rs` |
 //! | | YAML/JSON manifests on disk, watched | `src/source/manifests.rs` |
 //! | | the directive's `Filter`; label selectors | `src/source/filter.rs`, `src/source/selector.rs` |
-//! | | slim Service/EndpointSlice serde types (only the fields DNS reads) | `src/source/objects.rs` |
+//! | | slim Service/EndpointSlice/ServiceImport serde types (only the fields DNS reads) | `src/source/objects.rs` |
 //! | | protobuf: wire reader, streaming list decoder, metadata, Service, EndpointSlice, Status | `src/source/proto/mod.rs`, `src/source/proto/wire.rs`, `src/source/proto/list.rs`, `src/source/proto/meta.rs`, `src/source/proto/service.rs`, `src/source/proto/slice.rs`, `src/source/proto/status.rs` |
 //! | | Services for `kdns env` from manifests or a kubeconfig | `src/source/env_input.rs` |
 //! | | the kube-dns ConfigMap and `--domain` for `kdns migrate kube-dns`, from a file or a kubeconfig | `src/source/kube_dns.rs` |
 //! | zone (core) | the snapshot, the store, the answer rules (imports nothing of the crate) | `src/zone/mod.rs` |
 //! | | zone model: services, endpoints, pods (our own compact types) | `src/zone/model.rs` |
 //! | | the immutable snapshot queries read, namespace versions | `src/zone/snapshot.rs` |
-//! | | incremental store: changes, relists; reverse indices | `src/zone/store.rs`, `src/zone/index.rs` |
+//! | | incremental store: changes, relists; reverse indices; ServiceImports and multicluster slices | `src/zone/store.rs`, `src/zone/index.rs`, `src/zone/mc_store.rs` |
 //! | | the published zone: atomic swap, publish generation | `src/zone/handle.rs` |
 //! | | the snapshot-friendly map behind every index (delta over a shared base) | `src/zone/layered.rs` |
 //! | | the `kubernetes` options that shape answers | `src/zone/options.rs` |
 //! | | answering a query from a snapshot (the CoreDNS rules) | `src/zone/lookup.rs`, `src/zone/ctx.rs`, `src/zone/items.rs` |
 //! | | the `k8s_external` zone: outside addresses, the apex, `ns1.dns` (CoreDNS's `External()`) | `src/zone/external.rs` |
+//! | | a `multicluster` zone (KEP-1645): ServiceImports, `HOST.CLUSTER` names | `src/zone/multicluster.rs` |
 //! | | the question name; reverse names and PTR; the namespace scope of an answer | `src/zone/qname.rs`, `src/zone/reverse.rs`, `src/zone/scope.rs` |
 //! | | dashed IPs, endpoint labels, zone suffixes | `src/zone/names.rs` |
 //! | | the records the zone answers with | `src/zone/record.rs` |

@@ -93,7 +93,20 @@ fn parse_cases(path: &Path) -> Vec<Group> {
 }
 
 /// Options kdns does not implement (yet): cases under them are listed as not run.
-const UNSUPPORTED_OPTIONS: &[&str] = &["multicluster"];
+const UNSUPPORTED_OPTIONS: &[&str] = &[];
+
+/// A case as kdns answers it on purpose: in a `multicluster` zone `dns-version` is KEP-1645's
+/// schema `1.0.0` (CoreDNS 1.14.7 answers its cluster schema `1.1.0` in every zone; the
+/// multicluster specification says 1.0.0 for `clusterset.local`).
+fn on_purpose(case: &Case, group: &Group) -> Case {
+    let mut c = case.clone();
+    if group.corefile.contains("multicluster") && c.query.starts_with("dns-version.") {
+        for a in &mut c.answer {
+            *a = a.replace("\"1.1.0\"", "\"1.0.0\"");
+        }
+    }
+    c
+}
 
 fn corefile_text(kube_line: &str, fixture: &Path) -> String {
     let (head, opts) = match kube_line.split_once('{') {
@@ -281,7 +294,7 @@ async fn coredns_kubernetes_plugin_cases() {
                 let name = Name::from_ascii(&case.query).unwrap();
                 let got = router.resolve(0, &name, qtype(&case.qtype)).await;
                 run += 1;
-                if let Err(e) = check(case, &got) {
+                if let Err(e) = check(&on_purpose(case, &group), &got) {
                     failed.push(format!(
                         "{} / {} / {} {}:\n  {e}",
                         case.file, case.name, case.query, case.qtype
@@ -301,7 +314,7 @@ async fn coredns_kubernetes_plugin_cases() {
     for f in &failed {
         println!("FAIL {f}");
     }
-    assert!(run >= 95, "only {run} CoreDNS cases ran");
+    assert!(run >= 138, "only {run} CoreDNS cases ran");
     assert!(
         failed.is_empty(),
         "{} of {run} CoreDNS cases failed",

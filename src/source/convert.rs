@@ -5,9 +5,12 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::objects::{ServiceObj, SliceObj};
+use super::objects::{ImportObj, ServiceObj, SliceObj};
 
-use crate::zone::model::{Endpoint, External, Namespace, Pod, Port, Service, ServiceKind, Slice};
+use crate::zone::model::{
+    Endpoint, External, Import, ImportKind, McsSlice, Namespace, Pod, Port, Service, ServiceKind,
+    Slice,
+};
 
 /// The label that joins an EndpointSlice to its Service.
 pub(crate) const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
@@ -131,7 +134,60 @@ pub(crate) fn slice_service_name(s: &SliceObj) -> Option<&str> {
 /// An EndpointSlice: ready addresses only (`ready` unset counts as ready), as CoreDNS reads it.
 /// Returns None for a slice without the service-name label or of address type FQDN.
 pub fn slice(s: &SliceObj) -> Option<Slice> {
-    let service = slice_service_name(s)?;
+    slice_of(s, slice_service_name(s)?)
+}
+
+/// The label that joins an EndpointSlice to its multicluster service (KEP-1645).
+pub(crate) const MC_SERVICE_NAME_LABEL: &str = "multicluster.kubernetes.io/service-name";
+
+/// The label that names the cluster a multicluster EndpointSlice came from.
+pub(crate) const MC_SOURCE_CLUSTER_LABEL: &str = "multicluster.kubernetes.io/source-cluster";
+
+/// A multicluster EndpointSlice: joined to its import by `multicluster.kubernetes.io/service-name`,
+/// its cluster from `multicluster.kubernetes.io/source-cluster` ("" when absent, as CoreDNS).
+/// None without the service label or of address type FQDN.
+pub fn mcs_slice(s: &SliceObj) -> Option<McsSlice> {
+    let label = |k: &str| s.metadata.labels.as_ref().and_then(|l| l.get(k));
+    let service = label(MC_SERVICE_NAME_LABEL).filter(|n| !n.is_empty())?;
+    Some(McsSlice {
+        slice: slice_of(s, service)?,
+        cluster: Arc::from(label(MC_SOURCE_CLUSTER_LABEL).map_or("", String::as_str)),
+    })
+}
+
+/// A ServiceImport: `type: Headless`, else ClusterSetIP with `spec.ips` (deduplicated).
+pub fn import(i: &ImportObj) -> Import {
+    let spec = i.spec.clone().unwrap_or_default();
+    let kind = if spec.type_.as_deref() == Some("Headless") {
+        ImportKind::Headless
+    } else {
+        let mut ips: Vec<IpAddr> = Vec::new();
+        for ip in spec.ips.iter().flatten().filter_map(|s| parse_ip(s)) {
+            if !ips.contains(&ip) {
+                ips.push(ip);
+            }
+        }
+        ImportKind::ClusterSetIp(ips)
+    };
+    let ports = spec.ports.iter().flatten();
+    Import {
+        namespace: namespace_of(&i.metadata),
+        name: name_of(&i.metadata),
+        kind,
+        ports: ports
+            .map(|p| {
+                port(
+                    p.name.as_deref(),
+                    p.port.unwrap_or(0),
+                    p.protocol.as_deref(),
+                )
+            })
+            .collect(),
+    }
+}
+
+/// A slice of `service`: ready addresses only; None when of address type FQDN.
+fn slice_of(s: &SliceObj, service: &str) -> Option<Slice> {
     if s.address_type == "FQDN" {
         return None;
     }

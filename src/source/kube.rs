@@ -26,9 +26,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::client::ApiClient;
+use super::convert::MC_SERVICE_NAME_LABEL;
 use super::filter::Filter;
 use super::list_watch::{run, Target};
-use super::objects::{ServiceObj, SliceObj};
+use super::objects::{ImportObj, McsSliceObj, ServiceObj, SliceObj};
 use super::ratelimit::RateLimit;
 use super::watched::Msg;
 use crate::zone::{Change, Kind, Relist, Revision, Store, Versions, ZoneHandle};
@@ -125,6 +126,8 @@ pub struct WatchOptions {
     pub qps: Option<f32>,
     /// `apiserver_burst`.
     pub burst: Option<u32>,
+    /// `multicluster`: watch ServiceImports and multicluster EndpointSlices.
+    pub multicluster: bool,
 }
 
 /// Starts the watchers and the writer; returns the status handle.
@@ -157,6 +160,16 @@ pub fn spawn(
     if !opts.filter.noendpoints {
         kinds.push(Kind::Slice);
         tokio::spawn(run::<SliceObj>(to(labels.clone())));
+    }
+    if opts.multicluster {
+        // CoreDNS: every slice with the label, narrowed by `labels`; ServiceImports all.
+        let mcs = match &labels {
+            Some(l) => format!("{l},{MC_SERVICE_NAME_LABEL}"),
+            None => MC_SERVICE_NAME_LABEL.to_string(),
+        };
+        kinds.extend([Kind::Import, Kind::McsSlice]);
+        tokio::spawn(run::<ImportObj>(to(None)));
+        tokio::spawn(run::<McsSliceObj>(to(Some(mcs))));
     }
     if opts.pods {
         kinds.push(Kind::Pod);
@@ -270,6 +283,13 @@ impl Writer {
             }
             Msg::ListDone(kind, revision) => self.list_done(kind, revision, applied),
             Msg::Recovered(kind) => self.recover(kind),
+            Msg::Absent(kind) => {
+                // Not served at all: an empty complete list (deletes what an earlier one held).
+                self.relists.retain(|r| r.kind() != kind);
+                self.relists.push(Relist::new(kind));
+                // No revision to say when its objects went: one past the latest.
+                self.list_done(kind, None, applied);
+            }
             Msg::Failed(kind) => self.failed(kind),
         }
     }
@@ -281,9 +301,17 @@ impl Writer {
             Change::UpsertSlice(s) => self.store.service_kind(&s.namespace, &s.service),
             _ => None,
         };
+        // The programming-latency histogram is the cluster's Services' (labelled by their kind).
+        let timed = !matches!(
+            c,
+            Change::UpsertImport(_)
+                | Change::DeleteImport { .. }
+                | Change::UpsertMcsSlice(_)
+                | Change::DeleteMcsSlice { .. }
+        );
         if self.store.apply_at(c, rev) {
             applied.changed += 1;
-            if let Some(at) = at {
+            if let (Some(at), true) = (at, timed) {
                 let kind = kind.unwrap_or("cluster_ip");
                 applied.timed.push((kind_index(kind), at));
             }

@@ -41,6 +41,9 @@ const PAGE: usize = 500;
 const WATCH_TIMEOUT_S: u32 = 290;
 /// How long one list page may take.
 const LIST_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often the list of a kind the API server does not serve (a CRD not installed) is tried
+/// (unit tests: soon).
+const ABSENT_RETRY: Duration = Duration::from_millis(if cfg!(test) { 300 } else { 10_000 });
 
 /// Why a list or watch ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -51,6 +54,8 @@ enum Stop {
     Gone,
     /// The request failed (why, in a sentence); retry as its fault says.
     Failed(Fault, String),
+    /// The API server does not serve this optional kind (404): no objects; look again later.
+    Missing,
     /// Shutting down, or the writer is gone.
     Exit,
 }
@@ -83,6 +88,7 @@ pub(super) async fn run<K: Watched>(t: Target) {
     let mut rv: Option<String> = None;
     let mut first_list = true;
     let mut failing = false;
+    let mut absent = false;
     let mut retry = Retry::default();
     loop {
         let answered = |failing: &mut bool, retry: &mut Retry| {
@@ -97,6 +103,9 @@ pub(super) async fn run<K: Watched>(t: Target) {
                 match list::<K>(&client, labels.as_deref(), any, limit, &tx, &stop).await {
                     Ok(v) => {
                         answered(&mut failing, &mut retry);
+                        if std::mem::take(&mut absent) {
+                            tracing::info!(resource = K::RESOURCE, "the API server serves it now");
+                        }
                         rv = Some(v);
                         continue;
                     }
@@ -118,6 +127,12 @@ pub(super) async fn run<K: Watched>(t: Target) {
             Stop::Gone => {
                 tracing::debug!(resource = K::RESOURCE, "resourceVersion expired: relisting");
             }
+            Stop::Missing => {
+                answered(&mut failing, &mut retry);
+                if !missing::<K>(&mut absent, &tx, &stop).await {
+                    return;
+                }
+            }
             Stop::Failed(fault, why) => {
                 let wait = retried::<K>(&mut retry, fault, &why);
                 if !failing {
@@ -130,6 +145,30 @@ pub(super) async fn run<K: Watched>(t: Target) {
                 }
             }
         }
+    }
+}
+
+/// The API server does not serve `K` (its CRD is not installed): the first time in a row, log
+/// it and tell the writer the kind has no objects; then wait [`ABSENT_RETRY`]. Returns false
+/// when the watcher is to stop.
+async fn missing<K: Watched>(
+    absent: &mut bool,
+    tx: &mpsc::UnboundedSender<Msg>,
+    stop: &CancellationToken,
+) -> bool {
+    if !std::mem::replace(absent, true) {
+        tracing::warn!(
+            resource = K::RESOURCE,
+            "the API server does not serve it (its CustomResourceDefinition is not installed): \
+             answering without these objects, looking again every {ABSENT_RETRY:?}"
+        );
+        if tx.send(Msg::Absent(K::KIND)).is_err() {
+            return false;
+        }
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(ABSENT_RETRY) => true,
+        _ = stop.cancelled() => false,
     }
 }
 
@@ -161,7 +200,7 @@ fn retried<K: Watched>(retry: &mut Retry, fault: Fault, why: &str) -> Duration {
 /// resourceVersion seen (a watch), or from a new list (`None`) once that version expired.
 fn resume_from(stop: &Stop, rv: Option<String>) -> Option<String> {
     match stop {
-        Stop::Gone => None,
+        Stop::Gone | Stop::Missing => None,
         Stop::Resume | Stop::Failed(..) | Stop::Exit => rv,
     }
 }
@@ -170,6 +209,7 @@ fn resume_from(stop: &Stop, rv: Option<String>) -> Option<String> {
 fn failed<K: Watched>(verb: &str, e: &kube::Error) -> Stop {
     match e {
         kube::Error::Api(s) if s.code == 410 => Stop::Gone,
+        kube::Error::Api(s) if s.code == 404 && K::OPTIONAL => Stop::Missing,
         _ => Stop::Failed(
             Fault::of(e),
             format!("{verb}: {}", explain(K::RESOURCE, "`list` and `watch`", e)),
@@ -482,13 +522,15 @@ fn event<K: Watched>(ev: WatchEvent<K>, rv: &mut Option<String>) -> Event {
 /// the writer would hear, for each watched kind in turn, up to the event that ends the watch.
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn watch_body(body: &[u8]) -> Vec<Change> {
-    use super::objects::{ServiceObj, SliceObj};
+    use super::objects::{ImportObj, McsSliceObj, ServiceObj, SliceObj};
     use k8s_openapi::api::core::v1 as core;
     let mut out = Vec::new();
     watch_body_of::<ServiceObj>(body, &mut out);
     watch_body_of::<SliceObj>(body, &mut out);
     watch_body_of::<core::Namespace>(body, &mut out);
     watch_body_of::<core::Pod>(body, &mut out);
+    watch_body_of::<ImportObj>(body, &mut out);
+    watch_body_of::<McsSliceObj>(body, &mut out);
     out
 }
 

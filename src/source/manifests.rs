@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::convert;
 use super::filter::Filter;
-use super::objects::{ServiceObj, SliceObj};
+use super::objects::{ImportObj, ServiceObj, SliceObj};
 use crate::zone::model::{Namespace, ServiceKind};
 use crate::zone::{Change, Store, Versions, Zone, ZoneHandle};
 
@@ -53,6 +53,8 @@ pub enum Object {
     Endpoints(Box<core::Endpoints>),
     /// A v1 Pod.
     Pod(Box<core::Pod>),
+    /// A `multicluster.x-k8s.io` ServiceImport (read by the `multicluster` zones).
+    ServiceImport(Box<ImportObj>),
 }
 
 /// An object and where it was read from.
@@ -265,6 +267,7 @@ enum Kind {
     EndpointSlice,
     Endpoints,
     Pod,
+    ServiceImport,
 }
 
 fn known(api: &str, kind: &str) -> Option<Kind> {
@@ -274,6 +277,10 @@ fn known(api: &str, kind: &str) -> Option<Kind> {
         ("v1", "Endpoints") => Kind::Endpoints,
         ("v1", "Pod") => Kind::Pod,
         ("discovery.k8s.io/v1", "EndpointSlice") => Kind::EndpointSlice,
+        // v1beta1 has the same `spec` (mcs-api's CRD serves both without conversion).
+        ("multicluster.x-k8s.io/v1alpha1" | "multicluster.x-k8s.io/v1beta1", "ServiceImport") => {
+            Kind::ServiceImport
+        }
         _ => return None,
     })
 }
@@ -292,6 +299,7 @@ fn typed<'de, D: serde::Deserializer<'de>>(
         Some(Kind::EndpointSlice) => Object::EndpointSlice(Box::new(Deserialize::deserialize(d)?)),
         Some(Kind::Endpoints) => Object::Endpoints(Box::new(Deserialize::deserialize(d)?)),
         Some(Kind::Pod) => Object::Pod(Box::new(Deserialize::deserialize(d)?)),
+        Some(Kind::ServiceImport) => Object::ServiceImport(Box::new(Deserialize::deserialize(d)?)),
         None => return Ok(None),
     }))
 }
@@ -368,12 +376,20 @@ impl Changes<'_> {
                 if self.filter.noendpoints || !labels.matches(&labels_of(&s.metadata)) {
                     return;
                 }
-                match convert::slice(&SliceObj::from(&**s)) {
+                let obj = SliceObj::from(&**s);
+                let mcs = convert::mcs_slice(&obj).map(Change::UpsertMcsSlice);
+                match convert::slice(&obj) {
                     Some(slice) => self.out.push(Change::UpsertSlice(slice)),
+                    None if mcs.is_some() => {}
                     None => {
-                        tracing::warn!(at = %o.at, "EndpointSlice without label {} (or of addressType FQDN) is ignored", convert::SERVICE_NAME_LABEL)
+                        tracing::warn!(at = %o.at, "EndpointSlice without label {} or {} (or of addressType FQDN) is ignored", convert::SERVICE_NAME_LABEL, convert::MC_SERVICE_NAME_LABEL)
                     }
                 }
+                self.out.extend(mcs);
+            }
+            Object::ServiceImport(i) => {
+                self.implied.insert(meta_ns(&i.metadata));
+                self.out.push(Change::UpsertImport(convert::import(i)));
             }
             Object::Endpoints(e) => self.endpoints(o, e),
             Object::Pod(p) => {

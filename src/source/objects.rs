@@ -203,8 +203,42 @@ pub struct TargetRefObj {
     pub name: Option<String>,
 }
 
+/// A `multicluster.x-k8s.io/v1alpha1` ServiceImport (a CRD: JSON only).
+#[derive(Deserialize, Clone, Debug, Default)]
+pub struct ImportObj {
+    /// Name, namespace, resourceVersion, labels and write times.
+    #[serde(default, deserialize_with = "slim_meta")]
+    pub metadata: ObjectMeta,
+    /// `spec`.
+    #[serde(default)]
+    pub spec: Option<ImportSpecObj>,
+}
+
+/// The fields of a ServiceImport's `spec` that DNS reads.
+#[derive(Deserialize, Clone, Debug, Default)]
+pub struct ImportSpecObj {
+    /// `type`: `ClusterSetIP` or `Headless`.
+    #[serde(default, rename = "type")]
+    pub type_: Option<String>,
+    /// `ips`: the ClusterSetIPs, one per family.
+    #[serde(default)]
+    pub ips: Option<Vec<String>>,
+    /// `ports`.
+    #[serde(default)]
+    pub ports: Option<Vec<PortObj>>,
+}
+
+/// An EndpointSlice of a multicluster service (label `multicluster.kubernetes.io/service-name`):
+/// a kind of its own to the watcher, with its own label selector and zone changes.
+#[derive(Deserialize, Clone, Debug, Default)]
+#[serde(transparent)]
+pub struct McsSliceObj(pub SliceObj);
+
 macro_rules! namespaced_resource {
     ($ty:ty, $kind:literal, $group:literal, $plural:literal) => {
+        namespaced_resource!($ty, $kind, $group, "v1", $plural, metadata);
+    };
+    ($ty:ty, $kind:literal, $group:literal, $version:literal, $plural:literal, $($meta:tt)+) => {
         impl kube::Resource for $ty {
             type DynamicType = ();
             type Scope = NamespaceResourceScope;
@@ -215,16 +249,16 @@ macro_rules! namespaced_resource {
                 $group.into()
             }
             fn version(_: &()) -> Cow<'_, str> {
-                "v1".into()
+                $version.into()
             }
             fn plural(_: &()) -> Cow<'_, str> {
                 $plural.into()
             }
             fn meta(&self) -> &ObjectMeta {
-                &self.metadata
+                &self.$($meta)+
             }
             fn meta_mut(&mut self) -> &mut ObjectMeta {
-                &mut self.metadata
+                &mut self.$($meta)+
             }
         }
     };
@@ -235,6 +269,22 @@ namespaced_resource!(
     "EndpointSlice",
     "discovery.k8s.io",
     "endpointslices"
+);
+namespaced_resource!(
+    McsSliceObj,
+    "EndpointSlice",
+    "discovery.k8s.io",
+    "v1",
+    "endpointslices",
+    0.metadata
+);
+namespaced_resource!(
+    ImportObj,
+    "ServiceImport",
+    "multicluster.x-k8s.io",
+    "v1alpha1",
+    "serviceimports",
+    metadata
 );
 
 impl From<&core::Service> for ServiceObj {

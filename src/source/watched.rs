@@ -11,7 +11,7 @@ use kube::Resource;
 use serde::de::DeserializeOwned;
 
 use super::convert;
-use super::objects::{ServiceObj, SliceObj};
+use super::objects::{ImportObj, McsSliceObj, ServiceObj, SliceObj};
 use super::proto::{self, ProtoError};
 use crate::zone::{Change, Kind, Revision};
 
@@ -31,6 +31,9 @@ pub(super) enum Msg {
     Failed(Kind),
     /// The API answers again for that kind (a one-item list succeeded after a failure).
     Recovered(Kind),
+    /// The API server does not serve that (optional) kind: it has no objects, as a complete
+    /// empty list would say.
+    Absent(Kind),
 }
 
 /// Decodes one object from its protobuf encoding.
@@ -46,6 +49,9 @@ pub(super) trait Watched:
     const RESOURCE: &'static str;
     /// Decoder of the protobuf encoding, for kinds that ask for it.
     const PROTO: Option<ProtoDecoder<Self>> = None;
+    /// A kind from a CustomResourceDefinition that may not be installed: a 404 on its list
+    /// means "no objects" (logged once), not a failure.
+    const OPTIONAL: bool = false;
     /// The change this object makes: an upsert, or `None` when it has no place in the zone.
     fn upsert(&self) -> Option<Change>;
     /// The change that removes the object of this key.
@@ -117,6 +123,36 @@ impl Watched for SliceObj {
     fn delete(meta: &ObjectMeta) -> Change {
         let (namespace, name) = ns_name(meta);
         Change::DeleteSlice { namespace, name }
+    }
+}
+
+impl Watched for McsSliceObj {
+    const KIND: Kind = Kind::McsSlice;
+    const RESOURCE: &'static str = "endpointslices.discovery.k8s.io";
+    const PROTO: Option<ProtoDecoder<Self>> = Some(mcs_slice_proto);
+    fn upsert(&self) -> Option<Change> {
+        convert::mcs_slice(&self.0).map(Change::UpsertMcsSlice)
+    }
+    fn delete(meta: &ObjectMeta) -> Change {
+        let (namespace, name) = ns_name(meta);
+        Change::DeleteMcsSlice { namespace, name }
+    }
+}
+
+fn mcs_slice_proto(b: &[u8]) -> Result<McsSliceObj, ProtoError> {
+    proto::slice(b).map(McsSliceObj)
+}
+
+impl Watched for ImportObj {
+    const KIND: Kind = Kind::Import;
+    const RESOURCE: &'static str = "serviceimports.multicluster.x-k8s.io";
+    const OPTIONAL: bool = true;
+    fn upsert(&self) -> Option<Change> {
+        Some(Change::UpsertImport(convert::import(self)))
+    }
+    fn delete(meta: &ObjectMeta) -> Change {
+        let (namespace, name) = ns_name(meta);
+        Change::DeleteImport { namespace, name }
     }
 }
 

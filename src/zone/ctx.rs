@@ -44,6 +44,8 @@ pub(super) struct Ctx<'a> {
     /// Build the names items are known by (SRV targets): only SRV answers read them, so
     /// A/AAAA and the rest skip that string work.
     pub(super) keys: bool,
+    /// The zone is a `multicluster` one: names stand for ServiceImports.
+    pub(super) mc: bool,
 }
 
 impl Ctx<'_> {
@@ -56,7 +58,10 @@ impl Ctx<'_> {
             data: RData::Soa(Soa {
                 mname: format!("ns.dns.{}", self.zq),
                 rname: format!("hostmaster.{}", self.zq),
-                serial: self.zone.serial,
+                serial: match self.mc {
+                    true => self.zone.mc_serial,
+                    false => self.zone.serial,
+                },
                 refresh: 7200,
                 retry: 1800,
                 expire: 86400,

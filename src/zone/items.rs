@@ -8,18 +8,15 @@ use super::ctx::{Ctx, Host, Item};
 use super::model::{Service, ServiceKind, Slice};
 use super::names::{endpoint_label, parse_dashed_ip, strip_zone};
 use super::options::PodMode;
-use super::qname::{parse_request, Found, NameError, Req};
+use super::qname::{match_port_proto, parse_request, Found, NameError, Req};
 use super::record::qtype;
 use super::reverse::is_reverse;
 
 /// The TXT schema version of the Kubernetes DNS specification.
 pub(crate) const SCHEMA_VERSION: &str = "1.1.0";
 
-/// Does a port match the question's `_PORT._PROTO` (either may be empty: any)?
-fn match_port_proto(want_port: &str, port: &str, want_proto: &str, proto: &str) -> bool {
-    (want_port.is_empty() || want_port.eq_ignore_ascii_case(port))
-        && (want_proto.is_empty() || want_proto.eq_ignore_ascii_case(proto))
-}
+/// The TXT schema version of the multicluster DNS specification (KEP-1645).
+pub(crate) const MC_SCHEMA_VERSION: &str = "1.0.0";
 
 /// `name` with a trailing dot.
 fn fqdn(name: &str) -> String {
@@ -36,8 +33,12 @@ impl Ctx<'_> {
         if qt == qtype::TXT {
             let rel = strip_zone(name, self.zl).unwrap_or("");
             if rel == "dns-version" {
+                let version = match self.mc {
+                    true => MC_SCHEMA_VERSION,
+                    false => SCHEMA_VERSION,
+                };
                 return Ok(vec![Item {
-                    host: Host::Text(SCHEMA_VERSION),
+                    host: Host::Text(version),
                     port: 0,
                     ttl: 28800,
                     key: name.to_string(),
@@ -50,7 +51,7 @@ impl Ctx<'_> {
                 return Ok(Vec::new());
             }
             if found.is_ok() && self.opts.zonal {
-                if let Ok(r) = parse_request(rel, true) {
+                if let Ok(r) = parse_request(rel, true, self.mc) {
                     if !r.topo_zone.is_empty() {
                         return Ok(Vec::new());
                     }
@@ -85,7 +86,7 @@ impl Ctx<'_> {
     /// CoreDNS's `Records()`.
     pub(super) fn records(&self, name: &str) -> Found<Vec<Item>> {
         let rel = strip_zone(name, self.zl).unwrap_or("");
-        let r = parse_request(rel, self.opts.zonal)?;
+        let r = parse_request(rel, self.opts.zonal, self.mc)?;
         if r.pod_or_svc.is_empty() {
             return Ok(Vec::new());
         }
@@ -97,6 +98,8 @@ impl Ctx<'_> {
         }
         if r.pod_or_svc == "pod" {
             self.find_pods(&r)
+        } else if self.mc {
+            self.find_imports(&r)
         } else {
             self.find_services(&r)
         }

@@ -31,6 +31,10 @@ pub fn serve(opts: &KubeOptions, zone: &Zone, qname: &str, qt: u16) -> Outcome {
         zl,
         zq,
         keys: qt == qtype::SRV,
+        mc: opts
+            .multicluster
+            .iter()
+            .any(|m| strip_zone(zl, m).is_some()),
     };
 
     if matches!(qt, qtype::AXFR | qtype::IXFR) {

@@ -12,11 +12,13 @@
 //! | `index.rs` | the reverse indices' value (`IpSet`) and edits |
 //! | `snapshot.rs` | [`Zone`], the immutable snapshot, and [`Versions`] |
 //! | `store.rs` | [`Store`], the writer: [`Change`]s, relists |
+//! | `mc_store.rs` | the store's ServiceImports and multicluster EndpointSlices |
 //! | `handle.rs` | [`ZoneHandle`], the published zone and its generation |
 //! | `options.rs` | [`KubeOptions`]: the directive's options that shape answers |
 //! | `qname.rs` | the question name split into its parts |
 //! | `ctx.rs` | one question being answered, and the items a name stands for |
 //! | `items.rs` | what a name stands for (services, endpoints, pods, `ns.dns`) |
+//! | `multicluster.rs` | what a name stands for in a `multicluster` zone (ServiceImports) |
 //! | `reverse.rs` | reverse names and PTR answers |
 //! | `scope.rs` | the namespace an answer was decided by |
 //! | `lookup.rs` | [`lookup::serve`]: one question, one [`Outcome`] |
@@ -34,7 +36,9 @@ mod index;
 mod items;
 mod layered;
 pub mod lookup;
+mod mc_store;
 pub mod model;
+mod multicluster;
 pub(crate) mod names;
 mod options;
 mod qname;

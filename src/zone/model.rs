@@ -110,3 +110,36 @@ pub(crate) fn service_key(name: &str, namespace: &str) -> Arc<str> {
     k.push_str(namespace);
     Arc::from(k)
 }
+
+/// A ServiceImport (`multicluster.x-k8s.io/v1alpha1`, KEP-1645), reduced to what the
+/// multicluster zone answers with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Import {
+    /// Its namespace.
+    pub namespace: Arc<str>,
+    /// Its name (the exported Service's).
+    pub name: Arc<str>,
+    /// `spec.type` `Headless`, else `ClusterSetIP` with `spec.ips` (in order, deduplicated).
+    pub kind: ImportKind,
+    /// `spec.ports` in order.
+    pub ports: Vec<Port>,
+}
+
+/// What a ServiceImport's name resolves to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportKind {
+    /// `type: ClusterSetIP`: `spec.ips`.
+    ClusterSetIp(Vec<IpAddr>),
+    /// `type: Headless`: the ready endpoints of its slices, in every cluster.
+    Headless,
+}
+
+/// An EndpointSlice of a multicluster service (label `multicluster.kubernetes.io/service-name`),
+/// with the cluster it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct McsSlice {
+    /// The slice; `service` is the imported service's name.
+    pub slice: Slice,
+    /// Label `multicluster.kubernetes.io/source-cluster` ("" when absent).
+    pub cluster: Arc<str>,
+}

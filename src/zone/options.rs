@@ -60,6 +60,9 @@ pub struct KubeOptions {
     pub fallthrough: Fallthrough,
     /// `zonal`: zone-scoped names for headless services.
     pub zonal: bool,
+    /// `multicluster ZONES…`: zones (lower-case, trailing dot) answered from ServiceImports
+    /// (KEP-1645) instead of Services; they take effect when also among `zones`.
+    pub multicluster: Vec<String>,
     /// Addresses this server answers on, for `ns.dns.ZONE` and the apex NS.
     pub local_ips: Vec<IpAddr>,
 }
@@ -76,6 +79,7 @@ impl Default for KubeOptions {
             ignore_empty_service: false,
             fallthrough: Fallthrough::Off,
             zonal: false,
+            multicluster: Vec::new(),
             local_ips: Vec::new(),
         }
     }

@@ -19,8 +19,10 @@ pub(super) struct Req<'a> {
     pub(super) port: &'a str,
     /// `_PROTO` of `_PORT._PROTO.service.ns.svc` (without the underscore).
     pub(super) protocol: &'a str,
-    /// The endpoint label of `endpoint.service.ns.svc`.
+    /// The endpoint label of `endpoint.service.ns.svc` (or `endpoint.cluster.service.ns.svc`).
     pub(super) endpoint: &'a str,
+    /// `multicluster`: the cluster id of `endpoint.cluster.service.ns.svc`.
+    pub(super) cluster: &'a str,
     /// The service name (or the dashed address of a pod name).
     pub(super) service: &'a str,
     /// The namespace.
@@ -33,8 +35,16 @@ pub(super) struct Req<'a> {
     pub(super) zone_prefer: bool,
 }
 
-/// Parses `rel`, the question name below the zone without its final dot (parse.go).
-pub(super) fn parse_request(rel: &str, zonal: bool) -> Found<Req<'_>> {
+/// Does a port match the question's `_PORT._PROTO` (either may be empty: any)?
+pub(super) fn match_port_proto(want_port: &str, port: &str, want_proto: &str, proto: &str) -> bool {
+    (want_port.is_empty() || want_port.eq_ignore_ascii_case(port))
+        && (want_proto.is_empty() || want_proto.eq_ignore_ascii_case(proto))
+}
+
+/// Parses `rel`, the question name below the zone without its final dot (parse.go). In a
+/// `multicluster` zone two labels left of the service without `_` are `ENDPOINT.CLUSTER`, and
+/// zone-scoped (`zonal`) names are not defined.
+pub(super) fn parse_request(rel: &str, zonal: bool, multicluster: bool) -> Found<Req<'_>> {
     let mut r = Req::default();
     if rel.is_empty() || rel == "svc" || rel == "pod" {
         return Ok(r);
@@ -59,6 +69,10 @@ pub(super) fn parse_request(rel: &str, zonal: bool) -> Found<Req<'_>> {
     match last {
         -1 => {}
         0 => r.endpoint = segs[0],
+        1 if multicluster && !segs[0].starts_with('_') && !segs[1].starts_with('_') => {
+            r.endpoint = segs[0];
+            r.cluster = segs[1];
+        }
         1 => {
             r.protocol = segs[1].strip_prefix('_').unwrap_or(segs[1]);
             r.port = segs[0].strip_prefix('_').unwrap_or(segs[0]);
@@ -66,7 +80,7 @@ pub(super) fn parse_request(rel: &str, zonal: bool) -> Found<Req<'_>> {
         _ => {
             // `zonal`: TOPOZONE.pin|prefer._zone.service.namespace.svc (the zone may hold dots).
             let last = last as usize;
-            if !zonal || segs[last] != "_zone" || r.pod_or_svc != "svc" {
+            if !zonal || multicluster || segs[last] != "_zone" || r.pod_or_svc != "svc" {
                 return Err(NameError);
             }
             match segs[last - 1] {

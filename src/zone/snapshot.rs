@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::index::IpSet;
 use super::layered::Layered as PMap;
-use super::model::{Namespace, Service, Slice};
+use super::model::{Import, McsSlice, Namespace, Service, Slice};
 
 /// (namespace, name) of a pod.
 pub(crate) type PodId = (Arc<str>, Arc<str>);
@@ -37,8 +37,15 @@ pub struct Zone {
     /// Where `ns_versions` come from: shared by every store that publishes into the same
     /// handle, so versions never repeat within that handle.
     pub(crate) versions: Versions,
+    /// `multicluster`: `name.namespace` → ServiceImport.
+    pub(crate) imports: PMap<Arc<str>, Arc<Import>>,
+    /// `multicluster`: `service.namespace` → its multicluster EndpointSlices, by slice name.
+    pub(crate) mc_endpoints: PMap<Arc<str>, Arc<[Arc<McsSlice>]>>,
     /// SOA serial: the latest revision that altered the zone (see `store::Revision`).
     pub serial: u32,
+    /// SOA serial of the multicluster zones: the latest revision of a change to a ServiceImport
+    /// or a multicluster EndpointSlice (CoreDNS keeps the two apart).
+    pub mc_serial: u32,
     /// False until the source has delivered its first complete state.
     pub synced: bool,
 }
@@ -52,6 +59,16 @@ impl Zone {
     /// The EndpointSlices of the service with key `name.namespace`, ordered by slice name.
     pub fn slices(&self, key: &str) -> &[Arc<Slice>] {
         self.endpoints.get(key).map(|s| &s[..]).unwrap_or(&[])
+    }
+
+    /// The ServiceImport with key `name.namespace`.
+    pub fn import(&self, key: &str) -> Option<&Arc<Import>> {
+        self.imports.get(key)
+    }
+
+    /// The multicluster EndpointSlices of the import with key `name.namespace`, by slice name.
+    pub fn mc_slices(&self, key: &str) -> &[Arc<McsSlice>] {
+        self.mc_endpoints.get(key).map(|s| &s[..]).unwrap_or(&[])
     }
 
     /// The Namespace called `name`.

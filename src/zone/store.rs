@@ -9,7 +9,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::index::{index_add, index_remove};
-use super::model::{service_key, Namespace, Pod, Service, ServiceKind, Slice};
+use super::mc_store::McStore;
+use super::model::{service_key, Import, McsSlice, Namespace, Pod, Service, ServiceKind, Slice};
 use super::snapshot::{PodId, Versions, Zone};
 
 #[cfg(test)]
@@ -52,6 +53,24 @@ pub enum Change {
         /// Its name.
         name: String,
     },
+    /// A ServiceImport was added or changed (`multicluster`).
+    UpsertImport(Import),
+    /// A ServiceImport is gone.
+    DeleteImport {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+    },
+    /// A multicluster EndpointSlice was added or changed.
+    UpsertMcsSlice(McsSlice),
+    /// A multicluster EndpointSlice is gone.
+    DeleteMcsSlice {
+        /// Its namespace.
+        namespace: String,
+        /// Its name (the slice's).
+        name: String,
+    },
 }
 
 /// Kinds of objects a source delivers (for whole-kind relists).
@@ -65,6 +84,10 @@ pub enum Kind {
     Namespace,
     /// Pods.
     Pod,
+    /// ServiceImports (`multicluster`).
+    Import,
+    /// EndpointSlices of multicluster services.
+    McsSlice,
 }
 
 /// The writer side: owned by one source task, never touched by queries.
@@ -78,8 +101,11 @@ pub struct Store {
     slices_by_svc: HashMap<Arc<str>, BTreeMap<Arc<str>, Arc<Slice>>>,
     /// (namespace, pod name) → pod, to find the old addresses on update/delete.
     pods: HashMap<PodId, Arc<Pod>>,
-    /// The latest revision that changed the zone (see [`Revision`]).
+    /// The latest revision that changed the zone, and the multicluster zone (see [`Revision`]).
     revision: u64,
+    mc_revision: u64,
+    /// The multicluster slices, to find the old version on update/delete.
+    mc: McStore,
 }
 
 /// Where the cluster state stood when a change was made: the API server's `resourceVersion`
@@ -157,13 +183,23 @@ impl Store {
             Change::UpsertService(s) => Some(s.namespace.clone()),
             Change::UpsertSlice(s) => Some(s.namespace.clone()),
             Change::UpsertNamespace(n) => Some(n.name.clone()),
-            Change::DeleteService { namespace, .. } | Change::DeleteSlice { namespace, .. } => {
-                Some(Arc::from(namespace.as_str()))
-            }
+            Change::UpsertImport(i) => Some(i.namespace.clone()),
+            Change::UpsertMcsSlice(s) => Some(s.slice.namespace.clone()),
+            Change::DeleteService { namespace, .. }
+            | Change::DeleteSlice { namespace, .. }
+            | Change::DeleteImport { namespace, .. }
+            | Change::DeleteMcsSlice { namespace, .. } => Some(Arc::from(namespace.as_str())),
             Change::DeleteNamespace { name } => Some(Arc::from(name.as_str())),
             // Pods decide pod names only, which are never namespace-scoped.
             Change::UpsertPod(_) | Change::DeletePod { .. } => None,
         };
+        let multicluster = matches!(
+            change,
+            Change::UpsertImport(_)
+                | Change::DeleteImport { .. }
+                | Change::UpsertMcsSlice(_)
+                | Change::DeleteMcsSlice { .. }
+        );
         let changed = match change {
             Change::UpsertService(s) => self.upsert_service(s),
             Change::DeleteService { namespace, name } => self.delete_service(&namespace, &name),
@@ -183,9 +219,17 @@ impl Store {
                 .is_some(),
             Change::UpsertPod(p) => self.upsert_pod(p),
             Change::DeletePod { namespace, name } => self.delete_pod(&namespace, &name),
+            Change::UpsertImport(i) => McStore::upsert_import(&mut self.zone, i),
+            Change::DeleteImport { namespace, name } => {
+                McStore::delete_import(&mut self.zone, &namespace, &name)
+            }
+            Change::UpsertMcsSlice(s) => self.mc.upsert_slice(&mut self.zone, s),
+            Change::DeleteMcsSlice { namespace, name } => {
+                self.mc.delete_slice(&mut self.zone, &namespace, &name)
+            }
         };
         if changed {
-            self.advance(revision);
+            self.advance(revision, multicluster);
             if let Some(ns) = ns {
                 let v = self.zone.versions.next();
                 self.zone.ns_versions.insert(ns, v);
@@ -194,14 +238,19 @@ impl Store {
         changed
     }
 
-    /// Moves the serial to `revision` if that is later (unknown: one past the latest).
-    fn advance(&mut self, revision: Revision) {
-        self.revision = match revision {
-            Some(r) => self.revision.max(r),
-            None => self.revision + 1,
+    /// Moves the serial (of the multicluster zone, or the cluster's) to `revision` if that is
+    /// later (unknown: one past the latest).
+    fn advance(&mut self, revision: Revision, multicluster: bool) {
+        let (latest, serial) = match multicluster {
+            true => (&mut self.mc_revision, &mut self.zone.mc_serial),
+            false => (&mut self.revision, &mut self.zone.serial),
+        };
+        *latest = match revision {
+            Some(r) => (*latest).max(r),
+            None => *latest + 1,
         };
         // RFC 1982: the serial is the revision's low 32 bits.
-        self.zone.serial = self.revision as u32;
+        *serial = *latest as u32;
     }
 
     /// Replaces every object of `kind` with `upserts` (a fresh list after a relist): changed
@@ -224,6 +273,8 @@ impl Store {
                 Change::UpsertSlice(s) => (s.namespace.clone(), s.name.clone()),
                 Change::UpsertNamespace(n) => (Arc::from(""), n.name.clone()),
                 Change::UpsertPod(p) => (p.namespace.clone(), p.name.clone()),
+                Change::UpsertImport(i) => (i.namespace.clone(), i.name.clone()),
+                Change::UpsertMcsSlice(s) => (s.slice.namespace.clone(), s.slice.name.clone()),
                 _ => continue,
             };
             relist.seen.insert(id);
@@ -270,6 +321,25 @@ impl Store {
                 .keys()
                 .filter(|(ns, n)| !seen(ns, n))
                 .map(|(ns, n)| Change::DeletePod {
+                    namespace: ns.to_string(),
+                    name: n.to_string(),
+                })
+                .collect(),
+            Kind::Import => self
+                .zone
+                .imports
+                .values()
+                .filter(|i| !seen(&i.namespace, &i.name))
+                .map(|i| Change::DeleteImport {
+                    namespace: i.namespace.to_string(),
+                    name: i.name.to_string(),
+                })
+                .collect(),
+            Kind::McsSlice => self
+                .mc
+                .slice_ids()
+                .filter(|(ns, n)| !seen(ns, n))
+                .map(|(ns, n)| Change::DeleteMcsSlice {
                     namespace: ns.to_string(),
                     name: n.to_string(),
                 })

@@ -50,12 +50,18 @@ pub fn transfer(opts: &KubeOptions, zone: &Zone, name: &str, serial: u32) -> Tra
     let Some(zl) = opts.zones.iter().find(|z| z.as_str() == name) else {
         return Transfer::NotAuthoritative;
     };
+    // A `multicluster` zone is not transferred: its records are the cluster set's imports,
+    // which this transfer (the cluster's Services) does not hold.
+    if opts.multicluster.iter().any(|m| m == zl) {
+        return Transfer::NotAuthoritative;
+    }
     let cx = Ctx {
         opts,
         zone,
         zl,
         zq: zl,
         keys: true,
+        mc: false,
     };
     let soa = cx.soa();
     if serial != 0 && serial == zone.serial {

@@ -15,6 +15,7 @@
 //!     fallthrough [ZONES…]
 //!     ignore empty_service
 //!     zonal                    # TOPOZONE.pin|prefer._zone.SVC.NS.svc.ZONE for headless services
+//!     multicluster [ZONES…]    # answer these zones from ServiceImports (KEP-1645)
 //!     startup_timeout DURATION # default 5s
 //!     apiserver_qps N          # rate limit of list/watch requests (source/ratelimit.rs)
 //!     apiserver_burst N
@@ -156,6 +157,9 @@ impl Options {
             "ttl" => self.opts.ttl = ttl(opt)?,
             "noendpoints" => self.noendpoints = flag(opt)?,
             "zonal" => self.opts.zonal = flag(opt)?,
+            // CoreDNS: the zones given (none: no multicluster zone); they take effect when
+            // they are also among the directive's zones.
+            "multicluster" => self.opts.multicluster = zones_of(opt.args())?,
             "fallthrough" => self.opts.fallthrough = fallthrough(opt)?,
             "ignore" => self.opts.ignore_empty_service = ignore(opt)?,
             "startup_timeout" => self.startup_timeout = startup_timeout(opt)?,
@@ -441,6 +445,27 @@ mod tests {
         let c = k(".:53 {\n kubernetes in-addr.arpa cluster.local\n}\n").unwrap();
         assert_eq!(c.options.primary_zone, 1);
         assert!(k(".:53 {\n kubernetes in-addr.arpa\n}\n").is_err());
+    }
+
+    /// `multicluster [ZONES…]`, as CoreDNS's setup.go reads it: the zones given, normalized;
+    /// none given is no multicluster zone.
+    #[test]
+    fn multicluster_zones() {
+        let mc = |o: &str| {
+            k(&format!(
+                ".:53 {{\n kubernetes cluster.local clusterset.local {{\n  {o}\n }}\n}}\n"
+            ))
+            .map(|c| c.options.multicluster)
+            .map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            mc("multicluster ClusterSet.Local"),
+            Ok(vec!["clusterset.local.".into()])
+        );
+        assert_eq!(mc("multicluster"), Ok(vec![]));
+        assert_eq!(mc("zonal"), Ok(vec![]));
+        let e = mc("multicluster a..b").unwrap_err();
+        assert!(e.starts_with("/etc/kdns/Corefile:3: kubernetes:"), "{e}");
     }
 
     #[test]

@@ -53,6 +53,37 @@ fn names(zone: &ZoneHandle) -> Vec<String> {
     out
 }
 
+/// A kind the API server does not serve (`Absent`) counts as listed, with no objects: the zone
+/// is published and ready; once served and listed, it is absent again only if the CRD goes.
+#[test]
+fn an_absent_kind_counts_as_listed_and_empty() {
+    let status = Arc::new(SourceStatus::default());
+    let zone = ZoneHandle::default();
+    let kinds = vec![Kind::Service, Kind::Namespace, Kind::Import];
+    let mut w = Writer::new(kinds, status.clone(), zone.versions());
+    w.batch(listed(Kind::Service, vec![svc("a", "10.0.0.1")]), &zone);
+    w.batch(listed(Kind::Namespace, vec![ns("default")]), &zone);
+    assert!(!zone.load().synced, "the ServiceImports are not listed yet");
+    w.batch(
+        vec![Msg::ListStart(Kind::Import), Msg::Absent(Kind::Import)],
+        &zone,
+    );
+    assert!(zone.load().synced && status.synced.load(Ordering::Relaxed));
+    assert_eq!(names(&zone), ["a"]);
+    let import: ImportObj = serde_json::from_value(json!({"metadata": {"name": "web"},
+        "spec": {"type": "Headless", "ports": [{"port": 80}]}}))
+    .unwrap();
+    let import = Change::UpsertImport(convert::import(&import));
+    w.batch(listed(Kind::Import, vec![import]), &zone);
+    assert!(zone.load().import("web.default").is_some());
+    w.batch(vec![Msg::Absent(Kind::Import)], &zone);
+    assert!(
+        zone.load().import("web.default").is_none(),
+        "the CRD went: no imports"
+    );
+    assert_eq!(names(&zone), ["a"]);
+}
+
 #[test]
 fn nothing_is_published_before_every_kind_was_listed() {
     let (mut w, zone, status) = writer();
@@ -247,6 +278,7 @@ async fn spawn_serves_the_zone_and_relists_after_gone() {
         pods: false,
         qps: None,
         burst: None,
+        multicluster: false,
     };
     let status = spawn(api.client().await, opts, zone.clone(), stop.clone());
     wait_for("the relist without a", || {

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::*;
 use crate::source::fake_api::{bookmark, list, service, status, watch_event, FakeApi, Reply};
-use crate::source::objects::ServiceObj;
+use crate::source::objects::{ImportObj, ServiceObj};
 
 const SERVICES: &str = "/api/v1/services";
 
@@ -42,6 +42,7 @@ fn describe(m: &Msg) -> String {
         Msg::ListDone(k, r) => format!("done {k:?}{}", at(r)),
         Msg::Failed(k) => format!("failed {k:?}"),
         Msg::Recovered(k) => format!("recovered {k:?}"),
+        Msg::Absent(k) => format!("absent {k:?}"),
     }
 }
 
@@ -564,6 +565,63 @@ async fn a_denial_that_lasts_is_reported_as_missing_permission_after_the_grace()
     assert!(tries >= 15, "{tries} requests in {reported:?}");
     let warned = |l: &&str| l.contains(" WARN ") && l.contains("missing RBAC permission");
     assert_eq!(text.lines().filter(warned).count(), 1, "{text}");
+    assert_eq!(next(&mut rx, 2).await, ["start Service", "failed Service"]);
+    stop.cancel();
+}
+
+const IMPORTS: &str = "/apis/multicluster.x-k8s.io/v1alpha1/serviceimports";
+
+/// A kind from a CRD that is not installed (404 on its list): the writer hears once that it has
+/// no objects (never "failed"), and the list is tried again until the CRD is there.
+#[tokio::test]
+async fn an_optional_kind_not_served_is_absent_once_then_found() {
+    let not_found = status(
+        404,
+        "NotFound",
+        "the server could not find the requested resource",
+    );
+    let import = json!({"metadata": {"name": "web", "namespace": "mc", "resourceVersion": "4"},
+        "spec": {"type": "ClusterSetIP", "ips": ["10.42.0.1"], "ports": [{"port": 80}]}});
+    let api = FakeApi::start(vec![(
+        IMPORTS,
+        vec![
+            Reply::Json(404, not_found.clone()),
+            Reply::Json(404, not_found),
+            list("ServiceImportList", "5", vec![import]),
+        ],
+    )])
+    .await;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let stop = CancellationToken::new();
+    let target = Target {
+        client: api.client().await.0,
+        labels: None,
+        limit: None,
+        tx,
+        stop: stop.clone(),
+    };
+    tokio::spawn(run::<ImportObj>(target));
+    let got = next(&mut rx, 6).await;
+    assert_eq!(got[..2], ["start Import", "absent Import"], "{got:?}");
+    // The second 404 is not reported again; the list that works is a normal one.
+    assert_eq!(got[2], "start Import", "{got:?}");
+    assert_eq!(got[3], "start Import", "{got:?}");
+    assert!(got[4].starts_with("page Import [UpsertImport"), "{got:?}");
+    assert!(got[4].ends_with("@4]"), "the import's revision: {got:?}");
+    assert_eq!(got[5], "done Import @5", "{got:?}");
+    stop.cancel();
+}
+
+/// A 404 on a kind every cluster serves is a failure like any other.
+#[tokio::test]
+async fn a_required_kind_not_served_fails() {
+    let not_found = status(
+        404,
+        "NotFound",
+        "the server could not find the requested resource",
+    );
+    let api = FakeApi::start(vec![(SERVICES, vec![Reply::Json(404, not_found)])]).await;
+    let (mut rx, stop) = watch_services(&api).await;
     assert_eq!(next(&mut rx, 2).await, ["start Service", "failed Service"]);
     stop.cancel();
 }

@@ -95,3 +95,61 @@ fn a_terminating_pod_is_ignored_and_namespaces_delete_by_name() {
         serde_json::from_value(json!({"metadata": {"name": "prod"}})).unwrap();
     assert!(matches!(ns.upsert(), Some(Change::UpsertNamespace(n)) if &*n.name == "prod"));
 }
+
+/// ServiceImports and multicluster EndpointSlices: what the zone keeps of them.
+#[test]
+fn imports_and_multicluster_slices() {
+    let i: ImportObj = serde_json::from_value(json!({"metadata": {"name": "Web", "namespace": "mc"},
+        "spec": {"type": "ClusterSetIP", "ips": ["10.42.0.1", "fd00::1", "10.42.0.1"],
+                 "ports": [{"name": "HTTP", "port": 80, "protocol": "TCP"}, {"port": 53, "protocol": "UDP"}]}}))
+    .unwrap();
+    let Some(Change::UpsertImport(imp)) = i.upsert() else {
+        panic!()
+    };
+    assert_eq!((&*imp.namespace, &*imp.name), ("mc", "web"));
+    let want: Vec<std::net::IpAddr> =
+        vec!["10.42.0.1".parse().unwrap(), "fd00::1".parse().unwrap()];
+    assert_eq!(imp.kind, crate::zone::model::ImportKind::ClusterSetIp(want));
+    let ports: Vec<_> = imp
+        .ports
+        .iter()
+        .map(|p| (&*p.name, p.port, &*p.protocol))
+        .collect();
+    assert_eq!(ports, [("http", 80, "TCP"), ("", 53, "UDP")]);
+    let h: ImportObj = serde_json::from_value(json!({"metadata": {"name": "db"},
+        "spec": {"type": "Headless", "ports": []}}))
+    .unwrap();
+    let Some(Change::UpsertImport(h)) = h.upsert() else {
+        panic!()
+    };
+    assert_eq!(h.kind, crate::zone::model::ImportKind::Headless);
+
+    let slice = |labels: serde_json::Value| -> McsSliceObj {
+        serde_json::from_value(
+            json!({"metadata": {"name": "db-east", "namespace": "mc", "labels": labels},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": ["10.1.0.1"], "hostname": "db-0"},
+                          {"addresses": ["10.1.0.2"], "conditions": {"ready": false}}],
+            "ports": [{"name": "pg", "port": 5432}]}),
+        )
+        .unwrap()
+    };
+    let s = slice(json!({"multicluster.kubernetes.io/service-name": "db",
+                         "multicluster.kubernetes.io/source-cluster": "east"}));
+    let Some(Change::UpsertMcsSlice(m)) = s.upsert() else {
+        panic!()
+    };
+    assert_eq!(
+        (&*m.cluster, &*m.slice.service, m.slice.endpoints.len()),
+        ("east", "db", 1)
+    );
+    // Without the multicluster label it has no place in the zone: the watch deletes it.
+    let plain = slice(json!({"kubernetes.io/service-name": "db"}));
+    assert!(plain.upsert().is_none());
+    match McsSliceObj::delete(&plain.0.metadata) {
+        Change::DeleteMcsSlice { namespace, name } => {
+            assert_eq!((namespace.as_str(), name.as_str()), ("mc", "db-east"))
+        }
+        other => panic!("{other:?}"),
+    }
+}
