@@ -13,6 +13,8 @@ use crate::http::readiness::Readiness;
 use crate::http::Routes;
 use crate::plugin::acl::Acl;
 use crate::plugin::any::Any;
+use crate::plugin::autopath::config::{host_search, AutopathConfig, SearchFrom};
+use crate::plugin::autopath::{Autopath, Searcher};
 use crate::plugin::bufsize::Bufsize;
 use crate::plugin::cache::Cache;
 use crate::plugin::chaos::Chaos;
@@ -210,6 +212,29 @@ struct BlockParts<'a> {
     chain: Vec<Arc<dyn Directive>>,
     observers: Vec<Arc<dyn Observer>>,
     parts: Vec<String>,
+    /// `autopath` and its place in the chain: built last, once `kubernetes` is.
+    autopath: Option<(usize, &'a AutopathConfig)>,
+    /// The block's `kubernetes` (for `autopath @kubernetes`).
+    kubernetes: Option<Arc<Kubernetes>>,
+}
+
+impl BlockParts<'_> {
+    /// Puts `autopath` in its place, with its search paths' source.
+    fn place_autopath(&mut self) {
+        let Some((at, c)) = self.autopath else { return };
+        let searcher = match (&c.from, &self.kubernetes) {
+            (SearchFrom::Fixed(p), _) => Searcher::Fixed(p.clone()),
+            (SearchFrom::Kubernetes, Some(k)) => {
+                Searcher::Kubernetes(k.clone(), host_search(Path::new("/etc/resolv.conf")))
+            }
+            (SearchFrom::Kubernetes, None) => {
+                tracing::warn!("{}: autopath: no kubernetes in this server block", c.at);
+                Searcher::Nothing
+            }
+        };
+        let d = Autopath::new(c, searcher, &self.server);
+        self.chain.insert(at, Arc::new(d));
+    }
 }
 
 impl Prepared {
@@ -221,10 +246,13 @@ impl Prepared {
             chain: Vec::new(),
             observers: Vec::new(),
             parts: Vec::new(),
+            autopath: None,
+            kubernetes: None,
         };
         for (i, p) in b.plugins.iter().enumerate() {
             self.directive(&mut bp, i, p)?;
         }
+        bp.place_autopath();
         let parts = if bp.parts.is_empty() {
             "no directives (REFUSED)".to_string()
         } else {
@@ -242,12 +270,18 @@ impl Prepared {
     }
 
     /// What directive `p` (the `i`th of its block) adds to the block and the process.
-    fn directive(&mut self, bp: &mut BlockParts<'_>, i: usize, p: &Plugin) -> Result<(), AppError> {
+    fn directive<'a>(
+        &mut self,
+        bp: &mut BlockParts<'a>,
+        i: usize,
+        p: &'a Plugin,
+    ) -> Result<(), AppError> {
         let b = bp.b;
         match p {
             Plugin::Kubernetes(k) => {
-                let d = self.kubernetes(k, local_ips(b), &mut bp.parts)?;
-                bp.chain.push(Arc::new(d));
+                let d = Arc::new(self.kubernetes(k, local_ips(b), &mut bp.parts)?);
+                bp.kubernetes = Some(d.clone());
+                bp.chain.push(d);
             }
             Plugin::Forward(f) => {
                 let next_is_forward = matches!(b.plugins.get(i + 1), Some(Plugin::Forward(_)));
@@ -277,6 +311,10 @@ impl Prepared {
                 bp.parts
                     .push(format!("template ({} templates)", t.rules.len()));
                 bp.chain.push(Template::new(t, &bp.server));
+            }
+            Plugin::Autopath(c) => {
+                bp.parts.push(format!("autopath {}", c.zones.join(" ")));
+                bp.autopath = Some((bp.chain.len(), c));
             }
             Plugin::Rewrite(r) => {
                 bp.parts.push(format!("rewrite ({} rules)", r.rules.len()));

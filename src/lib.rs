@@ -57,6 +57,7 @@
 //! | | `errors`, `log` (Common Log Format) | `src/plugin/errors.rs`, `src/plugin/log.rs` |
 //! | | `template`: answers from Go-template RR texts; its options; the text/template subset; one zone-file RR | `src/plugin/template/mod.rs`, `src/plugin/template/config.rs`, `src/plugin/template/text.rs`, `src/plugin/template/text/ast.rs`, `src/plugin/template/text/eval.rs`, `src/plugin/template/rr.rs` |
 //! | | `rewrite`: the directive, answers mapped back; its rules; `edns0` rules (their table tests apart); `cname` rules; reading them, `edns0` ones, `cname` and `rcode` ones | `src/plugin/rewrite/mod.rs`, `src/plugin/rewrite/rule.rs`, `src/plugin/rewrite/edns0.rs`, `src/plugin/rewrite/edns0/tests.rs`, `src/plugin/rewrite/cname.rs`, `src/plugin/rewrite/parse.rs`, `src/plugin/rewrite/parse/edns0.rs`, `src/plugin/rewrite/parse/response.rs` |
+//! | | `autopath`: server-side search path completion; its syntax | `src/plugin/autopath/mod.rs`, `src/plugin/autopath/config.rs` |
 //! | | `loop`, `reload`, `loadbalance` | `src/plugin/loop_detect.rs`, `src/plugin/reload.rs`, `src/plugin/loadbalance.rs` |
 //! | | `bufsize`, `chaos`, `any`, `acl` (its table tests apart) | `src/plugin/bufsize.rs`, `src/plugin/chaos.rs`, `src/plugin/any.rs`, `src/plugin/acl.rs`, `src/plugin/acl/tests.rs` |
 //! | sources | Kubernetes types stop here | `src/source/mod.rs` |
@@ -84,6 +85,7 @@
 //! | | the `kubernetes` options that shape answers | `src/zone/options.rs` |
 //! | | answering a query from a snapshot (the CoreDNS rules) | `src/zone/lookup.rs`, `src/zone/ctx.rs`, `src/zone/items.rs` |
 //! | | the question name; reverse names and PTR; the namespace scope of an answer | `src/zone/qname.rs`, `src/zone/reverse.rs`, `src/zone/scope.rs` |
+//! | | `autopath`: the client's namespace (pod index, else endpoints) and its search path | `src/zone/search.rs` |
 //! | | dashed IPs, endpoint labels, zone suffixes | `src/zone/names.rs` |
 //! | | the records the zone answers with | `src/zone/record.rs` |
 //! | env vars | kubelet service environment variables | `src/envvars/mod.rs` |

@@ -2,6 +2,7 @@
 //! directive table in execution order ([`COREDNS_DIRECTIVES`], plugin.cfg) and the part of it
 //! kdns implements ([`SUPPORTED`]).
 use crate::plugin::acl::AclConfig;
+use crate::plugin::autopath::config::AutopathConfig;
 use crate::plugin::cache::CacheConfig;
 use crate::plugin::chaos::ChaosConfig;
 use crate::plugin::errors::ErrorsConfig;
@@ -55,6 +56,8 @@ pub enum Plugin {
     Template(Box<TemplateConfig>),
     /// `rewrite`: the rules of every `rewrite` line of the block.
     Rewrite(Box<RewriteConfig>),
+    /// `autopath`: the zones and where the search path comes from.
+    Autopath(Box<AutopathConfig>),
 }
 
 impl Plugin {
@@ -79,6 +82,7 @@ impl Plugin {
             Plugin::Hosts(_) => "hosts",
             Plugin::Template(_) => "template",
             Plugin::Rewrite(_) => "rewrite",
+            Plugin::Autopath(_) => "autopath",
         }
     }
 
@@ -160,6 +164,7 @@ pub const COREDNS_DIRECTIVES: &[&str] = &[
 pub const SUPPORTED: &[&str] = &[
     "acl",
     "any",
+    "autopath",
     "bind",
     "bufsize",
     "cache",

@@ -20,8 +20,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use crate::plugin::{
-    acl, any, bufsize, cache, chaos, errors, forward, health, hosts, kubernetes, loadbalance, log,
-    loop_detect, prometheus, ready, reload, rewrite, template,
+    acl, any, autopath, bufsize, cache, chaos, errors, forward, health, hosts, kubernetes,
+    loadbalance, log, loop_detect, prometheus, ready, reload, rewrite, template,
 };
 use directives::REPEATABLE;
 pub use directives::{Plugin, COREDNS_DIRECTIVES, SUPPORTED};
@@ -426,6 +426,7 @@ fn add_directive(
             Plugin::Acl(rules)
         }
         "hosts" => Plugin::Hosts(Box::new(hosts::config::parse(line, zones)?)),
+        "autopath" => Plugin::Autopath(Box::new(autopath::config::parse(line, zones)?)),
         "template" => {
             let mut cfg = earlier(plugins, |p| match p {
                 Plugin::Template(t) => Some(std::mem::take(t)),

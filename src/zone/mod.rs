@@ -19,6 +19,7 @@
 //! | `items.rs` | what a name stands for (services, endpoints, pods, `ns.dns`) |
 //! | `reverse.rs` | reverse names and PTR answers |
 //! | `scope.rs` | the namespace an answer was decided by |
+//! | `search.rs` | `autopath`: the client's namespace, its search path |
 //! | `lookup.rs` | [`lookup::serve`]: one question, one [`Outcome`] |
 //!
 //! Children import from the file that defines an item, never through this file's
@@ -38,6 +39,7 @@ mod qname;
 pub mod record;
 pub(crate) mod reverse;
 mod scope;
+pub mod search;
 mod snapshot;
 mod store;
 
