@@ -48,13 +48,15 @@ pub fn parse(line: &Line, block_zones: &[String]) -> Result<AutopathConfig, Conf
     };
     let from = match resolv.text.strip_prefix('@') {
         Some("kubernetes") => SearchFrom::Kubernetes,
-        Some(other) => return Err(ConfigError::at(
-            resolv,
-            Some(D),
-            format!(
+        Some(other) => {
+            return Err(ConfigError::at(
+                resolv,
+                Some(D),
+                format!(
                 "{other:?} does not implement the AutoPather interface (kdns: only @kubernetes)"
             ),
-        )),
+            ))
+        }
         None => {
             let text = std::fs::read_to_string(&resolv.text).map_err(|e| {
                 ConfigError::at(

@@ -1,0 +1,335 @@
+//! `autopath @kubernetes` side by side with the real CoreDNS 1.14.7 on a real kube-apiserver:
+//! pods whose `status.podIP` is a loopback address (set through the status subresource; there
+//! is no kubelet), EndpointSlices written by hand (the endpoint reconciler is off), Knot as the
+//! upstream for outside names. dig asks from the pod's address (`-b`), so both servers place
+//! the client by its source address, as in a cluster.
+//!
+//! The API server refuses loopback endpoint addresses, so each test runs itself again inside a
+//! network namespace of its own (needs root and iproute2) whose `lo` also holds the pods'
+//! addresses; everything there listens on that namespace's loopback.
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::cluster::{Cluster, SERIAL};
+use common::coredns::CoreDns;
+use common::knot::{root_zone, Knot};
+use common::netns::Netns;
+use common::{dig, http_get, records, status, wait_until, Kdns};
+use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use serde_json::json;
+
+/// The client pod of `shop`, a pod of `blog`, an address no object has, and the ready endpoint
+/// of a slice in `ops` that no pod object backs (kdns without a pod watch places it).
+const SHOP_POD: &str = "10.244.0.11";
+const BLOG_POD: &str = "10.244.0.14";
+const NOBODY: &str = "10.244.0.13";
+const OPS_ENDPOINT: &str = "10.244.0.12";
+
+/// Set in the copy of the test binary that runs inside the namespace.
+const INSIDE: &str = "KDNS_AUTOPATH_NETNS";
+
+/// Outside the namespace: runs `test` again inside a new one and checks it passed (true: the
+/// caller is done). Inside: false, the caller runs the test.
+fn ran_in_netns(test: &str) -> bool {
+    if std::env::var_os(INSIDE).is_some() {
+        return false;
+    }
+    let ns = Netns::new("autopath");
+    for ip in [SHOP_POD, BLOG_POD, NOBODY, OPS_ENDPOINT] {
+        let (code, out) = ns.run(&["ip", "addr", "add", &format!("{ip}/32"), "dev", "lo"]);
+        assert_eq!(code, 0, "{out}");
+    }
+    let exe = std::env::current_exe().unwrap();
+    let exe = exe.to_str().unwrap();
+    let (code, out) = ns.run(&[
+        "env",
+        &format!("{INSIDE}=1"),
+        exe,
+        test,
+        "--exact",
+        "--include-ignored",
+        "--nocapture",
+    ]);
+    assert!(
+        code == 0 && out.contains("1 passed"),
+        "{test} in {}:\n{out}",
+        ns.name
+    );
+    true
+}
+
+async fn create<K>(c: &kube::Client, ns: Option<&str>, v: serde_json::Value) -> K
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + serde::Serialize
+        + std::fmt::Debug,
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    let api: Api<K> = Api::namespaced(c.clone(), ns.unwrap_or("default"));
+    api.create(&PostParams::default(), &serde_json::from_value(v).unwrap())
+        .await
+        .unwrap()
+}
+
+/// A running pod at `ip` (the status a kubelet would write).
+async fn pod(c: &kube::Client, ns: &str, name: &str, ip: &str) {
+    let _: Pod = create(
+        c,
+        Some(ns),
+        json!({"metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}),
+    )
+    .await;
+    let api: Api<Pod> = Api::namespaced(c.clone(), ns);
+    let st = json!({"status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}]}});
+    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&st))
+        .await
+        .unwrap();
+}
+
+async fn objects(c: &kube::Client) {
+    let nss: Api<Namespace> = Api::all(c.clone());
+    for ns in ["shop", "blog", "ops"] {
+        let n = serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap();
+        nss.create(&PostParams::default(), &n).await.unwrap();
+    }
+    let port = json!([{"name": "http", "port": 80, "protocol": "TCP"}]);
+    for ns in ["shop", "blog"] {
+        let _: Service = create(
+            c,
+            Some(ns),
+            json!({"metadata": {"name": "web"}, "spec": {"ports": port}}),
+        )
+        .await;
+    }
+    let _: Service = create(
+        c,
+        Some("shop"),
+        json!({"metadata": {"name": "ext"}, "spec": {"type": "ExternalName", "externalName": "www.example.test"}}),
+    )
+    .await;
+    let _: Service = create(
+        c,
+        Some("ops"),
+        json!({"metadata": {"name": "db"}, "spec": {"clusterIP": "None", "ports": port}}),
+    )
+    .await;
+    let _: EndpointSlice = create(
+        c,
+        Some("ops"),
+        json!({"metadata": {"name": "db-1", "labels": {"kubernetes.io/service-name": "db"}}, "addressType": "IPv4",
+               "ports": port, "endpoints": [{"addresses": [OPS_ENDPOINT], "conditions": {"ready": true}}]}),
+    )
+    .await;
+    pod(c, "shop", "client", SHOP_POD).await;
+    pod(c, "blog", "reader", BLOG_POD).await;
+}
+
+fn corefile(listen: &str, metrics: &str, kubeconfig: &str, pods: &str, up: SocketAddr) -> String {
+    format!(
+        "{listen} {{\n bind 127.0.0.1\n prometheus {metrics}\n autopath @kubernetes\n kubernetes cluster.local in-addr.arpa ip6.arpa {{\n  kubeconfig {kubeconfig}\n  pods {pods}\n }}\n forward . {up}\n}}\n"
+    )
+}
+
+/// A dig answer without what differs between two servers by nature (ID, timing, server
+/// address, size, RA on relayed answers), each section's records in a fixed order.
+fn comparable(out: &str) -> Vec<String> {
+    let skip = [
+        ";; Query time",
+        ";; SERVER",
+        ";; WHEN",
+        ";; MSG SIZE",
+        "; <<>>",
+        ";; global",
+        ";; Got answer",
+        ";; WARNING",
+    ];
+    let mut v = Vec::new();
+    for block in out.split("\n\n") {
+        let mut lines: Vec<String> = block
+            .lines()
+            .filter(|l| !l.is_empty() && !skip.iter().any(|p| l.starts_with(p)))
+            .map(|l| {
+                let l = l.split_whitespace().collect::<Vec<_>>().join(" ");
+                let l = l.replacen(" ra;", ";", 1).replacen(" ra ", " ", 1);
+                match l.find(", id: ") {
+                    Some(i) => l[..i].to_string(),
+                    None => l,
+                }
+            })
+            .collect();
+        if lines.first().is_some_and(|l| l.ends_with("SECTION:")) {
+            lines[1..].sort();
+        }
+        v.extend(lines);
+    }
+    v
+}
+
+/// (client address, name, type) asked of both.
+const QUESTIONS: &[(&str, &str, &str)] = &[
+    (SHOP_POD, "web.shop.svc.cluster.local", "A"),
+    (SHOP_POD, "web.shop.svc.cluster.local", "AAAA"),
+    (SHOP_POD, "web.blog.shop.svc.cluster.local", "A"),
+    (SHOP_POD, "Web.Blog.Shop.svc.cluster.local", "A"),
+    (SHOP_POD, "www.example.test.shop.svc.cluster.local", "A"),
+    (SHOP_POD, "www.example.test.shop.svc.cluster.local", "AAAA"),
+    (SHOP_POD, "alias.example.test.shop.svc.cluster.local", "A"),
+    (SHOP_POD, "nope.test.shop.svc.cluster.local", "A"),
+    (SHOP_POD, "nope.shop.svc.cluster.local", "A"),
+    (SHOP_POD, "ext.shop.svc.cluster.local", "A"),
+    (SHOP_POD, "db.ops.shop.svc.cluster.local", "A"),
+    (
+        SHOP_POD,
+        "_http._tcp.web.blog.shop.svc.cluster.local",
+        "SRV",
+    ),
+    (SHOP_POD, "shop.svc.cluster.local", "A"),
+    (SHOP_POD, "www.example.test.blog.svc.cluster.local", "A"),
+    (SHOP_POD, "www.example.test", "A"),
+    (BLOG_POD, "web.blog.svc.cluster.local", "A"),
+    (BLOG_POD, "web.shop.blog.svc.cluster.local", "A"),
+    (BLOG_POD, "www.example.test.shop.svc.cluster.local", "A"),
+    (NOBODY, "www.example.test.shop.svc.cluster.local", "A"),
+    (OPS_ENDPOINT, "www.example.test.ops.svc.cluster.local", "A"),
+];
+
+fn success(metrics: SocketAddr) -> f64 {
+    let (_, body) = http_get(metrics, "/metrics");
+    body.lines()
+        .filter(|l| l.starts_with("coredns_autopath_success_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+fn free_metrics() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
+}
+
+/// Polls until the pod of `shop` is placed (its search path finds `web.blog`).
+fn placed(addr: SocketAddr) -> bool {
+    wait_until(Duration::from_secs(20), || {
+        status(&dig(
+            addr,
+            &["-b", SHOP_POD, "web.blog.shop.svc.cluster.local", "A"],
+        )) == "NOERROR"
+    })
+    .is_some()
+}
+
+#[tokio::test]
+#[ignore = "needs CoreDNS, kube-apiserver and etcd from scripts/build-tools.sh"]
+async fn answers_match_coredns_with_pods_verified() {
+    let _g = SERIAL.lock().await;
+    if ran_in_netns("answers_match_coredns_with_pods_verified") {
+        return;
+    }
+    let cluster = Cluster::start();
+    let c = cluster.client().await;
+    objects(&c).await;
+    let up = Knot::start("127.0.0.1", &[(".", root_zone())]);
+    let kc = cluster.kubeconfig().display().to_string();
+    let (km, cm) = (free_metrics(), free_metrics());
+    let k = Kdns::start(
+        &corefile(".:0", &km.to_string(), &kc, "verified", up.addr),
+        None,
+    );
+    let cd = CoreDns::start(
+        &corefile(".:{PORT}", &cm.to_string(), &kc, "verified", up.addr),
+        "www.example.test",
+    );
+    assert!(placed(k.addr), "kdns never placed the client:\n{}", k.log());
+    assert!(placed(cd.addr), "CoreDNS never placed the client");
+    let (k0, c0) = (success(km), success(cm));
+    let mut differ = Vec::new();
+    for (src, name, qtype) in QUESTIONS {
+        for extra in [&["+nocookie"][..], &["+tcp", "+nocookie"][..]] {
+            let mut args = vec!["-b", src, name, qtype];
+            args.extend_from_slice(extra);
+            let (ko, co) = (dig(k.addr, &args), dig(cd.addr, &args));
+            assert_ne!(status(&ko), "<no status>", "{args:?}: {ko}");
+            if comparable(&ko) != comparable(&co) {
+                differ.push(format!("{args:?}\n--- kdns:\n{ko}\n--- coredns:\n{co}"));
+            }
+        }
+    }
+    assert!(differ.is_empty(), "{}", differ.join("\n=====\n"));
+    let (kd, cdd) = (success(km) - k0, success(cm) - c0);
+    assert_eq!(kd, cdd, "coredns_autopath_success_total moved alike");
+    assert!(kd >= 20.0, "most questions were autopathed: {kd}");
+    // The walk found `web.blog` for the pod of shop: a CNAME to it, then its address.
+    let out = records(&dig(
+        k.addr,
+        &[
+            "-b",
+            SHOP_POD,
+            "+noall",
+            "+answer",
+            "web.blog.shop.svc.cluster.local",
+            "A",
+        ],
+    ));
+    let cname = "web.blog.shop.svc.cluster.local. 5 IN CNAME web.blog.svc.cluster.local.";
+    assert!(out.contains(&cname.to_string()), "{out:?}");
+}
+
+/// Without `pods verified` CoreDNS does no autopath at all; kdns places a client by the ready
+/// endpoints of the EndpointSlices (no pod watch), and only such a client.
+#[tokio::test]
+#[ignore = "needs CoreDNS, kube-apiserver and etcd from scripts/build-tools.sh"]
+async fn without_a_pod_watch_endpoints_place_the_client() {
+    let _g = SERIAL.lock().await;
+    if ran_in_netns("without_a_pod_watch_endpoints_place_the_client") {
+        return;
+    }
+    let cluster = Cluster::start();
+    let c = cluster.client().await;
+    objects(&c).await;
+    let up = Knot::start("127.0.0.1", &[(".", root_zone())]);
+    let kc = cluster.kubeconfig().display().to_string();
+    let (km, cm) = (free_metrics(), free_metrics());
+    let k = Kdns::start(
+        &corefile(".:0", &km.to_string(), &kc, "insecure", up.addr),
+        None,
+    );
+    let cd = CoreDns::start(
+        &corefile(".:{PORT}", &cm.to_string(), &kc, "insecure", up.addr),
+        "www.example.test",
+    );
+    let name = "www.example.test.ops.svc.cluster.local";
+    let got = wait_until(Duration::from_secs(20), || {
+        status(&dig(k.addr, &["-b", OPS_ENDPOINT, name, "A"])) == "NOERROR"
+    });
+    assert!(
+        got.is_some(),
+        "kdns never placed the endpoint:\n{}",
+        k.log()
+    );
+    let out = records(&dig(
+        k.addr,
+        &["-b", OPS_ENDPOINT, "+noall", "+answer", name, "A"],
+    ));
+    let cname = format!("{name}. 300 IN CNAME www.example.test.");
+    assert!(out.contains(&cname), "{out:?}");
+    // CoreDNS: no pod cache, no autopath (the plain NXDOMAIN).
+    assert_eq!(
+        status(&dig(cd.addr, &["-b", OPS_ENDPOINT, name, "A"])),
+        "NXDOMAIN"
+    );
+    assert_eq!(success(cm), 0.0);
+    // A pod without a ready endpoint is not placed: the plain answer, as any stranger gets.
+    for src in [SHOP_POD, NOBODY] {
+        let n = "www.example.test.shop.svc.cluster.local";
+        assert_eq!(
+            status(&dig(k.addr, &["-b", src, n, "A"])),
+            "NXDOMAIN",
+            "{src}"
+        );
+    }
+}
