@@ -15,7 +15,7 @@ use std::time::Duration;
 use common::cluster::{Cluster, SERIAL};
 use common::coredns::CoreDns;
 use common::knot::{root_zone, Knot};
-use common::netns::Netns;
+use common::netns::{link, Netns};
 use common::{dig, http_get, records, status, wait_until, Kdns};
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -331,5 +331,139 @@ async fn without_a_pod_watch_endpoints_place_the_client() {
             "NXDOMAIN",
             "{src}"
         );
+    }
+}
+
+/// The objects of the client test, as manifests: two namespaces with a `web` each, the client
+/// pod of `shop` at 10.253.5.2 and a slice of `shop` whose ready endpoint is that pod.
+const CLIENT_MANIFESTS: &str = "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\n\
+apiVersion: v1\nkind: Namespace\nmetadata: {name: blog}\n---\n\
+apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\nspec: {clusterIP: 10.96.5.20, ports: [{name: http, port: 80}]}\n---\n\
+apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: blog}\nspec: {clusterIP: 10.96.5.21, ports: [{name: http, port: 80}]}\n---\n\
+apiVersion: v1\nkind: Pod\nmetadata: {name: client, namespace: shop}\nspec: {containers: [{name: c, image: busybox}]}\nstatus: {phase: Running, podIP: 10.253.5.2, podIPs: [{ip: 10.253.5.2}]}\n---\n\
+apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: web-1, namespace: shop, labels: {kubernetes.io/service-name: web}}\n\
+addressType: IPv4\nports: [{name: http, port: 80}]\nendpoints: [{addresses: [10.253.5.2], conditions: {ready: true}}]\n";
+
+/// Queries kdns has answered so far (`coredns_dns_requests_total`, read in its namespace),
+/// once the count has held still for 200 ms.
+fn answered(dns: &Netns) -> f64 {
+    let read = || {
+        let (_, out) = dns.run(&["curl", "-s", "-m", "3", "http://127.0.0.1:9153/metrics"]);
+        out.lines()
+            .filter(|l| l.starts_with("coredns_dns_requests_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>()
+    };
+    let mut n = read();
+    for _ in 0..20 {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = read();
+        if now == n {
+            break;
+        }
+        n = now;
+    }
+    n
+}
+
+/// Real resolvers in a "pod" (glibc `getent hosts`, `busybox nslookup`; resolv.conf with the
+/// pod's search path and `ndots:5`) asking kdns across a veth: how many queries one lookup
+/// sends without `autopath`, with it (`pods verified`), and with it placed by endpoints alone.
+#[test]
+fn clients_send_fewer_queries_with_autopath() {
+    let dns = Netns::new("apdns");
+    let pod = Netns::new("appod");
+    link(&pod, "10.253.5.2/24", &dns, "10.253.5.1/24");
+    pod.resolv_conf(
+        "search shop.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.253.5.1\noptions ndots:5\n",
+    );
+    let _knot = Knot::start_in(&dns.prefix(), "127.0.0.1", 5300, &[(".", root_zone())]);
+    let up = wait_until(Duration::from_secs(10), || {
+        let out = dns.run(&[
+            "dig",
+            "+tries=1",
+            "+time=1",
+            "@127.0.0.1",
+            "-p",
+            "5300",
+            "example.test",
+            "SOA",
+        ]);
+        status(&out.1) == "NOERROR"
+    });
+    assert!(up.is_some(), "knotd in the dns namespace does not answer");
+    let lookups: [(&str, &[&str]); 4] = [
+        (
+            "getent hosts www.example.test",
+            &["getent", "hosts", "www.example.test"],
+        ),
+        ("getent hosts web.blog", &["getent", "hosts", "web.blog"]),
+        ("getent hosts web", &["getent", "hosts", "web"]),
+        (
+            "busybox nslookup www.example.test",
+            &["busybox", "nslookup", "www.example.test"],
+        ),
+    ];
+    let mut table = Vec::new();
+    for (label, autopath, pods) in [
+        ("no autopath", "", "verified"),
+        (
+            "autopath, pods verified",
+            " autopath @kubernetes\n",
+            "verified",
+        ),
+        (
+            "autopath, endpoints only",
+            " autopath @kubernetes\n",
+            "insecure",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let m = dir.path().join("manifests");
+        std::fs::create_dir(&m).unwrap();
+        std::fs::write(m.join("all.yaml"), CLIENT_MANIFESTS).unwrap();
+        let conf = dir.path().join("Corefile");
+        std::fs::write(
+            &conf,
+            format!(
+                ".:53 {{\n prometheus 127.0.0.1:9153\n{autopath} kubernetes cluster.local {{\n  manifests {}\n  pods {pods}\n }}\n forward . 127.0.0.1:5300\n}}\n",
+                m.display()
+            ),
+        )
+        .unwrap();
+        let k = Kdns::start_in(&dns.prefix(), &conf, dir);
+        let mut row: Vec<f64> = Vec::new();
+        for (name, cmd) in lookups {
+            let from = answered(&dns);
+            let (code, out) = pod.run(cmd);
+            let want: &[&str] = if name.contains("example") {
+                &["192.0.2.1", "2001:db8::10"]
+            } else {
+                &["10.96.5.2"]
+            };
+            let found = want.iter().any(|w| out.contains(w));
+            assert!(code == 0 && found, "{label}: {name}: {out}\n{}", k.log());
+            let n = answered(&dns) - from;
+            row.push(n);
+        }
+        println!("{label}: {row:?}");
+        table.push(row);
+    }
+    for (i, (name, _)) in lookups.iter().enumerate() {
+        println!(
+            "{name}: {} queries without autopath, {} with (pods verified), {} with (endpoints)",
+            table[0][i], table[1][i], table[2][i]
+        );
+    }
+    // glibc, outside names and names of other namespaces: the walk is the server's, one
+    // question per address family instead of one per search element.
+    for i in [0, 1] {
+        assert!(table[1][i] < table[0][i], "{}: {table:?}", lookups[i].0);
+        assert_eq!(table[1][i], table[2][i], "{}: {table:?}", lookups[i].0);
+    }
+    // A name of the pod's own namespace is found at once either way; busybox's nslookup
+    // (1.35) asks the name as written, never under the search path: autopath never sees it.
+    for i in [2, 3] {
+        assert_eq!(table[0][i], table[1][i], "{}: {table:?}", lookups[i].0);
     }
 }
