@@ -344,6 +344,49 @@ apiVersion: v1\nkind: Pod\nmetadata: {name: client, namespace: shop}\nspec: {con
 apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: web-1, namespace: shop, labels: {kubernetes.io/service-name: web}}\n\
 addressType: IPv4\nports: [{name: http, port: 80}]\nendpoints: [{addresses: [10.253.5.2], conditions: {ready: true}}]\n";
 
+/// A static musl program that resolves its argument with `getaddrinfo` (musl's own stub
+/// resolver: A and AAAA at once, the search list when the name has fewer dots than `ndots`)
+/// and prints the addresses; built with `musl-gcc` (Debian `musl-tools`).
+fn musl_lookup(dir: &std::path::Path) -> String {
+    let src = dir.join("lookup.c");
+    std::fs::write(
+        &src,
+        r#"#include <netdb.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+int main(int argc, char **argv) {
+    struct addrinfo hints = {0}, *res, *r;
+    char buf[64];
+    hints.ai_socktype = SOCK_STREAM;
+    int e = getaddrinfo(argv[1], 0, &hints, &res);
+    if (e) { fputs(gai_strerror(e), stderr); return 2; }
+    for (r = res; r; r = r->ai_next) {
+        void *a = r->ai_family == AF_INET ? (void *)&((struct sockaddr_in *)r->ai_addr)->sin_addr
+                                          : (void *)&((struct sockaddr_in6 *)r->ai_addr)->sin6_addr;
+        puts(inet_ntop(r->ai_family, a, buf, sizeof buf));
+    }
+    return 0;
+}
+"#,
+    )
+    .unwrap();
+    let bin = dir.join("musl-lookup");
+    let out = std::process::Command::new("musl-gcc")
+        .args(["-static", "-O1", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .output()
+        .expect("musl-gcc (apt-get install musl-tools; scripts/install-deps.sh)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    bin.display().to_string()
+}
+
 /// Queries kdns has answered so far (`coredns_dns_requests_total`, read in its namespace),
 /// once the count has held still for 200 ms.
 fn answered(dns: &Netns) -> f64 {
@@ -366,7 +409,8 @@ fn answered(dns: &Netns) -> f64 {
     n
 }
 
-/// Real resolvers in a "pod" (glibc `getent hosts`, `busybox nslookup`; resolv.conf with the
+/// Real resolvers in a "pod" (glibc `getent hosts`, `busybox nslookup`, musl's `getaddrinfo`;
+/// resolv.conf with the
 /// pod's search path and `ndots:5`) asking kdns across a veth: how many queries one lookup
 /// sends without `autopath`, with it (`pods verified`), and with it placed by endpoints alone.
 #[test]
@@ -392,7 +436,9 @@ fn clients_send_fewer_queries_with_autopath() {
         status(&out.1) == "NOERROR"
     });
     assert!(up.is_some(), "knotd in the dns namespace does not answer");
-    let lookups: [(&str, &[&str]); 4] = [
+    let tools = tempfile::tempdir().unwrap();
+    let musl = musl_lookup(tools.path());
+    let lookups: [(&str, &[&str]); 7] = [
         (
             "getent hosts www.example.test",
             &["getent", "hosts", "www.example.test"],
@@ -403,6 +449,12 @@ fn clients_send_fewer_queries_with_autopath() {
             "busybox nslookup www.example.test",
             &["busybox", "nslookup", "www.example.test"],
         ),
+        (
+            "musl getaddrinfo www.example.test",
+            &[&musl, "www.example.test"],
+        ),
+        ("musl getaddrinfo web.blog", &[&musl, "web.blog"]),
+        ("musl getaddrinfo web", &[&musl, "web"]),
     ];
     let mut table = Vec::new();
     for (label, autopath, pods) in [
@@ -457,13 +509,13 @@ fn clients_send_fewer_queries_with_autopath() {
     }
     // glibc, outside names and names of other namespaces: the walk is the server's, one
     // question per address family instead of one per search element.
-    for i in [0, 1] {
+    for i in [0, 1, 4, 5] {
         assert!(table[1][i] < table[0][i], "{}: {table:?}", lookups[i].0);
         assert_eq!(table[1][i], table[2][i], "{}: {table:?}", lookups[i].0);
     }
     // A name of the pod's own namespace is found at once either way; busybox's nslookup
     // (1.35) asks the name as written, never under the search path: autopath never sees it.
-    for i in [2, 3] {
+    for i in [2, 3, 6] {
         assert_eq!(table[0][i], table[1][i], "{}: {table:?}", lookups[i].0);
     }
 }
