@@ -72,8 +72,8 @@
 //! | | Kubernetes objects → zone model | `src/source/convert.rs` |
 //! | | YAML/JSON manifests on disk, watched | `src/source/manifests.rs` |
 //! | | the directive's `Filter`; label selectors | `src/source/filter.rs`, `src/source/selector.rs` |
-//! | | slim Service/EndpointSlice serde types (only the fields DNS reads) | `src/source/objects.rs` |
-//! | | protobuf: wire reader, streaming list decoder, metadata, Service, EndpointSlice, Status | `src/source/proto/mod.rs`, `src/source/proto/wire.rs`, `src/source/proto/list.rs`, `src/source/proto/meta.rs`, `src/source/proto/service.rs`, `src/source/proto/slice.rs`, `src/source/proto/status.rs` |
+//! | | slim Service/EndpointSlice/Pod serde types (only the fields DNS reads) | `src/source/objects.rs` |
+//! | | protobuf: wire reader, streaming list decoder, metadata, Service, EndpointSlice, Pod, Status | `src/source/proto/mod.rs`, `src/source/proto/wire.rs`, `src/source/proto/list.rs`, `src/source/proto/meta.rs`, `src/source/proto/service.rs`, `src/source/proto/slice.rs`, `src/source/proto/pod.rs`, `src/source/proto/status.rs` |
 //! | | Services for `kdns env` from manifests or a kubeconfig | `src/source/env_input.rs` |
 //! | | the kube-dns ConfigMap and `--domain` for `kdns migrate kube-dns`, from a file or a kubeconfig | `src/source/kube_dns.rs` |
 //! | zone (core) | the snapshot, the store, the answer rules (imports nothing of the crate) | `src/zone/mod.rs` |

@@ -28,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 use super::client::ApiClient;
 use super::filter::Filter;
 use super::list_watch::{run, Target};
-use super::objects::{ServiceObj, SliceObj};
+use super::objects::{PodObj, ServiceObj, SliceObj};
 use super::ratelimit::RateLimit;
 use super::watched::Msg;
 use crate::zone::{Change, Kind, Relist, Store, Versions, ZoneHandle};
@@ -160,7 +160,7 @@ pub fn spawn(
     }
     if opts.pods {
         kinds.push(Kind::Pod);
-        tokio::spawn(run::<core::Pod>(to(labels)));
+        tokio::spawn(run::<PodObj>(to(labels)));
     }
     drop(tx);
     let w = Writer::new(kinds, status.clone(), zone.versions());
