@@ -196,6 +196,10 @@ const QUESTIONS: &[(&str, &str, &str)] = &[
     (BLOG_POD, "web.shop.blog.svc.cluster.local", "A"),
     (BLOG_POD, "www.example.test.shop.svc.cluster.local", "A"),
     (NOBODY, "www.example.test.shop.svc.cluster.local", "A"),
+    // `pods verified` itself, from the pod index (protobuf-decoded pods).
+    (NOBODY, "10-244-0-11.shop.pod.cluster.local", "A"),
+    (NOBODY, "10-244-0-11.blog.pod.cluster.local", "A"),
+    (NOBODY, "10-244-0-13.shop.pod.cluster.local", "A"),
     (OPS_ENDPOINT, "www.example.test.ops.svc.cluster.local", "A"),
 ];
 
