@@ -277,12 +277,12 @@ class Api:
     def conn(self):
         return http.client.HTTPSConnection(self.host, self.port, context=self.ctx, timeout=30)
 
-    def call(self, conn, method, path, body=None):
+    def call(self, conn, method, path, body=None, ctype="application/json"):
         hdr = {"Authorization": "Bearer " + self.token, "Accept": "application/json"}
         data = None
         if body is not None:
             data = json.dumps(body).encode()
-            hdr["Content-Type"] = "application/json"
+            hdr["Content-Type"] = ctype
         conn.request(method, path, body=data, headers=hdr)
         r = conn.getresponse()
         return r.status, r.read()
@@ -345,6 +345,89 @@ def cmd_load(a):
     dt = time.monotonic() - t0
     res = dict(stats, objects=len(objs), seconds=round(dt, 2),
                per_second=round(len(objs) / dt, 1) if dt > 0 else 0, workers=a.workers)
+    if first_err:
+        res["first_error"] = first_err[0]
+    print(json.dumps(res))
+    if stats["errors"]:
+        sys.exit(1)
+
+
+def pod_ip(i):
+    return v4((10, 192), i)
+
+
+def cmd_pods(a):
+    """Creates running pods --start..--pods spread over the namespaces of --services (as gen makes them),
+    each with status.podIP set through the status subresource (there is no kubelet): a POST
+    and a merge PATCH per pod, --workers at a time. Existing pods are patched again."""
+    api = Api(a.env)
+    namespaces, _ = dataset(a.services)
+    nns = len(namespaces)
+    q = queue.Queue()
+    for i in range(a.start, a.pods):
+        q.put(i)
+    stats = {"created": 0, "exists": 0, "errors": 0}
+    lock = threading.Lock()
+    first_err = []
+
+    def one(c, method, path, body, ctype="application/json"):
+        for attempt in range(5):  # bounded retries on connection errors / 429 / 5xx
+            try:
+                st, out = api.call(c, method, path, body, ctype)
+            except (OSError, http.client.HTTPException):
+                c.close()
+                time.sleep(0.1 * (attempt + 1))
+                continue
+            if st == 429 or st >= 500:
+                time.sleep(0.1 * (attempt + 1))
+                continue
+            return st, out
+        return 599, b"retries exhausted"
+
+    def worker():
+        c = api.conn()
+        while True:
+            try:
+                i = q.get_nowait()
+            except queue.Empty:
+                break
+            ns, name, ip = namespaces[i % nns], "pod-%d" % i, pod_ip(i)
+            body = {"apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": name, "namespace": ns,
+                                 "labels": {"app": "svc-%d" % (i % max(1, a.services))}},
+                    "spec": {"containers": [{"name": "app", "image": "registry.k8s.io/pause:3.10",
+                                             "ports": [{"containerPort": 8080}],
+                                             "resources": {"requests": {"cpu": "10m"}}}]}}
+            st, out = one(c, "POST", "/api/v1/namespaces/%s/pods" % ns, body)
+            ok = st in (200, 201, 409)
+            if ok:
+                patch = {"status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}]}}
+                st, out = one(c, "PATCH", "/api/v1/namespaces/%s/pods/%s/status" % (ns, name),
+                              patch, "application/merge-patch+json")
+                ok = st == 200
+            with lock:
+                if ok:
+                    stats["created"] += 1
+                else:
+                    stats["errors"] += 1
+                    if not first_err:
+                        first_err.append("%s %s: %s" % (st, name, out[:300]))
+        c.close()
+
+    t0 = time.monotonic()
+    ts = [threading.Thread(target=worker) for _ in range(a.workers)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    dt = time.monotonic() - t0
+    last = a.pods - 1
+    made = a.pods - a.start
+    res = dict(stats, pods=a.pods, seconds=round(dt, 2),
+               per_second=round(made / dt, 1) if dt > 0 else 0, workers=a.workers,
+               check_pod="%s.%s.pod.cluster.local" % (pod_ip(last).replace(".", "-"),
+                                                      namespaces[last % nns]),
+               check_pod_ip=pod_ip(last), check_namespace=namespaces[last % nns])
     if first_err:
         res["first_error"] = first_err[0]
     print(json.dumps(res))
@@ -711,6 +794,12 @@ def main():
     g.add_argument("--env", required=True)
     g.add_argument("--objects", required=True)
     g.add_argument("--workers", type=int, default=16)
+    g = sub.add_parser("pods")
+    g.add_argument("--env", required=True)
+    g.add_argument("--services", type=int, required=True)
+    g.add_argument("--pods", type=int, required=True)
+    g.add_argument("--start", type=int, default=0)
+    g.add_argument("--workers", type=int, default=16)
     g = sub.add_parser("wait-answer")
     g.add_argument("--server", required=True)
     g.add_argument("--name", required=True)
@@ -738,7 +827,7 @@ def main():
     g = sub.add_parser("table")
     g.add_argument("results")
     a = ap.parse_args()
-    {"gen": cmd_gen, "load": cmd_load, "wait-answer": cmd_wait_answer,
+    {"gen": cmd_gen, "load": cmd_load, "pods": cmd_pods, "wait-answer": cmd_wait_answer,
      "create-latency": cmd_create_latency, "churn": cmd_churn, "dnsperf": cmd_dnsperf,
      "table": cmd_table}[a.cmd](a)
 
