@@ -218,7 +218,13 @@ struct BlockParts<'a> {
     kubernetes: Option<Arc<Kubernetes>>,
 }
 
-impl BlockParts<'_> {
+impl<'a> BlockParts<'a> {
+    /// Notes `autopath` and its place in the chain (it is built once `kubernetes` is).
+    fn defer_autopath(&mut self, c: &'a AutopathConfig) {
+        self.parts.push(format!("autopath {}", c.zones.join(" ")));
+        self.autopath = Some((self.chain.len(), c));
+    }
+
     /// Puts `autopath` in its place, with its search paths' source.
     fn place_autopath(&mut self) {
         let Some((at, c)) = self.autopath else { return };
@@ -312,10 +318,7 @@ impl Prepared {
                     .push(format!("template ({} templates)", t.rules.len()));
                 bp.chain.push(Template::new(t, &bp.server));
             }
-            Plugin::Autopath(c) => {
-                bp.parts.push(format!("autopath {}", c.zones.join(" ")));
-                bp.autopath = Some((bp.chain.len(), c));
-            }
+            Plugin::Autopath(c) => bp.defer_autopath(c),
             Plugin::Rewrite(r) => {
                 bp.parts.push(format!("rewrite ({} rules)", r.rules.len()));
                 bp.chain.push(Arc::new(Rewrite::new(r)));
