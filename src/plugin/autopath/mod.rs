@@ -62,7 +62,10 @@ impl Autopath {
     /// The search path for `q`, when it is to be walked.
     fn search(&self, q: &Query) -> Option<Vec<String>> {
         let path = match &self.searcher {
-            Searcher::Kubernetes(k, host) => k.search_path(&q.lower, q.src.ip(), host)?,
+            // A client on an IPv4-mapped address is its IPv4 address (a dual-stack socket).
+            Searcher::Kubernetes(k, host) => {
+                k.search_path(&q.lower, q.src.ip().to_canonical(), host)?
+            }
             Searcher::Fixed(p) => p.clone(),
             Searcher::Nothing => return None,
         };

@@ -220,6 +220,14 @@ async fn walk_table() {
             "example.com. 60 A 192.0.2.1"
         ])
     );
+    // The pod on an IPv4-mapped address (a dual-stack socket) is the same pod.
+    assert_eq!(
+        ask(&r, "::ffff:10.0.0.1", "web.blog.shop.svc.cluster.local.")
+            .await
+            .1
+            .len(),
+        2
+    );
     // A client nobody knows, a name in another namespace: plain answers.
     assert_eq!(
         ask(&r, "10.9.9.9", "example.com.shop.svc.cluster.local.").await,
