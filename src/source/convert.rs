@@ -203,7 +203,7 @@ pub(crate) fn mirror_endpoints(e: &core::Endpoints) -> Vec<Slice> {
 
 /// A Pod for `pods verified`: None when it is finished (Succeeded/Failed/Unknown) or being
 /// deleted, as CoreDNS skips those.
-pub(crate) fn pod(p: &PodObj) -> Option<Pod> {
+pub fn pod(p: &PodObj) -> Option<Pod> {
     if p.metadata.deletion_timestamp.is_some() {
         return None;
     }
