@@ -1,10 +1,8 @@
 #!/usr/bin/env python3
 """Helpers for bench/run.sh (Python 3 standard library only).
 
-  gen             N Services + EndpointSlices (+ P running Pods) as manifests, API objects and
-                  dnsperf query files
-  load            bulk-create the generated objects through the API (parallel, keep-alive); a
-                  Pod's status (its IP) is written after it, as a kubelet would
+  gen             N Services + EndpointSlices as manifests, API objects and dnsperf query files
+  load            bulk-create the generated objects through the API (parallel, keep-alive)
   wait-answer     time from a process start (t0) to the first correct DNS answer (and /ready)
   create-latency  Service created (API ack) -> first correct answer, per server, N times
   dnsperf         parse dnsperf output (and -v per-query latencies) into JSON
@@ -114,31 +112,6 @@ def slice_obj(s):
     }
 
 
-def pods(namespaces, services, n):
-    """N running Pods: first the endpoints' own pods (same namespace, same IP, as in a cluster
-    where each ready endpoint is a pod), then pods that back nothing, round-robin over the
-    namespaces, with addresses from 10.200.0.0/14. Yields (pod object, status patch)."""
-    out = []
-    for s in services:
-        for e, (ip, _) in enumerate(s["eps"]):
-            if len(out) >= n:
-                return out
-            out.append(("%s-%d" % (s["name"], e), s["ns"], ip))
-    k = 0
-    while len(out) < n:
-        out.append(("idle-%d" % k, namespaces[k % len(namespaces)], v4((10, 200), k)))
-        k += 1
-    return out
-
-
-def pod_obj(name, ns, ip, i):
-    body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns},
-            "spec": {"nodeName": "node-%d" % (i % 50),
-                     "containers": [{"name": "app", "image": "registry.invalid/app:1"}]}}
-    status = {"status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}]}}
-    return body, status
-
-
 def yaml_dump(obj, ind=0):
     """A small YAML emitter for the plain JSON-like objects above (block style)."""
     pad = "  " * ind
@@ -205,18 +178,9 @@ def cmd_gen(a):
         if len(chunk) >= 500:
             flush()
     flush()
-    statuses = {}
-    the_pods = pods(namespaces, services, a.pods)
-    for i, (name, ns, ip) in enumerate(the_pods):
-        body, status = pod_obj(name, ns, ip, i)
-        objs.append(("/api/v1/namespaces/%s/pods" % ns, body))
-        statuses[len(objs) - 1] = status
     with open(os.path.join(a.out, "objects.jsonl"), "w") as f:
-        for i, (p, o) in enumerate(objs):
-            line = {"path": p, "body": o}
-            if i in statuses:
-                line["status"] = statuses[i]
-            f.write(json.dumps(line, separators=(",", ":")) + "\n")
+        for p, o in objs:
+            f.write(json.dumps({"path": p, "body": o}, separators=(",", ":")) + "\n")
 
     rnd = random.Random(42)
     # (a) hits: A on ClusterIP and headless names, AAAA, SRV on ClusterIP named ports.
@@ -283,12 +247,7 @@ def cmd_gen(a):
         "check_name": "%s.%s.svc.cluster.local" % (last["name"], last["ns"]),
         "check_ip": last["ip"],
         "check_namespace": namespaces[0],
-        "pods": len(the_pods),
     }
-    if the_pods:
-        name, ns, ip = the_pods[-1]
-        meta["check_pod_name"] = "%s.%s.pod.cluster.local" % (ip.replace(".", "-"), ns)
-        meta["check_pod_ip"] = ip
     with open(os.path.join(a.out, "meta.json"), "w") as f:
         json.dump(meta, f, indent=1)
     print(json.dumps(meta))
@@ -318,12 +277,12 @@ class Api:
     def conn(self):
         return http.client.HTTPSConnection(self.host, self.port, context=self.ctx, timeout=30)
 
-    def call(self, conn, method, path, body=None, content_type="application/json"):
+    def call(self, conn, method, path, body=None, ctype="application/json"):
         hdr = {"Authorization": "Bearer " + self.token, "Accept": "application/json"}
         data = None
         if body is not None:
             data = json.dumps(body).encode()
-            hdr["Content-Type"] = content_type
+            hdr["Content-Type"] = ctype
         conn.request(method, path, body=data, headers=hdr)
         r = conn.getresponse()
         return r.status, r.read()
@@ -339,43 +298,30 @@ def cmd_load(a):
     lock = threading.Lock()
     first_err = []
 
-    def send(c, method, path, body, ctype="application/json"):
-        """One request with bounded retries on connection errors / 429 / 5xx; the connection
-        is replaced in place when it breaks."""
-        for attempt in range(5):
-            try:
-                st, out = api.call(c[0], method, path, body, ctype)
-            except (OSError, http.client.HTTPException):
-                c[0].close()
-                c[0] = api.conn()
-                time.sleep(0.1 * (attempt + 1))
-                st, out = 599, b"connection error"
-                continue
-            if st == 429 or st >= 500:
-                time.sleep(0.1 * (attempt + 1))
-                continue
-            break
-        return st, out
-
     def run(batch):
         q = queue.Queue()
         for o in batch:
             q.put(o)
 
         def worker():
-            c = [api.conn()]
+            c = api.conn()
             while True:
                 try:
                     o = q.get_nowait()
                 except queue.Empty:
                     break
-                st, body = send(c, "POST", o["path"], o["body"])
-                if st in (200, 201, 409) and "status" in o:
-                    # The status subresource, as the kubelet writes it (a create drops it).
-                    path = "%s/%s/status" % (o["path"], o["body"]["metadata"]["name"])
-                    st2, body2 = send(c, "PATCH", path, o["status"], "application/merge-patch+json")
-                    if st2 != 200:
-                        st, body = st2, body2
+                for attempt in range(5):  # bounded retries on connection errors / 429 / 5xx
+                    try:
+                        st, body = api.call(c, "POST", o["path"], o["body"])
+                    except (OSError, http.client.HTTPException):
+                        c.close()
+                        c = api.conn()
+                        time.sleep(0.1 * (attempt + 1))
+                        continue
+                    if st == 429 or st >= 500:
+                        time.sleep(0.1 * (attempt + 1))
+                        continue
+                    break
                 with lock:
                     if st in (200, 201):
                         stats["created"] += 1
@@ -385,7 +331,7 @@ def cmd_load(a):
                         stats["errors"] += 1
                         if not first_err:
                             first_err.append("%s %s: %s" % (st, o["path"], body[:300]))
-            c[0].close()
+            c.close()
 
         ts = [threading.Thread(target=worker) for _ in range(a.workers)]
         for t in ts:
@@ -399,6 +345,89 @@ def cmd_load(a):
     dt = time.monotonic() - t0
     res = dict(stats, objects=len(objs), seconds=round(dt, 2),
                per_second=round(len(objs) / dt, 1) if dt > 0 else 0, workers=a.workers)
+    if first_err:
+        res["first_error"] = first_err[0]
+    print(json.dumps(res))
+    if stats["errors"]:
+        sys.exit(1)
+
+
+def pod_ip(i):
+    return v4((10, 192), i)
+
+
+def cmd_pods(a):
+    """Creates running pods --start..--pods spread over the namespaces of --services (as gen makes them),
+    each with status.podIP set through the status subresource (there is no kubelet): a POST
+    and a merge PATCH per pod, --workers at a time. Existing pods are patched again."""
+    api = Api(a.env)
+    namespaces, _ = dataset(a.services)
+    nns = len(namespaces)
+    q = queue.Queue()
+    for i in range(a.start, a.pods):
+        q.put(i)
+    stats = {"created": 0, "exists": 0, "errors": 0}
+    lock = threading.Lock()
+    first_err = []
+
+    def one(c, method, path, body, ctype="application/json"):
+        for attempt in range(5):  # bounded retries on connection errors / 429 / 5xx
+            try:
+                st, out = api.call(c, method, path, body, ctype)
+            except (OSError, http.client.HTTPException):
+                c.close()
+                time.sleep(0.1 * (attempt + 1))
+                continue
+            if st == 429 or st >= 500:
+                time.sleep(0.1 * (attempt + 1))
+                continue
+            return st, out
+        return 599, b"retries exhausted"
+
+    def worker():
+        c = api.conn()
+        while True:
+            try:
+                i = q.get_nowait()
+            except queue.Empty:
+                break
+            ns, name, ip = namespaces[i % nns], "pod-%d" % i, pod_ip(i)
+            body = {"apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": name, "namespace": ns,
+                                 "labels": {"app": "svc-%d" % (i % max(1, a.services))}},
+                    "spec": {"containers": [{"name": "app", "image": "registry.k8s.io/pause:3.10",
+                                             "ports": [{"containerPort": 8080}],
+                                             "resources": {"requests": {"cpu": "10m"}}}]}}
+            st, out = one(c, "POST", "/api/v1/namespaces/%s/pods" % ns, body)
+            ok = st in (200, 201, 409)
+            if ok:
+                patch = {"status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}]}}
+                st, out = one(c, "PATCH", "/api/v1/namespaces/%s/pods/%s/status" % (ns, name),
+                              patch, "application/merge-patch+json")
+                ok = st == 200
+            with lock:
+                if ok:
+                    stats["created"] += 1
+                else:
+                    stats["errors"] += 1
+                    if not first_err:
+                        first_err.append("%s %s: %s" % (st, name, out[:300]))
+        c.close()
+
+    t0 = time.monotonic()
+    ts = [threading.Thread(target=worker) for _ in range(a.workers)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    dt = time.monotonic() - t0
+    last = a.pods - 1
+    made = a.pods - a.start
+    res = dict(stats, pods=a.pods, seconds=round(dt, 2),
+               per_second=round(made / dt, 1) if dt > 0 else 0, workers=a.workers,
+               check_pod="%s.%s.pod.cluster.local" % (pod_ip(last).replace(".", "-"),
+                                                      namespaces[last % nns]),
+               check_pod_ip=pod_ip(last), check_namespace=namespaces[last % nns])
     if first_err:
         res["first_error"] = first_err[0]
     print(json.dumps(res))
@@ -760,11 +789,16 @@ def main():
     g = sub.add_parser("gen")
     g.add_argument("--services", type=int, required=True)
     g.add_argument("--queries", type=int, default=20000)
-    g.add_argument("--pods", type=int, default=0)
     g.add_argument("--out", required=True)
     g = sub.add_parser("load")
     g.add_argument("--env", required=True)
     g.add_argument("--objects", required=True)
+    g.add_argument("--workers", type=int, default=16)
+    g = sub.add_parser("pods")
+    g.add_argument("--env", required=True)
+    g.add_argument("--services", type=int, required=True)
+    g.add_argument("--pods", type=int, required=True)
+    g.add_argument("--start", type=int, default=0)
     g.add_argument("--workers", type=int, default=16)
     g = sub.add_parser("wait-answer")
     g.add_argument("--server", required=True)
@@ -793,7 +827,7 @@ def main():
     g = sub.add_parser("table")
     g.add_argument("results")
     a = ap.parse_args()
-    {"gen": cmd_gen, "load": cmd_load, "wait-answer": cmd_wait_answer,
+    {"gen": cmd_gen, "load": cmd_load, "pods": cmd_pods, "wait-answer": cmd_wait_answer,
      "create-latency": cmd_create_latency, "churn": cmd_churn, "dnsperf": cmd_dnsperf,
      "table": cmd_table}[a.cmd](a)
 

@@ -7,8 +7,6 @@
 #   bench/run.sh --services 1000 --duration 5 --rounds 2     smaller / shorter
 #   bench/run.sh --mode manifests     kdns reads the generated YAML (CoreDNS still uses the API)
 #   bench/run.sh --phases startup,memory,relist,qps,latency,create,churn    pick phases (default: all)
-#   bench/run.sh --pods 100000 --phases pods    P running Pods too (the endpoints' own first); the
-#                                     memory of each `pods` mode, kdns and CoreDNS (issue #13)
 #   bench/run.sh --coredns-api incluster|kubeconfig    how CoreDNS reaches the API server (default:
 #                                     incluster when root: protobuf, as in a cluster)
 #
@@ -27,8 +25,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 KB="python3 $ROOT/bench/kbench.py"
 
 SMOKE=0 PROFILE= SERVICES=10000 DURATION=5 ROUNDS=5 MODE=api PHASES=all OUT= CLUSTER= FRESH=0
-CREATES=200 LAT_SECONDS=6 COREDNS_API=auto PODS=0
-POD_MODES="kdns:disabled kdns:insecure kdns:verified kdns:verified+autopath kdns:autopath coredns:insecure coredns:verified coredns:verified+autopath"
+CREATES=200 LAT_SECONDS=6 COREDNS_API=auto
 while (($#)); do
   case $1 in
   --smoke) SMOKE=1 ;;
@@ -40,12 +37,10 @@ while (($#)); do
   --out) OUT=$2; shift ;;
   --cluster) CLUSTER=$2; shift ;;
   --creates) CREATES=$2; shift ;;
-  --pods) PODS=$2; shift ;;
-  --pod-modes) POD_MODES=$2; shift ;;
   --fresh) FRESH=1 ;;
   --coredns-api) COREDNS_API=$2; shift ;;
   --release) PROFILE=release ;;
-  -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
+  -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
   *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -138,7 +133,7 @@ KDNS=${KDNS_UNDER_TEST:-$CARGO_TARGET_DIR/$PROFILE/kdns}  # KDNS_UNDER_TEST: A/B
 ECHO=$CARGO_TARGET_DIR/$PROFILE/examples/udp_echo
 
 DATA=$OUT/data
-$KB gen --services "$SERVICES" --pods "$PODS" --queries $((SMOKE ? 500 : 20000)) --out "$DATA" >"$OUT/meta.json"
+$KB gen --services "$SERVICES" --queries $((SMOKE ? 500 : 20000)) --out "$DATA" >"$OUT/meta.json"
 log "data: $(cat "$OUT/meta.json")"
 CHECK_NAME=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["check_name"])' "$OUT/meta.json")
 CHECK_IP=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["check_ip"])' "$OUT/meta.json")
@@ -148,7 +143,7 @@ CHECK_NS=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["check
 if ((SMOKE)); then
   CLUSTER=$(mktemp -d "${TMPDIR:-/tmp}/kdns-bench-smoke.XXXXXX")
 else
-  CLUSTER=${CLUSTER:-/tmp/kdns-bench-cluster-$SERVICES$( ((PODS)) && echo "-p$PODS")}
+  CLUSTER=${CLUSTER:-/tmp/kdns-bench-cluster-$SERVICES}
 fi
 pin_cluster() { # apiserver + etcd to the client core, away from the server under test
   local f
@@ -294,39 +289,6 @@ if has startup; then
     jset ".startup.$srv" "$(jq ".startup_runs.$srv | {answer_ms: (map(.answer_ms) | sort | .[(length/2|floor)]),
       cpu_ms: (map(.cpu_ms) | sort | .[(length/2|floor)]), ready_ms: (map(.ready_ms) | sort | .[(length/2|floor)])}" "$R")"
   done
-fi
-
-# ------------------------------------------------------------------ memory per `pods` mode
-# Each SERVER:MODE alone: started, asked until it answers a service name and (verified modes) the
-# last pod's name, left 5 s, its RSS and peak read, stopped. MODE: disabled, insecure, verified,
-# and +autopath (`autopath @kubernetes`); kdns:autopath is autopath without a pod watch.
-if has pods && ((PODS > 0)); then
-  CHECK_POD=$(jq -r .check_pod_name "$OUT/meta.json") CHECK_POD_IP=$(jq -r .check_pod_ip "$OUT/meta.json")
-  cp "$OUT/Corefile.kdns" "$OUT/Corefile.kdns.orig"; cp "$OUT/Corefile.coredns" "$OUT/Corefile.coredns.orig"
-  for sm in $POD_MODES; do
-    srv=${sm%%:*} mode=${sm#*:}
-    pods_line="pods ${mode%%+*}" autopath=""
-    [[ $mode == autopath ]] && pods_line="pods disabled"
-    [[ $mode == *autopath ]] && autopath="    autopath @kubernetes"
-    awk -v p="        $pods_line" -v a="$autopath" '/pods insecure/ {print p; next} {print} /bind 127.0.0.1/ && a != "" {print a}' \
-      "$OUT/Corefile.$srv.orig" >"$OUT/Corefile.$srv"
-    start_server "$srv"
-    pid=$PID_KDNS; [[ $srv == coredns ]] && pid=$PID_CORE
-    port=$P_KDNS; [[ $srv == coredns ]] && port=$P_CORE
-    if [[ $mode == verified* ]]; then
-      taskset -c $CORE_CLIENT $KB wait-answer --server "127.0.0.1:$port" --name "$CHECK_POD" \
-        --expect "$CHECK_POD_IP" --t0-ns "$(date +%s%N)" --timeout 300 >"$OUT/pod-$srv-$mode.json" ||
-        die "$srv ($mode) did not answer $CHECK_POD: $(cat "$OUT/pod-$srv-$mode.json")"
-    fi
-    sleep $((SMOKE ? 1 : 5))
-    jset ".pods_memory[\"$srv $mode\"]" "$(jq -n --arg r "$(proc_mem "$pid" VmRSS)" --arg h "$(proc_mem "$pid" VmHWM)" \
-      --argjson start "$(cat "$OUT/start-$srv.json")" \
-      '{rss_mb:($r|tonumber), hwm_mb:($h|tonumber), answer_ms:$start.answer_ms, cpu_ms:$start.cpu_ms}')"
-    log "pods $srv $mode: $(jq -c ".pods_memory[\"$srv $mode\"]" "$R")"
-    stop_pid "$pid"
-    sleep 1
-  done
-  cp "$OUT/Corefile.kdns.orig" "$OUT/Corefile.kdns"; cp "$OUT/Corefile.coredns.orig" "$OUT/Corefile.coredns"
 fi
 
 log "starting both servers for the remaining phases (load $(loadavg))"

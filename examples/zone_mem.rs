@@ -3,8 +3,11 @@
 //! endpoints per non-ExternalName service (about 10.5 endpoints per service).
 //!
 //! ```text
-//! cargo run --release --example zone_mem -- 10000
+//! cargo run --release --example zone_mem -- 10000 [PODS]
 //! ```
+//! With PODS, that many running pods (one address each, spread over the namespaces, each with
+//! its own namespace and name strings as the source makes them) are loaded too, for
+//! `pods verified`: their share is printed per pod.
 //! Prints the live heap after loading, split into the model objects themselves (what the
 //! source hands over) and what the store adds (maps, reverse indexes, snapshots).
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -12,7 +15,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::Arc;
 
-use kdns::zone::model::{Endpoint, Namespace, Port, Service, ServiceKind, Slice};
+use kdns::zone::model::{Endpoint, Namespace, Pod, Port, Service, ServiceKind, Slice};
 use kdns::zone::{Change, Store};
 
 struct Counting;
@@ -148,4 +151,27 @@ fn main() {
     );
     let _ = before;
     drop(snap);
+    let pods: usize = std::env::args()
+        .nth(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    if pods > 0 {
+        let nns = (n / 250).max(1);
+        let before_pods = live();
+        for i in 0..pods {
+            st.apply(Change::UpsertPod(Pod {
+                namespace: Arc::from(format!("bench-{}", i % nns)),
+                name: Arc::from(format!("pod-{i}")),
+                ips: vec![IpAddr::V4(Ipv4Addr::from(0x0ac0_0000 + i as u32))],
+            }));
+        }
+        let snap = st.snapshot();
+        let p = live() - before_pods;
+        println!(
+            "{pods} pods: {} ({} B/pod: the pods, their keys and the address index)",
+            mb(p),
+            p / pods as isize
+        );
+        drop(snap);
+    }
 }

@@ -18,3 +18,4 @@ cargo test --all-targets -- --include-ignored
 FUZZ_SECONDS="${FUZZ_SECONDS:-20}" scripts/fuzz.sh
 [ ! -x scripts/apiserver.sh ] || bench/run.sh --smoke # issue #6: the benchmark harness must keep working
 bench/directives.sh --smoke # issue #11: hosts/template/rewrite in the chain, side by side with CoreDNS (~40 s)
+[ ! -x scripts/apiserver.sh ] || bench/autopath.sh --smoke # issue #13: pods verified/autopath memory, kdns and CoreDNS (~45 s)

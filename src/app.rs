@@ -8,20 +8,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::{Config, Plugin, ServerBlock};
-use crate::dns::{Block, DataVersion, Directive, Observer, Router};
+use crate::dns::{Block, DataVersion, Router};
 use crate::http::readiness::Readiness;
 use crate::http::Routes;
-use crate::plugin::acl::Acl;
-use crate::plugin::any::Any;
-use crate::plugin::bufsize::Bufsize;
 use crate::plugin::cache::Cache;
-use crate::plugin::chaos::Chaos;
 use crate::plugin::errors::Errors;
 use crate::plugin::forward::Forward;
 use crate::plugin::health::HealthConfig;
 use crate::plugin::hosts::Hosts;
-use crate::plugin::k8s_external::config::K8sExternalConfig;
-use crate::plugin::k8s_external::K8sExternal;
 use crate::plugin::kubernetes::config::{KubernetesConfig, SourceConfig};
 use crate::plugin::kubernetes::Kubernetes;
 use crate::plugin::loadbalance::Loadbalance;
@@ -32,12 +26,14 @@ use crate::plugin::ready::ReadyConfig;
 use crate::plugin::reload::ReloadConfig;
 use crate::plugin::rewrite::Rewrite;
 use crate::plugin::template::Template;
-use crate::plugin::transfer::config::TransferConfig;
-use crate::plugin::transfer::Transfer;
 use crate::source::api::ApiConfig;
 use crate::source::manifests::{self, ManifestError};
 use crate::source::{Filter, SourceError, WatchOptions};
 use crate::zone::{PodMode, Versions, Zone, ZoneHandle};
+
+mod parts;
+
+use parts::BlockParts;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum AppError {
@@ -183,86 +179,14 @@ fn local_ips(b: &ServerBlock) -> Vec<IpAddr> {
     all.into_iter().filter(|ip| !ip.is_loopback()).collect()
 }
 
-/// The small answering directives: `bufsize`, `chaos`, `any`, `acl`.
-fn small_directive(bp: &mut BlockParts<'_>, p: &Plugin) {
-    let d: Arc<dyn Directive> = match p {
-        Plugin::Bufsize(size) => {
-            bp.parts.push(format!("bufsize {size}"));
-            Arc::new(Bufsize { size: *size })
-        }
-        Plugin::Chaos(c) => {
-            bp.parts.push(format!("chaos {}", c.version));
-            Arc::new(Chaos(c.clone()))
-        }
-        Plugin::Any => {
-            bp.parts.push("any".into());
-            Arc::new(Any)
-        }
-        Plugin::Acl(a) => {
-            bp.parts.push(format!("acl ({} rules)", a.rules.len()));
-            Acl::new(a, &bp.server)
-        }
-        _ => return,
-    };
-    bp.chain.push(d);
-}
-
-/// `transfer` takes its place in the chain; it is built once the block's `kubernetes` is.
-fn transfer_at(bp: &mut BlockParts<'_>, t: &TransferConfig) {
-    let to = t
-        .xfrs
-        .iter()
-        .flat_map(|x| x.to.iter().map(|p| p.to_string()));
-    let to = to.collect::<Vec<_>>().join(" ");
-    bp.parts.push(format!("transfer to {to}"));
-    bp.transfer = Some((bp.chain.len(), t.clone()));
-}
-
-/// One server block being built: its chain, its observers, its summary line.
-struct BlockParts<'a> {
-    b: &'a ServerBlock,
-    server: String,
-    chain: Vec<Arc<dyn Directive>>,
-    observers: Vec<Arc<dyn Observer>>,
-    parts: Vec<String>,
-    /// The block's `kubernetes`, for `transfer`.
-    kubernetes: Option<Arc<Kubernetes>>,
-    /// `transfer` and its place in the chain: built once the block's `kubernetes` is (it
-    /// comes later in plugin.cfg order).
-    transfer: Option<(usize, TransferConfig)>,
-    /// `k8s_external` and its place in the chain: built once `kubernetes` (after it in the
-    /// chain) has its zone.
-    external: Option<(usize, K8sExternalConfig)>,
-}
-
 impl Prepared {
     /// Builds one server block: each directive in plugin.cfg order.
     fn block(&mut self, b: &ServerBlock) -> Result<Block, AppError> {
-        let mut bp = BlockParts {
-            b,
-            server: server_label(b),
-            chain: Vec::new(),
-            observers: Vec::new(),
-            parts: Vec::new(),
-            kubernetes: None,
-            transfer: None,
-            external: None,
-        };
+        let mut bp = BlockParts::new(b, server_label(b));
         for (i, p) in b.plugins.iter().enumerate() {
             self.directive(&mut bp, i, p)?;
         }
-        // Built now, each at its place; `k8s_external` (later in plugin.cfg) first, so the
-        // earlier place of `transfer` still holds. The parser made sure `kubernetes` is in a
-        // block with `k8s_external`.
-        if let (Some((at, c)), Some(k)) = (bp.external.take(), bp.kubernetes.as_ref()) {
-            let (opts, zone, deadline) = k.parts();
-            let d = K8sExternal::new(&c, opts, zone, deadline);
-            bp.chain.insert(at, Arc::new(d));
-        }
-        if let Some((at, t)) = bp.transfer.take() {
-            let d = Transfer::new(t, bp.kubernetes.clone());
-            bp.chain.insert(at, Arc::new(d));
-        }
+        bp.place_deferred();
         let parts = if bp.parts.is_empty() {
             "no directives (REFUSED)".to_string()
         } else {
@@ -280,7 +204,12 @@ impl Prepared {
     }
 
     /// What directive `p` (the `i`th of its block) adds to the block and the process.
-    fn directive(&mut self, bp: &mut BlockParts<'_>, i: usize, p: &Plugin) -> Result<(), AppError> {
+    fn directive<'a>(
+        &mut self,
+        bp: &mut BlockParts<'a>,
+        i: usize,
+        p: &'a Plugin,
+    ) -> Result<(), AppError> {
         let b = bp.b;
         match p {
             Plugin::Kubernetes(k) => {
@@ -288,12 +217,8 @@ impl Prepared {
                 bp.kubernetes = Some(d.clone());
                 bp.chain.push(d);
             }
-            Plugin::Transfer(t) => transfer_at(bp, t),
-            Plugin::K8sExternal(c) => {
-                bp.parts
-                    .push(format!("k8s_external {}", c.options.zones.join(" ")));
-                bp.external = Some((bp.chain.len(), (**c).clone()));
-            }
+            Plugin::Transfer(t) => bp.defer_transfer(t),
+            Plugin::K8sExternal(c) => bp.defer_external(c),
             Plugin::Forward(f) => {
                 let next_is_forward = matches!(b.plugins.get(i + 1), Some(Plugin::Forward(_)));
                 let to: Vec<String> = f.to.iter().map(ToString::to_string).collect();
@@ -323,6 +248,7 @@ impl Prepared {
                     .push(format!("template ({} templates)", t.rules.len()));
                 bp.chain.push(Template::new(t, &bp.server));
             }
+            Plugin::Autopath(c) => bp.defer_autopath(c),
             Plugin::Rewrite(r) => {
                 bp.parts.push(format!("rewrite ({} rules)", r.rules.len()));
                 bp.chain.push(Arc::new(Rewrite::new(r)));
@@ -353,7 +279,7 @@ impl Prepared {
                 bp.parts.push("reload".into());
             }
             Plugin::Bufsize(_) | Plugin::Chaos(_) | Plugin::Any | Plugin::Acl(_) => {
-                small_directive(bp, p);
+                bp.small_directive(p);
             }
         }
         Ok(())

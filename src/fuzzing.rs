@@ -114,8 +114,9 @@ pub fn manifests(bytes: &[u8]) {
 }
 
 /// A protobuf list body (`k8s\0` + `runtime.Unknown`) through the streaming list decoder,
-/// whole and in chunks of the first byte's size plus one; each item as a Service and as an
-/// EndpointSlice, into a zone. Both ways must hand out the same items and end the same way.
+/// whole and in chunks of the first byte's size plus one; each item as a Service, an
+/// EndpointSlice and a Pod, into a zone. Both ways must hand out the same items and end the
+/// same way.
 pub fn proto_list(bytes: &[u8]) {
     let Some((&split, body)) = bytes.split_first() else {
         return;
@@ -130,6 +131,9 @@ pub fn proto_list(bytes: &[u8]) {
         }
         if let Ok(s) = proto::slice(item) {
             changes.extend(convert::slice(&s).map(Change::UpsertSlice));
+        }
+        if let Ok(p) = proto::pod(item) {
+            changes.extend(convert::pod(&p).map(Change::UpsertPod));
         }
     }
     let _ = proto::status(body);

@@ -19,7 +19,7 @@
 //! | | command line: `kdns`, `--validate`, `kdns env` and its output formats, `kdns migrate kube-dns` | `src/cli/mod.rs`, `src/cli/env.rs`, `src/cli/env/format.rs`, `src/cli/migrate.rs` |
 //! | | entry points for the fuzz targets of `fuzz/` (feature `fuzzing`) | `src/fuzzing.rs` |
 //! | | serving lifecycle: listeners, `reload` swaps, lameduck and stopping | `src/serve.rs` |
-//! | | wiring: Corefile → sources, zones, one chain per server block, HTTP endpoints | `src/app.rs` |
+//! | | wiring: Corefile → sources, zones, one chain per server block, HTTP endpoints; one block being built (the directives built after its `kubernetes`) | `src/app.rs`, `src/app/parts.rs` |
 //! | | the HTTP endpoints, one listener per address | `src/http/mod.rs` |
 //! | | the readiness latch behind `/ready` | `src/http/readiness.rs` |
 //! | | the metrics registry (atomics, text format) and `process_*` | `src/metrics/mod.rs`, `src/metrics/registry.rs`, `src/metrics/process.rs` |
@@ -59,6 +59,7 @@
 //! | | `template`: answers from Go-template RR texts; its options; the text/template subset; one zone-file RR | `src/plugin/template/mod.rs`, `src/plugin/template/config.rs`, `src/plugin/template/text.rs`, `src/plugin/template/text/ast.rs`, `src/plugin/template/text/eval.rs`, `src/plugin/template/rr.rs` |
 //! | | `rewrite`: the directive, answers mapped back; its rules; `edns0` rules (their table tests apart); `cname` rules; reading them, `edns0` ones, `cname` and `rcode` ones | `src/plugin/rewrite/mod.rs`, `src/plugin/rewrite/rule.rs`, `src/plugin/rewrite/edns0.rs`, `src/plugin/rewrite/edns0/tests.rs`, `src/plugin/rewrite/cname.rs`, `src/plugin/rewrite/parse.rs`, `src/plugin/rewrite/parse/edns0.rs`, `src/plugin/rewrite/parse/response.rs` |
 //! | | `transfer`: AXFR/IXFR of the `kubernetes` zones over TCP to the `to` secondaries; its syntax | `src/plugin/transfer/mod.rs`, `src/plugin/transfer/config.rs` |
+//! | | `autopath`: server-side search path completion; its syntax | `src/plugin/autopath/mod.rs`, `src/plugin/autopath/config.rs` |
 //! | | `loop`, `reload`, `loadbalance` | `src/plugin/loop_detect.rs`, `src/plugin/reload.rs`, `src/plugin/loadbalance.rs` |
 //! | | `bufsize`, `chaos`, `any`, `acl` (its table tests apart) | `src/plugin/bufsize.rs`, `src/plugin/chaos.rs`, `src/plugin/any.rs`, `src/plugin/acl.rs`, `src/plugin/acl/tests.rs` |
 //! | sources | Kubernetes types stop here | `src/source/mod.rs` |
@@ -73,8 +74,8 @@
 //! | | Kubernetes objects → zone model | `src/source/convert.rs` |
 //! | | YAML/JSON manifests on disk, watched | `src/source/manifests.rs` |
 //! | | the directive's `Filter`; label selectors | `src/source/filter.rs`, `src/source/selector.rs` |
-//! | | slim Service/EndpointSlice/ServiceImport serde types (only the fields DNS reads) | `src/source/objects.rs` |
-//! | | protobuf: wire reader, streaming list decoder, metadata, Service, EndpointSlice, Status | `src/source/proto/mod.rs`, `src/source/proto/wire.rs`, `src/source/proto/list.rs`, `src/source/proto/meta.rs`, `src/source/proto/service.rs`, `src/source/proto/slice.rs`, `src/source/proto/status.rs` |
+//! | | slim Service/EndpointSlice/ServiceImport/Pod serde types (only the fields DNS reads) | `src/source/objects.rs` |
+//! | | protobuf: wire reader, streaming list decoder, metadata, Service, EndpointSlice, Pod, Status | `src/source/proto/mod.rs`, `src/source/proto/wire.rs`, `src/source/proto/list.rs`, `src/source/proto/meta.rs`, `src/source/proto/service.rs`, `src/source/proto/slice.rs`, `src/source/proto/pod.rs`, `src/source/proto/status.rs` |
 //! | | Services for `kdns env` from manifests or a kubeconfig | `src/source/env_input.rs` |
 //! | | the kube-dns ConfigMap and `--domain` for `kdns migrate kube-dns`, from a file or a kubeconfig | `src/source/kube_dns.rs` |
 //! | zone (core) | the snapshot, the store, the answer rules (imports nothing of the crate) | `src/zone/mod.rs` |
@@ -88,6 +89,7 @@
 //! | | the `k8s_external` zone: outside addresses, the apex, `ns1.dns` (CoreDNS's `External()`) | `src/zone/external.rs` |
 //! | | a `multicluster` zone (KEP-1645): ServiceImports, `HOST.CLUSTER` names | `src/zone/multicluster.rs` |
 //! | | the question name; reverse names and PTR; the namespace scope of an answer | `src/zone/qname.rs`, `src/zone/reverse.rs`, `src/zone/scope.rs` |
+//! | | `autopath`: the client's namespace (pod index, else endpoints) and its search path | `src/zone/search.rs` |
 //! | | dashed IPs, endpoint labels, zone suffixes | `src/zone/names.rs` |
 //! | | the records the zone answers with | `src/zone/record.rs` |
 //! | | the whole zone for a transfer, in CoreDNS's order | `src/zone/transfer.rs` |

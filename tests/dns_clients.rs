@@ -438,11 +438,11 @@ fn bad_corefile_and_bad_manifests_fail_with_file_and_line() {
             "{out}"
         );
     }
-    std::fs::write(&conf, ".:0 {\n  bind 127.0.0.1\n  kubernetes cluster.local {\n    manifests m\n  }\n  autopath @kubernetes\n}\n").unwrap();
+    std::fs::write(&conf, ".:0 {\n  bind 127.0.0.1\n  kubernetes cluster.local {\n    manifests m\n  }\n  dnssec example.org\n}\n").unwrap();
     let (code, out) = kdns_cmd(&["--conf", c, "--validate"]);
     assert_eq!(code, 1);
     assert!(
-        out.contains(":6: autopath: directive is not supported"),
+        out.contains(":6: dnssec: directive is not supported"),
         "{out}"
     );
 

@@ -654,7 +654,8 @@ fn proto_items<T>(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs kube-apiserver and etcd: scripts/build-tools.sh"]
 async fn protobuf_lists_decode_like_json() {
-    use kdns::source::objects::{ServiceObj, SliceObj};
+    use k8s_openapi::api::core::v1::Pod;
+    use kdns::source::objects::{PodObj, ServiceObj, SliceObj};
     use kdns::source::{convert, proto};
     let _g = SERIAL.lock().await;
     let cluster = Cluster::start();
@@ -694,6 +695,48 @@ async fn protobuf_lists_decode_like_json() {
                       {"addresses": ["10.1.0.12"], "conditions": {"ready": false, "serving": true}}]})).await;
     create_slice(&c, "pb", json!({"metadata": {"name": "db-2", "labels": {"kubernetes.io/service-name": "db"}}, "addressType": "IPv6",
         "endpoints": [{"addresses": ["fd00:10:1::5"], "conditions": {"ready": true}}]})).await;
+    // Pods (for `pods verified`): a dual-stack running one, a finished one, one without status.
+    let pods: Api<Pod> = Api::namespaced(c.clone(), "pb");
+    for (name, status) in [
+        (
+            "run",
+            Some(
+                json!({"phase": "Running", "podIP": "10.1.0.20", "podIPs": [{"ip": "10.1.0.20"}, {"ip": "fd00:10:1::20"}]}),
+            ),
+        ),
+        (
+            "done",
+            Some(
+                json!({"phase": "Succeeded", "podIP": "10.1.0.21", "podIPs": [{"ip": "10.1.0.21"}]}),
+            ),
+        ),
+        ("new", None),
+    ] {
+        let p = json!({"metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
+        pods.create(&PostParams::default(), &serde_json::from_value(p).unwrap())
+            .await
+            .unwrap();
+        if let Some(st) = status {
+            let st = json!({ "status": st });
+            pods.patch_status(name, &PatchParams::default(), &Patch::Merge(&st))
+                .await
+                .unwrap();
+        }
+    }
+    let (ct, pb) = get_raw(&c, "/api/v1/namespaces/pb/pods", proto::CONTENT_TYPE).await;
+    assert!(ct.starts_with(proto::CONTENT_TYPE), "pods: got {ct}");
+    let (_, js) = get_raw(&c, "/api/v1/namespaces/pb/pods", "application/json").await;
+    let js: serde_json::Value = serde_json::from_slice(&js).unwrap();
+    let from_pb = proto_items(&pb, proto::pod);
+    let from_js: Vec<PodObj> = serde_json::from_value(js["items"].clone()).unwrap();
+    assert_eq!((from_pb.len(), from_js.len()), (3, 3));
+    for (a, b) in from_pb.iter().zip(&from_js) {
+        assert_eq!(convert::pod(a), convert::pod(b));
+        assert_eq!(a.metadata, b.metadata);
+    }
+    let placed: Vec<_> = from_pb.iter().filter_map(convert::pod).collect();
+    assert_eq!(placed.len(), 1, "only the running pod: {placed:?}");
+    assert_eq!(placed[0].ips.len(), 2, "both families");
 
     for (path, is_slice) in [
         ("/api/v1/namespaces/pb/services", false),

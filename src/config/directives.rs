@@ -2,6 +2,7 @@
 //! directive table in execution order ([`COREDNS_DIRECTIVES`], plugin.cfg) and the part of it
 //! kdns implements ([`SUPPORTED`]).
 use crate::plugin::acl::AclConfig;
+use crate::plugin::autopath::config::AutopathConfig;
 use crate::plugin::cache::CacheConfig;
 use crate::plugin::chaos::ChaosConfig;
 use crate::plugin::errors::ErrorsConfig;
@@ -61,6 +62,8 @@ pub enum Plugin {
     Transfer(Box<TransferConfig>),
     /// `k8s_external`: Services' outside addresses (needs `kubernetes` in the block).
     K8sExternal(Box<K8sExternalConfig>),
+    /// `autopath`: the zones and where the search path comes from.
+    Autopath(Box<AutopathConfig>),
 }
 
 impl Plugin {
@@ -87,6 +90,7 @@ impl Plugin {
             Plugin::Rewrite(_) => "rewrite",
             Plugin::Transfer(_) => "transfer",
             Plugin::K8sExternal(_) => "k8s_external",
+            Plugin::Autopath(_) => "autopath",
         }
     }
 
@@ -168,6 +172,7 @@ pub const COREDNS_DIRECTIVES: &[&str] = &[
 pub const SUPPORTED: &[&str] = &[
     "acl",
     "any",
+    "autopath",
     "bind",
     "bufsize",
     "cache",

@@ -20,8 +20,9 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use crate::plugin::{
-    acl, any, bufsize, cache, chaos, errors, forward, health, hosts, k8s_external, kubernetes,
-    loadbalance, log, loop_detect, prometheus, ready, reload, rewrite, template, transfer,
+    acl, any, autopath, bufsize, cache, chaos, errors, forward, health, hosts, k8s_external,
+    kubernetes, loadbalance, log, loop_detect, prometheus, ready, reload, rewrite, template,
+    transfer,
 };
 use directives::REPEATABLE;
 pub use directives::{Plugin, COREDNS_DIRECTIVES, SUPPORTED};
@@ -437,6 +438,7 @@ fn add_directive(
         }
         "hosts" => Plugin::Hosts(Box::new(hosts::config::parse(line, zones)?)),
         "k8s_external" => Plugin::K8sExternal(Box::new(k8s_external::config::parse(line, zones)?)),
+        "autopath" => Plugin::Autopath(Box::new(autopath::config::parse(line, zones)?)),
         "template" => {
             let mut cfg = earlier(plugins, |p| match p {
                 Plugin::Template(t) => Some(std::mem::take(t)),

@@ -31,11 +31,11 @@ fn errors_name_file_line_and_directive() {
         .unwrap_err()
         .to_string();
     assert_eq!(e, "Corefile:3: unknown directive \"frobnicate\"");
-    let e = cfg(".:53 {\n  autopath @kubernetes\n}\n")
+    let e = cfg(".:53 {\n  dnssec example.org\n}\n")
         .unwrap_err()
         .to_string();
     assert!(
-        e.starts_with("Corefile:2: autopath: directive is not supported"),
+        e.starts_with("Corefile:2: dnssec: directive is not supported"),
         "{e}"
     );
     let e = cfg(".:53 {\n  bind nope\n}\n").unwrap_err().to_string();

@@ -6,10 +6,12 @@
 //! Directives that answer or change answers run in the server block's chain in CoreDNS's
 //! plugin.cfg order ([`crate::config::COREDNS_DIRECTIVES`]), not in Corefile order:
 //! `bufsize`, `prometheus`, `errors`, `log` (observers of every query), `any`, `chaos`,
-//! `loadbalance`, `rewrite`, `acl`, `cache`, `template`, `transfer`, `hosts`, `k8s_external`,
-//! `kubernetes`, `loop`, `forward`. `health`, `ready` and `reload` are process-wide.
+//! `loadbalance`, `rewrite`, `autopath`, `acl`, `cache`, `template`, `transfer`, `hosts`,
+//! `k8s_external`, `kubernetes`, `loop`, `forward`. `health`, `ready` and `reload` are
+//! process-wide.
 pub mod acl;
 pub mod any;
+pub mod autopath;
 pub mod bufsize;
 pub mod cache;
 pub mod chaos;

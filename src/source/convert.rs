@@ -5,7 +5,7 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::objects::{ImportObj, ServiceObj, SliceObj};
+use super::objects::{ImportObj, PodObj, ServiceObj, SliceObj};
 
 use crate::zone::model::{
     Endpoint, External, Import, ImportKind, McsSlice, Namespace, Pod, Port, Service, ServiceKind,
@@ -287,7 +287,7 @@ pub(crate) fn mirror_endpoints(e: &core::Endpoints) -> Vec<Slice> {
 
 /// A Pod for `pods verified`: None when it is finished (Succeeded/Failed/Unknown) or being
 /// deleted, as CoreDNS skips those.
-pub(crate) fn pod(p: &core::Pod) -> Option<Pod> {
+pub fn pod(p: &PodObj) -> Option<Pod> {
     if p.metadata.deletion_timestamp.is_some() {
         return None;
     }

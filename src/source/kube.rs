@@ -29,7 +29,7 @@ use super::client::ApiClient;
 use super::convert::MC_SERVICE_NAME_LABEL;
 use super::filter::Filter;
 use super::list_watch::{run, Target};
-use super::objects::{ImportObj, McsSliceObj, ServiceObj, SliceObj};
+use super::objects::{ImportObj, McsSliceObj, PodObj, ServiceObj, SliceObj};
 use super::ratelimit::RateLimit;
 use super::watched::Msg;
 use crate::zone::{Change, Kind, Relist, Revision, Store, Versions, ZoneHandle};
@@ -173,7 +173,7 @@ pub fn spawn(
     }
     if opts.pods {
         kinds.push(Kind::Pod);
-        tokio::spawn(run::<core::Pod>(to(labels)));
+        tokio::spawn(run::<PodObj>(to(labels)));
     }
     drop(tx);
     let w = Writer::new(kinds, status.clone(), zone.versions());

@@ -522,13 +522,13 @@ fn event<K: Watched>(ev: WatchEvent<K>, rv: &mut Option<String>) -> Event {
 /// the writer would hear, for each watched kind in turn, up to the event that ends the watch.
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn watch_body(body: &[u8]) -> Vec<Change> {
-    use super::objects::{ImportObj, McsSliceObj, ServiceObj, SliceObj};
+    use super::objects::{ImportObj, McsSliceObj, PodObj, ServiceObj, SliceObj};
     use k8s_openapi::api::core::v1 as core;
     let mut out = Vec::new();
     watch_body_of::<ServiceObj>(body, &mut out);
     watch_body_of::<SliceObj>(body, &mut out);
     watch_body_of::<core::Namespace>(body, &mut out);
-    watch_body_of::<core::Pod>(body, &mut out);
+    watch_body_of::<PodObj>(body, &mut out);
     watch_body_of::<ImportObj>(body, &mut out);
     watch_body_of::<McsSliceObj>(body, &mut out);
     out

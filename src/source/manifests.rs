@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::convert;
 use super::filter::Filter;
-use super::objects::{ImportObj, ServiceObj, SliceObj};
+use super::objects::{ImportObj, PodObj, ServiceObj, SliceObj};
 use crate::zone::model::{Namespace, ServiceKind};
 use crate::zone::{Change, Store, Versions, Zone, ZoneHandle};
 
@@ -395,7 +395,8 @@ impl Changes<'_> {
             Object::Pod(p) => {
                 self.implied.insert(meta_ns(&p.metadata));
                 if labels.matches(&labels_of(&p.metadata)) {
-                    self.out.extend(convert::pod(p).map(Change::UpsertPod));
+                    self.out
+                        .extend(convert::pod(&PodObj::from(&**p)).map(Change::UpsertPod));
                 }
             }
         }

@@ -1,4 +1,4 @@
-//! Services and EndpointSlices as DNS reads them: serde types with only the fields the zone
+//! Services, EndpointSlices and Pods as DNS reads them: serde types with only the fields the zone
 //! uses, so the API server's JSON is decoded straight into them and everything else (most of
 //! all `managedFields[].fieldsV1`, the bulk of a typical object) is skipped unread.
 //!
@@ -234,6 +234,40 @@ pub struct ImportSpecObj {
 #[serde(transparent)]
 pub struct McsSliceObj(pub SliceObj);
 
+/// A v1 Pod, for `pods verified` and `autopath`: who it is, whether it is finished or being
+/// deleted, its addresses. Its spec (most of a Pod) is never read.
+#[derive(Deserialize, Clone, Debug, Default)]
+pub struct PodObj {
+    /// Name, namespace, resourceVersion, deletion and write times.
+    #[serde(default, deserialize_with = "slim_meta")]
+    pub metadata: ObjectMeta,
+    /// `status`.
+    #[serde(default)]
+    pub status: Option<PodStatusObj>,
+}
+
+/// The fields of a Pod's `status` that DNS reads.
+#[derive(Deserialize, Clone, Debug, Default)]
+pub struct PodStatusObj {
+    /// `phase` (`Succeeded`, `Failed` and `Unknown` pods are left out).
+    #[serde(default)]
+    pub phase: Option<String>,
+    /// `podIP`.
+    #[serde(default, rename = "podIP")]
+    pub pod_ip: Option<String>,
+    /// `podIPs[].ip`, one per family.
+    #[serde(default, rename = "podIPs")]
+    pub pod_ips: Option<Vec<PodIpObj>>,
+}
+
+/// One entry of `podIPs`.
+#[derive(Deserialize, Clone, Debug, Default)]
+pub struct PodIpObj {
+    /// `ip`.
+    #[serde(default)]
+    pub ip: String,
+}
+
 macro_rules! namespaced_resource {
     ($ty:ty, $kind:literal, $group:literal, $plural:literal) => {
         namespaced_resource!($ty, $kind, $group, "v1", $plural, metadata);
@@ -264,6 +298,7 @@ macro_rules! namespaced_resource {
     };
 }
 namespaced_resource!(ServiceObj, "Service", "", "services");
+namespaced_resource!(PodObj, "Pod", "", "pods");
 namespaced_resource!(
     SliceObj,
     "EndpointSlice",
@@ -357,6 +392,23 @@ impl From<&discovery::EndpointSlice> for SliceObj {
                     })
                     .collect()
             }),
+        }
+    }
+}
+
+impl From<&core::Pod> for PodObj {
+    fn from(p: &core::Pod) -> Self {
+        let status = p.status.as_ref().map(|st| PodStatusObj {
+            phase: st.phase.clone(),
+            pod_ip: st.pod_ip.clone(),
+            pod_ips: st
+                .pod_ips
+                .as_ref()
+                .map(|ips| ips.iter().map(|i| PodIpObj { ip: i.ip.clone() }).collect()),
+        });
+        PodObj {
+            metadata: p.metadata.clone(),
+            status,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! per-kind adapters that turn an API object into that message.
 //!
 //! [`Watched`] is implemented once per watched kind: Services and EndpointSlices (the slim
-//! types of [`super::objects`], decodable from protobuf), Namespaces and Pods.
+//! types of [`super::objects`], decodable from protobuf), Namespaces, and Pods (slim too).
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use k8s_openapi::api::core::v1 as core;
@@ -11,7 +11,7 @@ use kube::Resource;
 use serde::de::DeserializeOwned;
 
 use super::convert;
-use super::objects::{ImportObj, McsSliceObj, ServiceObj, SliceObj};
+use super::objects::{ImportObj, McsSliceObj, PodObj, ServiceObj, SliceObj};
 use super::proto::{self, ProtoError};
 use crate::zone::{Change, Kind, Revision};
 
@@ -169,9 +169,10 @@ impl Watched for core::Namespace {
     }
 }
 
-impl Watched for core::Pod {
+impl Watched for PodObj {
     const KIND: Kind = Kind::Pod;
     const RESOURCE: &'static str = "pods";
+    const PROTO: Option<ProtoDecoder<Self>> = Some(proto::pod);
     fn upsert(&self) -> Option<Change> {
         convert::pod(self).map(Change::UpsertPod)
     }

@@ -21,6 +21,7 @@
 //! | `multicluster.rs` | what a name stands for in a `multicluster` zone (ServiceImports) |
 //! | `reverse.rs` | reverse names and PTR answers |
 //! | `scope.rs` | the namespace an answer was decided by |
+//! | `search.rs` | `autopath`: the client's namespace, its search path |
 //! | `lookup.rs` | [`lookup::serve`]: one question, one [`Outcome`] |
 //! | `transfer.rs` | [`transfer::transfer`]: the whole zone for AXFR/IXFR, CoreDNS's order |
 //! | `external.rs` | [`external::serve`]: the `k8s_external` zone (Services' outside addresses) |
@@ -45,6 +46,7 @@ mod qname;
 pub mod record;
 pub(crate) mod reverse;
 mod scope;
+pub mod search;
 mod snapshot;
 mod store;
 pub mod transfer;

@@ -99,13 +99,40 @@ pub struct Store {
     slices: HashMap<(Arc<str>, Arc<str>), Arc<Slice>>,
     /// service key → slice name → slice.
     slices_by_svc: HashMap<Arc<str>, BTreeMap<Arc<str>, Arc<Slice>>>,
-    /// (namespace, pod name) → pod, to find the old addresses on update/delete.
-    pods: HashMap<PodId, Arc<Pod>>,
+    /// (namespace, pod name) → the pod's addresses, to find them again on update/delete.
+    pods: HashMap<PodId, PodIps>,
+    /// One shared string per namespace for the pods' keys (a source makes one per object).
+    pod_namespaces: HashSet<Arc<str>>,
     /// The latest revision that changed the zone, and the multicluster zone (see [`Revision`]).
     revision: u64,
     mc_revision: u64,
     /// The multicluster slices, to find the old version on update/delete.
     mc: McStore,
+}
+
+/// A pod's addresses as the store keeps them: one in place (a single-stack pod, nearly all of
+/// them), else a boxed list. With the pod's key and its index entry this is all a pod costs
+/// (`examples/zone_mem`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PodIps {
+    One(IpAddr),
+    Many(Box<[IpAddr]>),
+}
+
+impl PodIps {
+    fn of(ips: &[IpAddr]) -> Self {
+        match ips {
+            [one] => PodIps::One(*one),
+            many => PodIps::Many(many.into()),
+        }
+    }
+
+    fn as_slice(&self) -> &[IpAddr] {
+        match self {
+            PodIps::One(ip) => std::slice::from_ref(ip),
+            PodIps::Many(ips) => ips,
+        }
+    }
 }
 
 /// Where the cluster state stood when a change was made: the API server's `resourceVersion`
@@ -476,17 +503,23 @@ impl Store {
     }
 
     fn upsert_pod(&mut self, p: Pod) -> bool {
-        let id = (p.namespace.clone(), p.name.clone());
-        if let Some(old) = self.pods.get(&id) {
-            if **old == p {
-                return false;
+        let ns = match self.pod_namespaces.get(&p.namespace) {
+            Some(ns) => ns.clone(),
+            None => {
+                self.pod_namespaces.insert(p.namespace.clone());
+                p.namespace
             }
+        };
+        let id = (ns, p.name);
+        let ips = PodIps::of(&p.ips);
+        if self.pods.get(&id) == Some(&ips) {
+            return false;
         }
         self.delete_pod_id(&id);
-        for ip in &p.ips {
+        for ip in ips.as_slice() {
             index_add(&mut self.zone.pods_by_ip, *ip, id.clone());
         }
-        self.pods.insert(id, Arc::new(p));
+        self.pods.insert(id, ips);
         true
     }
 
@@ -497,7 +530,7 @@ impl Store {
     fn delete_pod_id(&mut self, id: &PodId) -> bool {
         match self.pods.remove(id) {
             Some(old) => {
-                for ip in &old.ips {
+                for ip in old.as_slice() {
                     index_remove(&mut self.zone.pods_by_ip, ip, id);
                 }
                 true

@@ -8,6 +8,7 @@
 //! [`config`]; the objects come from [`crate::source`].
 pub mod config;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -16,7 +17,7 @@ use hickory_server::proto::rr::{Name, RecordType};
 use crate::dns::query::{Scope, MAX_DEPTH};
 use crate::dns::wire::{all_to_wire, rcode};
 use crate::dns::{Answer, Directive, Next, Query, Served};
-use crate::zone::{lookup, transfer, KubeOptions, Outcome, Rcode, Reply, Zone, ZoneHandle};
+use crate::zone::{lookup, search, transfer, KubeOptions, Outcome, Rcode, Reply, Zone, ZoneHandle};
 
 /// The `kubernetes` directive of one server block, ready to answer.
 pub struct Kubernetes {
@@ -62,6 +63,13 @@ impl Kubernetes {
             self.zone.clone(),
             self.startup_deadline,
         )
+    }
+
+    /// The search path of the client at `ip` asking `lower` (lower-case, trailing dot), for
+    /// `autopath @kubernetes`: `None` when the name is not in this directive's zones or the
+    /// client cannot be placed. `host` is the host's resolv.conf search list.
+    pub fn search_path(&self, lower: &str, ip: IpAddr, host: &[String]) -> Option<Vec<String>> {
+        search::search_path(&self.options, &self.zone.load(), lower, ip, host)
     }
 
     /// The answer from one snapshot; `None` passes the question on (fallthrough).

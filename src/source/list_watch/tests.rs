@@ -4,7 +4,6 @@
 //! event or the HTTP status), bookmarks, failures and recovery.
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1 as core;
 use kube::api::WatchEvent;
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -12,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::*;
 use crate::source::fake_api::{bookmark, list, service, status, watch_event, FakeApi, Reply};
-use crate::source::objects::{ImportObj, ServiceObj};
+use crate::source::objects::{ImportObj, PodObj, ServiceObj};
 
 const SERVICES: &str = "/api/v1/services";
 
@@ -115,8 +114,8 @@ fn a_terminating_pod_moves_the_version_but_is_not_sent() {
     let pod = json!({"type": "MODIFIED", "object": {"metadata": {"name": "p", "namespace": "prod",
         "resourceVersion": "7", "deletionTimestamp": "2026-01-01T00:00:00Z"},
         "status": {"podIP": "10.1.0.9"}}});
-    let e: WatchEvent<core::Pod> = serde_json::from_value(pod).unwrap();
-    assert!(matches!(event::<core::Pod>(e, &mut rv), Event::Skip));
+    let e: WatchEvent<PodObj> = serde_json::from_value(pod).unwrap();
+    assert!(matches!(event::<PodObj>(e, &mut rv), Event::Skip));
     assert_eq!(rv.as_deref(), Some("7"));
 }
 

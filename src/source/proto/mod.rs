@@ -1,5 +1,5 @@
 //! The API server's protobuf encoding (`application/vnd.kubernetes.protobuf`), read just far
-//! enough for DNS: lists of Services and EndpointSlices into the slim types of
+//! enough for DNS: lists of Services, EndpointSlices and Pods into the slim types of
 //! [`super::objects`], `Status` for errors. Field numbers are those of `k8s.io/api`'s and
 //! `k8s.io/apimachinery`'s `generated.proto` (v0.34); unknown fields are skipped, as protobuf
 //! requires.
@@ -11,18 +11,20 @@
 //! | file | what it reads |
 //! |---|---|
 //! | `list.rs` | a list body as it streams in ([`ListDecoder`]) |
-//! | `service.rs`, `slice.rs` | one Service, one EndpointSlice |
+//! | `service.rs`, `slice.rs`, `pod.rs` | one Service, one EndpointSlice, one Pod |
 //! | `status.rs` | the `Status` of a failed request |
 //! | `meta.rs` | `ObjectMeta`, `Time`, ports |
 //! | `wire.rs` | varints, fields, the `k8s\0` envelope; [`ProtoError`] |
 mod list;
 mod meta;
+mod pod;
 mod service;
 mod slice;
 mod status;
 mod wire;
 
 pub use list::{ListDecoder, ListMeta};
+pub use pod::pod;
 pub use service::service;
 pub use slice::slice;
 pub use status::status;

@@ -306,3 +306,38 @@ fn status_of_an_error() {
         )
     );
 }
+
+#[test]
+fn decodes_a_pod_and_skips_its_spec() {
+    let bytes = msg(|p| {
+        len(1, &meta_bytes("web-0"), p);
+        // A spec with a container: skipped unread.
+        len(2, &msg(|s| len(2, &msg(|c| len(1, b"app", c)), s)), p);
+        len(
+            3,
+            &msg(|st| {
+                len(1, b"Running", st);
+                len(5, b"192.168.0.7", st);
+                len(6, b"10.1.0.9", st);
+                len(12, &msg(|i| len(1, b"10.1.0.9", i)), st);
+                len(12, &msg(|i| len(1, b"fd00::9", i)), st);
+                len(7, &msg(|t| int(1, 1_767_225_600, t)), st);
+            }),
+            p,
+        );
+    });
+    let p = super::pod::pod(&bytes).unwrap();
+    assert_eq!(p.metadata.name.as_deref(), Some("web-0"));
+    assert_eq!(p.metadata.namespace.as_deref(), Some("prod"));
+    let st = p.status.unwrap();
+    assert_eq!(st.phase.as_deref(), Some("Running"));
+    assert_eq!(st.pod_ip.as_deref(), Some("10.1.0.9"));
+    let ips: Vec<&str> = st.pod_ips.iter().flatten().map(|i| i.ip.as_str()).collect();
+    assert_eq!(ips, ["10.1.0.9", "fd00::9"]);
+    // A pod without status, and cut bytes: an empty status, an error.
+    assert!(super::pod::pod(&msg(|p| len(1, &meta_bytes("x"), p)))
+        .unwrap()
+        .status
+        .is_none());
+    assert!(super::pod::pod(&bytes[..bytes.len() - 3]).is_err());
+}

@@ -51,7 +51,7 @@ fn services_upsert_and_delete_by_key() {
     }
     assert_eq!(ServiceObj::KIND, Kind::Service);
     assert!(ServiceObj::PROTO.is_some() && SliceObj::PROTO.is_some());
-    assert!(core::Namespace::PROTO.is_none() && core::Pod::PROTO.is_none());
+    assert!(core::Namespace::PROTO.is_none() && PodObj::PROTO.is_some());
 }
 
 #[test]
@@ -76,12 +76,12 @@ fn a_slice_without_its_service_label_makes_no_upsert() {
 
 #[test]
 fn a_terminating_pod_is_ignored_and_namespaces_delete_by_name() {
-    let pod: core::Pod = serde_json::from_value(json!({"metadata": {"name": "p",
+    let pod: PodObj = serde_json::from_value(json!({"metadata": {"name": "p",
         "namespace": "prod", "deletionTimestamp": "2026-01-01T00:00:00Z"},
         "status": {"podIP": "10.1.0.9"}}))
     .unwrap();
     assert!(pod.ignore());
-    let live: core::Pod = serde_json::from_value(json!({"metadata": {"name": "p",
+    let live: PodObj = serde_json::from_value(json!({"metadata": {"name": "p",
         "namespace": "prod"}, "status": {"podIP": "10.1.0.9"}}))
     .unwrap();
     assert!(!live.ignore());
