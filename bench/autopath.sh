@@ -96,26 +96,11 @@ log "load: $(cat "$OUT/load.json")"
 # shellcheck disable=SC1091
 source "$CLUSTER/env"
 
-# CoreDNS as in a cluster: in-cluster config (protobuf), faked in a private mount namespace.
-CORE_K8S="kubeconfig $KUBECONFIG_ADMIN" CORE_WRAP=() API=kubeconfig
-if ((EUID == 0)) && unshare -m true 2>/dev/null; then
-  API=incluster CORE_K8S=""
-  mkdir -p "$OUT/sa"
-  printf %s "$ADMIN_TOKEN" >"$OUT/sa/token"
-  cp "$CA_FILE" "$OUT/sa/ca.crt"
-  echo default >"$OUT/sa/namespace"
-  cat >"$OUT/coredns-incluster.sh" <<EOF
-#!/bin/sh
-set -e
-mount -t tmpfs tmpfs /run
-mkdir -p /run/secrets/kubernetes.io/serviceaccount
-cp "$OUT/sa/token" "$OUT/sa/ca.crt" "$OUT/sa/namespace" /run/secrets/kubernetes.io/serviceaccount/
-export KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT=$APISERVER_PORT
-exec "\$@"
-EOF
-  chmod +x "$OUT/coredns-incluster.sh"
-  CORE_WRAP=(unshare -m --propagation private "$OUT/coredns-incluster.sh")
-fi
+# CoreDNS as in a cluster: in-cluster config (protobuf) when root (bench/incluster.sh).
+# shellcheck source=bench/incluster.sh
+source "$ROOT/bench/incluster.sh"
+coredns_api auto "$OUT"
+API=$COREDNS_API
 log "CoreDNS reaches the API server by: $API"
 
 R=$OUT/results.json

@@ -178,33 +178,11 @@ source "$CLUSTER/env"
 
 # ------------------------------------------------------------------ servers
 read -r P_KDNS P_CORE P_ECHO P_READY < <(free_ports 4)
-# CoreDNS as it runs in a cluster: in-cluster config (service-account token and CA under
-# /var/run/secrets, KUBERNETES_SERVICE_HOST/PORT), with which it asks for protobuf. Faked in a
-# private mount namespace (needs root: unshare -m); otherwise through the kubeconfig, with which
-# client-go keeps JSON.
-if [[ $COREDNS_API == auto ]]; then
-  if ((EUID == 0)) && unshare -m true 2>/dev/null; then COREDNS_API=incluster; else COREDNS_API=kubeconfig; fi
-fi
-CORE_K8S="kubeconfig $KUBECONFIG_ADMIN"
-CORE_WRAP=()
-if [[ $COREDNS_API == incluster ]]; then
-  CORE_K8S=""
-  mkdir -p "$OUT/sa"
-  printf %s "$ADMIN_TOKEN" >"$OUT/sa/token"
-  cp "$CA_FILE" "$OUT/sa/ca.crt"
-  echo default >"$OUT/sa/namespace"
-  cat >"$OUT/coredns-incluster.sh" <<EOF
-#!/bin/sh
-set -e
-mount -t tmpfs tmpfs /run
-mkdir -p /run/secrets/kubernetes.io/serviceaccount
-cp "$OUT/sa/token" "$OUT/sa/ca.crt" "$OUT/sa/namespace" /run/secrets/kubernetes.io/serviceaccount/
-export KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT=$APISERVER_PORT
-exec "\$@"
-EOF
-  chmod +x "$OUT/coredns-incluster.sh"
-  CORE_WRAP=(unshare -m --propagation private "$OUT/coredns-incluster.sh")
-fi
+# CoreDNS as it runs in a cluster (in-cluster config: protobuf) when root, else through the
+# kubeconfig (with which client-go keeps JSON): bench/incluster.sh.
+# shellcheck source=bench/incluster.sh
+source "$ROOT/bench/incluster.sh"
+coredns_api "$COREDNS_API" "$OUT"
 log "CoreDNS reaches the API server by: $COREDNS_API"
 cat >"$OUT/Corefile.coredns" <<EOF
 .:$P_CORE {

@@ -289,16 +289,14 @@ impl Ctx<'_> {
                             }
                         }
                     }
-                    ServiceKind::ClusterIp(ips) => {
-                        if let Some(ip) = ips.first() {
-                            out.push(Item {
-                                host: Host::Ip(*ip),
-                                port: 0,
-                                ttl,
-                                key: name,
-                            });
-                        }
-                    }
+                    // Every ClusterIP (both families of a dual-stack DNS Service), as
+                    // CoreDNS's nsAddrs.
+                    ServiceKind::ClusterIp(ips) => out.extend(ips.iter().map(|ip| Item {
+                        host: Host::Ip(*ip),
+                        port: 0,
+                        ttl,
+                        key: name.clone(),
+                    })),
                     ServiceKind::ExternalName(_) => {}
                 }
             }

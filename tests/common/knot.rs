@@ -37,6 +37,18 @@ pub(crate) fn root_zone() -> String {
 }
 
 /// knotd lives in /usr/sbin, which is not on every user's PATH.
+/// Starts `prog args` (knotd, or a wrapper of it), its log in `dir/knot.log`.
+fn spawn(prog: &str, args: &[String], dir: &Path) -> Child {
+    Command::new(prog)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(
+            std::fs::File::create(dir.join("knot.log")).unwrap(),
+        ))
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start knotd ({e}); install it: scripts/install-deps.sh"))
+}
+
 fn knotd() -> &'static str {
     if Path::new("/usr/sbin/knotd").exists() {
         "/usr/sbin/knotd"
@@ -106,16 +118,7 @@ impl Knot {
             }
             None => (knotd(), vec!["-c".into(), conf_path.display().to_string()]),
         };
-        let child = Command::new(prog)
-            .args(&args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(
-                std::fs::File::create(dir.path().join("knot.log")).unwrap(),
-            ))
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start knotd ({e}); install it: scripts/install-deps.sh")
-            });
+        let child = spawn(prog, &args, dir.path());
         let addr: SocketAddr = format!("{ip}:{port}").parse().unwrap();
         let mut k = Knot { child, addr, dir };
         if prefix.is_empty() {
@@ -204,17 +207,8 @@ impl Knot {
         );
         let conf_path = dir.path().join("knot.conf");
         std::fs::write(&conf_path, conf).unwrap();
-        let child = Command::new(knotd())
-            .arg("-c")
-            .arg(&conf_path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(
-                std::fs::File::create(dir.path().join("knot.log")).unwrap(),
-            ))
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start knotd ({e}); install it: scripts/install-deps.sh")
-            });
+        let args = ["-c".to_string(), conf_path.display().to_string()];
+        let child = spawn(knotd(), &args, dir.path());
         let addr: SocketAddr = format!("{ip}:{port}").parse().unwrap();
         Knot { child, addr, dir }
     }

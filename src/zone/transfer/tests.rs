@@ -209,7 +209,8 @@ fn options_shape_the_transfer() {
     assert!(got.contains(&"db-pod-1.db.shop.svc.cluster.local. 3600 A 10.1.0.2".to_string()));
 }
 
-/// `ns.dns.ZONE` is the DNS service when one of our addresses is its endpoint.
+/// `ns.dns.ZONE` is the DNS service when one of our addresses is its endpoint; a dual-stack
+/// DNS Service gives one NS and an address of each family, as CoreDNS's nsAddrs.
 #[test]
 fn the_dns_service_names_the_name_server() {
     let mut st = store();
@@ -217,7 +218,7 @@ fn the_dns_service_names_the_name_server() {
     st.apply(svc(
         "kube-system",
         "kube-dns",
-        ServiceKind::ClusterIp(ips(&["10.96.0.10"])),
+        ServiceKind::ClusterIp(ips(&["10.96.0.10", "fd00:10:96::a"])),
         vec![port("dns", 53, "UDP")],
     ));
     st.apply(slice(
@@ -233,10 +234,11 @@ fn the_dns_service_names_the_name_server() {
     };
     let got = full(&opts, &st.snapshot(), "cluster.local.");
     assert_eq!(
-        got[1..3],
+        got[1..4],
         [
             "cluster.local. 5 NS kube-dns.kube-system.svc.cluster.local.",
             "kube-dns.kube-system.svc.cluster.local. 0 A 10.96.0.10",
+            "kube-dns.kube-system.svc.cluster.local. 0 AAAA fd00:10:96::a",
         ]
     );
 }
