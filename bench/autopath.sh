@@ -44,8 +44,8 @@ OUT=${OUT:-$ROOT/bench/out/autopath-$(date +%Y%m%d-%H%M%S)$( ((SMOKE)) && echo -
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 LOG=$OUT/run.log
-log() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$LOG" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=bench/common.sh
+source "$ROOT/bench/common.sh" # log, die, free_ports, proc_*, coredns_api
 
 BIN=${KDNS_TOOLS_BIN:-/var/cache/kdns-tools/bin}
 for t in coredns kube-apiserver etcd; do
@@ -68,9 +68,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-proc_mem() { # pid field (VmRSS|VmHWM) -> MB
-  awk -v f="$2:" '$1 == f {printf "%.1f", $2 / 1024}' "/proc/$1/status"
-}
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
@@ -96,9 +93,7 @@ log "load: $(cat "$OUT/load.json")"
 # shellcheck disable=SC1091
 source "$CLUSTER/env"
 
-# CoreDNS as in a cluster: in-cluster config (protobuf) when root (bench/incluster.sh).
-# shellcheck source=bench/incluster.sh
-source "$ROOT/bench/incluster.sh"
+# CoreDNS as in a cluster: in-cluster config (protobuf) when root (bench/common.sh).
 coredns_api auto "$OUT"
 API=$COREDNS_API
 log "CoreDNS reaches the API server by: $API"

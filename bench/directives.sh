@@ -61,8 +61,8 @@ OUT=${OUT:-$ROOT/bench/out/directives-$(date +%Y%m%d-%H%M%S)$( ((SMOKE)) && echo
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 LOG=$OUT/run.log
-log() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$LOG" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=bench/common.sh
+source "$ROOT/bench/common.sh" # log, die, free_ports, proc_*, coredns_api
 
 BIN=${KDNS_TOOLS_BIN:-${KDNS_BIN:-/var/cache/kdns-tools/bin}}
 [[ -x $BIN/coredns ]] || die "$BIN/coredns missing: run scripts/build-tools.sh (or set KDNS_TOOLS_BIN)"
@@ -71,7 +71,6 @@ for t in dnsperf taskset python3 jq; do
 done
 CORE_SRV=0 CORE_CLIENT=1
 (($(nproc) >= 2)) || CORE_CLIENT=0
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
 PIDS=()
 cleanup() {
@@ -84,23 +83,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_ports() { # N ports free for both UDP and TCP on 127.0.0.1
-  python3 - "$1" <<'EOF'
-import socket, sys
-out, keep = [], []
-while len(out) < int(sys.argv[1]):
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0))
-    p = u.getsockname()[1]
-    t = socket.socket()
-    try:
-        t.bind(("127.0.0.1", p))
-    except OSError:
-        continue
-    keep += [u, t]; out.append(p)
-print(" ".join(map(str, out)))
-EOF
-}
-proc_cpu() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 # ------------------------------------------------------------------ build, data
 log "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), kernel $(uname -r); load $(loadavg)"

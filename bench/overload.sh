@@ -40,8 +40,8 @@ OUT=${OUT:-$ROOT/bench/out/overload-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 LOG=$OUT/run.log
-log() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$LOG" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=bench/common.sh
+source "$ROOT/bench/common.sh" # log, die, free_ports, loadavg
 
 BIN=${KDNS_TOOLS_BIN:-${KDNS_BIN:-/var/cache/kdns-tools/bin}}
 [[ -x $BIN/coredns ]] || die "$BIN/coredns missing: run scripts/build-tools.sh"
@@ -76,21 +76,7 @@ if [[ -z $KDNS ]]; then
   KDNS=$CARGO_TARGET_DIR/release/kdns
 fi
 
-read -r P_KDNS P_CORE M_KDNS M_CORE P_DEAD < <(python3 - <<'EOF'
-import socket
-out, keep = [], []
-while len(out) < 5:
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0))
-    p = u.getsockname()[1]
-    t = socket.socket()
-    try:
-        t.bind(("127.0.0.1", p))
-    except OSError:
-        continue
-    keep += [u, t]; out.append(p)
-print(" ".join(map(str, out)))
-EOF
-)
+read -r P_KDNS P_CORE M_KDNS M_CORE P_DEAD < <(free_ports 5)
 
 # ------------------------------------------------------------------ data
 python3 - "$OUT" <<'EOF'
@@ -282,12 +268,12 @@ EOF
 # CoreDNS's growth: a forwarded query holds a socket).
 ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 log "open files limit for both servers: $(ulimit -n)"
-log "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load $(cut -d' ' -f1-3 /proc/loadavg)"
+log "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load $(loadavg)"
 log "$("$BIN/coredns" -version | head -1); kdns $(cd "$ROOT" && git describe --always --dirty); $(dnsperf -h 2>&1 | grep -m1 Version)"
 : >"$OUT/results.jsonl"
 for rate in $RATES; do
   for srv in $SERVERS; do
-    log "$srv at $rate qps for $DURATION s (load $(cut -d' ' -f1-3 /proc/loadavg))"
+    log "$srv at $rate qps for $DURATION s (load $(loadavg))"
     run_one "$srv" "$rate"
     sleep 1
   done

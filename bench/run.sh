@@ -55,8 +55,8 @@ OUT=${OUT:-$ROOT/bench/out/$(date +%Y%m%d-%H%M%S)$( ((SMOKE)) && echo -smoke)}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 LOG=$OUT/run.log
-log() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$LOG" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=bench/common.sh
+source "$ROOT/bench/common.sh" # log, die, free_ports, proc_*, coredns_api
 
 BIN=${KDNS_TOOLS_BIN:-${KDNS_BIN:-/var/cache/kdns-tools/bin}}
 APISERVER_SH=${KDNS_APISERVER_SH:-$ROOT/scripts/apiserver.sh}
@@ -95,30 +95,7 @@ stop_pid() { # pid
   PIDS=("${keep[@]}")
 }
 
-free_ports() { # N ports free for both UDP and TCP on 127.0.0.1
-  python3 - "$1" <<'EOF'
-import socket, sys
-out, keep = [], []
-while len(out) < int(sys.argv[1]):
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0))
-    p = u.getsockname()[1]
-    t = socket.socket()
-    try:
-        t.bind(("127.0.0.1", p))
-    except OSError:
-        continue
-    keep += [u, t]; out.append(p)
-print(" ".join(map(str, out)))
-EOF
-}
 
-proc_cpu() { # pid -> utime+stime in clock ticks (all threads)
-  awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0
-}
-proc_mem() { # pid field (VmRSS|VmHWM) -> MB
-  awk -v f="$2:" '$1 == f {printf "%.1f", $2 / 1024}' "/proc/$1/status"
-}
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
 # ------------------------------------------------------------------ build, data
 log "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), kernel $(uname -r); load $(loadavg)"
@@ -179,9 +156,7 @@ source "$CLUSTER/env"
 # ------------------------------------------------------------------ servers
 read -r P_KDNS P_CORE P_ECHO P_READY < <(free_ports 4)
 # CoreDNS as it runs in a cluster (in-cluster config: protobuf) when root, else through the
-# kubeconfig (with which client-go keeps JSON): bench/incluster.sh.
-# shellcheck source=bench/incluster.sh
-source "$ROOT/bench/incluster.sh"
+# kubeconfig (with which client-go keeps JSON): bench/common.sh.
 coredns_api "$COREDNS_API" "$OUT"
 log "CoreDNS reaches the API server by: $COREDNS_API"
 cat >"$OUT/Corefile.coredns" <<EOF

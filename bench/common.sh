@@ -1,4 +1,34 @@
-# Sourced by bench/run.sh and bench/autopath.sh: how CoreDNS reaches the API server.
+# Sourced by the bench/ scripts (run.sh, directives.sh, autopath.sh, overload.sh): the helpers
+# they share.
+
+log() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$LOG" >&2; } # LOG: the run's log file
+die() { log "ERROR: $*"; exit 1; }
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+proc_cpu() { # pid -> utime+stime in clock ticks (all threads)
+  awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+proc_mem() { # pid field (VmRSS|VmHWM) -> MB
+  awk -v f="$2:" '$1 == f {printf "%.1f", $2 / 1024}' "/proc/$1/status"
+}
+
+free_ports() { # N ports free for both UDP and TCP on 127.0.0.1
+  python3 - "$1" <<'EOF'
+import socket, sys
+out, keep = [], []
+while len(out) < int(sys.argv[1]):
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0))
+    p = u.getsockname()[1]
+    t = socket.socket()
+    try:
+        t.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    keep += [u, t]; out.append(p)
+print(" ".join(map(str, out)))
+EOF
+}
+
+# How CoreDNS reaches the API server.
 #
 # coredns_api MODE OUT — MODE incluster|kubeconfig|auto (auto: incluster when root can make a
 # private mount namespace). Sets COREDNS_API (the mode used), CORE_K8S (the kubernetes line
