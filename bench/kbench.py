@@ -735,15 +735,21 @@ def cmd_table(a):
             # The most any server can show in this rig: dnsperf's one core is the limit.
             rows.append("| rig ceiling %s: echo / CoreDNS max QPS | | | %s | | |" % (
                 q, paired(m, "echo", "coredns", "qps")))
-    C = R.get("churn_hits")
-    if C and "kdns" in C and "coredns" in C:
-        row("max QPS, hits, 20 changes/s in another namespace", C["kdns"]["qps_med"],
+    for q in ("hits", "search"):
+        C = R.get("churn_" + q)
+        if not (C and "kdns" in C and "coredns" in C):
+            continue
+        row("max QPS, %s, 20 changes/s in another namespace" % q, C["kdns"]["qps_med"],
             C["coredns"]["qps_med"], "", None, False, ratio=paired(C, "kdns", "coredns", "qps"))
-        H = R.get("max_hits")
-        if H:
-            rows.append("| hits under churn / without, same server | %s | %s | | | |" % (
-                round(C["kdns"]["qps_med"] / H["kdns"]["qps_med"], 2),
-                round(C["coredns"]["qps_med"] / H["coredns"]["qps_med"], 2)))
+        Q = R.get("max_" + q)
+        if Q:
+            for field, what in (("qps_med", "max QPS"), ("qps_per_core_med", "QPS per busy core")):
+                k = [C["kdns"].get(field), Q["kdns"].get(field)]
+                c = [C["coredns"].get(field), Q["coredns"].get(field)]
+                ok = lambda v: round(v[0] / v[1], 2) if all(v) else None
+                met = "" if ok(k) is None else ("yes" if ok(k) >= 0.9 else "**no**")
+                rows.append("| %s %s under churn / quiet, same server | %s | %s | | ≥ 0.9 (kdns) | %s |" % (
+                    what, q, ok(k), ok(c), met))
     L = R.get("latency")
     if L:
         for p in ("p50", "p99"):

@@ -397,30 +397,34 @@ if has create && [[ $MODE == api ]]; then
 fi
 
 # ------------------------------------------------------------------ churn elsewhere
-# Hits while an EndpointSlice in another namespace changes 20 times a second (a rolling
-# deployment somewhere in the cluster): how much of each server's speed survives churn.
+# Hits and the search mix while an EndpointSlice in another namespace changes 20 times a
+# second (a rolling deployment somewhere in the cluster): how much of each server's speed
+# survives churn (compare with the qps phase's quiet rates; the per-core rate is the fair one:
+# the churn client and the API server share dnsperf's core).
 if has churn && [[ $MODE == api ]]; then
-  file=$DATA/queries-hits.txt
-  for ((r = 0; r < ROUNDS; r++)); do
-    order="coredns kdns"
-    ((r % 2)) && order="kdns coredns"
-    for srv in $order; do
-      port=$P_KDNS; [[ $srv == coredns ]] && port=$P_CORE
-      nice -n -10 taskset -c $CORE_CLIENT $KB churn --env "$CLUSTER/env" --seconds "$((DURATION + 1))" \
-        --interval 0.05 >"$OUT/churn-$srv-$r.json" &
-      cpid=$!
-      sleep 0.5
-      res=$(dnsperf_run "churn-$srv-$r" "$port" "$file" "$DURATION")
-      wait "$cpid" || die "churn failed: $(cat "$OUT/churn-$srv-$r.json")"
-      res=$(echo "$res" | jq -c --argjson c "$(cat "$OUT/churn-$srv-$r.json")" '. + {churn: $c}')
-      log "churn hits $srv round $r: $(echo "$res" | jq -c '{qps, lost, qps_per_core, churn, load}')"
-      jset ".churn_hits.$srv.runs[$r]" "$res"
-      [[ $(echo "$res" | jq '.completed // 0') -gt 0 ]] || die "$srv answered nothing (churn)"
+  for q in hits search; do
+    file=$DATA/queries-$q.txt
+    for ((r = 0; r < ROUNDS; r++)); do
+      order="coredns kdns"
+      ((r % 2)) && order="kdns coredns"
+      for srv in $order; do
+        port=$P_KDNS; [[ $srv == coredns ]] && port=$P_CORE
+        nice -n -10 taskset -c $CORE_CLIENT $KB churn --env "$CLUSTER/env" --seconds "$((DURATION + 1))" \
+          --interval 0.05 >"$OUT/churn-$q-$srv-$r.json" &
+        cpid=$!
+        sleep 0.5
+        res=$(dnsperf_run "churn-$q-$srv-$r" "$port" "$file" "$DURATION")
+        wait "$cpid" || die "churn failed: $(cat "$OUT/churn-$q-$srv-$r.json")"
+        res=$(echo "$res" | jq -c --argjson c "$(cat "$OUT/churn-$q-$srv-$r.json")" '. + {churn: $c}')
+        log "churn $q $srv round $r: $(echo "$res" | jq -c '{qps, lost, qps_per_core, churn, load}')"
+        jset ".churn_$q.$srv.runs[$r]" "$res"
+        [[ $(echo "$res" | jq '.completed // 0') -gt 0 ]] || die "$srv answered nothing (churn)"
+      done
     done
-  done
-  for srv in coredns kdns; do
-    jset ".churn_hits.$srv.qps_med" "$(median_of ".churn_hits.$srv.runs[].qps")"
-    jset ".churn_hits.$srv.qps_per_core_med" "$(median_of ".churn_hits.$srv.runs[].qps_per_core")"
+    for srv in coredns kdns; do
+      jset ".churn_$q.$srv.qps_med" "$(median_of ".churn_$q.$srv.runs[].qps")"
+      jset ".churn_$q.$srv.qps_per_core_med" "$(median_of ".churn_$q.$srv.runs[].qps_per_core")"
+    done
   done
 fi
 

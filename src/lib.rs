@@ -32,7 +32,7 @@
 //! | | DNS listeners: sockets per port, stopping with queries in flight | `src/dns/server.rs` |
 //! | | DNS over TCP: accepting, a task per connection, connections let go of at a query boundary | `src/dns/tcp.rs` |
 //! | | socket handover (`--handover`): a replacement takes over the sockets and open connections | `src/dns/handover.rs` |
-//! | | the UDP loop and its per-socket packet cache | `src/dns/udp.rs` |
+//! | | the UDP loop and its per-socket packet cache; a negative answer's SOA serial in its bytes (replayed with the current one) | `src/dns/udp.rs`, `src/dns/serial.rs` |
 //! | | one request: decode (responses dropped), chain, encode, observers | `src/dns/respond.rs` |
 //! | | overload: the bounds on waiting UDP queries and open TCP connections, REFUSED at once | `src/dns/load.rs` |
 //! | | fitting a response into the UDP limit: TC for answers, glue dropped quietly | `src/dns/fit.rs` |

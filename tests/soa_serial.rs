@@ -196,3 +196,113 @@ async fn replicas_on_one_api_server_agree_on_the_serial_and_it_never_goes_back()
     }
     drop(cluster);
 }
+
+/// A negative answer outlives changes elsewhere in the UDP packet cache, and every replay
+/// carries the serial of now: the bytes a lower-case question gets (replayed) equal, but for
+/// the ID and the question's case, what the same question in mixed case gets (never replayed:
+/// the full path), after each change. A change in the name's own namespace ends the replay.
+/// Manifests (no API server): fast.
+#[test]
+fn negative_replays_carry_the_serial_of_now() {
+    use hickory_server::proto::op::Message;
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/coredns/fixtures/serve");
+    let k = Kdns::start(
+        "cluster.local:0 {\n bind 127.0.0.1\n kubernetes cluster.local {\n  manifests {DIR}/manifests\n }\n}\n",
+        Some(&fixture),
+    );
+    let ask = |name: &str| -> Message {
+        let m = udp_query(k.addr, name).unwrap_or_else(|| panic!("{name}: no reply"));
+        Message::from_vec(&m).unwrap()
+    };
+    // (name in lower case, the same name as a client in mixed case writes it)
+    let names = [
+        (
+            "nope.testns.svc.cluster.local.",
+            "Nope.testns.svc.cluster.local.",
+        ),
+        (
+            "svc1.testns.svc.cluster.local.",
+            "Svc1.testns.svc.cluster.local.",
+        ), // a hit
+        ("google.com.cluster.local.", "Google.com.cluster.local."),
+        (
+            "google.com.svc.cluster.local.",
+            "Google.com.svc.cluster.local.",
+        ),
+        (
+            "x.nsnoexist.svc.cluster.local.",
+            "X.nsnoexist.svc.cluster.local.",
+        ),
+    ];
+    let same = |lower: &Message, mixed: &Message, name: &str| {
+        assert_eq!(
+            lower.metadata.response_code, mixed.metadata.response_code,
+            "{name}"
+        );
+        assert_eq!(lower.answers.len(), mixed.answers.len(), "{name}");
+        assert_eq!(
+            lower.authorities, mixed.authorities,
+            "{name}: the SOA (serial)"
+        );
+    };
+    let extra = k.dir.path().join("manifests/extra.yaml");
+    let mut last = serial(&k).expect("a serial");
+    for round in 0..4 {
+        for (lower, mixed) in names {
+            let (a, b, c) = (ask(lower), ask(lower), ask(mixed));
+            same(&a, &c, lower);
+            same(&b, &c, lower);
+        }
+        // A change elsewhere (namespace `other`): the serial moves.
+        std::fs::write(
+            &extra,
+            format!(
+                "apiVersion: v1\nkind: Service\nmetadata: {{name: extra, namespace: other}}\nspec:\n  clusterIP: 10.9.0.{}\n  ports: [{{port: 80}}]\n",
+                round + 1
+            ),
+        )
+        .unwrap();
+        let moved = wait_until(Duration::from_secs(10), || {
+            serial(&k).is_some_and(|s| s != last)
+        });
+        assert!(moved.is_some(), "round {round}: the serial did not move");
+        last = serial(&k).unwrap();
+        let nope = ask("nope.testns.svc.cluster.local.");
+        let soa = nope.authorities[0].to_string();
+        assert!(
+            soa.contains(&format!(" {last} ")),
+            "round {round}: a replay with an old serial: {soa}, now {last}"
+        );
+    }
+    // A change in testns itself: `nope` appears, the cached NXDOMAIN goes.
+    std::fs::write(
+        &extra,
+        "apiVersion: v1\nkind: Service\nmetadata: {name: nope, namespace: testns}\nspec:\n  clusterIP: 10.9.1.1\n  ports: [{port: 80}]\n",
+    )
+    .unwrap();
+    let found = wait_until(Duration::from_secs(10), || {
+        ask("nope.testns.svc.cluster.local.").answers.len() == 1
+    });
+    assert!(
+        found.is_some(),
+        "the replayed NXDOMAIN outlived its own namespace's change"
+    );
+}
+
+/// `name` A over UDP, lower or mixed case as written, without EDNS: the reply's bytes.
+fn udp_query(addr: std::net::SocketAddr, name: &str) -> Option<Vec<u8>> {
+    use hickory_server::proto::op::{Message, Query};
+    use hickory_server::proto::rr::{Name, RecordType};
+    let mut m = Message::query();
+    m.metadata.id = rand::random();
+    m.metadata.recursion_desired = true;
+    m.add_query(Query::query(Name::from_ascii(name).ok()?, RecordType::A));
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
+    s.send_to(&m.to_vec().ok()?, addr).ok()?;
+    let mut buf = vec![0u8; 4096];
+    let n = s.recv(&mut buf).ok()?;
+    buf.truncate(n);
+    Some(buf)
+}

@@ -33,6 +33,8 @@ type Pending<'a> = Pin<Box<dyn Future<Output = Answer> + Send + 'a>>;
 /// out (an upstream, a cache refresh, the first sync).
 pub struct Served<'a>(Inner<'a>);
 
+// `Ready` is the common case (every zone answer): boxing it would allocate per query.
+#[allow(clippy::large_enum_variant)]
 enum Inner<'a> {
     Ready(Option<Answer>),
     Pending(Pending<'a>),

@@ -11,6 +11,7 @@ pub mod load;
 pub mod observe;
 pub mod query;
 pub mod respond;
+mod serial;
 pub mod server;
 mod tcp;
 pub mod udp;

@@ -6,7 +6,7 @@ use hickory_server::proto::op::{Edns, ResponseCode};
 use hickory_server::proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use crate::metrics::Counter;
-use crate::zone::ZoneHandle;
+use crate::zone::{Depends, Zone, ZoneHandle};
 
 /// Largest UDP answer we send (the DNS Flag Day 2020 value): bigger answers set TC.
 pub const MAX_UDP_PAYLOAD: u16 = 1232;
@@ -226,20 +226,60 @@ pub struct Answer {
 pub struct Scope {
     /// The zone that answered.
     pub zone: ZoneHandle,
-    /// The zone's generation read before the answering snapshot was loaded: the answer is
-    /// right while the generation has not moved.
+    /// The zone's generation read before the answering snapshot was loaded.
     pub generation: u64,
-    /// For an answer decided by one namespace alone: that namespace and its version in the
-    /// answering snapshot. The answer is right while that version is unchanged, whatever
-    /// changes elsewhere.
-    pub ns: Option<(Arc<str>, u64)>,
+    /// How long the answer stays right.
+    pub holds: Holds,
+    /// A negative answer whose only moving part is the zone's SOA serial (in its authority
+    /// section): a replay writes the zone's current serial, so it outlives the changes that
+    /// only move the serial.
+    pub negative: bool,
+}
+
+/// How long a cacheable zone answer stays right (besides the configuration it came from).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Holds {
+    /// While the zone's generation is still [`Scope::generation`]: any change ends it.
+    Generation,
+    /// While this namespace's version is unchanged (0: a namespace the zone never had
+    /// objects of), whatever changes elsewhere: one namespace alone decided the answer.
+    Namespace(Arc<str>, u64),
+    /// While the zone stays synced, whatever changes: the name's shape alone decided it.
+    Always,
+}
+
+impl Scope {
+    /// The scope of an answer read from `snapshot` (published in `zone` at `generation`)
+    /// that `depends` on part of the cluster, or on all of it (`None`).
+    pub fn of(
+        zone: &ZoneHandle,
+        (generation, snapshot): (u64, &Zone),
+        depends: Option<&Depends>,
+        negative: bool,
+    ) -> Scope {
+        let holds = match depends {
+            None => Holds::Generation,
+            Some(Depends::Namespace(ns)) => {
+                Holds::Namespace(ns.clone(), snapshot.ns_version(ns).unwrap_or(0))
+            }
+            Some(Depends::Nothing) => Holds::Always,
+        };
+        Scope {
+            zone: zone.clone(),
+            generation,
+            negative: negative && holds != Holds::Generation,
+            holds,
+        }
+    }
 }
 
 impl std::fmt::Debug for Scope {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.ns {
-            Some((ns, version)) => write!(f, "Scope({ns}@{version}, gen {})", self.generation),
-            None => write!(f, "Scope(gen {})", self.generation),
+        let negative = if self.negative { ", negative" } else { "" };
+        match &self.holds {
+            Holds::Generation => write!(f, "Scope(gen {}{negative})", self.generation),
+            Holds::Namespace(ns, v) => write!(f, "Scope({ns}@{v}{negative})"),
+            Holds::Always => write!(f, "Scope(always{negative})"),
         }
     }
 }

@@ -36,8 +36,9 @@ use tokio_util::task::TaskTracker;
 use super::chain::Router;
 use super::load::{refused, Permit};
 use super::observe::Recount;
-use super::query::{Proto, Scope};
+use super::query::{Holds, Proto, Scope};
 use super::respond::{Done, Responder};
+use super::serial::soa_serial_at;
 use crate::metrics::Counter;
 use crate::zone::ZoneHandle;
 
@@ -59,6 +60,9 @@ struct Cached {
     valid: Validity,
     /// And while the router's data version (a `hosts` file) is still this.
     data_at: u64,
+    /// A negative answer's SOA serial in `tail`: a replay writes the zone's current serial
+    /// there (see [`Validity::holds`]).
+    serial_at: Option<usize>,
 }
 
 /// When a cached UDP answer may be replayed. `config` is the router that answered: a
@@ -71,12 +75,18 @@ pub(crate) enum Validity {
         generation: u64,
     },
     /// While the same router is installed and the namespace's version in the zone is
-    /// `version`, whatever changes elsewhere.
+    /// `version` (0: none), whatever changes elsewhere.
     Namespace {
         config: Weak<Router>,
         zone: ZoneHandle,
         ns: Arc<str>,
         version: u64,
+    },
+    /// While the same router is installed and the zone synced, whatever changes: the name's
+    /// shape alone decided the answer.
+    Always {
+        config: Weak<Router>,
+        zone: ZoneHandle,
     },
 }
 
@@ -89,42 +99,48 @@ impl Validity {
 
     /// Validity of an answer of the router `config` that came from `scope`.
     fn new(config: Weak<Router>, scope: &Scope) -> Validity {
-        let Scope {
-            zone,
-            generation,
-            ns,
-        } = scope;
-        match ns {
-            Some((ns, version)) => Validity::Namespace {
+        let zone = scope.zone.clone();
+        match &scope.holds {
+            Holds::Namespace(ns, version) => Validity::Namespace {
                 config,
-                zone: zone.clone(),
+                zone,
                 ns: ns.clone(),
                 version: *version,
             },
-            None => Validity::Zone {
+            Holds::Generation => Validity::Zone {
                 config,
-                zone: zone.clone(),
-                generation: *generation,
+                zone,
+                generation: scope.generation,
             },
+            Holds::Always => Validity::Always { config, zone },
         }
     }
 
-    /// Is the answer still right, with `router` installed? Atomic loads, plus one load of the
-    /// zone's snapshot for a namespace-scoped answer.
-    fn holds(&self, router: &Arc<Router>) -> bool {
+    /// Is the answer still right, with `router` installed? Then the zone's SOA serial now, for
+    /// a negative answer's replay (read from the same snapshot as the namespace's version; 0
+    /// for a `Zone` entry, whose bytes hold the right serial). Atomic loads, plus one read of
+    /// the zone's snapshot for the other two.
+    fn holds(&self, router: &Arc<Router>) -> Option<u32> {
         let same = |config: &Weak<Router>| std::ptr::eq(config.as_ptr(), Arc::as_ptr(router));
         match self {
             Validity::Zone {
                 config,
                 zone,
                 generation,
-            } => same(config) && zone.generation() == *generation,
+            } => (same(config) && zone.generation() == *generation).then_some(0),
             Validity::Namespace {
                 config,
                 zone,
                 ns,
                 version,
-            } => same(config) && zone.ns_version(ns) == Some(*version),
+            } => same(config)
+                .then(|| {
+                    zone.peek(|z| (z.ns_version(ns).unwrap_or(0) == *version).then_some(z.serial))
+                })
+                .flatten(),
+            Validity::Always { config, zone } => same(config)
+                .then(|| zone.peek(|z| z.synced.then_some(z.serial)))
+                .flatten(),
         }
     }
 }
@@ -234,8 +250,9 @@ fn parse(req: &[u8], key: &mut Vec<u8>) -> Option<Parsed> {
     })
 }
 
-/// Assembles a cached response for `req` into `out`.
-fn assemble(req: &[u8], p: &Parsed, c: &Cached, out: &mut Vec<u8>) {
+/// Assembles a cached response for `req` into `out`, with `serial` as a negative answer's SOA
+/// serial.
+fn assemble(req: &[u8], p: &Parsed, c: &Cached, serial: u32, out: &mut Vec<u8>) {
     out.clear();
     out.extend_from_slice(&req[0..2]);
     out.extend_from_slice(&c.header);
@@ -243,7 +260,11 @@ fn assemble(req: &[u8], p: &Parsed, c: &Cached, out: &mut Vec<u8>) {
     out[2] |= req[2] & 0x01;
     out[3] |= req[3] & 0x10;
     out.extend_from_slice(&req[12..p.question_end]);
+    let tail = out.len();
     out.extend_from_slice(&c.tail);
+    if let Some(at) = c.serial_at {
+        out[tail + at..tail + at + 4].copy_from_slice(&serial.to_be_bytes());
+    }
 }
 
 /// Serves one UDP socket until `stop`; full-path work is tracked by `tasks`.
@@ -286,11 +307,12 @@ pub async fn serve(
         if let Some(p) = parsed.as_ref().filter(|p| !p.mixed_case) {
             // (Mixed case never hits: names other than the question's, such as SRV targets
             // and glue owners, carry the zone in the question's case.)
-            if let Some(c) = cache
+            let hit = cache
                 .get(&key[..p.key_len])
-                .filter(|c| c.data_at == router.data.get() && c.valid.holds(router))
-            {
-                assemble(req, p, c, &mut out);
+                .filter(|c| c.data_at == router.data.get())
+                .and_then(|c| Some((c, c.valid.holds(router)?)));
+            if let Some((c, serial)) = hit {
+                assemble(req, p, c, serial, &mut out);
                 let _ = sock.send_to(&out, src).await;
                 c.metrics.record(n, out.len(), t0.elapsed());
                 continue;
@@ -313,10 +335,12 @@ pub async fn serve(
                     // The answer names the router and zone state it came from: nothing here
                     // can pair it with a newer state than it saw.
                     let valid = Validity::of(&d).filter(|_| d.packet_cacheable());
+                    let negative = d.answer().scope.as_ref().is_some_and(|s| s.negative);
                     if let (Some(valid), Some((k, qend)), Some(replay)) =
                         (valid, cache_key, Replay::of(&d))
                     {
-                        store(&mut cache, k, &resp, qend, replay, (valid, d.data_at()));
+                        let entry = (valid, d.data_at(), negative);
+                        store(&mut cache, k, &resp, qend, replay, entry);
                     }
                     d.report();
                 }
@@ -371,11 +395,19 @@ fn store(
     resp: &[u8],
     question_end: usize,
     metrics: Arc<Replay>,
-    (valid, data_at): (Validity, u64),
+    (valid, data_at, negative): (Validity, u64, bool),
 ) {
     if resp.len() > CACHE_MAX_LEN || resp.len() < question_end || resp[2] & 0x02 != 0 {
         return; // too big, malformed, or truncated
     }
+    // A negative answer is replayed with the current serial: only when it can be found.
+    let serial_at = match negative {
+        true => match soa_serial_at(resp, question_end) {
+            Some(at) => Some(at - question_end),
+            None => return,
+        },
+        false => None,
+    };
     if cache.len() >= CACHE_CAP {
         cache.clear();
     }
@@ -391,6 +423,7 @@ fn store(
             metrics,
             valid,
             data_at,
+            serial_at,
         },
     );
 }
@@ -459,9 +492,10 @@ mod tests {
                 generation: 0,
             },
             data_at: 0,
+            serial_at: None,
         };
         let mut out = Vec::new();
-        assemble(&q, &p, &c, &mut out);
+        assemble(&q, &p, &c, 0, &mut out);
         assert_eq!(&out[0..2], &[0x12, 0x34]);
         assert_eq!(out[2], 0x85, "QR AA and the request's RD");
         let m = Message::from_vec(&out).unwrap();
@@ -509,41 +543,63 @@ mod tests {
         let router = Arc::new(Router::default());
         let config = Arc::downgrade(&router);
         let scoped = |zone: &ZoneHandle| {
-            Validity::new(
-                config.clone(),
-                &Scope {
-                    zone: zone.clone(),
-                    generation: zone.generation(),
-                    ns: Some((Arc::from("a"), zone.ns_version("a").unwrap())),
-                },
-            )
+            let holds = Holds::Namespace(Arc::from("a"), zone.ns_version("a").unwrap());
+            Validity::new(config.clone(), &scope(zone, holds))
         };
-        let unscoped = |zone: &ZoneHandle| {
-            let scope = Scope {
-                zone: zone.clone(),
-                generation: zone.generation(),
-                ns: None,
-            };
-            Validity::new(config.clone(), &scope)
-        };
+        let unscoped =
+            |zone: &ZoneHandle| Validity::new(config.clone(), &scope(zone, Holds::Generation));
         let v = scoped(&zone);
         let g = unscoped(&zone);
-        assert!(v.holds(&router));
-        assert!(g.holds(&router));
+        let absent = Validity::new(
+            config.clone(),
+            &scope(&zone, Holds::Namespace("c".into(), 0)),
+        );
+        let always = Validity::new(config.clone(), &scope(&zone, Holds::Always));
+        let serial = zone.load().serial;
+        assert_eq!(v.holds(&router), Some(serial));
+        assert_eq!(g.holds(&router), Some(0), "its bytes hold the serial");
+        assert_eq!(absent.holds(&router), Some(serial));
+        assert_eq!(always.holds(&router), Some(serial));
         st.apply(web("b", "10.0.0.2"));
         zone.publish(st.snapshot());
-        assert!(v.holds(&router), "a change in b leaves a's answers");
-        assert!(!g.holds(&router), "unscoped answers go with any change");
+        let moved = zone.load().serial;
+        assert_ne!(moved, serial);
+        assert_eq!(
+            v.holds(&router),
+            Some(moved),
+            "a change in b leaves a's answers"
+        );
+        assert_eq!(
+            g.holds(&router),
+            None,
+            "unscoped answers go with any change"
+        );
+        assert_eq!(absent.holds(&router), Some(moved), "c still has nothing");
+        assert_eq!(always.holds(&router), Some(moved));
         st.apply(web("a", "10.0.0.3"));
+        st.apply(web("c", "10.0.0.4"));
         zone.publish(st.snapshot());
-        assert!(!v.holds(&router), "a changed");
+        assert_eq!(v.holds(&router), None, "a changed");
+        assert_eq!(absent.holds(&router), None, "c has a service now");
+        assert!(always.holds(&router).is_some());
         let v = scoped(&zone);
-        assert!(v.holds(&router));
+        assert!(v.holds(&router).is_some());
         let reloaded = Arc::new(Router::default());
-        assert!(!v.holds(&reloaded), "a reload invalidates everything");
         let g = unscoped(&zone);
-        assert!(g.holds(&router));
-        assert!(!g.holds(&reloaded), "a reload invalidates everything");
+        assert!(g.holds(&router).is_some());
+        for v in [v, g, always] {
+            assert_eq!(v.holds(&reloaded), None, "a reload invalidates everything");
+        }
+    }
+
+    /// A scope of `zone` now.
+    fn scope(zone: &ZoneHandle, holds: Holds) -> Scope {
+        Scope {
+            zone: zone.clone(),
+            generation: zone.generation(),
+            holds,
+            negative: false,
+        }
     }
 
     /// The router identity cannot be faked by a new router at a freed address: the entry's
@@ -551,17 +607,12 @@ mod tests {
     #[test]
     fn a_dropped_router_never_matches_a_new_one() {
         let zone = ZoneHandle::new(two_namespaces().snapshot());
-        let scope = Scope {
-            zone: zone.clone(),
-            generation: zone.generation(),
-            ns: None,
-        };
         let old = Arc::new(Router::default());
-        let v = Validity::new(Arc::downgrade(&old), &scope);
+        let v = Validity::new(Arc::downgrade(&old), &scope(&zone, Holds::Always));
         drop(old);
         for _ in 0..64 {
             let new = Arc::new(Router::default());
-            assert!(!v.holds(&new));
+            assert_eq!(v.holds(&new), None);
         }
     }
 
@@ -596,19 +647,35 @@ mod tests {
         assert!(a.cacheable);
         let s = a.scope.expect("a cacheable answer has a scope");
         assert_eq!(s.generation, zone.generation());
-        assert_eq!(s.ns, Some((Arc::from("a"), zone.ns_version("a").unwrap())));
+        let version = zone.ns_version("a").unwrap();
+        assert_eq!(s.holds, Holds::Namespace(Arc::from("a"), version));
+        assert!(!s.negative);
         let v = Validity::new(Arc::downgrade(&r), &s);
-        assert!(v.holds(&r));
+        assert!(v.holds(&r).is_some());
 
-        // NXDOMAIN: cacheable, not namespace-scoped.
-        let a = ask("nope.a.svc.cluster.local.", RecordType::A).await;
-        assert!(a.cacheable);
+        // NXDOMAIN and NODATA in a: negative, scoped to a, replayed with the serial now.
+        for (name, qtype) in [
+            ("nope.a.svc.cluster.local.", RecordType::A),
+            ("web.a.svc.cluster.local.", RecordType::AAAA),
+        ] {
+            let a = ask(name, qtype).await;
+            assert!(a.cacheable);
+            let s = a.scope.expect("a cacheable answer has a scope");
+            assert_eq!(s.holds, Holds::Namespace(Arc::from("a"), version), "{name}");
+            assert!(s.negative, "{name}");
+        }
+        // A name whose shape alone fails holds always; ns.dns's NODATA until any change.
+        let a = ask("google.com.cluster.local.", RecordType::A).await;
         let s = a.scope.expect("a cacheable answer has a scope");
-        assert_eq!((s.generation, &s.ns), (zone.generation(), &None));
+        assert_eq!((s.holds, s.negative), (Holds::Always, true));
+        let a = ask("ns.dns.cluster.local.", RecordType::AAAA).await;
+        assert!(a.answers.is_empty());
+        let s = a.scope.expect("a cacheable answer has a scope");
+        assert_eq!((&s.holds, s.negative), (&Holds::Generation, false));
         let v = Validity::new(Arc::downgrade(&r), &s);
-        assert!(v.holds(&r));
+        assert!(v.holds(&r).is_some());
         st.apply(web("b", "10.0.0.3"));
         zone.publish(st.snapshot());
-        assert!(!v.holds(&r), "the zone published since");
+        assert_eq!(v.holds(&r), None, "the zone published since");
     }
 }

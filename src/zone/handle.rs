@@ -79,6 +79,12 @@ impl ZoneHandle {
         self.0.zone.load().ns_version(ns)
     }
 
+    /// `f` of the published zone, read without taking a reference count (for a few reads
+    /// that must come from one snapshot).
+    pub fn peek<R>(&self, f: impl FnOnce(&Zone) -> R) -> R {
+        f(&self.0.zone.load())
+    }
+
     /// Makes `zone` the current snapshot, then moves the generation and wakes waiters.
     pub fn publish(&self, zone: Arc<Zone>) {
         debug_assert!(

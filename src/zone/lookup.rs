@@ -15,7 +15,7 @@ use super::names::{longest_zone, strip_zone};
 use super::options::KubeOptions;
 use super::qname::Found;
 use super::record::{qtype, Outcome, Owner, RData, Rcode, Record, Reply};
-use super::scope::namespace_scope;
+use super::scope::{namespace_scope, negative_scope};
 use super::snapshot::Zone;
 
 /// Answers `qname` (as written by the client, absolute) for `qt`.
@@ -57,6 +57,7 @@ pub fn serve(opts: &KubeOptions, zone: &Zone, qname: &str, qt: u16) -> Outcome {
                 Rcode::ServFail
             }),
             authority: vec![cx.soa()],
+            scope: negative_scope(&cx, &lower, qt),
             ..Reply::default()
         };
         return Outcome::Reply(reply);
@@ -64,6 +65,7 @@ pub fn serve(opts: &KubeOptions, zone: &Zone, qname: &str, qt: u16) -> Outcome {
     if reply.answer.is_empty() && reply.chase.is_none() {
         reply.additional.clear();
         reply.authority = vec![cx.soa()];
+        reply.scope = negative_scope(&cx, &lower, qt);
     } else if reply.chase.is_none() && reply.authority.is_empty() {
         reply.scope = namespace_scope(&lower, zl, &reply, zone);
     }

@@ -20,7 +20,7 @@
 //! | `items.rs` | what a name stands for (services, endpoints, pods, `ns.dns`) |
 //! | `multicluster.rs` | what a name stands for in a `multicluster` zone (ServiceImports) |
 //! | `reverse.rs` | reverse names and PTR answers |
-//! | `scope.rs` | the namespace an answer was decided by |
+//! | `scope.rs` | what of the cluster an answer was decided by (one namespace, or nothing) |
 //! | `search.rs` | `autopath`: the client's namespace, its search path |
 //! | `lookup.rs` | [`lookup::serve`]: one question, one [`Outcome`] |
 //! | `transfer.rs` | [`transfer::transfer`]: the whole zone for AXFR/IXFR, CoreDNS's order |
@@ -53,6 +53,6 @@ pub mod transfer;
 
 pub use handle::ZoneHandle;
 pub use options::{Fallthrough, KubeOptions, PodMode};
-pub use record::{Outcome, Owner, Rcode, Record, Reply};
+pub use record::{Depends, Outcome, Owner, Rcode, Record, Reply};
 pub use snapshot::{Versions, Zone};
 pub use store::{Change, Kind, Relist, Revision, Store};

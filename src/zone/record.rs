@@ -148,9 +148,21 @@ pub struct Reply {
     /// A CNAME pointed outside the zone: the caller may resolve `(target, qtype)` through the
     /// rest of its chain and append what it finds to the answer, as CoreDNS's upstream lookup.
     pub chase: Option<(String, u16)>,
-    /// The one namespace this positive answer was built from (see `scope::namespace_scope`):
-    /// it stays right while that namespace's objects are unchanged.
-    pub scope: Option<std::sync::Arc<str>>,
+    /// What of the cluster's state decided this answer, when that is less than the whole zone
+    /// (see `scope.rs`): it stays right while that part is unchanged.
+    pub scope: Option<Depends>,
+}
+
+/// What of the cluster's state an answer was decided by, besides the configuration, when that
+/// is less than the whole zone. A negative answer also carries the zone's SOA serial, the one
+/// thing in it that moves with every change: whoever replays it writes the current serial.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Depends {
+    /// The objects of this one namespace (its Services, EndpointSlices and the Namespace
+    /// itself), which need not exist.
+    Namespace(std::sync::Arc<str>),
+    /// None: the name's shape alone decided it (a name error however the cluster changes).
+    Nothing,
 }
 
 impl Reply {

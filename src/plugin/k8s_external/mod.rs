@@ -80,11 +80,9 @@ impl K8sExternal {
             a.answers = records(&reply.answer, &q.name);
             a.additional = records(&reply.additional, &q.name);
             a.cacheable = snapshot.synced && a.rcode != ResponseCode::ServFail;
-            a.scope = a.cacheable.then(|| Scope {
-                zone: self.zone.clone(),
-                generation,
-                ns: None,
-            });
+            a.scope = a
+                .cacheable
+                .then(|| Scope::of(&self.zone, (generation, snapshot), None, false));
             return Served::ready(a);
         }
         Served::later(async move {

@@ -97,16 +97,17 @@ impl Kubernetes {
         a.cacheable = snapshot.synced
             && reply.chase.is_none()
             && matches!(reply.rcode(), Rcode::NoError | Rcode::NxDomain);
-        // Where it came from, for the UDP path: the zone and the generation it was read at, and,
-        // when one namespace alone decided it, that namespace's version in this same snapshot
-        // (such an answer outlives changes elsewhere).
-        a.scope = a.cacheable.then(|| Scope {
-            zone: self.zone.clone(),
-            generation,
-            ns: reply
-                .scope
-                .as_ref()
-                .and_then(|ns| Some((ns.clone(), snapshot.ns_version(ns)?))),
+        // Where it came from, for the UDP path: the zone and the generation it was read at, and
+        // what of the cluster decided it (one namespace, in this same snapshot, or nothing):
+        // such an answer outlives changes elsewhere.
+        a.scope = a.cacheable.then(|| {
+            let negative = reply.answer.is_empty();
+            Scope::of(
+                &self.zone,
+                (generation, snapshot),
+                reply.scope.as_ref(),
+                negative,
+            )
         });
         a
     }

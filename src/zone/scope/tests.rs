@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use crate::zone::lookup::serve;
 use crate::zone::model::{Endpoint, Namespace, Port, Service, ServiceKind, Slice};
-use crate::zone::options::KubeOptions;
-use crate::zone::record::{qtype, Outcome};
+use crate::zone::options::{KubeOptions, PodMode};
+use crate::zone::record::{qtype, Depends, Outcome, Rcode};
 use crate::zone::store::{Change, Store};
 
 fn port() -> Port {
@@ -81,7 +81,10 @@ fn namespace_scope_only_for_answers_from_one_namespace() {
     let z = st.snapshot();
     let opts = KubeOptions::default();
     let scope = |name: &str, qt: u16| match serve(&opts, &z, name, qt) {
-        Outcome::Reply(r) => r.scope.map(|s| s.to_string()),
+        Outcome::Reply(r) => r.scope.map(|s| match s {
+            Depends::Namespace(ns) => ns.to_string(),
+            Depends::Nothing => "-".to_string(),
+        }),
         Outcome::Next => panic!("{name}: not in the zone"),
     };
     let a = Some("a".to_string());
@@ -96,16 +99,66 @@ fn namespace_scope_only_for_answers_from_one_namespace() {
         None,
         "an in-zone CNAME answers with namespace b's records"
     );
-    assert_eq!(scope("nope.a.svc.cluster.local.", qtype::A), None);
-    assert_eq!(
-        scope("web.a.svc.cluster.local.", qtype::AAAA),
-        None,
-        "NODATA"
-    );
     assert_eq!(scope("*.a.svc.cluster.local.", qtype::A), None);
     assert_eq!(scope("web.*.svc.cluster.local.", qtype::A), None);
-    assert_eq!(scope("a.svc.cluster.local.", qtype::A), None);
-    assert_eq!(scope("10-1-0-1.a.pod.cluster.local.", qtype::A), None);
+    assert_eq!(scope("web.any.svc.cluster.local.", qtype::A), None);
+
+    // Negative answers: decided by the namespace the name lies in (which need not exist), by
+    // nothing when the name's shape fails, by the whole zone otherwise.
+    assert_eq!(scope("nope.a.svc.cluster.local.", qtype::A), a);
+    assert_eq!(scope("web.a.svc.cluster.local.", qtype::AAAA), a, "NODATA");
+    assert_eq!(scope("a.svc.cluster.local.", qtype::A), a);
+    assert_eq!(scope("x.web.a.svc.cluster.local.", qtype::A), a);
+    assert_eq!(scope("_x._tcp.web.a.svc.cluster.local.", qtype::SRV), a);
+    assert_eq!(scope("web.a.svc.cluster.local.", qtype::TXT), a);
+    let c = Some("c".to_string());
+    assert_eq!(
+        scope("web.c.svc.cluster.local.", qtype::A),
+        c,
+        "no such namespace"
+    );
+    assert_eq!(
+        scope("google.com.svc.cluster.local.", qtype::A),
+        Some("com".into())
+    );
+    let nothing = Some("-".to_string());
+    assert_eq!(scope("google.com.cluster.local.", qtype::A), nothing);
+    assert_eq!(
+        scope("cluster.local.", qtype::A),
+        nothing,
+        "the apex: NODATA"
+    );
+    assert_eq!(scope("svc.cluster.local.", qtype::AAAA), nothing);
+    assert_eq!(scope("a.b.c.d.e.a.svc.cluster.local.", qtype::A), nothing);
+    assert_eq!(
+        scope("10-1-0-1.a.pod.cluster.local.", qtype::A),
+        nothing,
+        "no pods"
+    );
+    assert_eq!(
+        scope("ext.a.svc.cluster.local.", qtype::AAAA),
+        None,
+        "an ExternalName's in-zone target lies in b"
+    );
+    assert_eq!(scope("ns.dns.cluster.local.", qtype::AAAA), None);
+    assert_eq!(scope("cluster.local.", qtype::NS), None);
+    assert_eq!(scope("nope.*.svc.cluster.local.", qtype::A), None);
+    for (mode, want) in [(PodMode::Insecure, a), (PodMode::Verified, None)] {
+        let opts = KubeOptions {
+            pods: mode,
+            ..KubeOptions::default()
+        };
+        let got = match serve(&opts, &z, "x-1.a.pod.cluster.local.", qtype::A) {
+            Outcome::Reply(r) => r.scope.map(|s| format!("{s:?}")),
+            Outcome::Next => panic!("not in the zone"),
+        };
+        assert_eq!(got, want.map(|ns| format!("Namespace({ns:?})")), "{mode:?}");
+    }
+    let unsynced = Store::new().snapshot();
+    match serve(&opts, &unsynced, "nope.a.svc.cluster.local.", qtype::A) {
+        Outcome::Reply(r) => assert_eq!((r.rcode(), r.scope), (Rcode::ServFail, None)),
+        Outcome::Next => panic!("not in the zone"),
+    }
 
     let va = z.ns_version("a").unwrap();
     let vb = z.ns_version("b").unwrap();
