@@ -521,7 +521,15 @@ def http_ok(url):
 def cmd_wait_answer(a):
     """Polls every `interval` until the server answers `name` with `expect`."""
     p = Prober(a.server)
-    t0 = a.t0_ns / 1e9
+    if a.t0_file:
+        # Armed: the caller starts the clock and the server now, and writes the clock's start.
+        open(a.t0_file, "w").close()
+        while not os.path.exists(a.t0_file + ".t0"):
+            time.sleep(0.0005)
+        with open(a.t0_file + ".t0") as f:
+            t0 = int(f.read()) / 1e9
+    else:
+        t0 = a.t0_ns / 1e9
     deadline = time.time() + a.timeout
     res = {"answer_ms": None, "ready_ms": None, "first_reply_ms": None, "replies_before": {}}
     while time.time() < deadline:
@@ -750,6 +758,15 @@ def cmd_table(a):
                 met = "" if ok(k) is None else ("yes" if ok(k) >= 0.9 else "**no**")
                 rows.append("| %s %s under churn / quiet, same server | %s | %s | | ≥ 0.9 (kdns) | %s |" % (
                     what, q, ok(k), ok(c), met))
+            if "echo" in C and "echo" in Q:
+                # The rig's own loss under churn (the echo does no DNS work): kdns's share of the
+                # echo under churn over its share quiet is what churn costs kdns itself.
+                e = [C["echo"].get("qps_med"), Q["echo"].get("qps_med")]
+                kq = [paired(C, "kdns", "echo", "qps"), paired(Q, "kdns", "echo", "qps")]
+                met = "" if ok(kq) is None else ("yes" if ok(kq) >= 0.9 else "**no**")
+                rows.append("| echo %s under churn / quiet (the rig's own loss) | | | %s | | |" % (q, ok(e)))
+                rows.append("| kdns/echo %s under churn / kdns/echo quiet | %s | | | ≥ 0.9 | %s |" % (
+                    q, ok(kq), met))
     L = R.get("latency")
     if L:
         for p in ("p50", "p99"):
@@ -810,7 +827,9 @@ def main():
     g.add_argument("--server", required=True)
     g.add_argument("--name", required=True)
     g.add_argument("--expect", required=True)
-    g.add_argument("--t0-ns", type=int, required=True)
+    t = g.add_mutually_exclusive_group(required=True)
+    t.add_argument("--t0-ns", type=int, help="the server's start (ns since the epoch)")
+    t.add_argument("--t0-file", help="arm, create this file, then read the start from FILE.t0")
     g.add_argument("--timeout", type=float, default=120)
     g.add_argument("--interval", type=float, default=0.005)
     g.add_argument("--ready-url")

@@ -181,8 +181,19 @@ cat >"$OUT/Corefile.kdns" <<EOF
 EOF
 PID_KDNS= PID_CORE= PID_ECHO=
 start_server() { # name -> sets PID_<name>; the startup JSON goes to $OUT/start-NAME.json
-  local t0 pid res
+  local t0 pid res prober sync=$OUT/start-$1.sync
+  local port=$P_KDNS ready=()
+  [[ $1 == coredns ]] && port=$P_CORE ready=(--ready-url "http://127.0.0.1:$P_READY/ready")
+  # The prober starts first (Python's own start is not the server's) and says when it is armed;
+  # then the clock starts and the server with it.
+  rm -f "$sync" "$sync.t0"
+  taskset -c $CORE_CLIENT $KB wait-answer --server "127.0.0.1:$port" --name "$CHECK_NAME" \
+    --expect "$CHECK_IP" --t0-file "$sync" --timeout 120 "${ready[@]}" >"$OUT/start-$1.json" &
+  prober=$!
+  for ((w = 0; w < 2000; w++)); do [[ -e $sync ]] && break; sleep 0.005; done
+  [[ -e $sync ]] || die "the startup prober did not arm"
   t0=$(date +%s%N)
+  echo "$t0" >"$sync.t0.tmp" && mv "$sync.t0.tmp" "$sync.t0"
   case $1 in
   kdns)
     RUST_LOG=${KDNS_RUST_LOG:-info,kdns=debug,hickory_server=warn,hickory_proto=warn,hickory_net=warn,kube=warn} \
@@ -194,10 +205,7 @@ start_server() { # name -> sets PID_<name>; the startup JSON goes to $OUT/start-
     pid=$! PID_CORE=$pid ;;
   esac
   PIDS+=("$pid")
-  local port=$P_KDNS ready=()
-  [[ $1 == coredns ]] && port=$P_CORE ready=(--ready-url "http://127.0.0.1:$P_READY/ready")
-  taskset -c $CORE_CLIENT $KB wait-answer --server "127.0.0.1:$port" --name "$CHECK_NAME" \
-    --expect "$CHECK_IP" --t0-ns "$t0" --timeout 120 "${ready[@]}" >"$OUT/start-$1.json" ||
+  wait "$prober" ||
     die "$1 did not answer $CHECK_NAME with $CHECK_IP within 120 s: $(cat "$OUT/start-$1.json") (log: $OUT/$1.log)"
   # CPU the server used to get there (robust on a shared machine, unlike wall time).
   local tmp
@@ -399,16 +407,16 @@ fi
 # ------------------------------------------------------------------ churn elsewhere
 # Hits and the search mix while an EndpointSlice in another namespace changes 20 times a
 # second (a rolling deployment somewhere in the cluster): how much of each server's speed
-# survives churn (compare with the qps phase's quiet rates; the per-core rate is the fair one:
-# the churn client and the API server share dnsperf's core).
+# survives churn, against its quiet rate in the qps phase. The churn client and the API server
+# share dnsperf's core, so the UDP echo runs under the same churn: what the rig itself loses.
 if has churn && [[ $MODE == api ]]; then
   for q in hits search; do
     file=$DATA/queries-$q.txt
     for ((r = 0; r < ROUNDS; r++)); do
-      order="coredns kdns"
-      ((r % 2)) && order="kdns coredns"
+      order="coredns kdns echo"
+      ((r % 2)) && order="echo kdns coredns"
       for srv in $order; do
-        port=$P_KDNS; [[ $srv == coredns ]] && port=$P_CORE
+        port=$P_KDNS; [[ $srv == coredns ]] && port=$P_CORE; [[ $srv == echo ]] && port=$P_ECHO
         nice -n -10 taskset -c $CORE_CLIENT $KB churn --env "$CLUSTER/env" --seconds "$((DURATION + 1))" \
           --interval 0.05 >"$OUT/churn-$q-$srv-$r.json" &
         cpid=$!
@@ -421,7 +429,7 @@ if has churn && [[ $MODE == api ]]; then
         [[ $(echo "$res" | jq '.completed // 0') -gt 0 ]] || die "$srv answered nothing (churn)"
       done
     done
-    for srv in coredns kdns; do
+    for srv in coredns kdns echo; do
       jset ".churn_$q.$srv.qps_med" "$(median_of ".churn_$q.$srv.runs[].qps")"
       jset ".churn_$q.$srv.qps_per_core_med" "$(median_of ".churn_$q.$srv.runs[].qps_per_core")"
     done
