@@ -8,12 +8,14 @@
 //!    task's own packet cache (no lock: one cache per socket task) holding the encoded response
 //!    after the question. An entry is replayed only while it is still right (`Validity`):
 //!    while the router that answered is still the one installed (a reload installs a new one),
-//!    and for a positive answer decided by one namespace's objects alone (`NAME.NS.svc.ZONE`,
-//!    see `zone/scope.rs`) while that namespace's version is unchanged — so churn in other
-//!    namespaces leaves it cached; every other entry only until its zone publishes again (the
+//!    and for an answer decided by one namespace's objects alone (`NAME.NS.svc.ZONE`, see
+//!    `zone/scope.rs`) while that namespace's version is unchanged — so churn in other
+//!    namespaces leaves it cached; for a negative answer decided by the name's shape alone,
+//!    while the zone stays synced; every other entry only until its zone publishes again (the
 //!    zone's generation); and every entry only while the router's data version (bumped when
-//!    a `hosts` file is re-read) is the one its answer was computed at. Answers are always
-//!    exactly what the zone and the directives say now;
+//!    a `hosts` file is re-read) is the one its answer was computed at. A negative answer is
+//!    replayed with the zone's current SOA serial (`serial.rs`). Answers are always exactly
+//!    what the zone and the directives say now;
 //! 3. the response is assembled in a reused buffer: the request's ID, RD and CD bits, the
 //!    cached flags and counts, the question as the client wrote it, the cached sections;
 //! 4. the block's `prometheus` series are counted (pre-resolved atomics).
@@ -284,6 +286,12 @@ pub async fn serve(
     // The installed router, re-checked with one atomic load per packet (a full load only
     // after a reload): an entry is replayed only while the router that answered it is this.
     let mut routers = arc_swap::Cache::new(r.router.clone());
+    // Shared by every socket, bumped on the full path only (never on a replay).
+    let full_path = crate::metrics::global().counter(
+        "kdns_udp_full_path_total",
+        "UDP questions not replayed from a socket's packet cache: answered by the directive chain.",
+        &[],
+    );
     loop {
         let (n, src): (usize, SocketAddr) = tokio::select! {
             r = sock.recv_from(&mut buf) => match r {
@@ -319,6 +327,7 @@ pub async fn serve(
             }
         }
         // Full path. Keep a copy of the request: the socket buffer is reused.
+        full_path.inc();
         let raw = req.to_vec();
         let cache_key = parsed
             .as_ref()
