@@ -286,12 +286,7 @@ pub async fn serve(
     // The installed router, re-checked with one atomic load per packet (a full load only
     // after a reload): an entry is replayed only while the router that answered it is this.
     let mut routers = arc_swap::Cache::new(r.router.clone());
-    // Shared by every socket, bumped on the full path only (never on a replay).
-    let full_path = crate::metrics::global().counter(
-        "kdns_udp_full_path_total",
-        "UDP questions not replayed from a socket's packet cache: answered by the directive chain.",
-        &[],
-    );
+    let full_path = full_path_counter();
     loop {
         let (n, src): (usize, SocketAddr) = tokio::select! {
             r = sock.recv_from(&mut buf) => match r {
@@ -315,11 +310,7 @@ pub async fn serve(
         if let Some(p) = parsed.as_ref().filter(|p| !p.mixed_case) {
             // (Mixed case never hits: names other than the question's, such as SRV targets
             // and glue owners, carry the zone in the question's case.)
-            let hit = cache
-                .get(&key[..p.key_len])
-                .filter(|c| c.data_at == router.data.get())
-                .and_then(|c| Some((c, c.valid.holds(router)?)));
-            if let Some((c, serial)) = hit {
+            if let Some((c, serial)) = replayable(&cache, &key[..p.key_len], router) {
                 assemble(req, p, c, serial, &mut out);
                 let _ = sock.send_to(&out, src).await;
                 c.metrics.record(n, out.len(), t0.elapsed());
@@ -366,6 +357,27 @@ pub async fn serve(
             },
         }
     }
+}
+
+/// `kdns_udp_full_path_total`: shared by every socket, bumped on the full path only (never on
+/// a replay).
+fn full_path_counter() -> Arc<Counter> {
+    crate::metrics::global().counter(
+        "kdns_udp_full_path_total",
+        "UDP questions not replayed from a socket's packet cache: answered by the directive chain.",
+        &[],
+    )
+}
+
+/// The entry for `key` when it is still right with `router` installed, and the SOA serial its
+/// replay writes (see [`Validity::holds`]).
+fn replayable<'c>(
+    cache: &'c HashMap<Box<[u8]>, Cached>,
+    key: &[u8],
+    router: &Arc<Router>,
+) -> Option<(&'c Cached, u32)> {
+    let c = cache.get(key).filter(|c| c.data_at == router.data.get())?;
+    Some((c, c.valid.holds(router)?))
 }
 
 /// Sends a full-path response; an empty one (`acl` drop) is not sent.

@@ -51,8 +51,11 @@ fn zone_of<'a>(opts: &'a KubeOptions, name: &str) -> Option<&'a str> {
 }
 
 /// The search path of the client at `ip` asking `name` (lower-case, trailing dot), ending with
-/// `""`; `None` when the name is outside the zones of `opts` or the client cannot be placed.
-/// `host` is the host's resolv.conf search list (lower-case, trailing dots).
+/// `""`; `None` when the name is outside the zones of `opts`, the client cannot be placed, or
+/// the name is not under the path's first element (`<ns>.svc.<zone>`: not a search-path
+/// question, autopath leaves it alone). That check comes before anything else is built: most
+/// questions pay one allocation. `host` is the host's resolv.conf search list (lower-case,
+/// trailing dots).
 pub fn search_path(
     opts: &KubeOptions,
     zone: &Zone,
@@ -62,13 +65,18 @@ pub fn search_path(
 ) -> Option<Vec<String>> {
     let apex = zone_of(opts, name)?;
     let ns = client_namespace(zone, ip, opts.pods == PodMode::Verified)?;
+    let root = apex == ".";
+    let first = match root {
+        true => format!("{ns}.svc."),
+        false => format!("{ns}.svc.{apex}"),
+    };
+    strip_zone(name, &first)?;
     let mut search = Vec::with_capacity(host.len() + 4);
-    if apex == "." {
-        search.push(format!("{ns}.svc."));
+    search.push(first);
+    if root {
         search.push("svc.".to_string());
         search.push(".".to_string());
     } else {
-        search.push(format!("{ns}.svc.{apex}"));
         search.push(format!("svc.{apex}"));
         search.push(apex.to_string());
     }

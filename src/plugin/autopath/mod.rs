@@ -61,16 +61,16 @@ impl Autopath {
 
     /// The search path for `q`, when it is to be walked.
     fn search(&self, q: &Query) -> Option<Vec<String>> {
-        let path = match &self.searcher {
+        match &self.searcher {
             // A client on an IPv4-mapped address is its IPv4 address (a dual-stack socket).
+            // Only a name under the path's first element walks it (checked before the path is
+            // built or copied: most questions are not search-path questions).
             Searcher::Kubernetes(k, host) => {
-                k.search_path(&q.lower, q.src.ip().to_canonical(), host)?
+                k.search_path(&q.lower, q.src.ip().to_canonical(), host)
             }
-            Searcher::Fixed(p) => p.clone(),
-            Searcher::Nothing => return None,
-        };
-        let first = path.first()?;
-        in_zone(&q.lower, first).then_some(path)
+            Searcher::Fixed(p) => in_zone(&q.lower, p.first()?).then(|| p.clone()),
+            Searcher::Nothing => None,
+        }
     }
 
     /// Do answers depend on who asks (a pod's own search path)?

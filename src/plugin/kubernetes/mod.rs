@@ -66,8 +66,9 @@ impl Kubernetes {
     }
 
     /// The search path of the client at `ip` asking `lower` (lower-case, trailing dot), for
-    /// `autopath @kubernetes`: `None` when the name is not in this directive's zones or the
-    /// client cannot be placed. `host` is the host's resolv.conf search list.
+    /// `autopath @kubernetes`: `None` when the name is not in this directive's zones, the
+    /// client cannot be placed, or the name is not under the path's first element.
+    /// `host` is the host's resolv.conf search list.
     pub fn search_path(&self, lower: &str, ip: IpAddr, host: &[String]) -> Option<Vec<String>> {
         search::search_path(&self.options, &self.zone.load(), lower, ip, host)
     }

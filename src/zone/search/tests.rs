@@ -105,9 +105,13 @@ fn search_path_table() {
             ""
         ]
     );
-    // A name outside the zones, a client nobody knows: no autopath.
+    // A name outside the zones, a client nobody knows, a name not under the client's
+    // `<ns>.svc.<zone>` (not a search-path question): no autopath.
     assert_eq!(path(&opts, "example.com.", "10.0.0.1"), None);
     assert_eq!(path(&opts, "web.shop.svc.cluster.local.", "10.0.0.3"), None);
+    assert_eq!(path(&opts, "web.ops.svc.cluster.local.", "10.0.0.1"), None);
+    assert_eq!(path(&opts, "svc.cluster.local.", "10.0.0.1"), None);
+    assert!(path(&opts, "shop.svc.cluster.local.", "10.0.0.1").is_some());
     // Without a pod watch, the endpoints place the client.
     opts.pods = PodMode::Insecure;
     assert_eq!(
@@ -117,13 +121,13 @@ fn search_path_table() {
     // The root zone, as CoreDNS writes it.
     opts.zones = vec![".".into()];
     assert_eq!(
-        path(&opts, "a.b.", "10.0.0.3").unwrap(),
+        path(&opts, "a.b.ops.svc.", "10.0.0.3").unwrap(),
         vec!["ops.svc.", "svc.", ".", "corp.example.", "example.", ""]
     );
     // The longest zone wins.
     opts.zones = vec!["local.".into(), "cluster.local.".into()];
     assert_eq!(
-        path(&opts, "a.cluster.local.", "10.0.0.3").unwrap()[2],
+        path(&opts, "a.ops.svc.cluster.local.", "10.0.0.3").unwrap()[2],
         "cluster.local."
     );
 }
