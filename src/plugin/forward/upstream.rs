@@ -218,10 +218,12 @@ impl Upstream {
         proto: Proto,
     ) -> Result<Message, ExchangeError> {
         let t0 = Instant::now();
+        // The stream exchanges are boxed: inline, every waiting UDP exchange (up to
+        // `MAX_WAITING` of them under a flood) would be as big as a TLS dial and stream.
         let msg = match (proto, &self.tls) {
-            (_, Some(t)) => self.exchange_tls(t, wire, id, name, qtype).await?,
+            (_, Some(t)) => Box::pin(self.exchange_tls(t, wire, id, name, qtype)).await?,
             (Proto::Udp, None) => self.exchange_udp(wire, id, name, qtype).await?,
-            (Proto::Tcp, None) => self.exchange_tcp(wire, id, name, qtype).await?,
+            (Proto::Tcp, None) => Box::pin(self.exchange_tcp(wire, id, name, qtype)).await?,
         };
         self.record(u16::from(msg.metadata.response_code), t0.elapsed());
         Ok(msg)
