@@ -233,6 +233,41 @@ fn placed(addr: SocketAddr) -> bool {
     .is_some()
 }
 
+/// The test's objects in a fresh API server, a Knot upstream for the root, and kdns and CoreDNS
+/// on the same Corefile with `pods MODE` and `autopath @kubernetes`, each with its metrics.
+/// Hold it whole: dropping it stops the API server and the upstream.
+struct Pair {
+    k: Kdns,
+    cd: CoreDns,
+    km: SocketAddr,
+    cm: SocketAddr,
+    _up: Knot,
+    _cluster: Cluster,
+}
+
+impl Pair {
+    async fn start(pods: &str) -> Pair {
+        let cluster = Cluster::start();
+        objects(&cluster.client().await).await;
+        let up = Knot::start("127.0.0.1", &[(".", root_zone())]);
+        let kc = cluster.kubeconfig().display().to_string();
+        let (km, cm) = (free_metrics(), free_metrics());
+        let k = Kdns::start(&corefile(".:0", &km.to_string(), &kc, pods, up.addr), None);
+        let cd = CoreDns::start(
+            &corefile(".:{PORT}", &cm.to_string(), &kc, pods, up.addr),
+            "www.example.test",
+        );
+        Pair {
+            k,
+            cd,
+            km,
+            cm,
+            _up: up,
+            _cluster: cluster,
+        }
+    }
+}
+
 #[tokio::test]
 #[ignore = "needs CoreDNS, kube-apiserver and etcd from scripts/build-tools.sh"]
 async fn answers_match_coredns_with_pods_verified() {
@@ -240,20 +275,8 @@ async fn answers_match_coredns_with_pods_verified() {
     if ran_in_netns("answers_match_coredns_with_pods_verified") {
         return;
     }
-    let cluster = Cluster::start();
-    let c = cluster.client().await;
-    objects(&c).await;
-    let up = Knot::start("127.0.0.1", &[(".", root_zone())]);
-    let kc = cluster.kubeconfig().display().to_string();
-    let (km, cm) = (free_metrics(), free_metrics());
-    let k = Kdns::start(
-        &corefile(".:0", &km.to_string(), &kc, "verified", up.addr),
-        None,
-    );
-    let cd = CoreDns::start(
-        &corefile(".:{PORT}", &cm.to_string(), &kc, "verified", up.addr),
-        "www.example.test",
-    );
+    let p = Pair::start("verified").await;
+    let (k, cd, km, cm) = (&p.k, &p.cd, p.km, p.cm);
     assert!(placed(k.addr), "kdns never placed the client:\n{}", k.log());
     assert!(placed(cd.addr), "CoreDNS never placed the client");
     let (k0, c0) = (success(km), success(cm));
@@ -298,20 +321,8 @@ async fn without_a_pod_watch_endpoints_place_the_client() {
     if ran_in_netns("without_a_pod_watch_endpoints_place_the_client") {
         return;
     }
-    let cluster = Cluster::start();
-    let c = cluster.client().await;
-    objects(&c).await;
-    let up = Knot::start("127.0.0.1", &[(".", root_zone())]);
-    let kc = cluster.kubeconfig().display().to_string();
-    let (km, cm) = (free_metrics(), free_metrics());
-    let k = Kdns::start(
-        &corefile(".:0", &km.to_string(), &kc, "insecure", up.addr),
-        None,
-    );
-    let cd = CoreDns::start(
-        &corefile(".:{PORT}", &cm.to_string(), &kc, "insecure", up.addr),
-        "www.example.test",
-    );
+    let p = Pair::start("insecure").await;
+    let (k, cd, cm) = (&p.k, &p.cd, p.cm);
     let name = "www.example.test.ops.svc.cluster.local";
     let got = wait_until(Duration::from_secs(20), || {
         status(&dig(k.addr, &["-b", OPS_ENDPOINT, name, "A"])) == "NOERROR"
