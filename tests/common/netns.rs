@@ -35,13 +35,21 @@ pub(crate) struct Netns {
 }
 
 impl Netns {
-    /// A new namespace with loopback up.
+    /// A new namespace with loopback up, which answers every packet to a closed port with an
+    /// ICMP error: without rate limits, so a test that polls a server while it starts does not
+    /// use up the errors a later check expects ("connection refused" rather than a timeout).
     pub(crate) fn new(tag: &str) -> Netns {
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         let name = format!("kdns-{tag}-{}-{n}", std::process::id());
         must(ip(&["netns", "add", &name]));
         let ns = Netns { name };
         must(ip(&["-n", &ns.name, "link", "set", "lo", "up"]));
+        let (code, out) = ns.run(&[
+            "sh",
+            "-c",
+            "echo 0 >/proc/sys/net/ipv4/icmp_ratelimit && echo 0 >/proc/sys/net/ipv6/icmp/ratelimit",
+        ]);
+        assert_eq!(code, 0, "sysctl in {}: {out}", ns.name);
         ns
     }
 
