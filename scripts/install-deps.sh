@@ -12,6 +12,8 @@ command -v busybox >/dev/null || need+=(busybox)
 command -v musl-gcc >/dev/null || need+=(musl-tools)
 command -v dnsperf >/dev/null || need+=(dnsperf)
 command -v ip >/dev/null || need+=(iproute2)
+# The node-local role's rules (tests/node_local.rs, in network namespaces it makes).
+command -v iptables >/dev/null || [ -x /usr/sbin/iptables ] || need+=(iptables)
 command -v openssl >/dev/null || need+=(openssl)
 command -v curl >/dev/null || need+=(curl)
 command -v getent >/dev/null || need+=(libc-bin)

@@ -322,7 +322,8 @@ impl State {
         Ok(())
     }
 
-    async fn stop(mut self) {
+    /// Stops serving; says whether a successor took the sockets over.
+    async fn stop(mut self) -> Stopped {
         self.current.prepared.ready.stopping();
         let lameduck = self.current.prepared.lameduck;
         if !lameduck.is_zero() {
@@ -351,7 +352,17 @@ impl State {
         }
         self.current.tasks.cancel();
         self.http.stop_all().await;
+        Stopped {
+            succeeded: self.offer.taken(),
+        }
     }
+}
+
+/// How serving ended.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stopped {
+    /// A successor (`--handover`) took the sockets over and serves them on.
+    pub(crate) succeeded: bool,
 }
 
 /// Serves `cfg` until `shutdown`, reloading it when it has a `reload` directive.
@@ -362,7 +373,7 @@ pub(crate) async fn run(
     shutdown: CancellationToken,
     handover: Option<PathBuf>,
     on_listen: impl FnOnce(&[SocketAddr]),
-) -> Result<(), AppError> {
+) -> Result<Stopped, AppError> {
     let (mut state, addrs) = State::start(cfg, handover.as_deref()).await?;
     on_listen(&addrs);
     let mut last_error = None;
@@ -380,6 +391,5 @@ pub(crate) async fn run(
             }
         }
     }
-    state.stop().await;
-    Ok(())
+    Ok(state.stop().await)
 }

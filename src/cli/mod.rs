@@ -2,12 +2,13 @@
 //! `kdns migrate kube-dns` prints the Corefile for a kube-dns configuration.
 pub mod env;
 pub mod migrate;
+pub mod node_local;
+mod runtime;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use tokio_util::sync::CancellationToken;
 
 const ABOUT: &str =
     "Kubernetes cluster DNS server: CoreDNS's answers and Corefile, kubelet service env vars";
@@ -83,13 +84,24 @@ pub enum Command {
     Env(env::EnvArgs),
     /// Print the Corefile equivalent to another DNS server's configuration (`kube-dns`).
     Migrate(migrate::MigrateArgs),
+    /// Serve as NodeLocal DNSCache on this node: the interface, the rules, node-cache's
+    /// Corefile and flags.
+    #[command(name = "node-local")]
+    NodeLocal(node_local::NodeLocalArgs),
 }
 
-/// CoreDNS's single-dash flags as kdns's (`-conf FILE` is `--conf FILE`, `-dns.port` is
-/// `--dns-port`), so CoreDNS's Deployment runs kdns with only its image changed.
+/// CoreDNS's and node-cache's single-dash flags as kdns's (`-conf FILE` is `--conf FILE`,
+/// `-dns.port` is `--dns-port`, `-localip` is `--localip`), so their Deployment and DaemonSet
+/// run kdns with only the image (and, for node-cache, the `node-local` word) changed.
 fn coredns_flag(arg: std::ffi::OsString) -> std::ffi::OsString {
     let Some(s) = arg.to_str() else { return arg };
-    for (coredns, kdns) in [("-conf", "--conf"), ("-dns.port", "--dns-port")] {
+    let node_cache = node_local::NODE_CACHE_FLAGS
+        .iter()
+        .map(|f| (format!("-{f}"), format!("--{f}")));
+    let pairs = [("-conf", "--conf"), ("-dns.port", "--dns-port")]
+        .map(|(a, b)| (a.to_string(), b.to_string()));
+    for (coredns, kdns) in pairs.into_iter().chain(node_cache) {
+        let (coredns, kdns) = (coredns.as_str(), kdns.as_str());
         if s == coredns {
             return kdns.into();
         }
@@ -126,6 +138,10 @@ pub fn main() -> ExitCode {
     match cli.command {
         Some(Command::Env(args)) => return env::run(args),
         Some(Command::Migrate(args)) => return migrate::run(args),
+        Some(Command::NodeLocal(args)) => {
+            init_logging(&cli.log_level);
+            return node_local::run(args);
+        }
         None => {}
     }
     init_logging(&cli.log_level);
@@ -151,53 +167,11 @@ pub fn main() -> ExitCode {
             }
         };
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("kdns: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = rt.block_on(async {
-        let shutdown = CancellationToken::new();
-        tokio::spawn(stop_on_signal(shutdown.clone()));
-        crate::serve::run(cfg, shutdown, cli.handover, |addrs| {
-            for a in addrs {
-                tracing::info!("listening on {a} (udp, tcp)");
-            }
-        })
-        .await
+    let result = runtime::block_on(|shutdown| async move {
+        crate::serve::run(cfg, shutdown, cli.handover, runtime::log_listening).await?;
+        Ok(())
     });
-    match result {
-        Ok(()) => {
-            tracing::info!("stopped");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("kdns: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn stop_on_signal(shutdown: CancellationToken) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::error!("cannot install signal handlers");
-        return;
-    };
-    let which = tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
-    };
-    shutdown.cancel();
-    tracing::info!("{which}: shutting down");
+    runtime::exit_status(result)
 }
 
 #[cfg(test)]

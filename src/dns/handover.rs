@@ -69,12 +69,19 @@ pub(crate) struct Offer {
     table: Arc<Mutex<Vec<Offered>>>,
     /// Served on a path (`--handover`).
     on: bool,
+    /// A successor has taken the sockets.
+    taken: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Offer {
     /// Is the offer served (`--handover`)?
     pub(crate) fn is_on(&self) -> bool {
         self.on
+    }
+
+    /// Has a successor taken the sockets (it serves them on when this process stops)?
+    pub(crate) fn taken(&self) -> bool {
+        self.taken.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Offers `now` from here on (the sockets named must stay open until the next `set`).
@@ -114,6 +121,7 @@ impl Offer {
         match ask[0] {
             ASK_SOCKETS => {
                 let n = self.send(s)?;
+                self.taken.store(true, std::sync::atomic::Ordering::SeqCst);
                 tracing::info!(sockets = n, "handed the DNS sockets to a new kdns");
             }
             GIVE_CONNECTIONS => {

@@ -70,6 +70,8 @@ fn listener(addr: SocketAddr, dual: bool) -> io::Result<TcpListener> {
         s.set_only_v6(!dual)?;
     }
     s.set_reuse_address(true)?;
+    // A replacement on the same host (`--handover`, node-local) binds beside the running one.
+    s.set_reuse_port(true)?;
     s.set_nonblocking(true)?;
     s.bind(&addr.into())?;
     s.listen(128)?;

@@ -59,7 +59,9 @@ impl Kdns {
             corefile.replace("{DIR}", &dir.path().display().to_string()),
         )
         .unwrap();
-        Self::start_cmd(&[], args, &conf, dir)
+        let mut argv = vec!["--conf", conf.to_str().unwrap()];
+        argv.extend(args);
+        Self::start_cmd(&[], &argv, &[], dir)
     }
 
     pub(crate) fn start_conf(conf: &Path, dir: tempfile::TempDir) -> Kdns {
@@ -69,10 +71,16 @@ impl Kdns {
     /// Starts kdns under `prefix` (e.g. `ip netns exec NAME`); its stdout (the `log`
     /// directive) and stderr both go to [`Kdns::log`].
     pub(crate) fn start_in(prefix: &[&str], conf: &Path, dir: tempfile::TempDir) -> Kdns {
-        Self::start_cmd(prefix, &[], conf, dir)
+        Self::start_cmd(prefix, &["--conf", conf.to_str().unwrap()], &[], dir)
     }
 
-    fn start_cmd(prefix: &[&str], args: &[&str], conf: &Path, dir: tempfile::TempDir) -> Kdns {
+    /// Starts `kdns ARGV…` under `prefix` with `env` added; returns once it listens.
+    pub(crate) fn start_cmd(
+        prefix: &[&str],
+        argv: &[&str],
+        env: &[(&str, &str)],
+        dir: tempfile::TempDir,
+    ) -> Kdns {
         let bin = env!("CARGO_BIN_EXE_kdns");
         let mut cmd = match prefix.split_first() {
             Some((p, rest)) => {
@@ -83,9 +91,8 @@ impl Kdns {
             None => Command::new(bin),
         };
         let mut child = cmd
-            .arg("--conf")
-            .arg(conf)
-            .args(args)
+            .args(argv)
+            .envs(env.iter().copied())
             .env("RUST_LOG", "info,hickory_server=warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
