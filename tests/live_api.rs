@@ -613,6 +613,21 @@ async fn deploy_manifests_are_valid() {
     }
     let (ok, out) = cluster.kubectl(&["apply", "--server-side", "-f", dir]);
     assert!(ok, "{out}");
+    // The node-local role (system-node-critical is built in too).
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/node-local");
+    let (ok, out) = cluster.kubectl(&["apply", "--dry-run=server", "-f", dir]);
+    assert!(ok, "{out}");
+    for kind in [
+        "configmap/kdns-node-local",
+        "daemonset.apps/kdns-node-local",
+        "service/kdns-upstream",
+        "service/kdns-node-local",
+    ] {
+        assert!(
+            out.contains(kind),
+            "{kind} missing from the dry run:\n{out}"
+        );
+    }
 }
 
 /// GETs `path` with `accept`; returns the content type and the body.

@@ -6,7 +6,7 @@
 //!                                                 └── veth ── up (the cluster kdns, 10.254.3.2)
 //! ```
 //!
-//! The node-local kdns serves node-cache's Corefile (cluster zones forwarded over TCP to the
+//! The node-local kdns serves node-cache's Corefile (deploy/node-local's ConfigMap) (cluster zones forwarded over TCP to the
 //! cluster DNS, the rest through the node's resolv.conf), sets up the interface and rules, loses
 //! no query when replaced (`--handover`), leaves DNS working when SIGKILLed (the rules fall back
 //! to the cluster DNS while nothing listens), adopts what it finds on restart, and tears down on
@@ -19,45 +19,24 @@ use std::time::Duration;
 use common::netns::{link, Netns};
 use common::{fixture, status, wait_until, Kdns};
 
-/// node-cache's Corefile (k8s.io/dns nodelocaldns.yaml), its install-time placeholders filled
-/// in as its manifest's `sed` does; the runtime ones are kdns's to fill.
-const BASE: &str = "\
-cluster.local:53 {
-    errors
-    cache {
-        success 9984 30
-        denial 9984 5
-    }
-    reload
-    loop
-    bind 169.254.20.10 10.96.0.10
-    forward . __PILLAR__CLUSTER__DNS__ {
-        force_tcp
-    }
-    prometheus :9253
-    health 169.254.20.10:8080
+/// node-cache's Corefile as deploy/node-local ships it (its install-time placeholders filled in
+/// for kubeadm's addresses; the runtime ones are kdns's to fill).
+fn base() -> String {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/node-local/configmap.yaml"
+    );
+    let cm: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let text = cm["data"]["Corefile"]
+        .as_str()
+        .expect("data.Corefile")
+        .to_string();
+    assert!(
+        text.contains("bind 169.254.20.10 10.96.0.10") && text.contains("__PILLAR__CLUSTER__DNS__")
+    );
+    text
 }
-in-addr.arpa:53 {
-    errors
-    cache 30
-    reload
-    loop
-    bind 169.254.20.10 10.96.0.10
-    forward . __PILLAR__CLUSTER__DNS__ {
-        force_tcp
-    }
-    prometheus :9253
-}
-.:53 {
-    errors
-    cache 30
-    reload
-    loop
-    bind 169.254.20.10 10.96.0.10
-    forward . __PILLAR__UPSTREAM__SERVERS__
-    prometheus :9253
-}
-";
 
 /// The cluster DNS: the cluster zone from the fixture, one outside name, every query logged.
 const CLUSTER: &str = "\
@@ -138,7 +117,7 @@ impl Node {
         std::fs::write(&conf, text).unwrap();
         let cluster = Kdns::start_in(&up.prefix(), &conf, cdir);
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("Corefile.base"), BASE).unwrap();
+        std::fs::write(dir.path().join("Corefile.base"), base()).unwrap();
         Node {
             cluster,
             pod,
