@@ -386,6 +386,38 @@ fn a_killed_kdns_leaves_dns_working_and_a_new_one_adopts_the_node() {
     drop(k);
 }
 
+/// The cluster DNS gone: an answer whose TTL has run out is served stale (`serve_stale`)
+/// rather than SERVFAIL; a name never asked fails.
+#[test]
+fn an_upstream_failure_serves_stale_answers() {
+    let mut n = Node::new();
+    let k = n.start(&[]);
+    let (st, fresh) = n.pod_dig("169.254.20.10", "db.shop.svc.cluster.local");
+    assert_eq!(st, "NOERROR");
+    n.cluster.child.kill().unwrap();
+    n.cluster.child.wait().unwrap();
+    // The cluster zone's TTL is 5 s: wait until the cached answer has expired.
+    std::thread::sleep(Duration::from_secs(6));
+    let (st, stale) = n.pod_dig("169.254.20.10", "db.shop.svc.cluster.local");
+    assert_eq!(st, "NOERROR", "{}", k.log());
+    let addrs = |v: &[String]| -> Vec<String> {
+        v.iter()
+            .map(|r| r.split_whitespace().last().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(addrs(&stale), addrs(&fresh));
+    assert_eq!(
+        n.pod_dig("169.254.20.10", "web.shop.svc.cluster.local").0,
+        "NOERROR",
+        "cached at start"
+    );
+    assert_eq!(
+        n.pod_dig("169.254.20.10", "never.shop.svc.cluster.local").0,
+        "SERVFAIL"
+    );
+    drop(k);
+}
+
 #[test]
 fn a_rule_removed_is_put_back_and_a_plain_exit_tears_down() {
     let n = Node::new();
@@ -417,7 +449,7 @@ fn a_rule_removed_is_put_back_and_a_plain_exit_tears_down() {
 #[test]
 fn a_placeholder_without_its_value_changes_nothing() {
     let n = Node::new();
-    let (base, conf) = (n.path("Corefile.base"), n.path("Corefile"));
+    let (base_file, conf) = (n.path("Corefile.base"), n.path("Corefile"));
     let out = Command::new("ip")
         .args([
             "netns",
@@ -430,7 +462,7 @@ fn a_placeholder_without_its_value_changes_nothing() {
             "--localip",
             "169.254.20.10",
             "--basecorefile",
-            &base,
+            &base_file,
             "--conf",
             &conf,
         ])
@@ -440,12 +472,14 @@ fn a_placeholder_without_its_value_changes_nothing() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(
-        err.contains(&format!(
-            "{base}:10: __PILLAR__CLUSTER__DNS__: KUBE_DNS_UPSTREAM_SERVICE_HOST is not set"
-        )),
-        "{err}"
+    let line = 1 + base()
+        .lines()
+        .position(|l| l.contains("__PILLAR__CLUSTER__DNS__"))
+        .unwrap();
+    let want = format!(
+        "{base_file}:{line}: __PILLAR__CLUSTER__DNS__: KUBE_DNS_UPSTREAM_SERVICE_HOST is not set"
     );
+    assert!(err.contains(&want), "{err}");
     assert!(n.rules().is_empty());
     assert!(!n.addresses().contains("169.254.20.10"));
 }
