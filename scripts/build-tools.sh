@@ -3,13 +3,18 @@
 #
 #   kube-apiserver, kubectl, etcd, envoracle   from tests/harness (k8s.io/kubernetes v1.34.4)
 #   coredns                                     go install github.com/coredns/coredns@$COREDNS_VERSION
+#   helm                                        go install helm.sh/helm/v4/cmd/helm@$HELM_VERSION
+#
+#   scripts/build-tools.sh [GROUP...]   GROUP: harness, coredns, helm (default: all of them)
 #
 # Cache dir: ${KDNS_TOOLS:-/var/cache/kdns-tools}/bin. Each group is rebuilt only when its
-# key (sha256 of its inputs + go version + this script) differs from the stamp file.
+# key (sha256 of its inputs + go version + the shell functions that build it) differs from
+# its stamp file: editing one group's recipe rebuilds that group only.
 # KDNS_TOOLS_FORCE=1 rebuilds everything. Needs only Go (and a reachable module proxy).
 set -euo pipefail
 
 COREDNS_VERSION=v1.14.7
+HELM_VERSION=v4.3.2
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 HARNESS=$ROOT/tests/harness
@@ -28,16 +33,20 @@ if command -v flock >/dev/null; then flock 9; fi
 
 export CGO_ENABLED=0
 GOVER=$(go env GOVERSION)
-SELF_HASH=$(sha256sum "${BASH_SOURCE[0]}" | cut -d' ' -f1)
+
+# The text of the shell functions that build a group (the recipe), for its key.
+recipe() { declare -f up_to_date install_into_bin go_install "$@"; }
 
 harness_key() {
   (
     cd "$HARNESS"
-    echo "$GOVER $SELF_HASH"
+    echo "$GOVER"
+    recipe build_harness
     find go.mod go.sum cmd -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
   ) | sha256sum | cut -d' ' -f1
 }
-coredns_key() { echo "$GOVER $SELF_HASH coredns $COREDNS_VERSION" | sha256sum | cut -d' ' -f1; }
+coredns_key() { { echo "$GOVER coredns $COREDNS_VERSION"; recipe build_coredns; } | sha256sum | cut -d' ' -f1; }
+helm_key() { { echo "$GOVER helm $HELM_VERSION"; recipe build_helm; } | sha256sum | cut -d' ' -f1; }
 
 up_to_date() { # name key binaries...
   local name=$1 key=$2; shift 2
@@ -51,13 +60,12 @@ install_into_bin() { # tmpdir binaries...: atomic rename of each binary into $BI
   local b; for b in "$@"; do mv -f "$tmp/$b" "$BIN/$b"; done
 }
 
-key=$(harness_key)
-if up_to_date harness "$key" "${HARNESS_TOOLS[@]}"; then
-  log "harness tools up to date"
-else
-  log "building ${HARNESS_TOOLS[*]} (cold: ~6-8 min on 2 cores) ..."
-  start=$SECONDS
-  tmp=$(mktemp -d "$CACHE/tmp.XXXXXX")
+# `go install PKG@VERSION` outside any go.mod (from the module-less temp dir, no workspace).
+go_install() { # tmpdir pkg@version
+  (cd "$1" && GOWORK=off GOFLAGS= GOBIN="$1" go install -trimpath -ldflags='-s -w' "$2")
+}
+
+build_harness() { # tmpdir
   (
     cd "$HARNESS"
     # Stamp the real version, as Kubernetes' own build does (otherwise /version says v0.0.0-master).
@@ -67,31 +75,47 @@ else
     for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
       ld+=" -X $p.gitVersion=$kver -X $p.gitMajor=$kmaj -X $p.gitMinor=$kmin -X $p.gitTreeState=clean"
     done
-    go build -buildvcs=false -trimpath -ldflags="$ld" -o "$tmp/" \
+    go build -buildvcs=false -trimpath -ldflags="$ld" -o "$1/" \
       k8s.io/kubernetes/cmd/kube-apiserver \
       k8s.io/kubernetes/cmd/kubectl \
       ./cmd/etcd ./cmd/envoracle
   )
-  install_into_bin "$tmp" "${HARNESS_TOOLS[@]}"
-  rmdir "$tmp"
-  echo "$key" >"$CACHE/stamps/harness"
-  log "harness tools built in $((SECONDS - start)) s"
-fi
+}
+build_coredns() { go_install "$1" "github.com/coredns/coredns@$COREDNS_VERSION"; }
+# Helm 4 (the chart tests: helm lint, helm template); the version is stamped into `helm version`.
+build_helm() {
+  (cd "$1" && GOWORK=off GOFLAGS= GOBIN="$1" go install -trimpath \
+    -ldflags="-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" \
+    "helm.sh/helm/v4/cmd/helm@$HELM_VERSION")
+}
 
-key=$(coredns_key)
-if up_to_date coredns "$key" coredns; then
-  log "coredns $COREDNS_VERSION up to date"
-else
-  log "building coredns $COREDNS_VERSION (cold: ~3 min) ..."
+group() { # name what cold-time key-fn build-fn binaries...
+  local name=$1 what=$2 cold=$3 keyfn=$4 buildfn=$5; shift 5
+  local key start tmp
+  key=$($keyfn)
+  if up_to_date "$name" "$key" "$@"; then
+    log "$what up to date"
+    return
+  fi
+  log "building $what (cold: $cold) ..."
   start=$SECONDS
   tmp=$(mktemp -d "$CACHE/tmp.XXXXXX")
-  # Outside any go.mod: run from the (module-less) temp dir, no workspace.
-  (cd "$tmp" && GOWORK=off GOFLAGS= GOBIN="$tmp" \
-    go install -trimpath -ldflags='-s -w' "github.com/coredns/coredns@$COREDNS_VERSION")
-  install_into_bin "$tmp" coredns
-  rmdir "$tmp"
-  echo "$key" >"$CACHE/stamps/coredns"
-  log "coredns built in $((SECONDS - start)) s"
-fi
+  $buildfn "$tmp"
+  install_into_bin "$tmp" "$@"
+  rm -rf "$tmp"
+  echo "$key" >"$CACHE/stamps/$name"
+  log "$what built in $((SECONDS - start)) s"
+}
+
+groups=("$@")
+((${#groups[@]})) || groups=(harness coredns helm)
+for g in "${groups[@]}"; do
+  case $g in
+  harness) group harness "${HARNESS_TOOLS[*]}" "~6-8 min on 2 cores" harness_key build_harness "${HARNESS_TOOLS[@]}" ;;
+  coredns) group coredns "coredns $COREDNS_VERSION" "~3 min" coredns_key build_coredns coredns ;;
+  helm) group helm "helm $HELM_VERSION" "~6-8 min" helm_key build_helm helm ;;
+  *) log "unknown group $g (harness, coredns, helm)"; exit 2 ;;
+  esac
+done
 
 echo "$BIN"

@@ -595,22 +595,30 @@ async fn deploy_manifests_are_valid() {
     let cluster = Cluster::start();
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy");
     // The namespace exists in every cluster; PriorityClass system-cluster-critical is built in.
+    // `-f DIR` is not recursive: the chart's templates under deploy/helm/ are not read.
     let (ok, out) = cluster.kubectl(&["apply", "--dry-run=server", "-f", dir]);
     assert!(ok, "{out}");
     for kind in [
-        "serviceaccount/",
-        "clusterrole.",
+        "serviceaccount/kdns ",
+        "clusterrole.rbac.authorization.k8s.io/system:kdns ",
         "clusterrolebinding.",
-        "configmap/",
-        "deployment.apps/",
+        "configmap/kdns ",
+        "deployment.apps/kdns ",
         "service/",
         "poddisruptionbudget.",
+        // deploy/autoscaler.yaml
+        "deployment.apps/kdns-autoscaler ",
+        "configmap/kdns-autoscaler ",
+        "role.rbac.authorization.k8s.io/kdns-autoscaler ",
+        "rolebinding.rbac.authorization.k8s.io/kdns-autoscaler ",
+        "clusterrole.rbac.authorization.k8s.io/system:kdns-autoscaler ",
     ] {
         assert!(
             out.contains(kind),
             "{kind} missing from the dry run:\n{out}"
         );
     }
+    assert!(!out.contains("node-local"), "{out}");
     let (ok, out) = cluster.kubectl(&["apply", "--server-side", "-f", dir]);
     assert!(ok, "{out}");
     // The node-local role (system-node-critical is built in too).
