@@ -329,8 +329,10 @@ fn node_local_renders_the_daemonset_and_its_corefile() {
             "node-local",
             "--localip",
             "169.254.20.10,10.96.0.10",
+            "--basecorefile",
+            "/etc/coredns/Corefile.base",
             "--conf",
-            "/etc/kdns/Corefile",
+            "/run/kdns-conf/Corefile",
             "--upstreamsvc",
             "kdns-upstream",
             "--handover",
@@ -361,7 +363,15 @@ fn node_local_renders_the_daemonset_and_its_corefile() {
         .iter()
         .map(|m| s(&m["mountPath"]))
         .collect();
-    assert_eq!(mounts, ["/etc/kdns", "/run/kdns", "/run/xtables.lock"]);
+    assert_eq!(
+        mounts,
+        [
+            "/etc/coredns",
+            "/run/kdns-conf",
+            "/run/kdns",
+            "/run/xtables.lock"
+        ]
+    );
 
     let up = find(&docs, "Service", "kdns-upstream");
     let cluster = find(&docs, "Deployment", "kdns");
@@ -384,11 +394,20 @@ fn node_local_renders_the_daemonset_and_its_corefile() {
         "forward . __PILLAR__UPSTREAM__SERVERS__",
         "prometheus :9253",
         "health 169.254.20.10:8080",
+        "serve_stale 1h verify",
         "reload",
         "loop",
     ] {
         assert!(corefile.contains(want), "{want:?} missing:\n{corefile}");
     }
+    // The same Corefile as deploy/node-local's (which tests/node_local.rs serves).
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/node-local/configmap.yaml"
+    );
+    let plain: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(lines(corefile), lines(s(&plain["data"]["Corefile"])));
     // What `kdns node-local` does before it loads the file: the upstream Service's ClusterIP
     // (KDNS_UPSTREAM_SERVICE_HOST) and the node's resolv.conf.
     validate(
