@@ -621,6 +621,28 @@ async fn deploy_manifests_are_valid() {
     assert!(!out.contains("node-local"), "{out}");
     let (ok, out) = cluster.kubectl(&["apply", "--server-side", "-f", dir]);
     assert!(ok, "{out}");
+    // The per-node shape: a DaemonSet of the full kdns, kube-dns kept on the node.
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/per-node");
+    let (ok, out) = cluster.kubectl(&["apply", "--server-side", "-f", dir]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("daemonset.apps/kdns") && out.contains("service/kube-dns"),
+        "{out}"
+    );
+    let (ok, out) = cluster.kubectl(&[
+        "get",
+        "service",
+        "-n",
+        "kube-system",
+        "kube-dns",
+        "-o",
+        "jsonpath={.spec.trafficDistribution}",
+    ]);
+    assert_eq!(
+        (ok, out.trim()),
+        (true, "PreferSameNode"),
+        "the API server kept it"
+    );
     // The node-local role (system-node-critical is built in too).
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/node-local");
     let (ok, out) = cluster.kubectl(&["apply", "--dry-run=server", "-f", dir]);
