@@ -5,7 +5,7 @@
 #   bench/nodelocal.sh                3 rounds x 10 s per case and server, release build (~6 min)
 #   bench/nodelocal.sh --smoke        1 round x 1 s, 50 services, debug build (checks the rig works;
 #                                     fails when something is broken, never on speed; not in CI)
-#   bench/nodelocal.sh --rounds 5 --duration 10 --services 1000 --out DIR
+#   bench/nodelocal.sh --rounds 5 --duration 10 --services 1000 --names 1000 --out DIR
 #   --release / --debug               pick the kdns build (default: release; --smoke: debug)
 #   --cases hits,hits_mixedcase       run only these cases (default: both)
 #
@@ -28,9 +28,11 @@
 #
 # Load: both servers on core 0 (taskset -c 0), dnsperf (-c 8 -q 256) on core 1. Query files:
 # `hits`: the positive questions of kbench's hits file (A, AAAA of dual-stack Services, SRV;
-# lower case), and `hits_mixedcase`: the same with one upper-case letter (kdns's packet cache
+# lower case; the first --names distinct ones), and `hits_mixedcase`: the same with one upper-case letter (kdns's packet cache
 # serves only lower-case questions, so this is kdns's `cache` plugin; CoreDNS's cache keys are case
-# blind). Each server is warmed with the file first; the cache-hit share of the measured runs is
+# blind). Both caches are warmed with each distinct question once, paced over 30 s (so that the
+# entries expire spread out, not all in one burst), and each measured run follows 1 s of the
+# file on the same server (it refetches what expired while that server sat idle); the cache-hit share of the measured runs is
 # read from both servers' coredns_cache_{hits,misses}_total. Per case: max QPS, --rounds runs of
 # --duration s per server, order alternating; then p50/p99 at a fixed rate (half the slower
 # server's median max) with dnsperf -v, --rounds runs each. Medians and per-round ratios
@@ -43,25 +45,26 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 KB=(python3 "$ROOT/bench/kbench.py")
 
-SMOKE=0 PROFILE='' ROUNDS=3 DURATION=10 SERVICES=1000 OUT='' ONLY=all
+SMOKE=0 PROFILE='' ROUNDS=3 DURATION=10 SERVICES=1000 NAMES=1000 WARM=30 OUT='' ONLY=all
 while (($#)); do
   case $1 in
   --smoke) SMOKE=1 ;;
   --rounds) ROUNDS=$2; shift ;;
   --duration) DURATION=$2; shift ;;
   --services) SERVICES=$2; shift ;;
+  --names) NAMES=$2; shift ;;
   --out) OUT=$2; shift ;;
   --cases) ONLY=$2; shift ;;
   --release) PROFILE=release ;;
   --debug) PROFILE=debug ;;
-  -h | --help) sed -n '2,39p' "$0"; exit 0 ;;
+  -h | --help) sed -n '2,40p' "$0"; exit 0 ;;
   *) echo "nodelocal.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
 done
-((SMOKE)) && ROUNDS=1 DURATION=1 SERVICES=50
-((ROUNDS >= 1 && DURATION >= 1 && DURATION <= 120 && SERVICES >= 20)) ||
-  { echo "nodelocal.sh: --rounds >= 1, 1 <= --duration <= 120, --services >= 20" >&2; exit 2; }
+((SMOKE)) && ROUNDS=1 DURATION=1 SERVICES=50 WARM=2
+((ROUNDS >= 1 && DURATION >= 1 && DURATION <= 120 && SERVICES >= 20 && NAMES >= 1)) ||
+  { echo "nodelocal.sh: --rounds >= 1, 1 <= --duration <= 120, --services >= 20, --names >= 1" >&2; exit 2; }
 
 OUT=${OUT:-$ROOT/bench/out/nodelocal-$(date +%Y%m%d-%H%M%S)$( ((SMOKE)) && echo -smoke)}
 mkdir -p "$OUT"
@@ -137,7 +140,7 @@ log "upstream kdns up on $UP_IP:$P_UP: $(cat "$OUT/start-upstream.json")"
 
 # The hits files: the questions of kbench's hits file that the upstream answers with records
 # (negative answers would be cached for 5 s at most: misses every few seconds).
-python3 - "$ROOT/bench" "$UP_IP:$P_UP" "$DATA/queries-hits.txt" "$DATA" >"$OUT/filter.json" <<'EOF' ||
+python3 - "$ROOT/bench" "$UP_IP:$P_UP" "$DATA/queries-hits.txt" "$DATA" "$NAMES" >"$OUT/filter.json" <<'EOF' ||
 import json, socket, struct, sys
 sys.path.insert(0, sys.argv[1])
 import kbench
@@ -153,7 +156,8 @@ for l in sorted(set(lines)):
     b, _ = s.recvfrom(65535)
     rid, flags, _, an = struct.unpack(">HHHH", b[:8])
     positive[l] = rid == qid and flags & 15 == 0 and an > 0
-kept = [l for l in lines if positive[l]]
+keep = set(sorted(l for l, v in positive.items() if v)[:int(sys.argv[5])])
+kept = [l for l in lines if l in keep]
 if not kept:
     sys.exit("no question has a positive answer")
 def mixed(l):
@@ -161,10 +165,13 @@ def mixed(l):
     return l[:i] + l[i].upper() + l[i + 1:]
 with open(sys.argv[4] + "/queries-nl-hits.txt", "w") as f:
     f.write("\n".join(kept) + "\n")
+with open(sys.argv[4] + "/queries-nl-distinct.txt", "w") as f:
+    f.write("\n".join(sorted(keep)) + "\n")
 with open(sys.argv[4] + "/queries-nl-hits-mixedcase.txt", "w") as f:
     f.write("\n".join(mixed(l) for l in kept) + "\n")
-print(json.dumps({"questions": len(lines), "kept": len(kept), "distinct": len(set(kept)),
-                  "distinct_dropped": sum(1 for v in positive.values() if not v)}))
+print(json.dumps({"questions": len(lines), "kept": len(kept), "distinct": len(keep),
+                  "distinct_positive": sum(positive.values()),
+                  "distinct_negative_dropped": sum(1 for v in positive.values() if not v)}))
 EOF
   die "could not make the query files: $(cat "$OUT/filter.json")"
 log "query files: $(cat "$OUT/filter.json")"
@@ -302,6 +309,9 @@ dnsperf_run() { # label server file seconds [dnsperf args] -> JSON with CPU and 
   local f=$OUT/dnsperf-$1.txt s=$2 file=$3 secs=$4 pid c0 c1 h0 m0 h1 m1
   shift 4
   pid=${PID[$s]}
+  # 1 s of the file first, not recorded: it refetches the entries that expired while this server
+  # sat idle (the other one's turn), which would otherwise all miss in the run's first moment.
+  taskset -c $CORE_CLIENT dnsperf -s "${IP[$s]}" -p "$P_DNS" -d "$file" -l 1 -c 8 -q 256 >/dev/null 2>&1 || true
   read -r h0 m0 < <(cache_counts "$s")
   c0=$(proc_cpu "$pid")
   taskset -c $CORE_CLIENT dnsperf -s "${IP[$s]}" -p "$P_DNS" -d "$file" -l "$secs" -c 8 -q 256 -t 2 "$@" \
@@ -321,15 +331,33 @@ check_run() { # server case JSON
     die "$1 gave other answers than NOERROR in $2: $(echo "$3" | jq -c .rcodes)"
 }
 
+# Warm both caches with each distinct question once, paced over WARM s (the cache's TTL cap): the
+# entries then expire spread out, as in a node's steady state, rather than all in one burst of
+# forwards every 30 s (which, measured, put ~2 % of a 10-s run's answers behind a burst of TCP
+# forwards and made p99 a measure of that burst). Each expired entry is refetched by the next
+# query for it: misses stay a steady trickle of about NAMES/30 a second.
+python3 - "$ROOT/bench" "${IP[kdns]}:$P_DNS" "${IP[peer]}:$P_DNS" "$DATA/queries-nl-distinct.txt" "$WARM" \
+  >"$OUT/warm.json" <<'EOF' || die "warm-up failed: $(cat "$OUT/warm.json")"
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+import kbench
+servers = [kbench.Prober(a) for a in sys.argv[2:4]]
+qs = [l.split() for l in open(sys.argv[4]).read().split("\n") if l]
+step, t0, bad = float(sys.argv[5]) / len(qs), time.monotonic(), 0
+for i, (name, t) in enumerate(qs):
+    time.sleep(max(0.0, t0 + i * step - time.monotonic()))
+    for p in servers:
+        bad += p.ask(name, t, 1.0)[0] != "NOERROR"
+print(json.dumps({"questions": len(qs), "seconds": round(time.monotonic() - t0, 1), "not_noerror": bad}))
+sys.exit(1 if bad else 0)
+EOF
+log "caches warmed: $(cat "$OUT/warm.json")"
+
 CASES="hits:queries-nl-hits.txt
 hits_mixedcase:queries-nl-hits-mixedcase.txt"
 while IFS=: read -r c qf; do
   [[ $ONLY == all || ,$ONLY, == *,$c,* ]] || continue
   file=$DATA/$qf
-  for s in peer kdns; do # warm the caches (not recorded)
-    taskset -c $CORE_CLIENT dnsperf -s "${IP[$s]}" -p "$P_DNS" -d "$file" -l $((SMOKE ? 1 : 3)) -c 8 -q 256 \
-      >/dev/null 2>&1 || true
-  done
   for ((r = 0; r < ROUNDS; r++)); do
     order="peer kdns"
     ((r % 2)) && order="kdns peer"
