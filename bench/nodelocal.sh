@@ -28,12 +28,13 @@
 #
 # Load: both servers on core 0 (taskset -c 0), dnsperf (-c 8 -q 256) on core 1. Query files:
 # `hits`: the positive questions of kbench's hits file (A, AAAA of dual-stack Services, SRV;
-# lower case; the first --names distinct ones), and `hits_mixedcase`: the same with one upper-case letter (kdns's packet cache
-# serves only lower-case questions, so this is kdns's `cache` plugin; CoreDNS's cache keys are case
-# blind). Both caches are warmed with each distinct question once, paced over 30 s (so that the
-# entries expire spread out, not all in one burst), and each measured run follows 1 s of the
-# file on the same server (it refetches what expired while that server sat idle); the cache-hit share of the measured runs is
-# read from both servers' coredns_cache_{hits,misses}_total. Per case: max QPS, --rounds runs of
+# lower case; the first --names distinct ones), and `hits_mixedcase`: the same with one
+# upper-case letter (kdns's packet cache serves only lower-case questions, so this is kdns's
+# `cache` plugin; CoreDNS's cache keys are case blind). Both caches are warmed with each distinct
+# question once, paced over 30 s (so that the entries expire spread out, not all in one burst),
+# and each measured run follows 1 s of the file on the same server (it refetches what expired
+# while that server sat idle); the cache-hit share of the measured runs is read from both
+# servers' coredns_cache_{hits,misses}_total. Per case: max QPS, --rounds runs of
 # --duration s per server, order alternating; then p50/p99 at a fixed rate (half the slower
 # server's median max) with dnsperf -v, --rounds runs each. Medians and per-round ratios
 # kdns/peer; RSS (VmRSS, VmHWM) of each at the end. Results: OUT/results.json, OUT/table.md,
@@ -57,7 +58,7 @@ while (($#)); do
   --cases) ONLY=$2; shift ;;
   --release) PROFILE=release ;;
   --debug) PROFILE=debug ;;
-  -h | --help) sed -n '2,40p' "$0"; exit 0 ;;
+  -h | --help) sed -n '2,41p' "$0"; exit 0 ;;
   *) echo "nodelocal.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
