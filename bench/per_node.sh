@@ -8,7 +8,7 @@
 #
 # For each step: kdns processes are added until STEP run (each with its own port and /ready), all
 # ready, 10 s of rest; then the API server's RSS, its CPU to serve the new ones' lists, its
-# registered watchers (apiserver_registered_watchers), and each kdns's RSS. Then 5 s of
+# heap, its open watches (apiserver_longrunning_requests), and each kdns's RSS. Then 5 s of
 # EndpointSlice changes (one per 50 ms), and the API server's CPU per change sent to every watcher. Results: OUT/table.md and
 # OUT/results.json (OUT defaults to bench/out/per-node-TIMESTAMP). Reuses the loaded etcd data of
 # bench/run.sh (/tmp/kdns-bench-cluster-N). Requires what bench/run.sh requires.
@@ -69,15 +69,23 @@ source "$CLUSTER/env"
 API_PID=$(cat "$CLUSTER/apiserver.pid")
 TICK=$(getconf CLK_TCK)
 cpu_ms() { echo $(($(proc_cpu "$1") * 1000 / TICK)); }
-watchers() { # registered watchers of the kinds kdns watches
-  curl -sk --cacert "$CA_FILE" -H "Authorization: Bearer $ADMIN_TOKEN" \
-    "https://127.0.0.1:$APISERVER_PORT/metrics" |
-    awk '/^apiserver_registered_watchers\{/ && /kind="(Service|EndpointSlice|Namespace)"/ {s += $NF} END {print s + 0}'
+metrics() {
+  curl -sk -H "Authorization: Bearer $ADMIN_TOKEN" "https://127.0.0.1:$APISERVER_PORT/metrics"
+}
+watchers() { # open watches of the kinds kdns watches (apiserver_longrunning_requests, WATCH)
+  metrics | awk '/^apiserver_longrunning_requests\{/ && /verb="WATCH"/ &&
+    /resource="(services|endpointslices|namespaces)"/ {s += $NF} END {print s + 0}'
+}
+heap() { # the API server's Go heap in use, MB (steadier than its RSS)
+  metrics | awk '/^go_memstats_heap_inuse_bytes / {printf "%.1f", $NF / 1048576}'
+}
+sent() { # EndpointSlice watch events sent so far
+  metrics | awk '/^apiserver_watch_events_total\{/ && /resource="endpointslices"/ {s += $NF} END {print s + 0}'
 }
 # Let the API server settle after its start (its watch cache fills).
 sleep 15
-BASE_RSS=$(proc_mem "$API_PID" VmRSS) BASE_W=$(watchers)
-log "API server at rest: RSS $BASE_RSS MB, $BASE_W watchers"
+BASE_RSS=$(proc_mem "$API_PID" VmRSS) BASE_W=$(watchers) BASE_HEAP=$(heap)
+log "API server at rest: RSS $BASE_RSS MB, heap in use $BASE_HEAP MB, $BASE_W watches"
 echo '[]' >"$OUT/results.json"
 KPIDS=() n=0
 for step in $STEPS; do
@@ -103,26 +111,28 @@ EOC
   done
   cpu_start=$(($(cpu_ms "$API_PID") - cpu0))
   sleep 10
-  rss=$(proc_mem "$API_PID" VmRSS) w=$(watchers)
+  rss=$(proc_mem "$API_PID" VmRSS) w=$(watchers) hp=$(heap)
   krss=$(for p in "${KPIDS[@]}"; do proc_mem "$p" VmRSS; done | awk '{s += $1} END {printf "%.1f", s / NR}')
   # EndpointSlice changes for 5 s (one every 50 ms), every watcher told of each.
-  cpu1=$(cpu_ms "$API_PID")
+  cpu1=$(cpu_ms "$API_PID") ev0=$(sent)
   changes=$($KB churn --env "$CLUSTER/env" --namespace "churn-$step" --seconds 5 --interval 0.05 |
     jq .changes) || die "churn failed"
   sleep 2
-  cpu_churn=$(($(cpu_ms "$API_PID") - cpu1))
-  log "kdns=$n: API server RSS $rss MB (+$(awk -v a="$rss" -v b="$BASE_RSS" 'BEGIN{printf "%.1f", a-b}')), watchers $w, CPU for the new lists ${cpu_start} ms, for $changes changes ${cpu_churn} ms; kdns RSS $krss MB each"
+  cpu_churn=$(($(cpu_ms "$API_PID") - cpu1)) events=$(($(sent) - ev0))
+  log "kdns=$n: API server RSS $rss MB, heap $hp MB, watches $w, $events events sent, CPU for the new lists ${cpu_start} ms, for $changes changes ${cpu_churn} ms; kdns RSS $krss MB each"
   jq --argjson n "$n" --argjson rss "$rss" --argjson w "$w" --argjson cs "$cpu_start" \
     --argjson cc "$cpu_churn" --argjson k "$krss" --argjson base "$BASE_RSS" --argjson ch "$changes" \
-    '. + [{kdns: $n, apiserver_rss_mb: $rss, apiserver_rss_base_mb: $base, watchers: $w,
+    --argjson hp "$hp" --argjson bh "$BASE_HEAP" --argjson ev "$events" \
+    '. + [{kdns: $n, apiserver_rss_mb: $rss, apiserver_rss_base_mb: $base, apiserver_heap_mb: $hp,
+           apiserver_heap_base_mb: $bh, watches: $w, events_sent: $ev,
            apiserver_cpu_ms_for_new_lists: $cs, changes: $ch, apiserver_cpu_ms_changes: $cc,
            kdns_rss_mb: $k}]' \
     "$OUT/results.json" >"$OUT/r.tmp" && mv "$OUT/r.tmp" "$OUT/results.json"
 done
 {
-  echo "| kdns on the API server | API server RSS (MB) | registered watchers | API server CPU for their lists (ms) | API server CPU per EndpointSlice change (ms) | kdns RSS each (MB) |"
-  echo "|---|---|---|---|---|---|"
-  echo "| 0 | $BASE_RSS | $BASE_W | | | |"
-  jq -r '.[] | "| \(.kdns) | \(.apiserver_rss_mb) | \(.watchers) | \(.apiserver_cpu_ms_for_new_lists) | \((.apiserver_cpu_ms_changes / .changes * 100 | round) / 100) | \(.kdns_rss_mb) |"' "$OUT/results.json"
+  echo "| kdns on the API server | open watches (3 kinds) | API server heap in use (MB) | RSS (MB) | API server CPU for the new kdns's lists (ms) | events sent per EndpointSlice change | API server CPU per change (ms) | kdns RSS each (MB) |"
+  echo "|---|---|---|---|---|---|---|---|"
+  echo "| 0 | $BASE_W | $BASE_HEAP | $BASE_RSS | | | | |"
+  jq -r '.[] | "| \(.kdns) | \(.watches) | \(.apiserver_heap_mb) | \(.apiserver_rss_mb) | \(.apiserver_cpu_ms_for_new_lists) | \((.events_sent / .changes * 10 | round) / 10) | \((.apiserver_cpu_ms_changes / .changes * 100 | round) / 100) | \(.kdns_rss_mb) |"' "$OUT/results.json"
 } >"$OUT/table.md"
 cat "$OUT/table.md"
