@@ -1,5 +1,6 @@
 //! Command line: `kdns [--conf FILE] [--validate]` serves; `kdns env` prints service variables;
-//! `kdns migrate kube-dns` prints the Corefile for a kube-dns configuration.
+//! `kdns migrate kube-dns` prints the Corefile for a kube-dns configuration; `kdns node-local`
+//! serves as NodeLocal DNSCache.
 pub mod env;
 pub mod migrate;
 pub mod node_local;
@@ -30,6 +31,9 @@ EXAMPLES:
 
     # The Corefile for a cluster's kube-dns configuration (its ConfigMap, from a file):
     kdns migrate kube-dns --configmap kube-dns.yaml > Corefile
+
+    # NodeLocal DNSCache on this node (node-cache's flags and Corefile; see its --help):
+    kdns node-local -localip 169.254.20.10,10.96.0.10 -conf /etc/Corefile -upstreamsvc kube-dns-upstream
 
 A Corefile server block serving manifests from a directory:
     cluster.local:1053 in-addr.arpa:1053 ip6.arpa:1053 {
@@ -72,7 +76,7 @@ pub struct Cli {
     /// Log level (error, warn, info, debug, trace); RUST_LOG overrides it.
     #[arg(long = "log-level", default_value = "info", value_name = "LEVEL")]
     pub log_level: String,
-    /// A subcommand to run instead of serving (`env`, `migrate`).
+    /// A subcommand to run instead of serving (`env`, `migrate`, `node-local`).
     #[command(subcommand)]
     pub command: Option<Command>,
 }
