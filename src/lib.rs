@@ -18,7 +18,7 @@
 //! | | this map, the lints | `src/lib.rs` |
 //! | | command line: `kdns`, `--validate`, `kdns env` and its output formats, `kdns migrate kube-dns`; serving under a runtime until SIGTERM | `src/cli/mod.rs`, `src/cli/env.rs`, `src/cli/env/format.rs`, `src/cli/migrate.rs`, `src/cli/runtime.rs` |
 //! | | `kdns node-local`: node-cache's flags, its Corefile filled in, the node kept set up, teardown | `src/cli/node_local.rs` |
-//! | node-local | the node's setup for the node-local role; running `ip`/`iptables`; the dummy interface; the rules (with the fallback while nothing listens); node-cache's Corefile placeholders | `src/nodelocal/mod.rs`, `src/nodelocal/command.rs`, `src/nodelocal/link.rs`, `src/nodelocal/rules.rs`, `src/nodelocal/pillars.rs` |
+//! | node-local | the node's setup for the node-local role; running `ip`/`iptables`; which iptables (legacy, nft); the dummy interface; the rules (with the fallback while nothing listens); node-cache's Corefile placeholders | `src/nodelocal/mod.rs`, `src/nodelocal/command.rs`, `src/nodelocal/backend.rs`, `src/nodelocal/link.rs`, `src/nodelocal/rules.rs`, `src/nodelocal/pillars.rs` |
 //! | | entry points for the fuzz targets of `fuzz/` (feature `fuzzing`) | `src/fuzzing.rs` |
 //! | | serving lifecycle: listeners, `reload` swaps, lameduck and stopping | `src/serve.rs` |
 //! | | wiring: Corefile → sources, zones, one chain per server block, HTTP endpoints; one block being built (the directives built after its `kubernetes`) | `src/app.rs`, `src/app/parts.rs` |

@@ -189,6 +189,14 @@ impl Node {
             .collect()
     }
 
+    /// kdns's rules as `save` (`iptables-legacy-save`, `iptables-nft-save`) lists them.
+    fn rules_in(&self, save: &str) -> usize {
+        let (_, out) = self.node.run(&[save]);
+        out.lines()
+            .filter(|l| l.contains("kdns node-local"))
+            .count()
+    }
+
     fn addresses(&self) -> String {
         self.node
             .run(&["ip", "-o", "addr", "show", "dev", "nodelocaldns"])
@@ -435,6 +443,42 @@ fn a_killed_kdns_leaves_dns_working_and_a_new_one_adopts_the_node() {
     }
     assert!(n.requests() >= served + 3.0, "kdns answers again");
     assert_eq!(n.upstream_saw("www.example.test"), seen + 1, "and caches");
+    drop(k);
+}
+
+/// A node whose kube-proxy writes iptables-legacy rules gets kdns's there too (and none in nft);
+/// a node with no hint, in nft (both are empty here).
+#[test]
+fn the_rules_go_where_kube_proxys_are() {
+    let n = Node::new();
+    must(
+        &n.node,
+        &[
+            "iptables-legacy",
+            "-t",
+            "mangle",
+            "-N",
+            "KUBE-IPTABLES-HINT",
+        ],
+    );
+    let k = n.start(&[]);
+    assert!(
+        k.log().contains("iptables=\"iptables-legacy\""),
+        "{}",
+        k.log()
+    );
+    assert_eq!(n.rules_in("iptables-legacy-save"), RULES);
+    assert_eq!(n.rules_in("iptables-nft-save"), 0);
+    drop(k);
+    let n = Node::new();
+    let k = n.start(&[]);
+    assert_eq!(
+        (
+            n.rules_in("iptables-nft-save"),
+            n.rules_in("iptables-legacy-save")
+        ),
+        (RULES, 0)
+    );
     drop(k);
 }
 

@@ -83,6 +83,11 @@ pub struct NodeLocalArgs {
     /// The Service of the cluster DNS (its IP comes from $<NAME>_SERVICE_HOST).
     #[arg(long = "upstreamsvc", default_value = "kube-dns", value_name = "NAME")]
     pub upstream: String,
+    /// Which iptables the rules go to: auto (where kube-proxy's are, as iptables-wrapper
+    /// picks), legacy, nft, or iptables (the one on the PATH).
+    #[arg(long = "iptables", default_value = "auto", value_name = "BACKEND",
+          value_parser = ["auto", "legacy", "nft", "iptables"])]
+    pub iptables: String,
     /// The `health` port on the node-local addresses, let in by the rules.
     #[arg(long = "health-port", default_value_t = 8080, value_name = "PORT")]
     pub health_port: u16,
@@ -166,6 +171,11 @@ fn network(a: &NodeLocalArgs) -> Network {
         fallback: std::env::var(&var).ok().and_then(|s| s.parse().ok()),
         interface_on: a.setup_interface,
         rules_on: a.setup_iptables,
+        backend: match nodelocal::Backend::parse(&a.iptables).ok().flatten() {
+            Some(b) => b,
+            None if a.setup_iptables => nodelocal::detect_backend(),
+            None => nodelocal::Backend::Plain,
+        },
     }
 }
 
@@ -224,6 +234,7 @@ pub fn run(a: NodeLocalArgs) -> ExitCode {
         local = ?net.local,
         rules = net.rules().len(),
         fallback = ?net.fallback,
+        iptables = net.backend.program(false),
         "node-local: the node is set up"
     );
     let a = std::sync::Arc::new(a);

@@ -4,6 +4,7 @@
 //! The DNS server itself is the ordinary one, serving node-cache's Corefile.
 //!
 //! Nothing here knows DNS, Kubernetes or the zone: it runs `ip` and `iptables`.
+mod backend;
 mod command;
 mod link;
 mod pillars;
@@ -11,6 +12,7 @@ mod rules;
 
 use std::net::IpAddr;
 
+pub(crate) use backend::{detect as detect_backend, Backend};
 pub(crate) use command::ToolError;
 pub(crate) use pillars::{fill, service_host_var};
 pub(crate) use rules::{rules, Plan, Rule};
@@ -32,6 +34,8 @@ pub(crate) struct Network {
     pub(crate) interface_on: bool,
     /// Manage the rules (`--setupiptables`).
     pub(crate) rules_on: bool,
+    /// The iptables the rules go to.
+    pub(crate) backend: Backend,
 }
 
 impl Network {
@@ -56,7 +60,7 @@ impl Network {
             added.extend(link::ensure(&self.interface, &self.local)?);
         }
         for r in self.rules() {
-            if rules::ensure(&r)? {
+            if rules::ensure(&r, self.backend)? {
                 added.push(format!("rule {}", r.line()));
             }
         }
@@ -67,7 +71,7 @@ impl Network {
     pub(crate) fn teardown(&self) -> Result<(), ToolError> {
         let mut first = None;
         for r in self.rules() {
-            if let Err(e) = rules::remove(&r) {
+            if let Err(e) = rules::remove(&r, self.backend) {
                 first.get_or_insert(e);
             }
         }

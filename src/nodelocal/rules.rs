@@ -6,6 +6,7 @@
 //! address) carry it to the cluster DNS until kdns is back.
 use std::net::IpAddr;
 
+use super::backend::Backend;
 use super::command::{failed, run, ToolError};
 
 /// Every rule kdns adds carries this comment (`iptables-save | grep`).
@@ -21,14 +22,6 @@ pub(crate) struct Rule {
 }
 
 impl Rule {
-    fn program(&self) -> &'static str {
-        if self.v6 {
-            "ip6tables"
-        } else {
-            "iptables"
-        }
-    }
-
     fn args<'a>(&'a self, op: &'a str) -> Vec<&'a str> {
         let mut a = vec!["-w", "5", "-t", self.table, op, self.chain];
         if op == "-I" {
@@ -133,35 +126,37 @@ fn with<'a>(a: &[&'a str], b: &[&'a str]) -> Vec<&'a str> {
 }
 
 /// Inserts `r` unless it is there; says whether it had to.
-pub(crate) fn ensure(r: &Rule) -> Result<bool, ToolError> {
+pub(crate) fn ensure(r: &Rule, b: Backend) -> Result<bool, ToolError> {
+    let program = b.program(r.v6);
     let check = r.args("-C");
-    let ran = run(r.program(), &check)?;
+    let ran = run(program, &check)?;
     match ran.status {
         0 => Ok(false),
         // iptables: "Bad rule (does a matching rule exist in that chain?)".
         1 => {
             let insert = r.args("-I");
-            let ran = run(r.program(), &insert)?;
+            let ran = run(program, &insert)?;
             if ran.status == 0 {
                 Ok(true)
             } else {
-                Err(failed(r.program(), &insert, ran))
+                Err(failed(program, &insert, ran))
             }
         }
-        _ => Err(failed(r.program(), &check, ran)),
+        _ => Err(failed(program, &check, ran)),
     }
 }
 
 /// Deletes every copy of `r`; says how many there were.
-pub(crate) fn remove(r: &Rule) -> Result<usize, ToolError> {
+pub(crate) fn remove(r: &Rule, b: Backend) -> Result<usize, ToolError> {
+    let program = b.program(r.v6);
     let delete = r.args("-D");
     let mut n = 0;
     loop {
-        let ran = run(r.program(), &delete)?;
+        let ran = run(program, &delete)?;
         match ran.status {
             0 => n += 1,
             1 => return Ok(n),
-            _ => return Err(failed(r.program(), &delete, ran)),
+            _ => return Err(failed(program, &delete, ran)),
         }
     }
 }
@@ -229,7 +224,7 @@ mod tests {
             fallback: Some("fd00::53".parse().unwrap()),
         };
         let r = rules(&p);
-        assert!(r.iter().all(|r| r.v6 && r.program() == "ip6tables"));
+        assert!(r.iter().all(|r| r.v6));
         assert!(r
             .iter()
             .any(|r| r.line().contains("--to-destination [fd00::53]:5353")));
