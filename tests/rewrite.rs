@@ -203,9 +203,15 @@ struct Recorder {
 
 impl Recorder {
     fn start() -> Recorder {
-        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let addr = sock.local_addr().unwrap();
-        let tcp = std::net::TcpListener::bind(addr).unwrap();
+        // A free UDP port whose TCP twin is free too (another test may hold it).
+        let (sock, addr, tcp) = (0..100)
+            .find_map(|_| {
+                let sock = std::net::UdpSocket::bind("127.0.0.1:0").ok()?;
+                let addr = sock.local_addr().ok()?;
+                let tcp = std::net::TcpListener::bind(addr).ok()?;
+                Some((sock, addr, tcp))
+            })
+            .expect("no port free for both UDP and TCP on 127.0.0.1");
         let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let s2 = seen.clone();
         std::thread::spawn(move || {
