@@ -327,10 +327,17 @@ fn load(n: &Node, secs: u32) -> std::process::Child {
         .expect("dnsperf (scripts/install-deps.sh)")
 }
 
-/// (completed, lost) from dnsperf's summary.
-fn summary(load: std::process::Child) -> (u64, u64) {
+/// What dnsperf reported: queries sent, completed and lost, and its whole summary.
+struct Summary {
+    sent: u64,
+    completed: u64,
+    lost: u64,
+    text: String,
+}
+
+fn summary(load: std::process::Child) -> Summary {
     let out = load.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
     let field = |name: &str| -> u64 {
         text.lines()
             .find_map(|l| l.trim().strip_prefix(name))
@@ -338,7 +345,12 @@ fn summary(load: std::process::Child) -> (u64, u64) {
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
     };
-    (field("Queries completed:"), field("Queries lost:"))
+    Summary {
+        sent: field("Queries sent:"),
+        completed: field("Queries completed:"),
+        lost: field("Queries lost:"),
+        text: text.clone(),
+    }
 }
 
 /// dnsperf from the pod at a steady rate while a new kdns takes over and the old one stops.
@@ -363,7 +375,9 @@ fn an_upgrade_loses_no_query() {
     old.sigterm();
     assert_eq!(wait_exit(&mut old), Some(0), "{}", old.log());
     assert!(old.log().contains("a new kdns serves on"), "{}", old.log());
-    let (completed, lost) = summary(load);
+    let Summary {
+        completed, lost, ..
+    } = summary(load);
     println!("upgrade: {completed} queries completed, {lost} lost");
     assert!(completed > 8000, "the load ran: {completed}");
     assert_eq!(lost, 0, "queries lost across the upgrade");
@@ -391,20 +405,12 @@ fn stop_then_start_as_node_cache_upgrades() {
     let t0 = std::time::Instant::now();
     let new = n.start(&[]);
     let gap = t0.elapsed();
-    let out = load.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let field = |name: &str| -> u64 {
-        text.lines()
-            .find_map(|l| l.trim().strip_prefix(name))
-            .and_then(|r| r.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    let (sent, completed, lost) = (
-        field("Queries sent:"),
-        field("Queries completed:"),
-        field("Queries lost:"),
-    );
+    let Summary {
+        sent,
+        completed,
+        lost,
+        text,
+    } = summary(load);
     println!("stop, then start: {sent} queries sent (of 12,000 at 2,000/s), {completed} completed, {lost} lost, {gap:?} from the old one's exit to the new one's first answer\n{text}");
     assert!(completed > 5000, "the load ran: {completed}");
     drop(new);
