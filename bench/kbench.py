@@ -11,11 +11,14 @@
 Every loop here is bounded in count and time; everything talks to 127.0.0.1 only.
 """
 import argparse
+import collections
 import http.client
+import ipaddress
 import json
 import os
 import queue
 import random
+import select
 import socket
 import ssl
 import struct
@@ -40,6 +43,9 @@ def kind_of(i):
     return "clusterip"
 
 
+V6_BASE = int(ipaddress.IPv6Address("fd00:10:96::"))
+
+
 def v4(base, n):
     return "%d.%d.%d.%d" % (base[0], base[1] + (n >> 16), (n >> 8) & 255, n & 255)
 
@@ -61,9 +67,11 @@ def dataset(n):
             if kind == "clusterip":
                 s["ports"] = PORT_SETS[: 1 + i % 3]
                 j = i + 16  # 10.96.0.1 is the kubernetes Service
-                s["ip"] = "10.96.%d.%d" % (j >> 8, j & 255)
+                # 10.96.0.0/12 and fd00:10:96::/108 (scripts/apiserver.sh's default /16 and /112
+                # hold the first 65,520 Services; bench/scale.sh widens them).
+                s["ip"] = v4((10, 96), j)
                 if (i // 20) % 4 == 0:
-                    s["ip6"] = "fd00:10:96::%x" % j
+                    s["ip6"] = str(ipaddress.IPv6Address(V6_BASE + j))
             else:
                 s["ports"] = [("http", 8080, "TCP")]
             named = kind == "headless" and i % 2 == 0
@@ -616,6 +624,162 @@ def cmd_create_latency(a):
         sys.exit(1)
 
 
+def cmd_program_latency(a):
+    """Changes Services at --rate per second for --seconds and measures, per DNS server, the
+    time from the API server's acknowledgement of each change to the first answer showing it.
+    Changes alternate: a create (shown when the name answers with its allocated ClusterIP) and a
+    delete of the oldest Service this run created that every server has shown (shown when the
+    name answers NXDOMAIN); the number of Services stays about constant. --writers threads, each
+    with its own connection, follow one schedule (change k is due at t0 + k/rate). One poller
+    asks every server about every pending change, all queries of a sweep sent before any answer
+    is read, every --interval seconds; a change not shown within --timeout counts as missed."""
+    api = Api(a.env)
+    servers = dict(s.split("=", 1) for s in a.servers.split(","))
+    socks = {}
+    for srv, hp in servers.items():
+        host, port = hp.rsplit(":", 1)
+        sk = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sk.connect((host, int(port)))
+        sk.setblocking(False)
+        socks[srv] = sk
+    run = "pl%x" % (int(time.time()) & 0xFFFFFF)
+    ns = a.namespace
+    lock = threading.Lock()
+    nxt = [0]
+    pending = {}  # change id -> [name, ip or None (a delete), ack, servers left]
+    shown = collections.deque()  # created names every server has shown, oldest first
+    alive = set()
+    lat = {srv: {"create": [], "delete": []} for srv in servers}
+    writes = {"create": 0, "delete": 0, "failed": 0, "ack_ms": []}
+    t0 = time.monotonic() + 0.2
+    total = int(a.rate * a.seconds)
+    first_err = []
+
+    def change(conn, k):
+        with lock:
+            victim = shown.popleft() if k % 2 and shown else None
+        t = time.monotonic()
+        if victim is None:
+            name = "%s-%d" % (run, k)
+            body = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
+                    "spec": {"ports": [{"name": "http", "port": 80, "protocol": "TCP"}],
+                             "selector": {"app": name}}}
+            st, resp = api.call(conn, "POST", "/api/v1/namespaces/%s/services" % ns, body)
+            ok, ip = st == 201, (json.loads(resp)["spec"]["clusterIP"] if st == 201 else None)
+        else:
+            name, ip = victim, None
+            st, resp = api.call(conn, "DELETE", "/api/v1/namespaces/%s/services/%s" % (ns, name))
+            ok = st == 200
+        ack = time.monotonic()
+        with lock:
+            if not ok:
+                writes["failed"] += 1
+                if not first_err:
+                    first_err.append("%s %s: %s" % (st, name, resp[:200]))
+                return
+            writes["delete" if ip is None else "create"] += 1
+            writes["ack_ms"].append((ack - t) * 1000)
+            if ip is None:
+                alive.discard(name)
+            else:
+                alive.add(name)
+            pending[k] = [name, ip, ack, set(servers)]
+
+    def writer():
+        conn = api.conn()
+        while True:
+            with lock:
+                k = nxt[0]
+                nxt[0] += 1
+            if k >= total:
+                break
+            time.sleep(max(0.0, t0 + k / a.rate - time.monotonic()))
+            try:
+                change(conn, k)
+            except (OSError, http.client.HTTPException) as e:
+                conn.close()
+                conn = api.conn()
+                with lock:
+                    writes["failed"] += 1
+                    if not first_err:
+                        first_err.append("change %d: %s" % (k, e))
+        conn.close()
+
+    ws = [threading.Thread(target=writer) for _ in range(a.writers)]
+    for w in ws:
+        w.start()
+    missed = {srv: 0 for srv in servers}
+    qid = random.randrange(65536)
+    while any(w.is_alive() for w in ws) or pending:
+        with lock:
+            items = [(k, v[0], v[1], v[2], set(v[3])) for k, v in pending.items()]
+        now = time.monotonic()
+        asked = {}  # (server, qid) -> change id
+        for k, name, ip, ack, left in items:
+            if now - ack > a.timeout:
+                with lock:
+                    for srv in left:
+                        missed[srv] += 1
+                    pending.pop(k, None)
+                continue
+            for srv in left:
+                qid = (qid + 1) & 0xFFFF
+                asked[(srv, qid)] = k
+                try:
+                    socks[srv].send(build_query(qid, "%s.%s.svc.cluster.local" % (name, ns), "A"))
+                except OSError:
+                    pass
+        end = time.monotonic() + 0.05
+        while asked and time.monotonic() < end:
+            r, _, _ = select.select(list(socks.values()), [], [], max(0.0, end - time.monotonic()))
+            for srv, sk in socks.items():
+                if sk not in r:
+                    continue
+                try:
+                    b = sk.recv(4096)
+                    q, rc, addrs = parse_answer(b)
+                except (OSError, struct.error, IndexError):
+                    continue
+                k = asked.pop((srv, q), None)
+                if k is None:
+                    continue
+                seen = time.monotonic()
+                with lock:
+                    v = pending.get(k)
+                    if v is None or srv not in v[3]:
+                        continue
+                    name, ip, ack, left = v
+                    if (ip is not None and rc == "NOERROR" and ip in addrs) or (ip is None and rc == "NXDOMAIN"):
+                        lat[srv]["create" if ip is not None else "delete"].append((seen - ack) * 1000)
+                        left.discard(srv)
+                        if not left:
+                            pending.pop(k)
+                            if ip is not None:
+                                shown.append(name)
+        time.sleep(a.interval)
+    for w in ws:
+        w.join()
+    elapsed = time.monotonic() - t0
+    if a.cleanup:
+        conn = api.conn()
+        for name in sorted(alive):
+            api.call(conn, "DELETE", "/api/v1/namespaces/%s/services/%s" % (ns, name))
+        conn.close()
+    out = {"rate": a.rate, "seconds": a.seconds,
+           "writes": {"create": writes["create"], "delete": writes["delete"], "failed": writes["failed"],
+                      "per_second": round((writes["create"] + writes["delete"]) / elapsed, 1),
+                      "ack_ms": summary(writes["ack_ms"])}}
+    for srv in servers:
+        both = lat[srv]["create"] + lat[srv]["delete"]
+        out[srv] = dict(summary(both), missed=missed[srv], create=summary(lat[srv]["create"]),
+                        delete=summary(lat[srv]["delete"]))
+    if first_err:
+        out["first_error"] = first_err[0]
+    print(json.dumps(out))
+    if writes["failed"] or any(missed.values()):
+        sys.exit(1)
+
+
 def cmd_churn(a):
     """Changes one EndpointSlice in its own namespace every `interval` seconds for `seconds`:
     the endpoint churn of a rolling deployment, somewhere other than the names being asked."""
@@ -796,6 +960,11 @@ def cmd_table(a):
         row("create → answer p99 (ms)", C["kdns"].get("p99"), C["coredns"].get("p99"), "", None,
             True, " target kdns ≤ 100 ms: %s" % (
                 "yes" if (C["kdns"].get("p99") or 1e9) <= 100 else "**no**"))
+    P = R.get("program")
+    if P:
+        for p in ("p50", "p99"):
+            row("change → answer %s, %g Service changes/s (ms)" % (p, P["rate"]), P["kdns"].get(p),
+                P["coredns"].get(p), "", None, True)
     m = R.get("machine", {})
     if m.get("kdns_build", "release") != "release":
         print("**kdns %s build: a harness check, the ratios mean nothing.**\n" % m["kdns_build"])
@@ -842,6 +1011,16 @@ def main():
     g.add_argument("--gap", type=float, default=0.02)
     g.add_argument("--max-seconds", type=float, default=300)
     g.add_argument("--cleanup", action="store_true")
+    g = sub.add_parser("program-latency")
+    g.add_argument("--env", required=True)
+    g.add_argument("--servers", required=True, help="name=host:port,...")
+    g.add_argument("--namespace", required=True)
+    g.add_argument("--rate", type=float, default=100, help="Service changes per second")
+    g.add_argument("--seconds", type=float, default=20)
+    g.add_argument("--writers", type=int, default=8)
+    g.add_argument("--timeout", type=float, default=10)
+    g.add_argument("--interval", type=float, default=0.002)
+    g.add_argument("--cleanup", action="store_true")
     g = sub.add_parser("churn")
     g.add_argument("--env", required=True)
     g.add_argument("--namespace", default="bench-churn")
@@ -853,7 +1032,8 @@ def main():
     g.add_argument("results")
     a = ap.parse_args()
     {"gen": cmd_gen, "load": cmd_load, "pods": cmd_pods, "wait-answer": cmd_wait_answer,
-     "create-latency": cmd_create_latency, "churn": cmd_churn, "dnsperf": cmd_dnsperf,
+     "create-latency": cmd_create_latency,
+     "program-latency": cmd_program_latency, "churn": cmd_churn, "dnsperf": cmd_dnsperf,
      "table": cmd_table}[a.cmd](a)
 
 

@@ -6,7 +6,12 @@
 #                                     (fails when something is broken, never on speed)
 #   bench/run.sh --services 1000 --duration 5 --rounds 2     smaller / shorter
 #   bench/run.sh --mode manifests     kdns reads the generated YAML (CoreDNS still uses the API)
-#   bench/run.sh --phases startup,memory,relist,qps,latency,create,churn    pick phases (default: all)
+#   bench/run.sh --phases startup,memory,relist,qps,latency,create,program,churn    pick phases (default: all)
+#   bench/run.sh --pods 15000         also N running Pods (POST + status PATCH each, kept in the
+#                                     cluster dir); both servers then run `pods verified`
+#   bench/run.sh --start-runs 3       starts per server in the startup phase (median; default 5)
+#   bench/run.sh --program-rate 100 --program-seconds 20    the `program` phase: Services created
+#                                     and deleted at this rate, change -> answer latency per server
 #   bench/run.sh --coredns-api incluster|kubeconfig    how CoreDNS reaches the API server (default:
 #                                     incluster when root: protobuf, as in a cluster)
 #
@@ -25,7 +30,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 KB="python3 $ROOT/bench/kbench.py"
 
 SMOKE=0 PROFILE= SERVICES=10000 DURATION=5 ROUNDS=5 MODE=api PHASES=all OUT= CLUSTER= FRESH=0
-CREATES=200 LAT_SECONDS=6 COREDNS_API=auto
+CREATES=200 LAT_SECONDS=6 COREDNS_API=auto PODS=0 PROGRAM_RATE=100 PROGRAM_SECONDS=20 START_RUNS=5
 while (($#)); do
   case $1 in
   --smoke) SMOKE=1 ;;
@@ -37,16 +42,21 @@ while (($#)); do
   --out) OUT=$2; shift ;;
   --cluster) CLUSTER=$2; shift ;;
   --creates) CREATES=$2; shift ;;
+  --pods) PODS=$2; shift ;;
+  --program-rate) PROGRAM_RATE=$2; shift ;;
+  --program-seconds) PROGRAM_SECONDS=$2; shift ;;
+  --start-runs) START_RUNS=$2; shift ;;
   --fresh) FRESH=1 ;;
   --coredns-api) COREDNS_API=$2; shift ;;
   --release) PROFILE=release ;;
-  -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+  -h | --help) sed -n '2,27p' "$0"; exit 0 ;;
   *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
 done
 if ((SMOKE)); then
-  SERVICES=50 DURATION=1 ROUNDS=1 CREATES=5 LAT_SECONDS=1 PHASES=${PHASES/all/startup,memory,qps,latency,create}
+  SERVICES=50 DURATION=1 ROUNDS=1 CREATES=5 LAT_SECONDS=1 PROGRAM_SECONDS=1 PROGRAM_RATE=20
+  PHASES=${PHASES/all/startup,memory,qps,latency,create,program}
 fi
 [[ $MODE == api || $MODE == manifests ]] || { echo "run.sh: --mode api|manifests" >&2; exit 2; }
 has() { [[ $PHASES == all || ,$PHASES, == *,$1,* ]]; }
@@ -68,6 +78,8 @@ for t in dnsperf taskset python3 curl; do
   command -v $t >/dev/null || die "$t missing: run scripts/install-deps.sh"
 done
 export KDNS_BIN=$BIN
+# Past 65,520 Services the data set's ClusterIPs leave 10.96.0.0/16 (bench/kbench.py dataset).
+((SERVICES <= 65000)) || export KDNS_SERVICE_CIDR=${KDNS_SERVICE_CIDR:-10.96.0.0/12,fd00:10:96::/108}
 CORE_SRV=0 CORE_CLIENT=1
 (($(nproc) >= 2)) || CORE_CLIENT=0
 
@@ -152,6 +164,21 @@ else
 fi
 # shellcheck disable=SC1091
 source "$CLUSTER/env"
+# Running Pods on top (kept: the count loaded so far is in $CLUSTER/loaded-pods).
+PODS_HAVE=$(cat "$CLUSTER/loaded-pods" 2>/dev/null || echo 0)
+if ((PODS > PODS_HAVE)); then
+  log "creating pods $PODS_HAVE..$PODS (API server on both cores)"
+  taskset -a -cp 0,1 "$(cat "$CLUSTER/apiserver.pid")" >/dev/null 2>&1 || true
+  $KB pods --env "$CLUSTER/env" --services "$SERVICES" --pods "$PODS" --start "$PODS_HAVE" >"$OUT/pods.json" ||
+    die "pod load failed: $(cat "$OUT/pods.json")"
+  log "pods: $(cat "$OUT/pods.json")"
+  echo "$PODS" >"$CLUSTER/loaded-pods"
+  pin_cluster
+elif ((PODS > 0 && PODS < PODS_HAVE)); then
+  die "$CLUSTER holds $PODS_HAVE pods, more than --pods $PODS: use --fresh or another --cluster"
+fi
+PODS_MODE=insecure
+((PODS > 0)) && PODS_MODE=verified
 
 # ------------------------------------------------------------------ servers
 read -r P_KDNS P_CORE P_ECHO P_READY < <(free_ports 4)
@@ -165,7 +192,7 @@ cat >"$OUT/Corefile.coredns" <<EOF
     ready 127.0.0.1:$P_READY
     kubernetes cluster.local in-addr.arpa ip6.arpa {
         $CORE_K8S
-        pods insecure
+        pods $PODS_MODE
     }
 }
 EOF
@@ -175,7 +202,7 @@ cat >"$OUT/Corefile.kdns" <<EOF
     bind 127.0.0.1
     kubernetes cluster.local in-addr.arpa ip6.arpa {
         $KSRC
-        pods insecure
+        pods $PODS_MODE
     }
 }
 EOF
@@ -231,12 +258,13 @@ jset .machine "$(jq -n --arg n "$(nproc)" --arg cpu "$(grep -m1 'model name' /pr
   --arg k "$(uname -r)" --arg load "$(loadavg)" --arg dnsperf "$(dnsperf -h 2>&1 | grep -m1 Version)" \
   --arg coredns "$("$BIN/coredns" -version | head -1)" --arg kdns "$(cd "$ROOT" && git describe --always --dirty)" \
   --arg mode "$MODE" --arg profile "$PROFILE" --arg services "$SERVICES" --argjson data "$(cat "$OUT/meta.json")" \
-  '{nproc:$n, cpu:$cpu, kernel:$k, load_at_start:$load, dnsperf:$dnsperf, coredns:$coredns, kdns:$kdns, kdns_source:$mode, kdns_build:$profile, services:($services|tonumber), data:$data}')"
+  --arg pods "$PODS" \
+  '{nproc:$n, cpu:$cpu, kernel:$k, load_at_start:$load, dnsperf:$dnsperf, coredns:$coredns, kdns:$kdns, kdns_source:$mode, kdns_build:$profile, services:($services|tonumber), pods:($pods|tonumber), data:$data}')"
 [[ -f $OUT/load.json ]] && jset .bulk_load "$(cat "$OUT/load.json")"
 
 # ------------------------------------------------------------------ start -> ready
 if has startup; then
-  for ((i = 1; i <= (SMOKE ? 1 : 5); i++)); do
+  for ((i = 1; i <= (SMOKE ? 1 : START_RUNS); i++)); do
     for srv in coredns kdns; do
       start_server $srv
       res=$(cat "$OUT/start-$srv.json")
@@ -302,10 +330,10 @@ if has relist && [[ $MODE == api ]]; then
   # Wait (bounded) until kdns has relisted every kind, then a little longer for CoreDNS.
   for ((i = 0; i < 600; i++)); do
     now=$(grep -c 'list applied' "$OUT/kdns.log" || true)
-    ((now - relists_before >= 3)) && break
+    ((now - relists_before >= (PODS > 0 ? 4 : 3))) && break
     sleep 0.1
   done
-  sleep 10
+  sleep $((SERVICES > 50000 ? SERVICES / 5000 : 10)) # CoreDNS logs nothing when it has relisted
   for srv in kdns coredns; do
     pid=$PID_KDNS; [[ $srv == coredns ]] && pid=$PID_CORE
     jset ".memory.$srv.relist_hwm_mb" "$(proc_mem "$pid" VmHWM)"
@@ -402,6 +430,18 @@ if has create && [[ $MODE == api ]]; then
     die "create-latency failed: $res"
   jset .create "$res"
   log "create: $res"
+fi
+
+# ------------------------------------------------------------------ programming latency
+# Services created and deleted at --program-rate per second for --program-seconds (kbench.py
+# program-latency): from each change's API acknowledgement to the first answer showing it.
+if has program && [[ $MODE == api ]]; then
+  log "program: $PROGRAM_RATE Service changes/s for $PROGRAM_SECONDS s, both servers polled"
+  res=$(taskset -c $CORE_CLIENT $KB program-latency --env "$CLUSTER/env" --namespace "$CHECK_NS" \
+    --servers "kdns=127.0.0.1:$P_KDNS,coredns=127.0.0.1:$P_CORE" --rate "$PROGRAM_RATE" \
+    --seconds "$PROGRAM_SECONDS" --cleanup) || die "program-latency failed: $res"
+  jset .program "$res"
+  log "program: $res"
 fi
 
 # ------------------------------------------------------------------ churn elsewhere

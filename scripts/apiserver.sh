@@ -9,7 +9,8 @@
 #
 # Binaries: $KDNS_BIN, else ${KDNS_TOOLS:-/var/cache/kdns-tools}/bin (see scripts/build-tools.sh).
 # Env knobs: KDNS_SERVICE_CIDR (default "10.96.0.0/16,fd00:10:96::/112", dual-stack),
-#            KDNS_READY_TIMEOUT (seconds, default 60).
+#            KDNS_READY_TIMEOUT (seconds, default 60),
+#            KDNS_ETCD_QUOTA_BYTES (etcd's space quota, default 8 GiB: bench/scale.sh's largest set).
 #
 # Files in DIR: env (sourceable), kubeconfig (admin), kubeconfig-dns-reader, tokens.csv,
 #   pki/apiserver.crt (self-signed serving cert followed by its CA: the kubeconfigs trust this file),
@@ -109,6 +110,7 @@ start_etcd() {
     --initial-advertise-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
     --initial-cluster="kdns-test=http://127.0.0.1:$ETCD_PEER_PORT" \
     --unsafe-no-fsync=true \
+    --quota-backend-bytes="${KDNS_ETCD_QUOTA_BYTES:-8589934592}" \
     --log-level=warn \
     </dev/null >>"$DIR/logs/etcd.log" 2>&1 &
   echo $! >"$DIR/etcd.pid"
