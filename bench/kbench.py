@@ -467,7 +467,7 @@ def skip_name(b, i):
 
 
 def parse_answer(b):
-    """-> (id, rcode name, [A/AAAA addresses in the answer section])."""
+    """-> (id, rcode name, [A/AAAA addresses and "srv:PORT" of SRV records in the answer section])."""
     qid, flags, qd, an = struct.unpack(">HHHH", b[:8])
     i = 12
     for _ in range(qd):
@@ -481,6 +481,8 @@ def parse_answer(b):
             addrs.append(socket.inet_ntop(socket.AF_INET, b[i:i + 4]))
         elif t == 28 and rdlen == 16:
             addrs.append(socket.inet_ntop(socket.AF_INET6, b[i:i + 16]))
+        elif t == 33 and rdlen >= 6:
+            addrs.append("srv:%d" % struct.unpack(">H", b[i + 4:i + 6])[0])
         i += rdlen
     return qid, RCODES.get(flags & 15, str(flags & 15)), addrs
 
@@ -627,12 +629,13 @@ def cmd_create_latency(a):
 def cmd_program_latency(a):
     """Changes Services at --rate per second for --seconds and measures, per DNS server, the
     time from the API server's acknowledgement of each change to the first answer showing it.
-    Changes alternate: a create (shown when the name answers with its allocated ClusterIP) and a
-    delete of the oldest Service this run created that every server has shown (shown when the
-    name answers NXDOMAIN); the number of Services stays about constant. --writers threads, each
-    with its own connection, follow one schedule (change k is due at t0 + k/rate). One poller
-    asks every server about every pending change, all queries of a sweep sent before any answer
-    is read, every --interval seconds; a change not shown within --timeout counts as missed."""
+    Change k sets the `http` port of the k-th ClusterIP Service of the data set (`gen
+    --services`, taken round robin, so every change is to another Service) to a new number with
+    a JSON merge patch; it is shown when `_http._tcp.SVC.NS.svc.cluster.local` SRV answers with
+    that port. --writers threads, each with its own connection, follow one schedule (change k is
+    due at t0 + k/rate). One poller asks every server about every pending change, all queries of
+    a sweep sent before any answer is read, every --interval seconds; a change not shown within
+    --timeout counts as missed. The Services keep their last port (the data set's is 80)."""
     api = Api(a.env)
     servers = dict(s.split("=", 1) for s in a.servers.split(","))
     socks = {}
@@ -642,48 +645,35 @@ def cmd_program_latency(a):
         sk.connect((host, int(port)))
         sk.setblocking(False)
         socks[srv] = sk
-    run = "pl%x" % (int(time.time()) & 0xFFFFFF)
-    ns = a.namespace
+    _, svcs = dataset(a.services)
+    targets = [(s["name"], s["ns"]) for s in svcs if s["kind"] == "clusterip"]
     lock = threading.Lock()
     nxt = [0]
-    pending = {}  # change id -> [name, ip or None (a delete), ack, servers left]
-    shown = collections.deque()  # created names every server has shown, oldest first
-    alive = set()
-    lat = {srv: {"create": [], "delete": []} for srv in servers}
-    writes = {"create": 0, "delete": 0, "failed": 0, "ack_ms": []}
+    pending = {}  # change id -> [SRV name, port, ack, servers left]
+    lat = {srv: [] for srv in servers}
+    writes = {"changes": 0, "failed": 0, "ack_ms": []}
     t0 = time.monotonic() + 0.2
     total = int(a.rate * a.seconds)
+    base = 20000 + random.randrange(20000)
     first_err = []
 
     def change(conn, k):
-        with lock:
-            victim = shown.popleft() if k % 2 and shown else None
+        name, ns = targets[k % len(targets)]
+        port = base + k % 20000
+        body = {"spec": {"ports": [{"name": "http", "port": port, "protocol": "TCP", "targetPort": 80}]}}
         t = time.monotonic()
-        if victim is None:
-            name = "%s-%d" % (run, k)
-            body = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
-                    "spec": {"ports": [{"name": "http", "port": 80, "protocol": "TCP"}],
-                             "selector": {"app": name}}}
-            st, resp = api.call(conn, "POST", "/api/v1/namespaces/%s/services" % ns, body)
-            ok, ip = st == 201, (json.loads(resp)["spec"]["clusterIP"] if st == 201 else None)
-        else:
-            name, ip = victim, None
-            st, resp = api.call(conn, "DELETE", "/api/v1/namespaces/%s/services/%s" % (ns, name))
-            ok = st == 200
+        st, resp = api.call(conn, "PATCH", "/api/v1/namespaces/%s/services/%s" % (ns, name), body,
+                            "application/merge-patch+json")
         ack = time.monotonic()
         with lock:
-            if not ok:
+            if st != 200:
                 writes["failed"] += 1
                 if not first_err:
                     first_err.append("%s %s: %s" % (st, name, resp[:200]))
                 return
-            writes["delete" if ip is None else "create"] += 1
+            writes["changes"] += 1
             writes["ack_ms"].append((ack - t) * 1000)
-            if ip is None:
-                alive.discard(name)
-            else:
-                alive.add(name)
-            pending[k] = [name, ip, ack, set(servers)]
+            pending[k] = ["_http._tcp.%s.%s.svc.cluster.local" % (name, ns), port, ack, set(servers)]
 
     def writer():
         conn = api.conn()
@@ -712,10 +702,10 @@ def cmd_program_latency(a):
     qid = random.randrange(65536)
     while any(w.is_alive() for w in ws) or pending:
         with lock:
-            items = [(k, v[0], v[1], v[2], set(v[3])) for k, v in pending.items()]
+            items = [(k, v[0], v[2], set(v[3])) for k, v in pending.items()]
         now = time.monotonic()
         asked = {}  # (server, qid) -> change id
-        for k, name, ip, ack, left in items:
+        for k, name, ack, left in items:
             if now - ack > a.timeout:
                 with lock:
                     for srv in left:
@@ -726,7 +716,7 @@ def cmd_program_latency(a):
                 qid = (qid + 1) & 0xFFFF
                 asked[(srv, qid)] = k
                 try:
-                    socks[srv].send(build_query(qid, "%s.%s.svc.cluster.local" % (name, ns), "A"))
+                    socks[srv].send(build_query(qid, name, "SRV"))
                 except OSError:
                     pass
         end = time.monotonic() + 0.05
@@ -748,31 +738,22 @@ def cmd_program_latency(a):
                     v = pending.get(k)
                     if v is None or srv not in v[3]:
                         continue
-                    name, ip, ack, left = v
-                    if (ip is not None and rc == "NOERROR" and ip in addrs) or (ip is None and rc == "NXDOMAIN"):
-                        lat[srv]["create" if ip is not None else "delete"].append((seen - ack) * 1000)
+                    name, port, ack, left = v
+                    if rc == "NOERROR" and "srv:%d" % port in addrs:
+                        lat[srv].append((seen - ack) * 1000)
                         left.discard(srv)
                         if not left:
                             pending.pop(k)
-                            if ip is not None:
-                                shown.append(name)
         time.sleep(a.interval)
     for w in ws:
         w.join()
     elapsed = time.monotonic() - t0
-    if a.cleanup:
-        conn = api.conn()
-        for name in sorted(alive):
-            api.call(conn, "DELETE", "/api/v1/namespaces/%s/services/%s" % (ns, name))
-        conn.close()
     out = {"rate": a.rate, "seconds": a.seconds,
-           "writes": {"create": writes["create"], "delete": writes["delete"], "failed": writes["failed"],
-                      "per_second": round((writes["create"] + writes["delete"]) / elapsed, 1),
+           "writes": {"changes": writes["changes"], "failed": writes["failed"],
+                      "per_second": round(writes["changes"] / elapsed, 1),
                       "ack_ms": summary(writes["ack_ms"])}}
     for srv in servers:
-        both = lat[srv]["create"] + lat[srv]["delete"]
-        out[srv] = dict(summary(both), missed=missed[srv], create=summary(lat[srv]["create"]),
-                        delete=summary(lat[srv]["delete"]))
+        out[srv] = dict(summary(lat[srv]), missed=missed[srv])
     if first_err:
         out["first_error"] = first_err[0]
     print(json.dumps(out))
@@ -1014,13 +995,12 @@ def main():
     g = sub.add_parser("program-latency")
     g.add_argument("--env", required=True)
     g.add_argument("--servers", required=True, help="name=host:port,...")
-    g.add_argument("--namespace", required=True)
+    g.add_argument("--services", type=int, required=True, help="the data set's size (gen --services)")
     g.add_argument("--rate", type=float, default=100, help="Service changes per second")
     g.add_argument("--seconds", type=float, default=20)
     g.add_argument("--writers", type=int, default=8)
     g.add_argument("--timeout", type=float, default=10)
     g.add_argument("--interval", type=float, default=0.002)
-    g.add_argument("--cleanup", action="store_true")
     g = sub.add_parser("churn")
     g.add_argument("--env", required=True)
     g.add_argument("--namespace", default="bench-churn")

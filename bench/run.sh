@@ -10,8 +10,8 @@
 #   bench/run.sh --pods 15000         also N running Pods (POST + status PATCH each, kept in the
 #                                     cluster dir); both servers then run `pods verified`
 #   bench/run.sh --start-runs 3       starts per server in the startup phase (median; default 5)
-#   bench/run.sh --program-rate 100 --program-seconds 20    the `program` phase: Services created
-#                                     and deleted at this rate, change -> answer latency per server
+#   bench/run.sh --program-rate 100 --program-seconds 20    the `program` phase: Service changes
+#                                     (ports) at this rate, change -> answer latency per server
 #   bench/run.sh --coredns-api incluster|kubeconfig    how CoreDNS reaches the API server (default:
 #                                     incluster when root: protobuf, as in a cluster)
 #
@@ -433,13 +433,22 @@ if has create && [[ $MODE == api ]]; then
 fi
 
 # ------------------------------------------------------------------ programming latency
-# Services created and deleted at --program-rate per second for --program-seconds (kbench.py
-# program-latency): from each change's API acknowledgement to the first answer showing it.
+# --program-rate Service changes per second for --program-seconds, each to another Service (its
+# `http` port, seen in SRV answers; kbench.py program-latency): from each change's API
+# acknowledgement to the first answer showing it, per server.
 if has program && [[ $MODE == api ]]; then
   log "program: $PROGRAM_RATE Service changes/s for $PROGRAM_SECONDS s, both servers polled"
-  res=$(taskset -c $CORE_CLIENT $KB program-latency --env "$CLUSTER/env" --namespace "$CHECK_NS" \
+  # One core cannot run the API server at this rate (writes acknowledged 100-300 ms late, watch
+  # events later still, equally for both servers): the API server and etcd get both cores and the
+  # servers under test priority on theirs, so that what is measured is the servers' own delay.
+  nice_all() { local t; for t in /proc/"$2"/task/*; do renice -n "$1" -p "${t##*/}" >/dev/null 2>&1 || true; done; }
+  for f in "$CLUSTER/apiserver.pid" "$CLUSTER/etcd.pid"; do taskset -a -cp 0,1 "$(cat "$f")" >/dev/null 2>&1 || true; done
+  nice_all -10 "$PID_KDNS"; nice_all -10 "$PID_CORE"
+  res=$(taskset -c $CORE_CLIENT $KB program-latency --env "$CLUSTER/env" --services "$SERVICES" \
     --servers "kdns=127.0.0.1:$P_KDNS,coredns=127.0.0.1:$P_CORE" --rate "$PROGRAM_RATE" \
-    --seconds "$PROGRAM_SECONDS" --cleanup) || die "program-latency failed: $res"
+    --seconds "$PROGRAM_SECONDS") || die "program-latency failed: $res"
+  pin_cluster
+  nice_all 0 "$PID_KDNS"; nice_all 0 "$PID_CORE"
   jset .program "$res"
   log "program: $res"
 fi
