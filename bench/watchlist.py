@@ -459,6 +459,14 @@ def fmt(v, nd=1):
     return str(v)
 
 
+def paired(runs_a, runs_b, field):
+    """Median over rounds of a[field] / b[field], the two measured in the same round."""
+    b = {r["round"]: r.get(field) for r in runs_b if "error" not in r}
+    rs = [r[field] / b[r["round"]] for r in runs_a
+          if "error" not in r and r.get(field) and b.get(r["round"])]
+    return statistics.median(rs) if rs else None
+
+
 def table(R):
     out = []
     m = R["meta"]
@@ -467,39 +475,49 @@ def table(R):
                    m.get("apiserver_version", "?"), m["apiserver_pid"], m["rounds"], m["warmup"],
                    m["idle_cpu_ms_per_s"], m["watchlist_served"],
                    "; ".join(m["gate_help"]) or "—"))
+    if not m["watchlist_served"]:
+        for kind, p in m.get("watchlist_probe", {}).items():
+            if not p["ok"]:
+                out.append("")
+                out.append("**Streaming list not served** for %s (the watchlist methods were "
+                           "skipped): %s" % (kind, p.get("error", "?")[:400]))
     out.append("")
     out.append("| kind | method | objects | MB | wall ms | ttfb ms | wall / rv0-proto | "
-               "API CPU ms | API alloc MB | API RSS peak growth MB | client CPU ms |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+               "API CPU ms | API CPU / rv0-proto | API alloc MB | API RSS peak growth MB | "
+               "client CPU ms |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for kind, by in R["results"].items():
-        ref = by.get("list-rv0-proto", {}).get("median", {}).get("wall_ms")
+        ref = by.get("list-rv0-proto", {}).get("runs", [])
         for method, r in by.items():
             md = r.get("median", {})
-            if r.get("error"):
-                out.append("| %s | %s | error: %s |  |  |  |  |  |  |  |  |" % (
-                    kind, method, r["error"][:120].replace("|", "/").replace("\n", " ")))
+            if not md:
+                out.append("| %s | %s | error: %s |  |  |  |  |  |  |  |  |  |" % (
+                    kind, method, r.get("error", "?")[:120].replace("|", "/").replace("\n", " ")))
                 continue
-            ratio = (md["wall_ms"] / ref) if ref and md.get("wall_ms") else None
-            out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 kind, method, fmt(md.get("objects")),
                 fmt(md["bytes"] / 1e6 if "bytes" in md else None, 2),
-                fmt(md.get("wall_ms")), fmt(md.get("ttfb_ms")), fmt(ratio, 2),
-                fmt(md.get("apiserver_cpu_ms"), 0), fmt(md.get("apiserver_alloc_mb")),
+                fmt(md.get("wall_ms")), fmt(md.get("ttfb_ms")),
+                fmt(paired(r["runs"], ref, "wall_ms"), 2),
+                fmt(md.get("apiserver_cpu_ms"), 0),
+                fmt(paired(r["runs"], ref, "apiserver_cpu_ms"), 2),
+                fmt(md.get("apiserver_alloc_mb")),
                 fmt(md.get("peak_growth_mb")), fmt(md.get("client_cpu_ms"), 0)))
     out.append("")
     out.append("wall: request sent -> last byte (all pages) or the initial-events-end bookmark; "
-               "ttfb: -> response headers (first page). API CPU: utime+stime of the API server "
-               "over the request, background included. API alloc: Go heap bytes allocated "
-               "(go_memstats_alloc_bytes_total delta, one /metrics scrape subtracted). RSS peak "
-               "growth: VmHWM after - VmRSS before (after clear_refs); Go reuses heap an earlier "
-               "request freed, so this is a floor. Client: Python 3, one TLS connection per "
-               "measurement (handshake not timed), no compression.")
+               "ttfb: -> response headers (first page). Ratios: median of the per-round ratios "
+               "to list-rv0-proto of the same round. API CPU: utime+stime of the API server "
+               "over the request, background included (10 ms ticks). API alloc: Go heap bytes "
+               "allocated (go_memstats_alloc_bytes_total delta, one /metrics scrape "
+               "subtracted). RSS peak growth: VmHWM after - VmRSS before (after clear_refs); Go "
+               "reuses heap an earlier request freed, so this is a floor. Client: Python 3, one "
+               "TLS connection per measurement (handshake not timed), no compression.")
     return "\n".join(out) + "\n"
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--env", required=True, help="CLUSTER/env written by scripts/apiserver.sh")
+    ap.add_argument("--env", help="CLUSTER/env written by scripts/apiserver.sh")
     ap.add_argument("--apiserver-pid", type=int,
                     help="default: CLUSTER/apiserver.pid beside --env, else APISERVER_PID in it")
     ap.add_argument("--apiserver-bin",
@@ -520,8 +538,15 @@ def main():
     ap.add_argument("--no-metrics", dest="metrics", action="store_false",
                     help="do not scrape /metrics for the allocation column")
     ap.add_argument("--table", help="also write the Markdown table to this file")
+    ap.add_argument("--render", metavar="RESULTS_JSON",
+                    help="no measuring: print the table of a saved JSON output and exit")
     a = ap.parse_args()
+    if a.render:
+        sys.stdout.write(table(json.load(open(a.render))))
+        return
 
+    if not a.env:
+        ap.error("--env is required")
     env = read_env(a.env)
     if a.apiserver_pid is None:
         pf = os.path.join(os.path.dirname(os.path.abspath(a.env)), "apiserver.pid")
@@ -584,9 +609,10 @@ def main():
     meta["watchlist_probe"] = served
     if not meta["watchlist_served"]:
         print("watchlist.py: the API server does not serve streaming lists: %s\n"
-              "  kube-apiserver -h: %s\n  running with --feature-gates=%s\n"
-              "  (scripts/apiserver.sh: KDNS_APISERVER_EXTRA_ARGS=--feature-gates=WatchList=true)"
-              % (json.dumps(served), "; ".join(meta["gate_help"]), meta["feature_gates_flag"]),
+              "  kube-apiserver -h: %s\n  running with --feature-gates: %s\n"
+              "  (the gate is kube-apiserver --feature-gates=WatchList=true); watchlist skipped"
+              % (json.dumps(served), "; ".join(meta["gate_help"]),
+                 meta["feature_gates_flag"] or "(not given)"),
               file=sys.stderr)
         methods = [m for m in methods if not m.startswith("watchlist")]
 
