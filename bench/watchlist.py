@@ -42,6 +42,14 @@ watchlist request per kind checks that the feature is served: an error answer (e
 with the WatchList feature gate off) is reported with the API server's message and what
 `kube-apiserver -h` says about the gate, and the watchlist methods are skipped.
 
+Reading the results (kube-apiserver 1.34): list-paged-proto's continue pages come from the watch
+cache only while it holds a snapshot at or below the list's revision (ListFromCacheSnapshot);
+an etcd compaction (every 5 minutes) drops the older snapshots, so on an idle data set
+the pages are read from etcd until the next write to that kind: ~3x the allocation. Write
+one object of the kind to put them back in the cache. The protobuf list's ttfb is
+higher than JSON's because the streaming protobuf encoder sizes every item before it writes
+the first byte.
+
 Needs root (clear_refs, /proc of the API server) for the memory columns; without it they
 are null. Python 3 standard library only; talks to 127.0.0.1 only. Every request is
 bounded by --timeout seconds.
