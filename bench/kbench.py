@@ -635,7 +635,11 @@ def cmd_program_latency(a):
     that port. --writers threads, each with its own connection, follow one schedule (change k is
     due at t0 + k/rate). One poller asks every server about every pending change, all queries of
     a sweep sent before any answer is read, every --interval seconds; a change not shown within
-    --timeout counts as missed. The Services keep their last port (the data set's is 80)."""
+    --timeout counts as missed. The Services keep their last port (the data set's is 80).
+    A watch of Services of its own (JSON, from before the first change) timestamps when the API
+    server delivered each change to a watcher: `from_watch` is the time from there to the
+    answer, the server's own share (the API server's delivery, which the rig's one core for it
+    stretches, is the difference)."""
     api = Api(a.env)
     servers = dict(s.split("=", 1) for s in a.servers.split(","))
     socks = {}
@@ -695,6 +699,36 @@ def cmd_program_latency(a):
                         first_err.append("change %d: %s" % (k, e))
         conn.close()
 
+    shown_at = {srv: [] for srv in servers}
+    delivered = {}  # (SRV name, port) -> when the watch saw it
+    st, resp = api.call(api.conn(), "GET", "/api/v1/services?limit=1")
+    watch_rv = json.loads(resp)["metadata"]["resourceVersion"]
+    watch_stop = threading.Event()
+
+    def watcher():
+        c = api.conn()
+        c.request("GET", "/api/v1/services?watch=1&resourceVersion=%s" % watch_rv,
+                  headers={"Authorization": "Bearer " + api.token, "Accept": "application/json"})
+        r = c.getresponse()
+        while not watch_stop.is_set():
+            line = r.readline()
+            if not line:
+                break
+            at = time.monotonic()
+            try:
+                o = json.loads(line)["object"]
+                m = o["metadata"]
+                for p in o.get("spec", {}).get("ports", []):
+                    if p.get("name") == "http":
+                        key = ("_http._tcp.%s.%s.svc.cluster.local" % (m["name"], m["namespace"]), p["port"])
+                        with lock:
+                            delivered.setdefault(key, at)
+            except (ValueError, KeyError, TypeError):
+                continue
+        c.close()
+
+    wt = threading.Thread(target=watcher, daemon=True)
+    wt.start()
     ws = [threading.Thread(target=writer) for _ in range(a.writers)]
     for w in ws:
         w.start()
@@ -741,6 +775,7 @@ def cmd_program_latency(a):
                     name, port, ack, left = v
                     if rc == "NOERROR" and "srv:%d" % port in addrs:
                         lat[srv].append((seen - ack) * 1000)
+                        shown_at[srv].append((name, port, seen))
                         left.discard(srv)
                         if not left:
                             pending.pop(k)
@@ -752,8 +787,10 @@ def cmd_program_latency(a):
            "writes": {"changes": writes["changes"], "failed": writes["failed"],
                       "per_second": round(writes["changes"] / elapsed, 1),
                       "ack_ms": summary(writes["ack_ms"])}}
+    watch_stop.set()
     for srv in servers:
-        out[srv] = dict(summary(lat[srv]), missed=missed[srv])
+        own = [(seen - delivered[(n, p)]) * 1000 for n, p, seen in shown_at[srv] if (n, p) in delivered]
+        out[srv] = dict(summary(lat[srv]), missed=missed[srv], from_watch=summary(own))
     if first_err:
         out["first_error"] = first_err[0]
     print(json.dumps(out))
