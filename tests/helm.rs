@@ -427,6 +427,52 @@ fn node_local_renders_the_daemonset_and_its_corefile() {
     assert!(corefile.contains("bind 169.254.20.10\n"), "{corefile}");
 }
 
+/// `nodeLocal.iptables` becomes `--iptables=BACKEND`; the default (auto) adds no argument, as
+/// deploy/node-local/daemonset.yaml; a value `kdns node-local` would refuse fails the render.
+#[test]
+#[ignore = "needs helm: scripts/build-tools.sh"]
+fn node_local_iptables_backend_is_passed_and_checked() {
+    let args = |sets: &[&str]| {
+        let (_, docs) = render(&[], sets);
+        let ds = find(&docs, "DaemonSet", "kdns-node-local");
+        strs(&ds["spec"]["template"]["spec"]["containers"][0]["args"])
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+    };
+    let default = args(&["nodeLocal.enabled=true"]);
+    assert!(
+        !default.iter().any(|a| a.contains("iptables=")),
+        "{default:?}"
+    );
+    assert_eq!(
+        default,
+        args(&["nodeLocal.enabled=true", "nodeLocal.iptables=auto"])
+    );
+    for backend in ["legacy", "nft", "iptables"] {
+        let set = format!("nodeLocal.iptables={backend}");
+        let got = args(&["nodeLocal.enabled=true", &set]);
+        let mut want = default.clone();
+        want.push(format!("--iptables={backend}"));
+        assert_eq!(got, want);
+    }
+
+    let (ok, out, err) = helm(&[
+        "template",
+        "kdns",
+        CHART,
+        "--set",
+        "nodeLocal.enabled=true",
+        "--set",
+        "nodeLocal.iptables=nftables",
+    ]);
+    assert!(!ok, "rendered anyway:\n{out}");
+    assert!(
+        err.contains("nodeLocal.iptables is \"nftables\": it takes auto"),
+        "{err}"
+    );
+}
+
 /// A CoreDNS chart values file needs no change: its `servers` become the Corefile, its ports
 /// the Service's, and its autoscaler settings the cluster-proportional-autoscaler's.
 #[test]
@@ -555,7 +601,11 @@ async fn renderings_apply_to_a_real_api_server() {
         (
             "node-local-only",
             vec![],
-            vec!["deployment.enabled=false", "nodeLocal.enabled=true"],
+            vec![
+                "deployment.enabled=false",
+                "nodeLocal.enabled=true",
+                "nodeLocal.iptables=nft",
+            ],
         ),
     ];
     let cluster = Cluster::start();
