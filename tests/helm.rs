@@ -141,6 +141,17 @@ fn render(values: &[&str], sets: &[&str]) -> (String, Vec<Value>) {
     (out, docs)
 }
 
+/// `helm template` with `sets` that must fail: its stderr (the chart's `fail` message).
+fn render_fails(sets: &[&str]) -> String {
+    let mut args = vec!["template", "kdns", CHART];
+    for s in sets {
+        args.extend(["--set", s]);
+    }
+    let (ok, out, err) = helm(&args);
+    assert!(!ok, "{sets:?} rendered anyway:\n{out}");
+    err
+}
+
 fn kinds(docs: &[Value]) -> Vec<String> {
     let mut k: Vec<String> = docs
         .iter()
@@ -462,16 +473,7 @@ fn node_local_iptables_backend_is_passed_and_checked() {
         assert_eq!(got, want);
     }
 
-    let (ok, out, err) = helm(&[
-        "template",
-        "kdns",
-        CHART,
-        "--set",
-        "nodeLocal.enabled=true",
-        "--set",
-        "nodeLocal.iptables=nftables",
-    ]);
-    assert!(!ok, "rendered anyway:\n{out}");
+    let err = render_fails(&["nodeLocal.enabled=true", "nodeLocal.iptables=nftables"]);
     assert!(
         err.contains("nodeLocal.iptables is \"nftables\": it takes auto"),
         "{err}"
@@ -569,16 +571,7 @@ fn a_coredns_chart_values_file_renders_and_loads() {
 #[test]
 #[ignore = "needs helm: scripts/build-tools.sh"]
 fn autoscaler_and_hpa_together_fail_with_a_clear_message() {
-    let (ok, out, err) = helm(&[
-        "template",
-        "kdns",
-        CHART,
-        "--set",
-        "autoscaler.enabled=true",
-        "--set",
-        "hpa.enabled=true",
-    ]);
-    assert!(!ok, "rendered anyway:\n{out}");
+    let err = render_fails(&["autoscaler.enabled=true", "hpa.enabled=true"]);
     assert!(
         err.contains("autoscaler.enabled and hpa.enabled are mutually exclusive"),
         "{err}"
@@ -668,24 +661,19 @@ fn per_node_renders_a_daemonset_and_keeps_queries_on_the_node() {
 
     for (sets, want) in [
         (
-            ["deployment.kind=DaemonSet", "autoscaler.enabled=true"],
+            vec!["deployment.kind=DaemonSet", "autoscaler.enabled=true"],
             "deployment.kind DaemonSet runs one pod on every node: it has no replica count",
         ),
         (
-            ["deployment.kind=DaemonSet", "hpa.enabled=true"],
+            vec!["deployment.kind=DaemonSet", "hpa.enabled=true"],
             "deployment.kind DaemonSet runs one pod on every node: it has no replica count",
         ),
         (
-            ["deployment.kind=Daemonset", "hpa.enabled=false"],
+            vec!["deployment.kind=Daemonset"],
             "deployment.kind is \"Daemonset\": it takes Deployment",
         ),
     ] {
-        let mut args = vec!["template", "kdns", CHART];
-        for s in sets {
-            args.extend(["--set", s]);
-        }
-        let (ok, out, err) = helm(&args);
-        assert!(!ok, "{sets:?} rendered anyway:\n{out}");
+        let err = render_fails(&sets);
         assert!(err.contains(want), "{sets:?}: {err}");
     }
 }
