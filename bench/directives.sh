@@ -57,7 +57,7 @@ done
 ((ROUNDS >= 1 && DURATION >= 1 && SERVICES >= 20 && HOSTS >= 1 && HOSTS <= 65536)) ||
   { echo "directives.sh: --rounds, --duration >= 1, --services >= 20, 1 <= --hosts <= 65536" >&2; exit 2; }
 
-OUT=${OUT:-$ROOT/bench/out/directives-$(date +%Y%m%d-%H%M%S)$( ((SMOKE)) && echo -smoke)}
+OUT=${OUT:-$ROOT/bench/out/directives-$(date +%Y%m%d-%H%M%S)$( ((SMOKE)) && echo -smoke || true)}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 LOG=$OUT/run.log

@@ -67,7 +67,7 @@ done
 ((ROUNDS >= 1 && DURATION >= 1 && DURATION <= 120 && SERVICES >= 20 && NAMES >= 1)) ||
   { echo "nodelocal.sh: --rounds >= 1, 1 <= --duration <= 120, --services >= 20, --names >= 1" >&2; exit 2; }
 
-OUT=${OUT:-$ROOT/bench/out/nodelocal-$(date +%Y%m%d-%H%M%S)$( ((SMOKE)) && echo -smoke)}
+OUT=${OUT:-$ROOT/bench/out/nodelocal-$(date +%Y%m%d-%H%M%S)$( ((SMOKE)) && echo -smoke || true)}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 LOG=$OUT/run.log
