@@ -58,7 +58,7 @@ while (($#)); do
   --cases) ONLY=$2; shift ;;
   --release) PROFILE=release ;;
   --debug) PROFILE=debug ;;
-  -h | --help) sed -n '2,41p' "$0"; exit 0 ;;
+  -h | --help) sed -n '2,43p' "$0"; exit 0 ;;
   *) echo "nodelocal.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift

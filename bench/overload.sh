@@ -31,7 +31,7 @@ while (($#)); do
   --rates) RATES=$2; shift ;;
   --servers) SERVERS=$2; shift ;;
   --out) OUT=$2; shift ;;
-  -h | --help) sed -n '2,27p' "$0"; exit 0 ;;
+  -h | --help) sed -n '2,23p' "$0"; exit 0 ;;
   *) echo "overload.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
