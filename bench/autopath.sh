@@ -40,7 +40,7 @@ done
 SETTLE=3
 ((SMOKE)) && SERVICES=50 PODS=200 SETTLE=1
 PROFILE=${PROFILE:-$( ((SMOKE)) && echo debug || echo release)}
-OUT=${OUT:-$ROOT/bench/out/autopath-$(date +%Y%m%d-%H%M%S)$( ((SMOKE)) && echo -smoke)}
+OUT=${OUT:-$ROOT/bench/out/autopath-$(date +%Y%m%d-%H%M%S)$( ((SMOKE)) && echo -smoke || true)}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 LOG=$OUT/run.log

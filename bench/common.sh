@@ -1,5 +1,5 @@
-# Sourced by the bench/ scripts (run.sh, directives.sh, autopath.sh, overload.sh): the helpers
-# they share.
+# Sourced by the bench/ scripts (run.sh, directives.sh, autopath.sh, overload.sh, nodelocal.sh,
+# per_node.sh): the helpers they share. Only definitions: sourcing it runs nothing.
 
 log() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$LOG" >&2; } # LOG: the run's log file
 die() { log "ERROR: $*"; exit 1; }
@@ -59,4 +59,145 @@ exec "\$@"
 EOF
   chmod +x "$out/coredns-incluster.sh"
   CORE_WRAP=(unshare -m --propagation private "$out/coredns-incluster.sh")
+}
+
+# The command line, from a table: bench_args SPEC... -- ARG...
+# SPEC is --flag=VAR (the flag takes a value, VAR gets it) or --flag:VAR=VALUE (a switch: VAR
+# gets VALUE). -h|--help prints the script's header (the comment lines after the #! line) and
+# exits 0; anything else exits 2 with "SCRIPT: unknown argument ARG".
+bench_args() {
+  local spec
+  local -A takes=() sets=()
+  while [[ $1 != -- ]]; do
+    spec=$1
+    if [[ $spec == *:* ]]; then sets[${spec%%:*}]=${spec#*:}; else takes[${spec%%=*}]=${spec#*=}; fi
+    shift
+  done
+  shift
+  while (($#)); do
+    if [[ -n $1 && -n ${takes[$1]+x} ]]; then
+      printf -v "${takes[$1]}" %s "$2"
+      shift
+    elif [[ -n $1 && -n ${sets[$1]+x} ]]; then
+      printf -v "${sets[$1]%%=*}" %s "${sets[$1]#*=}"
+    elif [[ $1 == -h || $1 == --help ]]; then
+      awk 'NR == 1 {next} /^#/ {print; next} {exit}' "$0"
+      exit 0
+    else
+      echo "${0##*/}: unknown argument $1" >&2
+      exit 2
+    fi
+    shift
+  done
+}
+
+# bench_out NAME: OUT (--out, else bench/out/NAME-TIMESTAMP, -smoke added with SMOKE=1) made and
+# absolute; LOG=OUT/run.log.
+bench_out() {
+  local smoke=
+  ((${SMOKE:-0})) && smoke=-smoke
+  OUT=${OUT:-$ROOT/bench/out/$1-$(date +%Y%m%d-%H%M%S)$smoke}
+  mkdir -p "$OUT"
+  OUT=$(cd "$OUT" && pwd)
+  LOG=$OUT/run.log
+}
+
+# tools_bin TOOL...: BIN, the Go-built tools (KDNS_TOOLS_BIN, else KDNS_BIN, else
+# /var/cache/kdns-tools/bin); dies unless each TOOL is there.
+tools_bin() {
+  local t
+  BIN=${KDNS_TOOLS_BIN:-${KDNS_BIN:-/var/cache/kdns-tools/bin}}
+  for t in "$@"; do
+    [[ -x $BIN/$t ]] || die "$BIN/$t missing: run scripts/build-tools.sh (or set KDNS_TOOLS_BIN)"
+  done
+}
+
+# need_commands COMMAND...: dies unless each is on the PATH.
+need_commands() {
+  local t
+  for t in "$@"; do
+    command -v "$t" >/dev/null || die "$t missing: run scripts/install-deps.sh"
+  done
+}
+
+# rig_cores: CORE_SRV=0 for the server under test, CORE_CLIENT=1 for the load (0 on one core).
+rig_cores() {
+  CORE_SRV=0 CORE_CLIENT=1
+  (($(nproc) >= 2)) || CORE_CLIENT=0
+}
+
+# bench_rig SIGNAL COMMAND...: the side-by-side rig: BIN holding coredns (tools_bin), each
+# COMMAND on the PATH, CORE_SRV and CORE_CLIENT (rig_cores), and PIDS, empty, whose processes
+# get SIGNAL when the script exits (reap_on_exit).
+bench_rig() {
+  local signal=$1
+  shift
+  tools_bin coredns
+  need_commands "$@"
+  rig_cores
+  PIDS=()
+  reap_on_exit "$signal"
+}
+
+# reap_on_exit [SIGNAL]: when the script exits (INT and TERM: exit 130), every pid in PIDS gets
+# SIGNAL (default TERM) and is waited for; the exit status is the script's.
+reap_on_exit() {
+  REAP_SIGNAL=${1:-TERM}
+  trap reap EXIT
+  trap 'exit 130' INT TERM
+}
+# shellcheck disable=SC2317 # reap runs from the EXIT trap
+reap() {
+  local rc=$? p
+  for p in "${PIDS[@]}"; do kill -"$REAP_SIGNAL" "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  exit "$rc"
+}
+
+# stop_pid PID: stops it (SIGTERM), waits for it, drops it from PIDS.
+stop_pid() {
+  kill "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+  local keep=() p
+  for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
+  PIDS=("${keep[@]}")
+}
+
+# build_kdns: KDNS, the kdns binary: KDNS_UNDER_TEST when set (another build, not built here),
+# else `cargo build --bin kdns` (output to LOG) in PROFILE (default: debug with SMOKE=1, the
+# build the tests already made, since a smoke run checks the harness, not speed; else release)
+# into CARGO_TARGET_DIR (default ROOT/target; exported).
+build_kdns() {
+  local flags=(--quiet --bin kdns)
+  export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+  PROFILE=${PROFILE:-$( ((${SMOKE:-0})) && echo debug || echo release)}
+  if [[ -n ${KDNS_UNDER_TEST:-} ]]; then
+    KDNS=$KDNS_UNDER_TEST
+  else
+    log "building kdns ($PROFILE)"
+    [[ $PROFILE == release ]] && flags+=(--release)
+    (cd "$ROOT" && cargo build "${flags[@]}") >>"$LOG" 2>&1 || die "cargo build failed (see $LOG)"
+    KDNS=$CARGO_TARGET_DIR/$PROFILE/kdns
+  fi
+  [[ -x $KDNS ]] || die "no kdns binary at $KDNS"
+}
+
+# alternate A B: the runs of ROUNDS rounds, a line "ROUND SERVER" each: A then B in even rounds,
+# B then A in odd ones (the two runs of a round back to back, neither server always first).
+alternate() {
+  local r
+  for ((r = 0; r < ROUNDS; r++)); do
+    if ((r % 2)); then echo "$r $2"; echo "$r $1"; else echo "$r $1"; echo "$r $2"; fi
+  done
+}
+
+# jset PATH JSON: sets PATH (a jq path) to JSON in the results file R.
+jset() { local tmp; tmp=$(jq --argjson v "$2" "$1 = \$v" "$R") && echo "$tmp" >"$R"; }
+
+# check_run SERVER CASE JSON: dies unless a dnsperf run (kbench.py dnsperf's JSON) got answers,
+# all NOERROR.
+check_run() {
+  [[ $(echo "$3" | jq '.completed // 0') -gt 0 ]] || die "$1 answered nothing ($2)"
+  [[ $(echo "$3" | jq -c '.rcodes | keys') == '["NOERROR"]' ]] ||
+    die "$1 gave other answers than NOERROR in $2: $(echo "$3" | jq -c .rcodes)"
 }

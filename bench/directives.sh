@@ -35,69 +35,24 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 KB="python3 $ROOT/bench/kbench.py"
+# shellcheck source=bench/common.sh
+source "$ROOT/bench/common.sh" # bench_args, bench_out, log, die, free_ports, proc_*, build_kdns …
 
 SMOKE=0 PROFILE= ROUNDS=3 DURATION=5 SERVICES=1000 HOSTS=1000 OUT= ONLY=all
-while (($#)); do
-  case $1 in
-  --smoke) SMOKE=1 ;;
-  --rounds) ROUNDS=$2; shift ;;
-  --duration) DURATION=$2; shift ;;
-  --services) SERVICES=$2; shift ;;
-  --hosts) HOSTS=$2; shift ;;
-  --out) OUT=$2; shift ;;
-  --cases) ONLY=$2; shift ;;
-  --release) PROFILE=release ;;
-  --debug) PROFILE=debug ;;
-  -h | --help) sed -n '2,33p' "$0"; exit 0 ;;
-  *) echo "directives.sh: unknown argument $1" >&2; exit 2 ;;
-  esac
-  shift
-done
+bench_args --smoke:SMOKE=1 --rounds=ROUNDS --duration=DURATION --services=SERVICES \
+  --hosts=HOSTS --out=OUT --cases=ONLY --release:PROFILE=release --debug:PROFILE=debug -- "$@"
 ((SMOKE)) && ROUNDS=1 DURATION=1 SERVICES=50
 ((ROUNDS >= 1 && DURATION >= 1 && SERVICES >= 20 && HOSTS >= 1 && HOSTS <= 65536)) ||
   { echo "directives.sh: --rounds, --duration >= 1, --services >= 20, 1 <= --hosts <= 65536" >&2; exit 2; }
 
-OUT=${OUT:-$ROOT/bench/out/directives-$(date +%Y%m%d-%H%M%S)$( ((SMOKE)) && echo -smoke)}
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
-LOG=$OUT/run.log
-# shellcheck source=bench/common.sh
-source "$ROOT/bench/common.sh" # log, die, free_ports, proc_*, coredns_api
-
-BIN=${KDNS_TOOLS_BIN:-${KDNS_BIN:-/var/cache/kdns-tools/bin}}
-[[ -x $BIN/coredns ]] || die "$BIN/coredns missing: run scripts/build-tools.sh (or set KDNS_TOOLS_BIN)"
-for t in dnsperf taskset python3 jq; do
-  command -v $t >/dev/null || die "$t missing: run scripts/install-deps.sh"
-done
-CORE_SRV=0 CORE_CLIENT=1
-(($(nproc) >= 2)) || CORE_CLIENT=0
-
-PIDS=()
-cleanup() {
-  local rc=$?
-  # SIGKILL: `health { lameduck 5s }` would hold each server 5 s on SIGTERM, for nothing here.
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
+bench_out directives # OUT, LOG
+# BIN, CORE_SRV, CORE_CLIENT, PIDS; SIGKILL: `health { lameduck 5s }` would hold each server 5 s
+# on SIGTERM, for nothing here.
+bench_rig KILL dnsperf taskset python3 jq
 
 # ------------------------------------------------------------------ build, data
 log "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), kernel $(uname -r); load $(loadavg)"
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-# The smoke run checks the harness, not speed: the debug build the tests already made.
-PROFILE=${PROFILE:-$( ((SMOKE)) && echo debug || echo release)}
-if [[ -n ${KDNS_UNDER_TEST:-} ]]; then
-  KDNS=$KDNS_UNDER_TEST
-else
-  log "building kdns ($PROFILE)"
-  (cd "$ROOT" && cargo build $([[ $PROFILE == release ]] && echo --release) --quiet --bin kdns) \
-    >>"$LOG" 2>&1 || die "cargo build failed (see $LOG)"
-  KDNS=$CARGO_TARGET_DIR/$PROFILE/kdns
-fi
-[[ -x $KDNS ]] || die "no kdns binary at $KDNS"
+build_kdns # KDNS, PROFILE
 
 DATA=$OUT/data
 NQ=$((SMOKE ? 500 : 20000))
@@ -272,7 +227,6 @@ jq -n --arg n "$(nproc)" --arg cpu "$(grep -m1 'model name' /proc/cpuinfo | cut 
   '{machine: {nproc:$n, cpu:$cpu, kernel:$k, load_at_start:$load, dnsperf:$dnsperf, coredns:$coredns,
     kdns:$kdns, kdns_build:$profile, date:$date}, rounds:$rounds, duration_s:$duration,
     services:$services, hosts_entries:$hosts, cases:{}}' >"$R"
-jset() { local tmp; tmp=$(jq --argjson v "$2" "$1 = \$v" "$R") && echo "$tmp" >"$R"; }
 
 dnsperf_run() { # label server file seconds -> JSON with the server's CPU seconds
   local f=$OUT/dnsperf-$1.txt pid=${PID[$2]} c0 c1
@@ -297,18 +251,12 @@ while IFS=: read -r c sa sb qf need; do
   ((SMOKE)) || for s in $sa $sb; do # warm up, not recorded
     taskset -c $CORE_CLIENT dnsperf -s 127.0.0.1 -p "${PORT[$s]}" -d "$file" -l 1 -c 8 -q 256 >/dev/null 2>&1 || true
   done
-  for ((r = 0; r < ROUNDS; r++)); do
-    order="$sa $sb"
-    ((r % 2)) && order="$sb $sa"
-    for s in $order; do
-      res=$(dnsperf_run "$c-$s-$r" "$s" "$file" "$DURATION")
-      log "$c $s round $r: $(echo "$res" | jq -c '{qps, completed, lost, server_cpu_s, rcodes, load}')"
-      [[ $(echo "$res" | jq '.completed // 0') -gt 0 ]] || die "$s answered nothing ($c)"
-      [[ $(echo "$res" | jq -c '.rcodes | keys') == '["NOERROR"]' ]] ||
-        die "$s gave other answers than NOERROR in $c: $(echo "$res" | jq -c .rcodes)"
-      jset ".cases.$c.servers.$s.runs[$r]" "$res"
-    done
-  done
+  while read -r r s; do
+    res=$(dnsperf_run "$c-$s-$r" "$s" "$file" "$DURATION")
+    log "$c $s round $r: $(echo "$res" | jq -c '{qps, completed, lost, server_cpu_s, rcodes, load}')"
+    check_run "$s" "$c" "$res"
+    jset ".cases.$c.servers.$s.runs[$r]" "$res"
+  done < <(alternate "$sa" "$sb")
   jset ".cases.$c.a" "\"$sa\""
   jset ".cases.$c.b" "\"$sb\""
   jset ".cases.$c.requirement" "$need"

@@ -45,70 +45,24 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 KB=(python3 "$ROOT/bench/kbench.py")
+# shellcheck source=bench/common.sh
+source "$ROOT/bench/common.sh" # bench_args, bench_out, log, die, free_ports, proc_*, build_kdns …
 
 SMOKE=0 PROFILE='' ROUNDS=3 DURATION=10 SERVICES=1000 NAMES=1000 WARM=30 OUT='' ONLY=all
-while (($#)); do
-  case $1 in
-  --smoke) SMOKE=1 ;;
-  --rounds) ROUNDS=$2; shift ;;
-  --duration) DURATION=$2; shift ;;
-  --services) SERVICES=$2; shift ;;
-  --names) NAMES=$2; shift ;;
-  --out) OUT=$2; shift ;;
-  --cases) ONLY=$2; shift ;;
-  --release) PROFILE=release ;;
-  --debug) PROFILE=debug ;;
-  -h | --help) sed -n '2,41p' "$0"; exit 0 ;;
-  *) echo "nodelocal.sh: unknown argument $1" >&2; exit 2 ;;
-  esac
-  shift
-done
+bench_args --smoke:SMOKE=1 --rounds=ROUNDS --duration=DURATION --services=SERVICES \
+  --names=NAMES --out=OUT --cases=ONLY --release:PROFILE=release --debug:PROFILE=debug -- "$@"
 ((SMOKE)) && ROUNDS=1 DURATION=1 SERVICES=50 WARM=2
 ((ROUNDS >= 1 && DURATION >= 1 && DURATION <= 120 && SERVICES >= 20 && NAMES >= 1)) ||
   { echo "nodelocal.sh: --rounds >= 1, 1 <= --duration <= 120, --services >= 20, --names >= 1" >&2; exit 2; }
 
-OUT=${OUT:-$ROOT/bench/out/nodelocal-$(date +%Y%m%d-%H%M%S)$( ((SMOKE)) && echo -smoke)}
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
-LOG=$OUT/run.log
-# shellcheck source=bench/common.sh
-source "$ROOT/bench/common.sh" # log, die, free_ports, proc_*
-
-BIN=${KDNS_TOOLS_BIN:-${KDNS_BIN:-/var/cache/kdns-tools/bin}}
-[[ -x $BIN/coredns ]] || die "$BIN/coredns missing: run scripts/build-tools.sh (or set KDNS_TOOLS_BIN)"
-for t in dnsperf taskset python3 jq curl; do
-  command -v $t >/dev/null || die "$t missing: run scripts/install-deps.sh"
-done
-CORE_SRV=0 CORE_CLIENT=1
-(($(nproc) >= 2)) || CORE_CLIENT=0
-
-PIDS=()
-# shellcheck disable=SC2317 # cleanup runs from the EXIT trap
-cleanup() {
-  local rc=$?
-  # SIGKILL: CoreDNS's `health` lameduck would hold it on SIGTERM, for nothing here.
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_out nodelocal # OUT, LOG
+# BIN, CORE_SRV, CORE_CLIENT, PIDS; SIGKILL: CoreDNS's `health` lameduck would hold it on
+# SIGTERM, for nothing here.
+bench_rig KILL dnsperf taskset python3 jq curl
 
 # ------------------------------------------------------------------ build, data
 log "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), kernel $(uname -r); load $(loadavg)"
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-PROFILE=${PROFILE:-$( ((SMOKE)) && echo debug || echo release)}
-if [[ -n ${KDNS_UNDER_TEST:-} ]]; then
-  KDNS=$KDNS_UNDER_TEST
-else
-  log "building kdns ($PROFILE)"
-  flags=(--quiet --bin kdns)
-  [[ $PROFILE == release ]] && flags+=(--release)
-  (cd "$ROOT" && cargo build "${flags[@]}") \
-    >>"$LOG" 2>&1 || die "cargo build failed (see $LOG)"
-  KDNS=$CARGO_TARGET_DIR/$PROFILE/kdns
-fi
-[[ -x $KDNS ]] || die "no kdns binary at $KDNS"
+build_kdns # KDNS, PROFILE
 
 DATA=$OUT/data
 "${KB[@]}" gen --services "$SERVICES" --queries $((SMOKE ? 500 : 20000)) --out "$DATA" >"$OUT/meta.json"
@@ -298,7 +252,6 @@ jq -n --arg n "$(nproc)" --arg cpu "$(grep -m1 'model name' /proc/cpuinfo | cut 
   '{machine: {nproc:$n, cpu:$cpu, kernel:$k, load_at_start:$load, dnsperf:$dnsperf, peer:$peer,
     kdns:$kdns, kdns_build:$profile, date:$date}, rounds:$rounds, duration_s:$duration,
     services:$services, queries:$q, cases:{}}' >"$R"
-jset() { local tmp; tmp=$(jq --argjson v "$2" "$1 = \$v" "$R") && echo "$tmp" >"$R"; }
 
 cache_counts() { # server -> "hits misses" (coredns_cache_*_total, all blocks and types)
   curl -s --max-time 5 "http://${IP[$1]}:$P_METRICS/metrics" |
@@ -324,12 +277,6 @@ dnsperf_run() { # label server file seconds [dnsperf args] -> JSON with CPU and 
     --argjson h "$((h1 - h0))" --argjson m "$((m1 - m0))" \
     '. + {server_cpu_s: (($cpu|tonumber)/($tck|tonumber)), load: $load, cache_hits: $h, cache_misses: $m}
        | . + {qps_per_core: (if .server_cpu_s > 0 then ((.completed // 0) / .server_cpu_s | floor) else null end)}'
-}
-
-check_run() { # server case JSON
-  [[ $(echo "$3" | jq '.completed // 0') -gt 0 ]] || die "$1 answered nothing ($2)"
-  [[ $(echo "$3" | jq -c '.rcodes | keys') == '["NOERROR"]' ]] ||
-    die "$1 gave other answers than NOERROR in $2: $(echo "$3" | jq -c .rcodes)"
 }
 
 # Warm both caches with each distinct question once, paced over WARM s (the cache's TTL cap): the
@@ -359,30 +306,22 @@ hits_mixedcase:queries-nl-hits-mixedcase.txt"
 while IFS=: read -r c qf; do
   [[ $ONLY == all || ,$ONLY, == *,$c,* ]] || continue
   file=$DATA/$qf
-  for ((r = 0; r < ROUNDS; r++)); do
-    order="peer kdns"
-    ((r % 2)) && order="kdns peer"
-    for s in $order; do
-      res=$(dnsperf_run "$c-max-$s-$r" "$s" "$file" "$DURATION")
-      log "$c max $s round $r: $(echo "$res" | jq -c '{qps, completed, lost, server_cpu_s, cache_hits, cache_misses, load}')"
-      check_run "$s" "$c" "$res"
-      jset ".cases.$c.max.$s.runs[$r]" "$res"
-    done
-  done
+  while read -r r s; do
+    res=$(dnsperf_run "$c-max-$s-$r" "$s" "$file" "$DURATION")
+    log "$c max $s round $r: $(echo "$res" | jq -c '{qps, completed, lost, server_cpu_s, cache_hits, cache_misses, load}')"
+    check_run "$s" "$c" "$res"
+    jset ".cases.$c.max.$s.runs[$r]" "$res"
+  done < <(alternate peer kdns)
   rate=$(jq --arg c "$c" '.cases[$c].max | [.[] | [.runs[].qps] | sort | .[(length/2|floor)]] | min * 0.5 | floor' "$R")
   ((rate >= 100)) || rate=100
   jset ".cases.$c.latency_rate" "$rate"
-  for ((r = 0; r < ROUNDS; r++)); do
-    order="peer kdns"
-    ((r % 2)) && order="kdns peer"
-    for s in $order; do
-      res=$(dnsperf_run "$c-lat-$s-$r" "$s" "$file" "$DURATION" -Q "$rate" -v)
-      grep -v '^> ' "$OUT/dnsperf-$c-lat-$s-$r.txt" >"$OUT/tmp.txt" && mv "$OUT/tmp.txt" "$OUT/dnsperf-$c-lat-$s-$r.txt"
-      log "$c latency @ $rate QPS $s round $r: $(echo "$res" | jq -c '{qps, lost, latency_ms, server_cpu_s, cache_hits, cache_misses, load}')"
-      check_run "$s" "$c" "$res"
-      jset ".cases.$c.latency.$s.runs[$r]" "$(echo "$res" | jq -c 'del(.rcodes)')"
-    done
-  done
+  while read -r r s; do
+    res=$(dnsperf_run "$c-lat-$s-$r" "$s" "$file" "$DURATION" -Q "$rate" -v)
+    grep -v '^> ' "$OUT/dnsperf-$c-lat-$s-$r.txt" >"$OUT/tmp.txt" && mv "$OUT/tmp.txt" "$OUT/dnsperf-$c-lat-$s-$r.txt"
+    log "$c latency @ $rate QPS $s round $r: $(echo "$res" | jq -c '{qps, lost, latency_ms, server_cpu_s, cache_hits, cache_misses, load}')"
+    check_run "$s" "$c" "$res"
+    jset ".cases.$c.latency.$s.runs[$r]" "$(echo "$res" | jq -c 'del(.rcodes)')"
+  done < <(alternate peer kdns)
 done <<<"$CASES"
 
 for s in peer kdns; do

@@ -24,57 +24,15 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-DURATION=20 RATES="20000 max" SERVERS="coredns kdns" OUT=
-while (($#)); do
-  case $1 in
-  --duration) DURATION=$2; shift ;;
-  --rates) RATES=$2; shift ;;
-  --servers) SERVERS=$2; shift ;;
-  --out) OUT=$2; shift ;;
-  -h | --help) sed -n '2,27p' "$0"; exit 0 ;;
-  *) echo "overload.sh: unknown argument $1" >&2; exit 2 ;;
-  esac
-  shift
-done
-OUT=${OUT:-$ROOT/bench/out/overload-$(date +%Y%m%d-%H%M%S)}
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
-LOG=$OUT/run.log
 # shellcheck source=bench/common.sh
-source "$ROOT/bench/common.sh" # log, die, free_ports, loadavg
+source "$ROOT/bench/common.sh" # bench_args, bench_out, log, die, free_ports, loadavg, build_kdns …
+DURATION=20 RATES="20000 max" SERVERS="coredns kdns" OUT='' SMOKE=0 PROFILE=release # no smoke mode
+bench_args --duration=DURATION --rates=RATES --servers=SERVERS --out=OUT -- "$@"
+bench_out overload # OUT, LOG
+# BIN, CORE_SRV, CORE_CLIENT, PIDS (stop_pid stops one of them before the end).
+bench_rig TERM dnsperf taskset python3 curl
 
-BIN=${KDNS_TOOLS_BIN:-${KDNS_BIN:-/var/cache/kdns-tools/bin}}
-[[ -x $BIN/coredns ]] || die "$BIN/coredns missing: run scripts/build-tools.sh"
-for t in dnsperf taskset python3 curl; do
-  command -v $t >/dev/null || die "$t missing: run scripts/install-deps.sh"
-done
-CORE_SRV=0 CORE_CLIENT=1
-(($(nproc) >= 2)) || CORE_CLIENT=0
-
-PIDS=()
-cleanup() {
-  local rc=$?
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-stop_pid() {
-  kill "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-  local keep=() p
-  for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
-  PIDS=("${keep[@]}")
-}
-
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-KDNS=${KDNS_UNDER_TEST:-} # KDNS_UNDER_TEST: another build (not built here)
-if [[ -z $KDNS ]]; then
-  log "building kdns (release)"
-  (cd "$ROOT" && cargo build --release --quiet --bin kdns) >>"$LOG" 2>&1 || die "cargo build failed (see $LOG)"
-  KDNS=$CARGO_TARGET_DIR/release/kdns
-fi
+build_kdns # KDNS (release; KDNS_UNDER_TEST: another build, not built here)
 
 read -r P_KDNS P_CORE M_KDNS M_CORE P_DEAD < <(free_ports 5)
 

@@ -141,6 +141,17 @@ fn render(values: &[&str], sets: &[&str]) -> (String, Vec<Value>) {
     (out, docs)
 }
 
+/// `helm template` with `sets` that must fail: its stderr (the chart's `fail` message).
+fn render_fails(sets: &[&str]) -> String {
+    let mut args = vec!["template", "kdns", CHART];
+    for s in sets {
+        args.extend(["--set", s]);
+    }
+    let (ok, out, err) = helm(&args);
+    assert!(!ok, "{sets:?} rendered anyway:\n{out}");
+    err
+}
+
 fn kinds(docs: &[Value]) -> Vec<String> {
     let mut k: Vec<String> = docs
         .iter()
@@ -210,7 +221,12 @@ fn helm_lint_passes_for_both_roles() {
     let dir = tempfile::tempdir().unwrap();
     let nl = values_file(dir.path(), "node-local.yaml", NODE_LOCAL);
     let cd = values_file(dir.path(), "coredns.yaml", COREDNS_VALUES);
-    for extra in [vec![], vec!["-f", nl.as_str()], vec!["-f", cd.as_str()]] {
+    for extra in [
+        vec![],
+        vec!["-f", nl.as_str()],
+        vec!["-f", cd.as_str()],
+        vec!["--set", "deployment.kind=DaemonSet"],
+    ] {
         let mut args = vec!["lint", "--strict", CHART];
         args.extend(&extra);
         let (ok, out, err) = helm(&args);
@@ -427,6 +443,43 @@ fn node_local_renders_the_daemonset_and_its_corefile() {
     assert!(corefile.contains("bind 169.254.20.10\n"), "{corefile}");
 }
 
+/// `nodeLocal.iptables` becomes `--iptables=BACKEND`; the default (auto) adds no argument, as
+/// deploy/node-local/daemonset.yaml; a value `kdns node-local` would refuse fails the render.
+#[test]
+#[ignore = "needs helm: scripts/build-tools.sh"]
+fn node_local_iptables_backend_is_passed_and_checked() {
+    let args = |sets: &[&str]| {
+        let (_, docs) = render(&[], sets);
+        let ds = find(&docs, "DaemonSet", "kdns-node-local");
+        strs(&ds["spec"]["template"]["spec"]["containers"][0]["args"])
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+    };
+    let default = args(&["nodeLocal.enabled=true"]);
+    assert!(
+        !default.iter().any(|a| a.contains("iptables=")),
+        "{default:?}"
+    );
+    assert_eq!(
+        default,
+        args(&["nodeLocal.enabled=true", "nodeLocal.iptables=auto"])
+    );
+    for backend in ["legacy", "nft", "iptables"] {
+        let set = format!("nodeLocal.iptables={backend}");
+        let got = args(&["nodeLocal.enabled=true", &set]);
+        let mut want = default.clone();
+        want.push(format!("--iptables={backend}"));
+        assert_eq!(got, want);
+    }
+
+    let err = render_fails(&["nodeLocal.enabled=true", "nodeLocal.iptables=nftables"]);
+    assert!(
+        err.contains("nodeLocal.iptables is \"nftables\": it takes auto"),
+        "{err}"
+    );
+}
+
 /// A CoreDNS chart values file needs no change: its `servers` become the Corefile, its ports
 /// the Service's, and its autoscaler settings the cluster-proportional-autoscaler's.
 #[test]
@@ -518,16 +571,7 @@ fn a_coredns_chart_values_file_renders_and_loads() {
 #[test]
 #[ignore = "needs helm: scripts/build-tools.sh"]
 fn autoscaler_and_hpa_together_fail_with_a_clear_message() {
-    let (ok, out, err) = helm(&[
-        "template",
-        "kdns",
-        CHART,
-        "--set",
-        "autoscaler.enabled=true",
-        "--set",
-        "hpa.enabled=true",
-    ]);
-    assert!(!ok, "rendered anyway:\n{out}");
+    let err = render_fails(&["autoscaler.enabled=true", "hpa.enabled=true"]);
     assert!(
         err.contains("autoscaler.enabled and hpa.enabled are mutually exclusive"),
         "{err}"
@@ -536,6 +580,102 @@ fn autoscaler_and_hpa_together_fail_with_a_clear_message() {
     let (_, docs) = render(&[], &["hpa.enabled=true"]);
     assert!(kinds(&docs).contains(&"HorizontalPodAutoscaler/kdns".to_string()));
     assert!(!kinds(&docs).iter().any(|k| k.contains("autoscaler")));
+}
+
+/// `deployment.kind: DaemonSet` is deploy/per-node/ as a chart: the cluster role as a DaemonSet
+/// (no replica count, updated with a surge), and the kube-dns Service with
+/// `trafficDistribution: PreferSameNode`; a replica count to scale fails the render.
+#[test]
+#[ignore = "needs helm: scripts/build-tools.sh"]
+fn per_node_renders_a_daemonset_and_keeps_queries_on_the_node() {
+    let (_, docs) = render(&[], &["deployment.kind=DaemonSet"]);
+    assert_eq!(
+        kinds(&docs),
+        [
+            "ClusterRole/system:kdns",
+            "ClusterRoleBinding/system:kdns",
+            "ConfigMap/kdns",
+            "DaemonSet/kdns",
+            "PodDisruptionBudget/kdns",
+            "Service/kube-dns",
+            "ServiceAccount/kdns",
+        ]
+    );
+    let ds = find(&docs, "DaemonSet", "kdns");
+    for key in ["replicas", "strategy"] {
+        assert!(ds["spec"].get(key).is_none(), "{key}: {:?}", ds["spec"]);
+    }
+    let plain = deploy_file("per-node/daemonset.yaml");
+    let plain = &plain[0]["spec"];
+    assert_eq!(ds["spec"]["updateStrategy"], plain["updateStrategy"]);
+    let spec = &ds["spec"]["template"]["spec"];
+    let c = &spec["containers"][0];
+    let pc = &plain["template"]["spec"]["containers"][0];
+    for key in ["args", "ports", "securityContext"] {
+        assert_eq!(c[key], pc[key], "{key}");
+    }
+    for probe in ["livenessProbe", "readinessProbe"] {
+        assert_eq!(c[probe]["httpGet"], pc[probe]["httpGet"], "{probe}");
+    }
+    assert_eq!(
+        spec["securityContext"],
+        plain["template"]["spec"]["securityContext"]
+    );
+    assert_eq!(spec["dnsPolicy"], "Default");
+    // The pods are the cluster role's: the same labels, so the Services and the PDB select them.
+    assert_eq!(
+        ds["spec"]["template"]["metadata"]["labels"]["k8s-app"],
+        "kube-dns"
+    );
+
+    let svc = find(&docs, "Service", "kube-dns");
+    assert_eq!(svc["spec"]["trafficDistribution"], "PreferSameNode");
+    assert_eq!(
+        svc["spec"]["trafficDistribution"],
+        deploy_file("per-node/service.yaml")[0]["spec"]["trafficDistribution"]
+    );
+    assert_eq!(
+        svc["spec"]["selector"],
+        ds["spec"]["selector"]["matchLabels"]
+    );
+    let pdb = find(&docs, "PodDisruptionBudget", "kdns");
+    assert_eq!(pdb["spec"]["maxUnavailable"], 1);
+    assert_eq!(
+        pdb["spec"]["selector"]["matchLabels"],
+        ds["spec"]["selector"]["matchLabels"]
+    );
+
+    // An explicit trafficDistribution wins; a Deployment sets none by default.
+    let (_, docs) = render(
+        &[],
+        &[
+            "deployment.kind=DaemonSet",
+            "service.trafficDistribution=PreferClose",
+        ],
+    );
+    let svc = find(&docs, "Service", "kube-dns");
+    assert_eq!(svc["spec"]["trafficDistribution"], "PreferClose");
+    let (_, docs) = render(&[], &[]);
+    let svc = find(&docs, "Service", "kube-dns");
+    assert!(svc["spec"].get("trafficDistribution").is_none(), "{svc:?}");
+
+    for (sets, want) in [
+        (
+            vec!["deployment.kind=DaemonSet", "autoscaler.enabled=true"],
+            "deployment.kind DaemonSet runs one pod on every node: it has no replica count",
+        ),
+        (
+            vec!["deployment.kind=DaemonSet", "hpa.enabled=true"],
+            "deployment.kind DaemonSet runs one pod on every node: it has no replica count",
+        ),
+        (
+            vec!["deployment.kind=Daemonset"],
+            "deployment.kind is \"Daemonset\": it takes Deployment",
+        ),
+    ] {
+        let err = render_fails(&sets);
+        assert!(err.contains(want), "{sets:?}: {err}");
+    }
 }
 
 /// Every rendering is accepted by a real API server (server-side dry run: schema, defaults,
@@ -547,7 +687,7 @@ async fn renderings_apply_to_a_real_api_server() {
     let dir = tempfile::tempdir().unwrap();
     let nl = values_file(dir.path(), "node-local.yaml", NODE_LOCAL);
     let cd = values_file(dir.path(), "coredns.yaml", COREDNS_VALUES);
-    let cases: [(&str, Vec<&str>, Vec<&str>); 5] = [
+    let cases: [(&str, Vec<&str>, Vec<&str>); 6] = [
         ("defaults", vec![], vec![]),
         ("node-local", vec![&nl], vec![]),
         ("coredns-values", vec![&cd], vec![]),
@@ -555,8 +695,13 @@ async fn renderings_apply_to_a_real_api_server() {
         (
             "node-local-only",
             vec![],
-            vec!["deployment.enabled=false", "nodeLocal.enabled=true"],
+            vec![
+                "deployment.enabled=false",
+                "nodeLocal.enabled=true",
+                "nodeLocal.iptables=nft",
+            ],
         ),
+        ("per-node", vec![], vec!["deployment.kind=DaemonSet"]),
     ];
     let cluster = Cluster::start();
     for (name, values, sets) in cases {
@@ -574,4 +719,21 @@ async fn renderings_apply_to_a_real_api_server() {
             "{name}: {out}"
         );
     }
+
+    // The API server keeps the per-node Service's trafficDistribution (PreferSameNode: beta,
+    // on by default, in 1.34) rather than dropping it as an unknown or gated field.
+    let (_, docs) = render(&[], &["deployment.kind=DaemonSet"]);
+    let svc = find(&docs, "Service", "kube-dns");
+    let file = dir.path().join("per-node-service.yaml");
+    std::fs::write(&file, serde_yaml::to_string(svc).unwrap()).unwrap();
+    let (ok, out) = cluster.kubectl(&[
+        "apply",
+        "--dry-run=server",
+        "-f",
+        file.to_str().unwrap(),
+        "-o",
+        "jsonpath={.spec.trafficDistribution}{\"\\n\"}",
+    ]);
+    assert!(ok, "{out}");
+    assert_eq!(out.lines().next(), Some("PreferSameNode"), "{out}");
 }
