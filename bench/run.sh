@@ -9,6 +9,9 @@
 #   bench/run.sh --phases startup,memory,relist,qps,latency,create,program,churn    pick phases (default: all)
 #   bench/run.sh --pods 15000         also N running Pods (POST + status PATCH each, kept in the
 #                                     cluster dir); both servers then run `pods verified`
+#   bench/run.sh --load api|etcd      how a new data set gets in: POSTs through the API server, or
+#                                     (default) written straight into its etcd in JSON, ~9k
+#                                     objects/s (kbench.py etcd-load says why and how)
 #   bench/run.sh --start-runs 3       starts per server in the startup phase (median; default 5)
 #   bench/run.sh --program-rate 100 --program-seconds 20    the `program` phase: Service changes
 #                                     (ports) at this rate, change -> answer latency per server
@@ -30,7 +33,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 KB="python3 $ROOT/bench/kbench.py"
 
 SMOKE=0 PROFILE= SERVICES=10000 DURATION=5 ROUNDS=5 MODE=api PHASES=all OUT= CLUSTER= FRESH=0
-CREATES=200 LAT_SECONDS=6 COREDNS_API=auto PODS=0 PROGRAM_RATE=100 PROGRAM_SECONDS=20 START_RUNS=5
+CREATES=200 LAT_SECONDS=6 COREDNS_API=auto PODS=0 PROGRAM_RATE=100 PROGRAM_SECONDS=20 START_RUNS=5 LOAD=etcd
 while (($#)); do
   case $1 in
   --smoke) SMOKE=1 ;;
@@ -46,10 +49,11 @@ while (($#)); do
   --program-rate) PROGRAM_RATE=$2; shift ;;
   --program-seconds) PROGRAM_SECONDS=$2; shift ;;
   --start-runs) START_RUNS=$2; shift ;;
+  --load) LOAD=$2; shift ;;
   --fresh) FRESH=1 ;;
   --coredns-api) COREDNS_API=$2; shift ;;
   --release) PROFILE=release ;;
-  -h | --help) sed -n '2,27p' "$0"; exit 0 ;;
+  -h | --help) sed -n '2,30p' "$0"; exit 0 ;;
   *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -59,9 +63,10 @@ if ((SMOKE)); then
   PHASES=${PHASES/all/startup,memory,qps,latency,create,program}
 fi
 [[ $MODE == api || $MODE == manifests ]] || { echo "run.sh: --mode api|manifests" >&2; exit 2; }
+[[ $LOAD == api || $LOAD == etcd ]] || { echo "run.sh: --load api|etcd" >&2; exit 2; }
 has() { [[ $PHASES == all || ,$PHASES, == *,$1,* ]]; }
 
-OUT=${OUT:-$ROOT/bench/out/$(date +%Y%m%d-%H%M%S)$( ((SMOKE)) && echo -smoke)}
+OUT=${OUT:-$ROOT/bench/out/$(date +%Y%m%d-%H%M%S)$( ((SMOKE)) && echo -smoke || true)}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 LOG=$OUT/run.log
@@ -155,9 +160,15 @@ else
   "$APISERVER_SH" start "$CLUSTER" >>"$LOG" 2>&1 || die "apiserver.sh start failed (see $LOG)"
   CLUSTER_STARTED=1
   rm -f "$CLUSTER/loaded"
-  log "bulk loading $(wc -l <"$DATA/objects.jsonl") objects (API server on both cores)"
-  $KB load --env "$CLUSTER/env" --objects "$DATA/objects.jsonl" --workers 16 >"$OUT/load.json" ||
-    die "bulk load failed: $(cat "$OUT/load.json")"
+  log "bulk loading $(wc -l <"$DATA/objects.jsonl") objects (--load $LOAD, API server on both cores)"
+  if [[ $LOAD == api ]]; then
+    $KB load --env "$CLUSTER/env" --objects "$DATA/objects.jsonl" --workers 16 >"$OUT/load.json" ||
+      die "bulk load failed: $(cat "$OUT/load.json")"
+  else
+    $KB etcd-load --env "$CLUSTER/env" --objects "$DATA/objects.jsonl" >"$OUT/load.json" ||
+      die "bulk load failed: $(cat "$OUT/load.json")"
+    "$APISERVER_SH" restart-apiserver "$CLUSTER" >>"$LOG" 2>&1 || die "apiserver restart failed"
+  fi
   log "load: $(cat "$OUT/load.json")"
   echo "$DATA_ID" >"$CLUSTER/loaded"
   pin_cluster
@@ -167,10 +178,17 @@ source "$CLUSTER/env"
 # Running Pods on top (kept: the count loaded so far is in $CLUSTER/loaded-pods).
 PODS_HAVE=$(cat "$CLUSTER/loaded-pods" 2>/dev/null || echo 0)
 if ((PODS > PODS_HAVE)); then
-  log "creating pods $PODS_HAVE..$PODS (API server on both cores)"
+  log "creating pods $PODS_HAVE..$PODS (--load $LOAD, API server on both cores)"
   taskset -a -cp 0,1 "$(cat "$CLUSTER/apiserver.pid")" >/dev/null 2>&1 || true
-  $KB pods --env "$CLUSTER/env" --services "$SERVICES" --pods "$PODS" --start "$PODS_HAVE" >"$OUT/pods.json" ||
-    die "pod load failed: $(cat "$OUT/pods.json")"
+  if [[ $LOAD == api ]]; then
+    $KB pods --env "$CLUSTER/env" --services "$SERVICES" --pods "$PODS" --start "$PODS_HAVE" >"$OUT/pods.json" ||
+      die "pod load failed: $(cat "$OUT/pods.json")"
+  else
+    $KB etcd-load --env "$CLUSTER/env" --services "$SERVICES" --pods "$PODS" --start "$PODS_HAVE" >"$OUT/pods.json" ||
+      die "pod load failed: $(cat "$OUT/pods.json")"
+    "$APISERVER_SH" restart-apiserver "$CLUSTER" >>"$LOG" 2>&1 || die "apiserver restart failed"
+    source "$CLUSTER/env"
+  fi
   log "pods: $(cat "$OUT/pods.json")"
   echo "$PODS" >"$CLUSTER/loaded-pods"
   pin_cluster

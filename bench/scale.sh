@@ -12,8 +12,8 @@
 # run `pods verified`): steady RSS, RSS peak while relisting after an API-server restart (the
 # kubernetes#139117 scenario), start -> correct answer, and change -> answer latency while 100
 # Services/s are created and deleted. The loaded etcd data stays in /tmp/kdns-bench-cluster-S
-# (reused by later runs; the largest takes ~25 min to load here: ~380 objects/s and ~250 pods/s,
-# the API server's own rate on 2 cores). Results: DIR/sS/ (run.sh's output) and DIR/table.md.
+# (reused by later runs; written straight into etcd, ~9k objects/s: run.sh --load). Results:
+# DIR/sS/ (run.sh's output) and DIR/table.md.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SIZES=10000:15000,30000:45000,100000:150000 OUT= TABLE_ONLY=0
@@ -63,6 +63,8 @@ MEASURES = [
     ("CPU from start to ready (ms)", "startup.%s.cpu_ms"),
     ("change -> answer p50 at 100 changes/s (ms)", "program.%s.p50"),
     ("change -> answer p99 at 100 changes/s (ms)", "program.%s.p99"),
+    ("watch delivery -> answer p50 (ms)", "program.%s.from_watch.p50"),
+    ("watch delivery -> answer p99 (ms)", "program.%s.from_watch.p99"),
 ]
 
 def fit(xs, ys):
