@@ -34,7 +34,7 @@
 //! | | DNS listeners: sockets per port, stopping with queries in flight | `src/dns/server.rs` |
 //! | | DNS over TCP: accepting, a task per connection, connections let go of at a query boundary | `src/dns/tcp.rs` |
 //! | | socket handover (`--handover`): a replacement takes over the sockets and open connections | `src/dns/handover.rs` |
-//! | | the UDP loop and its per-socket packet cache; a negative answer's SOA serial in its bytes (replayed with the current one) | `src/dns/udp.rs`, `src/dns/serial.rs` |
+//! | | the UDP loop and its per-socket packet cache; a negative answer's SOA serial in its bytes (replayed with the current one); datagrams read and answers sent in batches (`recvmmsg`, `sendmmsg`) | `src/dns/udp.rs`, `src/dns/serial.rs`, `src/dns/mmsg.rs` |
 //! | | one request: decode (responses dropped), chain, encode, observers | `src/dns/respond.rs` |
 //! | | overload: the bounds on waiting UDP queries and open TCP connections, REFUSED at once | `src/dns/load.rs` |
 //! | | fitting a response into the UDP limit: TC for answers, glue dropped quietly | `src/dns/fit.rs` |

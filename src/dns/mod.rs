@@ -8,6 +8,7 @@ pub mod codes;
 mod fit;
 pub(crate) mod handover;
 pub mod load;
+mod mmsg;
 pub mod observe;
 pub mod query;
 pub mod respond;
