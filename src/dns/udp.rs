@@ -61,8 +61,8 @@ struct Cached {
     header: [u8; 10],
     /// Everything after the question.
     tail: Box<[u8]>,
-    /// What a replay counts (the block's `prometheus` series, cache lookups).
-    metrics: Arc<Replay>,
+    /// What a replay counts (the block's `prometheus` series, cache lookups); None: nothing.
+    metrics: Option<Arc<Replay>>,
     /// While the answer is right: until the configuration or its zone changes, or, for an
     /// answer decided by one namespace, until the configuration or that namespace changes.
     valid: Validity,
@@ -168,6 +168,11 @@ impl Replay {
             metrics: d.replay_counts()?,
             counters: d.answer().replay.clone(),
         }))
+    }
+
+    /// Counts nothing: no observer counts replays, no `cache` lookups.
+    fn is_empty(&self) -> bool {
+        self.metrics.is_empty() && self.counters.is_empty()
     }
 
     fn record(&self, request_size: usize, response_size: usize, took: Duration) {
@@ -306,8 +311,10 @@ pub async fn serve(
                 continue;
             }
         };
+        // When the batch was read: a replay's duration counts from here.
+        let t0 = Instant::now();
         for (req, src) in (0..n).filter_map(|i| inbox.get(i)) {
-            l.answer(req, src).await;
+            l.answer(req, src, t0).await;
         }
         l.out.flush(&l.sock, &stop).await;
         for d in l.reports.drain(..) {
@@ -356,9 +363,9 @@ impl Socket {
         }
     }
 
-    /// Answers `req` from `src`: a replay from the packet cache into `out`, else the full path.
-    async fn answer(&mut self, req: &[u8], src: SocketAddr) {
-        let t0 = Instant::now();
+    /// Answers `req` from `src`, read at `t0`: a replay from the packet cache into `out`, else
+    /// the full path.
+    async fn answer(&mut self, req: &[u8], src: SocketAddr, t0: Instant) {
         let router = self.routers.load();
         let parsed = parse(req, &mut self.key);
         if parsed.is_some() {
@@ -371,7 +378,9 @@ impl Socket {
             if let Some((c, serial)) = replayable(&self.cache, &self.key[..p.key_len], router) {
                 let out = self.out.push(src);
                 assemble(req, p, c, serial, out);
-                c.metrics.record(req.len(), out.len(), t0.elapsed());
+                if let Some(m) = &c.metrics {
+                    m.record(req.len(), out.len(), t0.elapsed());
+                }
                 return;
             }
         }
@@ -422,6 +431,7 @@ impl Socket {
         let negative = d.answer().scope.as_ref().is_some_and(|s| s.negative);
         if let (Some(valid), Some((k, qend)), Some(replay)) = (valid, cache_key, Replay::of(d)) {
             let entry = (valid, d.data_at(), negative);
+            let replay = Some(replay).filter(|r| !r.is_empty());
             store(&mut self.cache, k, resp, qend, replay, entry);
         }
     }
@@ -483,7 +493,7 @@ fn store(
     key: Box<[u8]>,
     resp: &[u8],
     question_end: usize,
-    metrics: Arc<Replay>,
+    metrics: Option<Arc<Replay>>,
     (valid, data_at, negative): (Validity, u64, bool),
 ) {
     if resp.len() > CACHE_MAX_LEN || resp.len() < question_end || resp[2] & 0x02 != 0 {
@@ -574,7 +584,7 @@ mod tests {
         let c = Cached {
             header: [0x84, 0x00, 0, 1, 0, 1, 0, 0, 0, 0],
             tail: vec![0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 5, 0, 4, 10, 0, 0, 1].into(),
-            metrics: Arc::new(Replay::default()),
+            metrics: None,
             valid: Validity::Zone {
                 config: Weak::new(),
                 zone: ZoneHandle::default(),
