@@ -30,7 +30,7 @@
 //! Datagrams are read and answers sent in batches (`mmsg.rs`: one `recvmmsg` for everything
 //! queued, one `sendmmsg` for the answers ready, on Linux): the kernel's per-call cost is most
 //! of a replay's.
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -55,12 +55,15 @@ const CACHE_CAP: usize = 16 * 1024;
 /// Largest response cached (fits every client without truncation).
 const CACHE_MAX_LEN: usize = 512;
 
-/// A cached response, minus header ID/RD/CD and the question.
+/// A cached response, minus header ID/RD/CD and the question; the packet cache is a set of
+/// them found by key ([`Cached::key`]).
 struct Cached {
+    /// The cache key (`key_len` bytes), then everything after the question: one allocation,
+    /// so a replay reads the key it compares and the bytes it copies from the same place.
+    bytes: Box<[u8]>,
+    key_len: usize,
     /// Header bytes 2..12 (flags and the four counts), with RD and CD cleared.
     header: [u8; 10],
-    /// Everything after the question.
-    tail: Box<[u8]>,
     /// What a replay counts (the block's `prometheus` series, cache lookups); None: nothing.
     metrics: Option<Arc<Replay>>,
     /// While the answer is right: until the configuration or its zone changes, or, for an
@@ -68,9 +71,42 @@ struct Cached {
     valid: Validity,
     /// And while the router's data version (a `hosts` file) is still this.
     data_at: u64,
-    /// A negative answer's SOA serial in `tail`: a replay writes the zone's current serial
+    /// A negative answer's SOA serial in the tail: a replay writes the zone's current serial
     /// there (see [`Validity::holds`]).
     serial_at: Option<usize>,
+}
+
+impl Cached {
+    /// The cache key (`parse`).
+    fn key(&self) -> &[u8] {
+        &self.bytes[..self.key_len]
+    }
+
+    /// Everything after the question.
+    fn tail(&self) -> &[u8] {
+        &self.bytes[self.key_len..]
+    }
+}
+
+// An entry is equal to, hashes as and is looked up by its key alone.
+impl std::borrow::Borrow<[u8]> for Cached {
+    fn borrow(&self) -> &[u8] {
+        self.key()
+    }
+}
+
+impl PartialEq for Cached {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Cached {}
+
+impl std::hash::Hash for Cached {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key().hash(state);
+    }
 }
 
 /// When a cached UDP answer may be replayed. `config` is the router that answered: a
@@ -274,7 +310,7 @@ fn assemble(req: &[u8], p: &Parsed, c: &Cached, serial: u32, out: &mut Vec<u8>) 
     out[3] |= req[3] & 0x10;
     out.extend_from_slice(&req[12..p.question_end]);
     let tail = out.len();
-    out.extend_from_slice(&c.tail);
+    out.extend_from_slice(c.tail());
     if let Some(at) = c.serial_at {
         out[tail + at..tail + at + 4].copy_from_slice(&serial.to_be_bytes());
     }
@@ -333,7 +369,7 @@ struct Socket {
     tasks: TaskTracker,
     /// The cache key of the datagram being answered (`parse`).
     key: Vec<u8>,
-    cache: HashMap<Box<[u8]>, Cached>,
+    cache: HashSet<Cached>,
     /// The installed router, re-checked with one atomic load per packet (a full load only
     /// after a reload): an entry is replayed only while the router that answered it is this.
     routers: arc_swap::Cache<Arc<ArcSwap<Router>>, Arc<Router>>,
@@ -356,7 +392,7 @@ impl Socket {
             local,
             tasks,
             key: Vec::with_capacity(272),
-            cache: HashMap::new(),
+            cache: HashSet::new(),
             full_path: full_path_counter(),
             out: Outbox::default(),
             reports: Vec::new(),
@@ -395,7 +431,7 @@ impl Socket {
         let raw = req.to_vec();
         let cache_key = parsed
             .filter(|p| !p.mixed_case)
-            .map(|p| (Box::<[u8]>::from(&self.key[..p.key_len]), p.question_end));
+            .map(|p| (self.key[..p.key_len].to_vec(), p.question_end));
         // Poll the answer once inline: a zone answer completes at once; anything that has to
         // wait continues on its own task.
         let (responder, local) = (self.r.clone(), self.local);
@@ -424,7 +460,7 @@ impl Socket {
     }
 
     /// Caches `resp`, the answer `d` describes, under `cache_key` when it may be replayed.
-    fn keep(&mut self, d: &Done, cache_key: Option<(Box<[u8]>, usize)>, resp: &[u8]) {
+    fn keep(&mut self, d: &Done, cache_key: Option<(Vec<u8>, usize)>, resp: &[u8]) {
         // The answer names the router and zone state it came from: nothing here can pair it
         // with a newer state than it saw.
         let valid = Validity::of(d).filter(|_| d.packet_cacheable());
@@ -432,7 +468,7 @@ impl Socket {
         if let (Some(valid), Some((k, qend)), Some(replay)) = (valid, cache_key, Replay::of(d)) {
             let entry = (valid, d.data_at(), negative);
             let replay = Some(replay).filter(|r| !r.is_empty());
-            store(&mut self.cache, k, resp, qend, replay, entry);
+            store(&mut self.cache, &k, resp, qend, replay, entry);
         }
     }
 }
@@ -449,8 +485,11 @@ fn full_path_counter() -> Arc<Counter> {
 
 /// The entry for `key` when it is still right with `router` installed, and the SOA serial its
 /// replay writes (see [`Validity::holds`]).
+// An entry hashes and compares by its key bytes alone, which never change (its `Validity`'s
+// atomics are not part of it).
+#[allow(clippy::mutable_key_type)]
 fn replayable<'c>(
-    cache: &'c HashMap<Box<[u8]>, Cached>,
+    cache: &'c HashSet<Cached>,
     key: &[u8],
     router: &Arc<Router>,
 ) -> Option<(&'c Cached, u32)> {
@@ -488,9 +527,10 @@ fn refuse(req: &[u8], parsed: Option<&Parsed>, key: &[u8], out: &mut Vec<u8>) {
     refused(req, parsed.map(|p| p.question_end), edns, out);
 }
 
+#[allow(clippy::mutable_key_type)] // as in `replayable`
 fn store(
-    cache: &mut HashMap<Box<[u8]>, Cached>,
-    key: Box<[u8]>,
+    cache: &mut HashSet<Cached>,
+    key: &[u8],
     resp: &[u8],
     question_end: usize,
     metrics: Option<Arc<Replay>>,
@@ -514,17 +554,16 @@ fn store(
     header.copy_from_slice(&resp[2..12]);
     header[0] &= !0x01; // RD
     header[1] &= !0x10; // CD
-    cache.insert(
-        key,
-        Cached {
-            header,
-            tail: resp[question_end..].into(),
-            metrics,
-            valid,
-            data_at,
-            serial_at,
-        },
-    );
+    let bytes = [key, &resp[question_end..]].concat().into_boxed_slice();
+    cache.replace(Cached {
+        bytes,
+        key_len: key.len(),
+        header,
+        metrics,
+        valid,
+        data_at,
+        serial_at,
+    });
 }
 
 #[cfg(test)]
@@ -582,8 +621,9 @@ mod tests {
         let q = query("WEB.shop.", false);
         let p = parse(&q, &mut key).unwrap();
         let c = Cached {
+            bytes: vec![0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 5, 0, 4, 10, 0, 0, 1].into(),
+            key_len: 0,
             header: [0x84, 0x00, 0, 1, 0, 1, 0, 0, 0, 0],
-            tail: vec![0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 5, 0, 4, 10, 0, 0, 1].into(),
             metrics: None,
             valid: Validity::Zone {
                 config: Weak::new(),
