@@ -82,8 +82,10 @@ impl Inbox {
     /// One `recvmmsg` without waiting into every slot: how many datagrams arrived.
     #[cfg(target_os = "linux")]
     fn recvmmsg(&mut self, fd: std::os::fd::RawFd) -> io::Result<usize> {
+        // One pointer into `bufs`, offset per slot (no reborrow of the buffer per slot).
+        let base = self.bufs.as_mut_ptr();
         let mut iovs: [libc::iovec; BATCH] = std::array::from_fn(|i| libc::iovec {
-            iov_base: self.bufs[i * DATAGRAM..].as_mut_ptr().cast(),
+            iov_base: base.wrapping_add(i * DATAGRAM).cast(),
             iov_len: DATAGRAM,
         });
         // SAFETY: all zeros is a valid mmsghdr (null pointers, zero lengths).
@@ -200,10 +202,11 @@ impl Outbox {
     #[cfg(any(not(target_os = "linux"), test))]
     fn send_each(&self, sock: &UdpSocket, at: usize) -> io::Result<usize> {
         for i in at..self.len {
-            let dst = self.dsts[i]
-                .as_socket()
-                .ok_or(io::ErrorKind::InvalidInput)?;
-            if let Err(e) = sock.try_send_to(&self.bufs[i], dst) {
+            let sent = match self.dsts[i].as_socket() {
+                Some(dst) => sock.try_send_to(&self.bufs[i], dst),
+                None => Err(io::ErrorKind::InvalidInput.into()),
+            };
+            if let Err(e) = sent {
                 return if i == at { Err(e) } else { Ok(i - at) };
             }
         }
