@@ -53,7 +53,7 @@ while (($#)); do
   --fresh) FRESH=1 ;;
   --coredns-api) COREDNS_API=$2; shift ;;
   --release) PROFILE=release ;;
-  -h | --help) sed -n '2,30p' "$0"; exit 0 ;;
+  -h | --help) sed -n '2,29p' "$0"; exit 0 ;;
   *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
