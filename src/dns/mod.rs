@@ -5,6 +5,7 @@
 pub mod chain;
 pub mod class;
 pub mod codes;
+mod encode;
 mod fit;
 pub(crate) mod handover;
 pub mod load;

@@ -17,6 +17,7 @@ use hickory_server::server::Request;
 use hickory_server::zone_handler::MessageResponseBuilder;
 
 use super::chain::{Block, Router};
+use super::encode::{encode, Parts};
 use super::fit::{fit, Take};
 use super::load::{dropped, Load};
 use super::observe::{flags, Recount, Replay as Counts, Report, Sent};
@@ -430,32 +431,22 @@ impl Decoded {
     ) -> Result<Option<(Vec<u8>, Metadata)>, ProtoError> {
         metadata.truncation = take.truncated;
         let edns = answer.ede.map(|code| self.edns_with_ede(code));
-        let builder =
-            MessageResponseBuilder::new(&self.req.queries, edns.as_ref().or(self.edns.as_ref()));
-        let msg = builder.build(
+        let edns = edns.as_ref().or(self.edns.as_ref());
+        let sections = [
+            &answer.answers[..take.answers],
+            &answer.authority[..take.authority],
+            &answer.additional[..take.additional],
+        ];
+        let parts = Parts {
             metadata,
-            answer.answers[..take.answers].iter(),
-            std::iter::empty(),
-            answer.authority[..take.authority].iter(),
-            answer.additional[..take.additional].iter(),
-        );
-        let mut out = Vec::with_capacity(512);
-        let mut enc = BinEncoder::new(&mut out);
-        enc.set_max_size(u16::MAX);
-        let info = msg.destructive_emit(&mut enc)?;
-        // A record that did not fit the encoder is rolled back, but its bytes stay behind.
-        let end = enc.offset();
-        out.truncate(end);
-        let opt = usize::from(self.edns.is_some() || answer.ede.is_some());
-        let counted = |at: usize| {
-            out.get(at..at + 2)
-                .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+            queries: &self.req.queries,
+            sections,
+            edns,
         };
-        let whole = counted(6) == Some(take.answers)
-            && counted(8) == Some(take.authority)
-            && counted(10) == Some(take.additional + opt);
-        let h: &Metadata = &info;
-        Ok((whole && out.len() <= usize::from(self.limit)).then_some((out, *h)))
+        let out = encode(&parts)?;
+        Ok(out
+            .filter(|o| o.len() <= usize::from(self.limit))
+            .map(|o| (o, metadata)))
     }
 }
 
