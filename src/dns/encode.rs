@@ -181,14 +181,10 @@ impl Writer {
     fn name(&mut self, n: &Name, compress: bool) -> Option<()> {
         let compress = compress && self.compressed < COMPRESSED_NAMES;
         let begin = self.out.len();
-        let mut starts = [0usize; 128];
-        let mut count = 0;
         for label in n.iter() {
-            if label.len() > 63 || count == starts.len() {
+            if label.len() > 63 {
                 return None;
             }
-            starts[count] = self.out.len();
-            count += 1;
             self.out.push(label.len() as u8);
             self.out.extend_from_slice(label);
         }
@@ -196,7 +192,9 @@ impl Writer {
         if compress {
             self.compressed += 1;
         }
-        for &at in &starts[..count] {
+        // Each suffix from the longest: a pointer to its first earlier copy, else a target.
+        let mut at = begin;
+        while at < end {
             let found = if compress {
                 self.find(&self.out[at..end])
             } else {
@@ -210,6 +208,7 @@ impl Writer {
                 }
                 None => self.keep(at, end),
             }
+            at += 1 + usize::from(self.out[at]);
         }
         self.out.push(0);
         (self.out.len() - begin <= 255).then_some(())

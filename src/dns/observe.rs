@@ -1,5 +1,6 @@
 //! What the block's observers (`prometheus`, `errors`, `log`) are told of every query once its
 //! answer went out, and what a replay of cached bytes on the UDP path must count again.
+use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +15,7 @@ pub struct Sent {
     /// The answer's class (`log`'s `class` filter).
     pub class: Class,
     /// `qr,aa,…` as set.
-    pub flags: String,
+    pub flags: Flags,
     /// Bytes sent.
     pub rsize: usize,
     /// From the request's arrival to the response written.
@@ -23,22 +24,37 @@ pub struct Sent {
     pub local: SocketAddr,
 }
 
-/// `qr,aa,tc,rd,ra,ad,cd` as set (miekg/dns order).
-pub fn flags(qr: bool, aa: bool, tc: bool, rd: bool, ra: bool, ad: bool, cd: bool) -> String {
-    [
-        (qr, "qr"),
-        (aa, "aa"),
-        (tc, "tc"),
-        (rd, "rd"),
-        (ra, "ra"),
-        (ad, "ad"),
-        (cd, "cd"),
-    ]
-    .iter()
-    .filter(|(on, _)| *on)
-    .map(|(_, n)| *n)
-    .collect::<Vec<_>>()
-    .join(",")
+/// The response's header flags; shown as `qr,aa,tc,rd,ra,ad,cd`, those set (miekg/dns order).
+/// Kept as bits: only `log` ever shows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flags(u8);
+
+/// The flags' names, in the order they are shown.
+const FLAG_NAMES: [&str; 7] = ["qr", "aa", "tc", "rd", "ra", "ad", "cd"];
+
+/// The flags set among `qr,aa,tc,rd,ra,ad,cd`.
+pub fn flags(qr: bool, aa: bool, tc: bool, rd: bool, ra: bool, ad: bool, cd: bool) -> Flags {
+    let bits = [qr, aa, tc, rd, ra, ad, cd]
+        .iter()
+        .enumerate()
+        .fold(0u8, |acc, (i, on)| acc | u8::from(*on) << i);
+    Flags(bits)
+}
+
+impl fmt::Display for Flags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for (i, name) in FLAG_NAMES.iter().enumerate() {
+            if self.0 & 1 << i != 0 {
+                if !first {
+                    f.write_str(",")?;
+                }
+                f.write_str(name)?;
+                first = false;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// One finished query, as its observers see it.

@@ -253,7 +253,7 @@ pub fn render(parts: &[Part], q: &Query, s: &Sent) -> String {
             Part::Bufsize => out.push_str(&q.bufsize().to_string()),
             Part::Opcode => out.push_str(&q.opcode.to_string()),
             Part::Rcode => out.push_str(&rcode_name(s.rcode)),
-            Part::Rflags => out.push_str(&s.flags),
+            Part::Rflags => out.push_str(&s.flags.to_string()),
             Part::Rsize => out.push_str(&s.rsize.to_string()),
             Part::Duration => out.push_str(&format!("{}s", s.took.as_secs_f64())),
             Part::Empty => out.push('-'),
