@@ -90,11 +90,47 @@ pub struct Query {
 
 /// Lower-case text with the final dot.
 pub fn lower_text(name: &Name) -> String {
-    let mut t = name.to_ascii().to_ascii_lowercase();
-    if !t.ends_with('.') {
+    text(name, true)
+}
+
+/// The name's text as hickory's `to_ascii` writes it (escapes included), with the final dot;
+/// lower-cased when `lower`.
+pub fn text(name: &Name, lower: bool) -> String {
+    plain_text(name, lower).unwrap_or_else(|| {
+        let mut t = name.to_ascii();
+        if lower {
+            t.make_ascii_lowercase();
+        }
+        if !t.ends_with('.') {
+            t.push('.');
+        }
+        t
+    })
+}
+
+/// The text of a name whose labels need no escapes — letters, digits and `_`, `-` but first,
+/// `*` only first (hickory's safe characters): their bytes, one label after another. `None`
+/// for any other name. The query path's names are such names; this skips hickory's per-label
+/// formatting.
+fn plain_text(name: &Name, lower: bool) -> Option<String> {
+    let mut t = String::with_capacity(name.len() + 1);
+    for label in name.iter() {
+        for (i, &b) in label.iter().enumerate() {
+            let safe = b.is_ascii_alphanumeric()
+                || b == b'_'
+                || (b == b'-' && i > 0)
+                || (b == b'*' && i == 0);
+            if !safe {
+                return None;
+            }
+            t.push(char::from(if lower { b.to_ascii_lowercase() } else { b }));
+        }
         t.push('.');
     }
-    t
+    if t.is_empty() {
+        t.push('.');
+    }
+    Some(t)
 }
 
 /// The options of a request's OPT record, in order (`None` when it has none).
@@ -333,5 +369,62 @@ impl Answer {
             .chain(self.authority.iter_mut())
             .chain(self.additional.iter_mut())
             .chain(self.more.iter_mut().flat_map(|m| m.iter_mut().flatten()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// hickory's text, as the query path wrote it before `plain_text`.
+    fn hickory_text(name: &Name, lower: bool) -> String {
+        let mut t = name.to_ascii();
+        if lower {
+            t = t.to_ascii_lowercase();
+        }
+        if !t.ends_with('.') {
+            t.push('.');
+        }
+        t
+    }
+
+    #[test]
+    fn the_text_is_hickorys() {
+        let texts = [
+            ".",
+            "Web.Default.svc.Cluster.Local.",
+            "web.default.svc.cluster.local",
+            "_http._tcp.WEB.ns.svc.cluster.local.",
+            "*.ns.svc.cluster.local.",
+            "10-0-0-1.Web.ns.svc.cluster.local.",
+        ];
+        let mut names: Vec<Name> = texts
+            .iter()
+            .map(|t| Name::from_ascii(t).expect("a name"))
+            .collect();
+        // Labels hickory escapes: a leading dash, a star inside, a dot, a space, bytes past
+        // ASCII, an uppercase letter after an escape.
+        for raw in [
+            &b"-lead"[..],
+            b"a*b",
+            b"a.b",
+            b"sp ace",
+            b"\xc3\xa9t\xc3\xa9",
+            b"\x00\x7fZ",
+        ] {
+            let mut n = Name::from_labels([raw, b"Cluster", b"local"]).expect("labels");
+            n.set_fqdn(true);
+            names.push(n);
+        }
+        for n in &names {
+            for lower in [false, true] {
+                assert_eq!(text(n, lower), hickory_text(n, lower), "{n:?}");
+            }
+        }
+        assert_eq!(
+            plain_text(&names[1], true).as_deref(),
+            Some("web.default.svc.cluster.local.")
+        );
+        assert_eq!(plain_text(&names[6], false), None);
     }
 }

@@ -16,6 +16,24 @@ const NAME_CACHE_CAP: usize = 4096;
 thread_local! {
     static NAMES: RefCell<HashMap<Box<str>, Name, foldhash::fast::RandomState>> =
         RefCell::new(HashMap::default());
+    /// The SOA record converted last on this thread: every negative answer carries one, and
+    /// it changes only with the zone's serial (or the question's case of the zone).
+    static LAST_SOA: RefCell<Option<(record::Record, Record)>> = const { RefCell::new(None) };
+}
+
+/// `r`, an SOA record with the owner `Owner::Name`, converted: from [`LAST_SOA`] when it is
+/// the same record.
+fn soa_to_wire(r: &record::Record, query: &Name) -> Option<Record> {
+    LAST_SOA.with(|last| {
+        if let Some((z, w)) = last.borrow().as_ref() {
+            if z == r {
+                return Some(w.clone());
+            }
+        }
+        let w = convert(r, query)?;
+        *last.borrow_mut() = Some((r.clone(), w.clone()));
+        Some(w)
+    })
 }
 
 fn name(s: &str) -> Option<Name> {
@@ -36,6 +54,13 @@ fn name(s: &str) -> Option<Name> {
 /// Converts one zone record; `query` is the question's name as the client wrote it.
 /// A record whose names do not parse is dropped (and logged): never a panic.
 pub fn to_wire(r: &record::Record, query: &Name) -> Option<Record> {
+    match (&r.owner, &r.data) {
+        (Owner::Name(_), record::RData::Soa(_)) => soa_to_wire(r, query),
+        _ => convert(r, query),
+    }
+}
+
+fn convert(r: &record::Record, query: &Name) -> Option<Record> {
     let owner = match &r.owner {
         Owner::Query => query.clone(),
         Owner::Name(n) => name(n)?,

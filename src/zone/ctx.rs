@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 
 use super::model::Service;
+use super::names::concat;
 use super::options::KubeOptions;
 use super::record::{Owner, RData, Record, Soa};
 use super::snapshot::Zone;
@@ -56,8 +57,8 @@ impl Ctx<'_> {
             owner: Owner::Name(self.zq.to_string()),
             ttl: ttl.min(300),
             data: RData::Soa(Soa {
-                mname: format!("ns.dns.{}", self.zq),
-                rname: format!("hostmaster.{}", self.zq),
+                mname: concat(&["ns.dns.", self.zq]),
+                rname: concat(&["hostmaster.", self.zq]),
                 serial: match self.mc {
                     true => self.zone.mc_serial,
                     false => self.zone.serial,
@@ -87,6 +88,6 @@ impl Ctx<'_> {
 
     /// `service.namespace.svc.ZONE`, the zone as the question wrote it.
     pub(super) fn svc_name(&self, svc: &Service) -> String {
-        format!("{}.{}.svc.{}", svc.name, svc.namespace, self.zq)
+        concat(&[&svc.name, ".", &svc.namespace, ".svc.", self.zq])
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::ctx::{Ctx, Host, Item};
 use super::model::{Service, ServiceKind, Slice};
-use super::names::{endpoint_label, parse_dashed_ip, strip_zone};
+use super::names::{concat, endpoint_label, parse_dashed_ip, strip_zone};
 use super::options::PodMode;
 use super::qname::{match_port_proto, parse_request, Found, NameError, Req};
 use super::record::qtype;
@@ -117,7 +117,7 @@ impl Ctx<'_> {
         let Some(ip) = parse_dashed_ip(r.service) else {
             return Err(NameError);
         };
-        let key = format!("{}.{}.pod.{}", r.service, r.namespace, self.zq);
+        let key = concat(&[r.service, ".", r.namespace, ".pod.", self.zq]);
         let item = Item {
             host: Host::Ip(ip),
             port: 0,
@@ -146,7 +146,7 @@ impl Ctx<'_> {
         if r.service.is_empty() {
             return Ok(Vec::new());
         }
-        let key = format!("{}.{}", r.service, r.namespace);
+        let key = concat(&[r.service, ".", r.namespace]);
         let Some(svc) = self.zone.service(&key) else {
             return Err(NameError);
         };
@@ -302,7 +302,7 @@ impl Ctx<'_> {
             }
         }
         if out.is_empty() {
-            let key = format!("ns.dns.{}", self.zq);
+            let key = concat(&["ns.dns.", self.zq]);
             out = self
                 .opts
                 .local_ips

@@ -4,7 +4,7 @@
 //! answer is replayed with the zone's current SOA serial).
 use super::ctx::Ctx;
 use super::model::ServiceKind;
-use super::names::strip_zone;
+use super::names::{concat, strip_zone};
 use super::options::PodMode;
 use super::qname::parse_request;
 use super::record::{qtype, Depends, Owner, RData, Reply};
@@ -30,7 +30,7 @@ pub(super) fn namespace_scope(
     if head.is_empty() || wild(ns) || head.split('.').any(wild) {
         return None;
     }
-    let suffix = format!(".{ns}.svc.{}", zl.trim_end_matches('.'));
+    let suffix = concat(&[".", ns, ".svc.", zl.trim_end_matches('.')]);
     let inside = |n: &str| {
         let n = n.trim_end_matches('.');
         n.len() > suffix.len() && n[n.len() - suffix.len()..].eq_ignore_ascii_case(&suffix)
@@ -77,7 +77,7 @@ pub(super) fn negative_scope(cx: &Ctx<'_>, lower: &str, qt: u16) -> Option<Depen
         ("", _) | ("pod", PodMode::Disabled) => Some(Depends::Nothing),
         ("pod", PodMode::Insecure) => in_ns(),
         ("svc", _) => {
-            let key = format!("{}.{}", r.service, r.namespace);
+            let key = concat(&[r.service, ".", r.namespace]);
             match cx.zone.service(&key).map(|s| &s.kind) {
                 Some(ServiceKind::ExternalName(_)) => None,
                 _ => in_ns(),

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use hickory_server::proto::rr::{Name, RecordType};
 
-use crate::dns::query::{Scope, MAX_DEPTH};
+use crate::dns::query::{text, Scope, MAX_DEPTH};
 use crate::dns::wire::{all_to_wire, rcode};
 use crate::dns::{Answer, Directive, Next, Query, Served};
 use crate::zone::{lookup, search, transfer, KubeOptions, Outcome, Rcode, Reply, Zone, ZoneHandle};
@@ -75,10 +75,7 @@ impl Kubernetes {
 
     /// The answer from one snapshot; `None` passes the question on (fallthrough).
     fn reply(&self, snapshot: &Zone, q: &Query) -> Option<Reply> {
-        let mut text = q.name.to_ascii();
-        if !text.ends_with('.') {
-            text.push('.');
-        }
+        let text = text(&q.name, false);
         match lookup::serve(&self.options, snapshot, &text, u16::from(q.qtype)) {
             Outcome::Next => None,
             Outcome::Reply(reply) => Some(reply),
