@@ -36,6 +36,7 @@
 //! | | socket handover (`--handover`): a replacement takes over the sockets and open connections | `src/dns/handover.rs` |
 //! | | the UDP loop and its per-socket packet cache; a negative answer's SOA serial in its bytes (replayed with the current one); datagrams read and answers sent in batches (`recvmmsg`, `sendmmsg`) | `src/dns/udp.rs`, `src/dns/serial.rs`, `src/dns/mmsg.rs` |
 //! | | one request: decode (responses dropped), chain, encode, observers | `src/dns/respond.rs` |
+//! | | a request decoded: header, question, OPT; plain ones read here, the rest by hickory; the checks and error replies before the chain | `src/dns/request.rs` |
 //! | | a response to wire bytes: hickory's bytes and name compression, without its encoder (which writes the rest) | `src/dns/encode.rs` |
 //! | | overload: the bounds on waiting UDP queries and open TCP connections, REFUSED at once | `src/dns/load.rs` |
 //! | | fitting a response into the UDP limit: TC for answers, glue dropped quietly | `src/dns/fit.rs` |

@@ -27,27 +27,35 @@ const MAX_MESSAGE: usize = u16::MAX as usize;
 pub(crate) struct Parts<'a> {
     /// The header, without its counts (the truncation flag included).
     pub(crate) metadata: Metadata,
-    /// The request's question section (its bytes are echoed as they came).
-    pub(crate) queries: &'a Queries,
+    /// The request's question section as it came (echoed as it is), and how many questions
+    /// it holds.
+    pub(crate) question: (&'a [u8], u16),
     /// The answer, authority and additional sections (the OPT record comes after them).
     pub(crate) sections: [&'a [Record]; 3],
     /// The OPT record's fields; its extended RCODE bits are taken from `metadata`.
     pub(crate) edns: Option<&'a Edns>,
 }
 
-/// The response's bytes; `None` when they would be over 64 KiB with every record.
-pub(crate) fn encode(p: &Parts<'_>) -> Result<Option<Vec<u8>>, ProtoError> {
+/// The response's bytes; `None` when they would be over 64 KiB with every record. `queries`
+/// gives hickory's reading of the question section, for hickory's encoder.
+pub(crate) fn encode<'q>(
+    p: &Parts<'_>,
+    queries: impl FnOnce() -> Option<&'q Queries>,
+) -> Result<Option<Vec<u8>>, ProtoError> {
     match write(p) {
         Some(out) => Ok(Some(out)),
-        None => hickory(p),
+        None => hickory(
+            p,
+            queries().ok_or(ProtoError::Message("the question section does not read"))?,
+        ),
     }
 }
 
 /// hickory's encoding; `None` when the message did not take every record (over 64 KiB, where
 /// hickory rolls back the record that does not fit and stops).
-fn hickory(p: &Parts<'_>) -> Result<Option<Vec<u8>>, ProtoError> {
+fn hickory(p: &Parts<'_>, queries: &Queries) -> Result<Option<Vec<u8>>, ProtoError> {
     let [an, ns, ad] = p.sections;
-    let builder = MessageResponseBuilder::new(p.queries, p.edns);
+    let builder = MessageResponseBuilder::new(queries, p.edns);
     let msg = builder.build(p.metadata, an, [].iter(), ns, ad);
     let mut out = Vec::with_capacity(512);
     let mut enc = BinEncoder::new(&mut out);
@@ -68,8 +76,7 @@ fn hickory(p: &Parts<'_>) -> Result<Option<Vec<u8>>, ProtoError> {
 fn write(p: &Parts<'_>) -> Option<Vec<u8>> {
     let mut w = Writer::new();
     w.out.extend_from_slice(&[0; 12]);
-    let question = p.queries.as_bytes();
-    let count = u16::try_from(p.queries.len()).ok()?;
+    let (question, count) = p.question;
     let at = w.out.len();
     w.out.extend_from_slice(question);
     if count > 0 {

@@ -12,6 +12,7 @@ pub mod load;
 mod mmsg;
 pub mod observe;
 pub mod query;
+mod request;
 pub mod respond;
 mod serial;
 pub mod server;

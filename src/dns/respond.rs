@@ -5,15 +5,10 @@ use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
-use hickory_server::net::xfer::Protocol;
-use hickory_server::proto::op::{Edns, Header, Metadata, OpCode, ResponseCode};
-use hickory_server::proto::rr::rdata::opt::EdnsOption;
-use hickory_server::proto::rr::{DNSClass, Record, RecordType};
-use hickory_server::proto::serialize::binary::{
-    BinDecodable, BinDecoder, BinEncodable, BinEncoder,
-};
+use hickory_server::proto::op::{Metadata, ResponseCode};
+use hickory_server::proto::rr::{DNSClass, Record};
+use hickory_server::proto::serialize::binary::BinEncoder;
 use hickory_server::proto::ProtoError;
-use hickory_server::server::Request;
 use hickory_server::zone_handler::MessageResponseBuilder;
 
 use super::chain::{Block, Router};
@@ -21,11 +16,9 @@ use super::encode::{encode, Parts};
 use super::fit::{fit, Take};
 use super::load::{dropped, Load};
 use super::observe::{flags, Recount, Replay as Counts, Report, Sent};
-use super::query::{ixfr_serial, lower_text, options_of, Answer, Proto, Query, MAX_UDP_PAYLOAD};
+use super::query::{Answer, Proto, Query};
+use super::request::{decode, header_only, Decoded, Refused};
 use crate::metrics::Counter;
-
-/// The EDNS option code of an extended DNS error (RFC 8914).
-const EDE: u16 = 15;
 
 /// Answers queries arriving on one configured port, from the router of the moment.
 pub struct Responder {
@@ -55,14 +48,16 @@ impl Dropped {
             short: dropped("short"),
         }
     }
-}
 
-/// Why a message gets no answer from the chain.
-enum Refused {
-    /// Send these bytes instead (FORMERR for a readable header).
-    Reply(Vec<u8>),
-    /// Send nothing; count it here.
-    Drop(fn(&Dropped) -> &Counter),
+    /// The reply to a request the chain does not see, or nothing (counted here).
+    fn refused(&self, why: Refused) -> Option<Vec<u8>> {
+        match why {
+            Refused::Reply(out) => return Some(out),
+            Refused::Short => self.short.inc(),
+            Refused::Response => self.response.inc(),
+        }
+        None
+    }
 }
 
 /// What to report once the answer is on its way.
@@ -146,217 +141,7 @@ impl Done {
     }
 }
 
-fn header_only(id: u16, op_code: OpCode, rd: bool, rcode: ResponseCode) -> Vec<u8> {
-    let mut metadata = Metadata::new(
-        id,
-        hickory_server::proto::op::MessageType::Response,
-        op_code,
-    );
-    metadata.recursion_desired = rd;
-    metadata.response_code = rcode;
-    let mut out = Vec::with_capacity(12);
-    let _ = Header {
-        metadata,
-        counts: Default::default(),
-    }
-    .emit(&mut BinEncoder::new(&mut out));
-    out
-}
-
-/// A request that decoded: what the response is built from.
-struct Decoded {
-    req: Request,
-    edns: Option<Edns>,
-    /// Largest response: the client's EDNS size (512 without EDNS) over UDP, 64 KiB over TCP.
-    limit: u16,
-}
-
-/// Does a name of the question section follow a compression pointer into the header? Such a
-/// name decodes only by accident (the header's bytes read as labels), and the reply, which
-/// echoes the question's bytes as they came, would point into its own, different header: a
-/// reply that does not parse. Found by the `request` fuzz target.
-fn question_points_into_header(raw: &[u8]) -> bool {
-    let count = raw
-        .get(4..6)
-        .map_or(0, |c| u16::from_be_bytes([c[0], c[1]]));
-    let mut pos = 12;
-    for _ in 0..count {
-        let (mut at, mut end, mut hops) = (pos, None, 0);
-        loop {
-            let Some(&len) = raw.get(at) else {
-                return false; // cut short: the decoder says FORMERR
-            };
-            if len & 0xC0 == 0xC0 {
-                let Some(&low) = raw.get(at + 1) else {
-                    return false;
-                };
-                end.get_or_insert(at + 2);
-                at = usize::from(len & 0x3F) << 8 | usize::from(low);
-                hops += 1;
-                if at < 12 {
-                    return true;
-                } else if hops > 127 {
-                    return false; // a pointer loop: the decoder refuses it
-                }
-            } else if len == 0 {
-                end.get_or_insert(at + 1);
-                break;
-            } else {
-                at += 1 + usize::from(len);
-            }
-        }
-        pos = end.unwrap_or(at) + 4;
-    }
-    false
-}
-
-/// Decodes `raw`: FORMERR for a readable header that is not followed by a message; nothing
-/// for junk shorter than a header or for a response (QR=1).
-fn decode(raw: Vec<u8>, src: SocketAddr, proto: Proto) -> Result<Decoded, Refused> {
-    let size = raw.len();
-    if size < 12 {
-        return Err(Refused::Drop(|d| &d.short));
-    }
-    if raw[2] & 0x80 != 0 {
-        return Err(Refused::Drop(|d| &d.response));
-    }
-    let protocol = match proto {
-        Proto::Udp => Protocol::Udp,
-        Proto::Tcp => Protocol::Tcp,
-    };
-    let mut head = [0u8; 12];
-    head.copy_from_slice(&raw[..12]);
-    let into_header = question_points_into_header(&raw);
-    let req = match Request::from_bytes(raw, src, protocol) {
-        Ok(r) if !into_header => r,
-        _ => {
-            let h = Header::read(&mut BinDecoder::new(&head))
-                .map_err(|_| Refused::Drop(|d| &d.short))?;
-            let m = &h.metadata;
-            return Err(Refused::Reply(header_only(
-                m.id,
-                m.op_code,
-                m.recursion_desired,
-                ResponseCode::FormErr,
-            )));
-        }
-    };
-    let edns = req.edns.as_ref().map(|e| {
-        let mut out = Edns::new();
-        out.set_max_payload(e.max_payload().clamp(512, MAX_UDP_PAYLOAD));
-        out.set_version(0);
-        out.set_dnssec_ok(e.flags().dnssec_ok);
-        out
-    });
-    let limit = match proto {
-        Proto::Udp => edns.as_ref().map_or(512, |e| e.max_payload()),
-        Proto::Tcp => u16::MAX,
-    };
-    Ok(Decoded { req, edns, limit })
-}
-
 impl Decoded {
-    /// `rewrite` gave the request an OPT record of 4096 bytes (DO clear): the response carries
-    /// one, sized as for a client asking with 4096 (see [`decode`]).
-    fn add_opt(&mut self) {
-        if self.edns.is_none() {
-            let mut e = Edns::new();
-            e.set_max_payload(MAX_UDP_PAYLOAD);
-            e.set_version(0);
-            if self.req.protocol() == Protocol::Udp {
-                self.limit = MAX_UDP_PAYLOAD;
-            }
-            self.edns = Some(e);
-        }
-    }
-
-    /// `bufsize` lowered the request's EDNS size: the UDP limit and the size the response's
-    /// OPT record advertises follow (requests without EDNS are left alone, as CoreDNS's).
-    fn lower_bufsize(&mut self, size: u16) {
-        if let Some(e) = self.edns.as_mut() {
-            let lowered = e.max_payload().min(size);
-            e.set_max_payload(lowered);
-            if self.req.protocol() == Protocol::Udp {
-                self.limit = self.limit.min(lowered.max(512));
-            }
-        }
-    }
-
-    /// The response's OPT record carrying an extended DNS error (RFC 8914) with no text:
-    /// CoreDNS's `acl` answers with an OPT of its own (4096 bytes, DO set) whose size becomes
-    /// the request's when the request had one.
-    fn edns_with_ede(&self, code: u16) -> Edns {
-        let mut e = Edns::new();
-        e.set_version(0);
-        e.set_dnssec_ok(true);
-        e.set_max_payload(self.edns.as_ref().map_or(4096, |r| r.max_payload()));
-        e.options_mut()
-            .insert(EdnsOption::Unknown(EDE, code.to_be_bytes().to_vec()));
-        e
-    }
-
-    /// The error a request gets before any directive sees it: NOTIMP for opcodes other than
-    /// QUERY, FORMERR unless exactly one question, BADVERS for EDNS versions above 0.
-    fn header_error(&self) -> Option<ResponseCode> {
-        let req = &self.req;
-        if req.metadata.op_code != OpCode::Query {
-            Some(ResponseCode::NotImp)
-        } else if req.queries.len() != 1 {
-            Some(ResponseCode::FormErr)
-        } else if req.edns.as_ref().is_some_and(|e| e.version() > 0) {
-            Some(ResponseCode::BADVERS)
-        } else {
-            None
-        }
-    }
-
-    /// The response for a header error (nothing when it cannot be encoded).
-    fn error_msg(&self, code: ResponseCode) -> Option<Vec<u8>> {
-        let req = &self.req;
-        let builder = MessageResponseBuilder::new(&req.queries, self.edns.as_ref());
-        let msg = builder.error_msg(&req.metadata, code);
-        let mut out = Vec::with_capacity(64);
-        let mut enc = BinEncoder::new(&mut out);
-        enc.set_max_size(self.limit);
-        // An error message always fits; if encoding still fails, nothing is sent.
-        msg.destructive_emit(&mut enc).ok().map(|_| out)
-    }
-
-    /// The one question, as the chain sees it.
-    fn query(&self, size: usize, src: SocketAddr, proto: Proto) -> Query {
-        let req = &self.req;
-        let wq = req.queries.queries()[0].original();
-        let name = wq.name().clone();
-        let edns = req.edns.as_ref();
-        let mut q = Query {
-            lower: lower_text(&name),
-            name,
-            qtype: wq.query_type(),
-            class: wq.query_class(),
-            id: req.metadata.id,
-            opcode: u8::from(req.metadata.op_code),
-            recursion_desired: req.metadata.recursion_desired,
-            checking_disabled: req.metadata.checking_disabled,
-            authentic_data: req.metadata.authentic_data,
-            dnssec_ok: edns.is_some_and(|e| e.flags().dnssec_ok),
-            edns: edns.map(|e| e.max_payload()),
-            proto,
-            src,
-            local: src,
-            edns_options: edns.and_then(options_of),
-            options_rewritten: false,
-            size,
-            internal: false,
-            overloaded: false,
-            depth: 0,
-            ixfr_serial: None,
-        };
-        if q.qtype == RecordType::IXFR {
-            q.ixfr_serial = ixfr_serial(&req.authorities);
-        }
-        q
-    }
-
     /// The response bytes and its header, fitted to the limit (see [`fit`]); SERVFAIL if
     /// encoding fails. `Fitted::trimmed` tells whether records were left out.
     fn encode(&self, answer: &Answer) -> Result<Fitted, Vec<u8>> {
@@ -384,13 +169,13 @@ impl Decoded {
 
     /// SERVFAIL, header only: the answer could not be encoded.
     fn servfail(&self) -> Vec<u8> {
-        let m = &self.req.metadata;
+        let m = &self.head;
         header_only(m.id, m.op_code, m.recursion_desired, ResponseCode::ServFail)
     }
 
     /// The response header for `answer`.
     fn metadata(&self, answer: &Answer) -> Metadata {
-        let mut metadata = Metadata::response_from_request(&self.req.metadata);
+        let mut metadata = Metadata::response_from_request(&self.head);
         metadata.authoritative = answer.authoritative;
         metadata.recursion_available = answer.recursion_available;
         metadata.authentic_data = answer.authentic_data;
@@ -404,7 +189,7 @@ impl Decoded {
     fn encode_more(&self, answer: &Answer) -> Option<Vec<Vec<u8>>> {
         let metadata = self.metadata(answer);
         let one = |records: &Vec<Record>| {
-            let builder = MessageResponseBuilder::new(&self.req.queries, self.edns.as_ref());
+            let builder = MessageResponseBuilder::new(self.queries()?, self.edns.as_ref());
             let none = std::iter::empty();
             let msg = builder.build(metadata, records.iter(), none.clone(), none.clone(), none);
             let mut out = Vec::with_capacity(16 * 1024);
@@ -439,11 +224,11 @@ impl Decoded {
         ];
         let parts = Parts {
             metadata,
-            queries: &self.req.queries,
+            question: self.question_bytes(),
             sections,
             edns,
         };
-        let out = encode(&parts)?;
+        let out = encode(&parts, || self.queries())?;
         Ok(out
             .filter(|o| o.len() <= usize::from(self.limit))
             .map(|o| (o, metadata)))
@@ -508,16 +293,12 @@ impl Responder {
         let size = raw.len();
         let mut d = match decode(raw, src, proto) {
             Ok(d) => d,
-            Err(Refused::Reply(out)) => return Some((out, None)),
-            Err(Refused::Drop(count)) => {
-                count(&self.dropped).inc();
-                return None;
-            }
+            Err(why) => return self.dropped.refused(why).map(|out| (out, None)),
         };
         if let Some(code) = d.header_error() {
             return d.error_msg(code).map(|out| (out, None));
         }
-        let mut query = d.query(size, src, proto);
+        let mut query = d.query(size, src);
         query.local = local;
         // One load, off the replay path: a query that would wait beyond the bound is refused
         // before anything is sent upstream.
@@ -543,7 +324,7 @@ impl Responder {
         let mut more = Vec::new();
         let (out, sent, trimmed) = if answer.silent {
             // No reply; observers see NOERROR and 0 bytes, as CoreDNS's recorder reports.
-            let mut s = sent(&d.req.metadata, &answer, &query, 0, start, local);
+            let mut s = sent(&d.head, &answer, &query, 0, start, local);
             s.rcode = 0;
             (Vec::new(), s, false)
         } else {
@@ -598,6 +379,8 @@ fn report_dropped(router: &Router, port: u16, q: &Query, a: &Answer, sent: &Sent
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dns::request::question_points_into_header;
+    use hickory_server::proto::op::{Edns, OpCode};
     use hickory_server::proto::op::{Message, MessageType, Query as WireQuery};
     use hickory_server::proto::rr::{Name, RecordType};
 
