@@ -18,6 +18,9 @@ use super::record::{qtype, Outcome, Owner, RData, Rcode, Record, Reply};
 use super::scope::{namespace_scope, negative_scope};
 use super::snapshot::Zone;
 
+/// The sets that drop repeated records: small, hashed without SipHash's cost.
+type Set<T> = HashSet<T, foldhash::fast::RandomState>;
+
 /// Answers `qname` (as written by the client, absolute) for `qt`.
 pub fn serve(opts: &KubeOptions, zone: &Zone, qname: &str, qt: u16) -> Outcome {
     let lower = qname.to_ascii_lowercase();
@@ -128,7 +131,7 @@ impl Ctx<'_> {
         // plugin, so the apex itself is looked up (and is NODATA).
         let items = self.items(name, qt)?;
         let mut out = Vec::new();
-        let mut dup: HashSet<IpAddr> = HashSet::new();
+        let mut dup: Set<IpAddr> = Set::default();
         for item in items {
             match item.host {
                 Host::Name(target) => {
@@ -231,8 +234,8 @@ impl Ctx<'_> {
         let weight = weight.max(1);
         let mut answer = Vec::new();
         let mut extra = Vec::new();
-        let mut seen_srv: HashSet<(String, i32)> = HashSet::new();
-        let mut seen_addr: HashSet<(String, IpAddr)> = HashSet::new();
+        let mut seen_srv: Set<(String, i32)> = Set::default();
+        let mut seen_addr: Set<(String, IpAddr)> = Set::default();
         for item in items {
             if item.port == -1 {
                 continue;
@@ -266,7 +269,7 @@ impl Ctx<'_> {
     fn ns(&self) -> Found<(Vec<Record>, Vec<Record>)> {
         let mut answer = Vec::new();
         let mut extra = Vec::new();
-        let mut seen = HashSet::new();
+        let mut seen = Set::default();
         for item in self.items(self.zl, qtype::NS)? {
             let Host::Ip(ip) = item.host else { continue };
             extra.push(Record {
