@@ -7,9 +7,7 @@ use std::time::Instant;
 use arc_swap::ArcSwap;
 use hickory_server::proto::op::{Metadata, ResponseCode};
 use hickory_server::proto::rr::{DNSClass, Record};
-use hickory_server::proto::serialize::binary::BinEncoder;
 use hickory_server::proto::ProtoError;
-use hickory_server::zone_handler::MessageResponseBuilder;
 
 use super::chain::{Block, Router};
 use super::encode::{encode, Parts};
@@ -189,19 +187,13 @@ impl Decoded {
     fn encode_more(&self, answer: &Answer) -> Option<Vec<Vec<u8>>> {
         let metadata = self.metadata(answer);
         let one = |records: &Vec<Record>| {
-            let builder = MessageResponseBuilder::new(self.queries()?, self.edns.as_ref());
-            let none = std::iter::empty();
-            let msg = builder.build(metadata, records.iter(), none.clone(), none.clone(), none);
-            let mut out = Vec::with_capacity(16 * 1024);
-            let mut enc = BinEncoder::new(&mut out);
-            enc.set_max_size(u16::MAX);
-            msg.destructive_emit(&mut enc).ok()?;
-            let end = enc.offset();
-            out.truncate(end);
-            let counted = out
-                .get(6..8)
-                .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])));
-            (counted == Some(records.len())).then_some(out)
+            let parts = Parts {
+                metadata,
+                question: self.question_bytes(),
+                sections: [records, &[], &[]],
+                edns: self.edns.as_ref(),
+            };
+            encode(&parts, || self.queries()).ok().flatten()
         };
         answer.more.iter().flat_map(|m| m.iter()).map(one).collect()
     }

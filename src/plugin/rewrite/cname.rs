@@ -5,17 +5,8 @@ use hickory_server::proto::rr::rdata::CNAME;
 use hickory_server::proto::rr::{Name, RData};
 
 use super::rule::Cname;
-use crate::dns::query::MAX_DEPTH;
+use crate::dns::query::{text, MAX_DEPTH};
 use crate::dns::{Answer, Next, Query};
-
-/// `n` as miekg/dns writes it: presentation form with the final dot, its case kept.
-fn text(n: &Name) -> String {
-    let mut t = n.to_ascii();
-    if !t.ends_with('.') {
-        t.push('.');
-    }
-    t
-}
 
 /// Rewrites the first CNAME of `a`'s answer section whose target `c` matches: the CNAMEs up
 /// to it stay (it now points at the new target), followed by the server's answer for the new
@@ -26,7 +17,7 @@ pub(super) async fn apply(c: &Cname, q: &Query, next: &Next<'_>, a: &mut Answer)
         .iter()
         .enumerate()
         .find_map(|(i, r)| match &r.data {
-            RData::CNAME(t) => c.from.rewrite(&text(&t.0), &c.to).map(|to| (i, to)),
+            RData::CNAME(t) => c.from.rewrite(&text(&t.0, false), &c.to).map(|to| (i, to)),
             _ => None,
         });
     let Some((at, to)) = hit else {

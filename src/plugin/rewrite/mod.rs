@@ -11,7 +11,7 @@ use hickory_server::proto::op::ResponseCode;
 use hickory_server::proto::rr::{Name, RData, Record};
 
 use crate::config::syntax::{ConfigError, Line};
-use crate::dns::query::lower_text;
+use crate::dns::query::{lower_text, text};
 use crate::dns::{Answer, Directive, Next, Query, Served};
 
 mod cname;
@@ -57,7 +57,7 @@ impl Directive for Rewrite {
 
     fn serve<'a>(&'a self, q: &'a Query, next: Next<'a>) -> Served<'a> {
         let mut question = Question {
-            name: text(&q.name),
+            name: text(&q.name, false),
             qtype: q.qtype,
             class: q.class,
             opt: Opt {
@@ -112,7 +112,7 @@ fn invalid(name: &str) -> Answer {
 
 /// The query as the rules left it (`None` when its name does not parse).
 fn rewritten(q: &Query, question: Question) -> Option<Query> {
-    let name = if question.name == text(&q.name) {
+    let name = if question.name == text(&q.name, false) {
         q.name.clone()
     } else {
         Name::from_ascii(&question.name).ok()?
@@ -158,18 +158,9 @@ pub fn revert(responses: &[Response], a: &mut Answer, opt: bool) {
     }
 }
 
-/// A name as CoreDNS writes it: presentation form with the final dot.
-fn text(n: &Name) -> String {
-    let mut t = n.to_ascii();
-    if !t.ends_with('.') {
-        t.push('.');
-    }
-    t
-}
-
 /// `n` rewritten by `rw`, when it applies and makes a name.
 fn rewrite_name(rw: &Rewriter, n: &Name) -> Option<Name> {
-    let new = rw.rewrite(&text(n))?;
+    let new = rw.rewrite(&text(n, false))?;
     Name::from_ascii(&new).ok()
 }
 
