@@ -136,3 +136,18 @@ async fn a_kubeconfig_context_is_chosen_by_name() {
     assert_eq!(p.as_deref(), Some(path.as_path()));
     assert!(message.contains("nope"), "{message}");
 }
+
+/// The API client's TCP connections set `TCP_NODELAY`: without it the request written right
+/// after the TLS handshake waited for the server's delayed ACK (~40 ms on every new connection,
+/// the first lists included).
+#[tokio::test]
+async fn api_connections_do_not_wait_for_delayed_acks() {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let uri: http::Uri = format!("http://{}", l.local_addr().unwrap())
+        .parse()
+        .unwrap();
+    let conn = tower::ServiceExt::oneshot(super::connector(), uri)
+        .await
+        .unwrap();
+    assert!(conn.inner().nodelay().unwrap());
+}
