@@ -20,7 +20,9 @@ use imbl::shared_ptr::DefaultSharedPtr;
 #[cfg(test)]
 mod tests;
 
-type Hasher = foldhash::fast::RandomState;
+/// The hasher of the zone's maps and of the writer's own (foldhash, seeded per process):
+/// their keys are names and addresses from the cluster, hashed on every change and lookup.
+pub(super) type Hasher = foldhash::fast::RandomState;
 type Delta<K, V> = imbl::GenericHashMap<K, Option<V>, Hasher, DefaultSharedPtr>;
 
 /// Smallest delta that triggers a fold (small maps fold rarely, not on every change).

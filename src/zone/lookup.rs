@@ -19,7 +19,7 @@ use super::scope::{namespace_scope, negative_scope};
 use super::snapshot::Zone;
 
 /// The sets that drop repeated records: small, hashed without SipHash's cost.
-type Set<T> = HashSet<T, foldhash::fast::RandomState>;
+type Set<T> = HashSet<T, super::layered::Hasher>;
 
 /// Answers `qname` (as written by the client, absolute) for `qt`.
 pub fn serve(opts: &KubeOptions, zone: &Zone, qname: &str, qt: u16) -> Outcome {

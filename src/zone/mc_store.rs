@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use super::layered::Hasher;
 use super::model::{service_key, Import, McsSlice};
 use super::snapshot::Zone;
 
@@ -12,8 +13,8 @@ use super::snapshot::Zone;
 /// find a slice's old version and to re-derive one import's slice list.
 #[derive(Default)]
 pub(super) struct McStore {
-    slices: HashMap<(Arc<str>, Arc<str>), Arc<McsSlice>>,
-    by_svc: HashMap<Arc<str>, BTreeMap<Arc<str>, Arc<McsSlice>>>,
+    slices: HashMap<(Arc<str>, Arc<str>), Arc<McsSlice>, Hasher>,
+    by_svc: HashMap<Arc<str>, BTreeMap<Arc<str>, Arc<McsSlice>>, Hasher>,
 }
 
 impl McStore {

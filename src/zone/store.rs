@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::index::{index_add, index_remove};
+use super::layered::Hasher;
 use super::mc_store::McStore;
 use super::model::{service_key, Import, McsSlice, Namespace, Pod, Service, ServiceKind, Slice};
 use super::snapshot::{PodId, Versions, Zone};
@@ -96,13 +97,13 @@ pub struct Store {
     /// The state as the next snapshot shows it.
     zone: Zone,
     /// (namespace, slice name) → slice, to find the old version on update/delete.
-    slices: HashMap<(Arc<str>, Arc<str>), Arc<Slice>>,
+    slices: HashMap<(Arc<str>, Arc<str>), Arc<Slice>, Hasher>,
     /// service key → slice name → slice.
-    slices_by_svc: HashMap<Arc<str>, BTreeMap<Arc<str>, Arc<Slice>>>,
+    slices_by_svc: HashMap<Arc<str>, BTreeMap<Arc<str>, Arc<Slice>>, Hasher>,
     /// (namespace, pod name) → the pod's addresses, to find them again on update/delete.
-    pods: HashMap<PodId, PodIps>,
+    pods: HashMap<PodId, PodIps, Hasher>,
     /// One shared string per namespace for the pods' keys (a source makes one per object).
-    pod_namespaces: HashSet<Arc<str>>,
+    pod_namespaces: HashSet<Arc<str>, Hasher>,
     /// The latest revision that changed the zone, and the multicluster zone (see [`Revision`]).
     revision: u64,
     mc_revision: u64,
@@ -161,7 +162,7 @@ fn cluster_ips(s: &Service) -> &[IpAddr] {
 pub struct Relist {
     kind: Kind,
     /// (namespace, name) of every object listed so far (`""` as the namespace of a Namespace).
-    seen: HashSet<(Arc<str>, Arc<str>)>,
+    seen: HashSet<(Arc<str>, Arc<str>), Hasher>,
 }
 
 impl Relist {
