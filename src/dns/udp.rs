@@ -443,7 +443,10 @@ impl Socket {
                     self.out.push(src).extend_from_slice(&resp);
                 }
                 if let Some(d) = done {
-                    self.keep(&d, cache_key, &resp);
+                    // A question without a key (mixed case, unparsed) is never replayed.
+                    if let Some(key) = cache_key {
+                        self.keep(&d, key, &resp);
+                    }
                     self.reports.push(d);
                 }
             }
@@ -459,13 +462,14 @@ impl Socket {
         }
     }
 
-    /// Caches `resp`, the answer `d` describes, under `cache_key` when it may be replayed.
-    fn keep(&mut self, d: &Done, cache_key: Option<(Vec<u8>, usize)>, resp: &[u8]) {
+    /// Caches `resp`, the answer `d` describes, under the question's key `k` (its bytes up to `qend`)
+    /// when it may be replayed.
+    fn keep(&mut self, d: &Done, (k, qend): (Vec<u8>, usize), resp: &[u8]) {
         // The answer names the router and zone state it came from: nothing here can pair it
         // with a newer state than it saw.
         let valid = Validity::of(d).filter(|_| d.packet_cacheable());
         let negative = d.answer().scope.as_ref().is_some_and(|s| s.negative);
-        if let (Some(valid), Some((k, qend)), Some(replay)) = (valid, cache_key, Replay::of(d)) {
+        if let (Some(valid), Some(replay)) = (valid, Replay::of(d)) {
             let entry = (valid, d.data_at(), negative);
             let replay = Some(replay).filter(|r| !r.is_empty());
             store(&mut self.cache, &k, resp, qend, replay, entry);

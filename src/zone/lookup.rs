@@ -23,8 +23,13 @@ type Set<T> = HashSet<T, super::layered::Hasher>;
 
 /// Answers `qname` (as written by the client, absolute) for `qt`.
 pub fn serve(opts: &KubeOptions, zone: &Zone, qname: &str, qt: u16) -> Outcome {
-    let lower = qname.to_ascii_lowercase();
-    let Some(zl) = longest_zone(&opts.zones, &lower) else {
+    serve_lower(opts, zone, qname, &qname.to_ascii_lowercase(), qt)
+}
+
+/// [`serve`] when the caller already has `lower`, `qname` in lower case (the query path does).
+pub fn serve_lower(opts: &KubeOptions, zone: &Zone, qname: &str, lower: &str, qt: u16) -> Outcome {
+    debug_assert_eq!(lower, qname.to_ascii_lowercase());
+    let Some(zl) = longest_zone(&opts.zones, lower) else {
         return Outcome::Next;
     };
     let zq = &qname[qname.len() - zl.len()..];
@@ -47,10 +52,10 @@ pub fn serve(opts: &KubeOptions, zone: &Zone, qname: &str, qt: u16) -> Outcome {
         });
     }
     let mut reply = Reply::default();
-    let res = cx.answer(&lower, qt, &mut reply);
+    let res = cx.answer(lower, qt, &mut reply);
 
     if res.is_err() {
-        if opts.fallthrough.through(&lower) {
+        if opts.fallthrough.through(lower) {
             return Outcome::Next;
         }
         reply = Reply {
@@ -60,7 +65,7 @@ pub fn serve(opts: &KubeOptions, zone: &Zone, qname: &str, qt: u16) -> Outcome {
                 Rcode::ServFail
             }),
             authority: vec![cx.soa()],
-            scope: negative_scope(&cx, &lower, qt),
+            scope: negative_scope(&cx, lower, qt),
             ..Reply::default()
         };
         return Outcome::Reply(reply);
@@ -68,9 +73,9 @@ pub fn serve(opts: &KubeOptions, zone: &Zone, qname: &str, qt: u16) -> Outcome {
     if reply.answer.is_empty() && reply.chase.is_none() {
         reply.additional.clear();
         reply.authority = vec![cx.soa()];
-        reply.scope = negative_scope(&cx, &lower, qt);
+        reply.scope = negative_scope(&cx, lower, qt);
     } else if reply.chase.is_none() && reply.authority.is_empty() {
-        reply.scope = namespace_scope(&lower, zl, &reply, zone);
+        reply.scope = namespace_scope(lower, zl, &reply, zone);
     }
     Outcome::Reply(reply)
 }

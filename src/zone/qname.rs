@@ -49,47 +49,44 @@ pub(super) fn parse_request(rel: &str, zonal: bool, multicluster: bool) -> Found
     if rel.is_empty() || rel == "svc" || rel == "pod" {
         return Ok(r);
     }
-    let segs: Vec<&str> = rel.split('.').collect();
-    let mut last = segs.len() as isize - 1;
-    r.pod_or_svc = segs[last as usize];
-    if r.pod_or_svc != "pod" && r.pod_or_svc != "svc" {
+    // The five rightmost labels, right to left (no allocation: this runs on every question).
+    let mut right = [""; 5];
+    let mut labels = rel.rsplit('.');
+    let mut n = 0;
+    for (slot, label) in right.iter_mut().zip(labels.by_ref()) {
+        *slot = label;
+        n += 1;
+    }
+    let [pod_or_svc, namespace, service, left1, left2] = right;
+    r.pod_or_svc = pod_or_svc;
+    if pod_or_svc != "pod" && pod_or_svc != "svc" {
         return Err(NameError);
     }
-    last -= 1;
-    if last < 0 {
-        return Ok(r);
-    }
-    r.namespace = segs[last as usize];
-    last -= 1;
-    if last < 0 {
-        return Ok(r);
-    }
-    r.service = segs[last as usize];
-    last -= 1;
-    match last {
-        -1 => {}
-        0 => r.endpoint = segs[0],
-        1 if multicluster && !segs[0].starts_with('_') && !segs[1].starts_with('_') => {
-            r.endpoint = segs[0];
-            r.cluster = segs[1];
+    r.namespace = namespace;
+    r.service = service;
+    match (n, labels.next().is_some()) {
+        (..=3, _) => {}
+        (4, _) => r.endpoint = left1,
+        (_, false) if multicluster && !left2.starts_with('_') && !left1.starts_with('_') => {
+            r.endpoint = left2;
+            r.cluster = left1;
         }
-        1 => {
-            r.protocol = segs[1].strip_prefix('_').unwrap_or(segs[1]);
-            r.port = segs[0].strip_prefix('_').unwrap_or(segs[0]);
+        (_, false) => {
+            r.protocol = left1.strip_prefix('_').unwrap_or(left1);
+            r.port = left2.strip_prefix('_').unwrap_or(left2);
         }
-        _ => {
+        (_, true) => {
             // `zonal`: TOPOZONE.pin|prefer._zone.service.namespace.svc (the zone may hold dots).
-            let last = last as usize;
-            if !zonal || multicluster || segs[last] != "_zone" || r.pod_or_svc != "svc" {
+            if !zonal || multicluster || left1 != "_zone" || pod_or_svc != "svc" {
                 return Err(NameError);
             }
-            match segs[last - 1] {
+            match left2 {
                 "pin" => {}
                 "prefer" => r.zone_prefer = true,
                 _ => return Err(NameError),
             }
-            let len: usize = segs[..last - 1].iter().map(|l| l.len() + 1).sum::<usize>() - 1;
-            r.topo_zone = &rel[..len];
+            // Everything left of `pin.`/`prefer.` (`left2` is a slice of `rel`).
+            r.topo_zone = &rel[..left2.as_ptr() as usize - rel.as_ptr() as usize - 1];
         }
     }
     Ok(r)

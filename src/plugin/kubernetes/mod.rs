@@ -76,7 +76,7 @@ impl Kubernetes {
     /// The answer from one snapshot; `None` passes the question on (fallthrough).
     fn reply(&self, snapshot: &Zone, q: &Query) -> Option<Reply> {
         let text = text(&q.name, false);
-        match lookup::serve(&self.options, snapshot, &text, u16::from(q.qtype)) {
+        match lookup::serve_lower(&self.options, snapshot, &text, &q.lower, q.qtype.into()) {
             Outcome::Next => None,
             Outcome::Reply(reply) => Some(reply),
         }
