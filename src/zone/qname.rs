@@ -85,8 +85,9 @@ pub(super) fn parse_request(rel: &str, zonal: bool, multicluster: bool) -> Found
                 "prefer" => r.zone_prefer = true,
                 _ => return Err(NameError),
             }
-            // Everything left of `pin.`/`prefer.` (`left2` is a slice of `rel`).
-            r.topo_zone = &rel[..left2.as_ptr() as usize - rel.as_ptr() as usize - 1];
+            // Everything left of `pin.`/`prefer.`: the five labels read and their dots off.
+            let read: usize = right.iter().map(|l| l.len() + 1).sum();
+            r.topo_zone = &rel[..rel.len() - read];
         }
     }
     Ok(r)
