@@ -10,10 +10,10 @@
 //! addresses answers with its ready endpoints. The apex has SOA and NS, `ns1.APEX.ZONE` the
 //! server's addresses. Only A, AAAA, SRV and (in a reverse zone) PTR have records; every other
 //! type is NODATA.
-use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use super::layered::Set;
 use super::model::{External, Port, Service, ServiceKind};
 use super::names::{endpoint_label, ip_from_reverse, longest_zone, strip_zone};
 use super::options::{Fallthrough, KubeOptions};
@@ -478,7 +478,7 @@ impl Ext<'_> {
     /// A or AAAA (msg_to_dns.go `a`/`aaaa`): the addresses of the family asked, each once; a
     /// name is a CNAME (one per item, as CoreDNS) followed by what the server answers for it.
     fn addresses(&self, items: &[Item]) -> Vec<Part> {
-        let mut seen = HashSet::new();
+        let mut seen = Set::default();
         let mut out = Vec::new();
         for item in items {
             match &item.host {
@@ -509,8 +509,8 @@ impl Ext<'_> {
     fn srv(&self, items: &[Item]) -> (Vec<Part>, Vec<Part>) {
         let weight = ((100.0 / (100.0 * items.len() as f64)) * 100.0).floor() as u16;
         let weight = weight.max(1);
-        let mut seen_srv: HashSet<(String, i32)> = HashSet::new();
-        let mut seen_addr: HashSet<(String, String)> = HashSet::new();
+        let mut seen_srv: Set<(String, i32)> = Set::default();
+        let mut seen_addr: Set<(String, String)> = Set::default();
         let (mut answer, mut extra) = (Vec::new(), Vec::new());
         for item in items.iter().filter(|i| i.port != -1) {
             let target = match &item.host {
@@ -550,7 +550,7 @@ impl Ext<'_> {
     /// PTR (msg_to_dns.go `ptr`): `SERVICE.NAMESPACE.FIRST-ZONE` of each Service, once.
     fn ptr(&self, items: &[Item]) -> Vec<Part> {
         let first = self.opts.zones.first().map_or(".", String::as_str);
-        let mut seen = HashSet::new();
+        let mut seen = Set::default();
         let mut out = Vec::new();
         for item in items {
             let External::Name(host) = &item.host else {

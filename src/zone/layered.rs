@@ -23,6 +23,8 @@ mod tests;
 /// The hasher of the zone's maps and of the writer's own (foldhash, seeded per process):
 /// their keys are names and addresses from the cluster, hashed on every change and lookup.
 pub(super) type Hasher = foldhash::fast::RandomState;
+/// The small sets a lookup drops repeated records with, hashed the same way.
+pub(super) type Set<T> = std::collections::HashSet<T, Hasher>;
 type Delta<K, V> = imbl::GenericHashMap<K, Option<V>, Hasher, DefaultSharedPtr>;
 
 /// Smallest delta that triggers a fold (small maps fold rarely, not on every change).

@@ -7,19 +7,16 @@
 //! of SRV/NS targets in the question's case, as CoreDNS does. The steps live beside this
 //! file: the question name (`qname.rs`), what a name stands for (`items.rs`), the reverse
 //! tree (`reverse.rs`) and the namespace scope of an answer (`scope.rs`).
-use std::collections::HashSet;
 use std::net::IpAddr;
 
 use super::ctx::{Ctx, Host, Item};
+use super::layered::Set;
 use super::names::{longest_zone, strip_zone};
 use super::options::KubeOptions;
 use super::qname::Found;
 use super::record::{qtype, Outcome, Owner, RData, Rcode, Record, Reply};
 use super::scope::{namespace_scope, negative_scope};
 use super::snapshot::Zone;
-
-/// The sets that drop repeated records: small, hashed without SipHash's cost.
-type Set<T> = HashSet<T, super::layered::Hasher>;
 
 /// Answers `qname` (as written by the client, absolute) for `qt`.
 pub fn serve(opts: &KubeOptions, zone: &Zone, qname: &str, qt: u16) -> Outcome {

@@ -1,8 +1,8 @@
 //! The reverse tree: which names are reverse names, and PTR answers (CoreDNS's reverse.go).
-use std::collections::HashSet;
 use std::net::IpAddr;
 
 use super::ctx::Ctx;
+use super::layered::Set;
 use super::names::{endpoint_label, ip_from_reverse};
 use super::qname::{Found, NameError};
 use super::record::{Owner, RData, Record};
@@ -36,7 +36,7 @@ impl Ctx<'_> {
             return Err(NameError);
         }
         let mut out: Vec<Record> = Vec::new();
-        let mut seen = HashSet::new();
+        let mut seen = Set::default();
         for h in hosts {
             if seen.insert(h.clone()) {
                 out.push(Record {
