@@ -401,8 +401,11 @@ def request_seeds(out):
 
 
 def main():
-    if len(sys.argv) != 2:
-        sys.exit(__doc__)
+    if len(sys.argv) != 2 or sys.argv[1].startswith("-"):
+        # `--help` (or any option) is a question, not a directory to fill with seeds.
+        asked = sys.argv[1:] in (["-h"], ["--help"])
+        print(__doc__, file=sys.stdout if asked else sys.stderr)
+        sys.exit(0 if asked else 2)
     out = sys.argv[1]
     corefile_seeds(out)
     manifests_seeds(out)
