@@ -111,26 +111,35 @@ pub fn text(name: &Name, lower: bool) -> String {
 /// The text of a name whose labels need no escapes — letters, digits and `_`, `-` but first,
 /// `*` only first (hickory's safe characters): their bytes, one label after another. `None`
 /// for any other name. The query path's names are such names; this skips hickory's per-label
-/// formatting.
+/// formatting, and copies each label whole (lower-cased in one pass at the end).
 fn plain_text(name: &Name, lower: bool) -> Option<String> {
-    let mut t = String::with_capacity(name.len() + 1);
+    let mut t = Vec::with_capacity(name.len() + 1);
     for label in name.iter() {
-        for (i, &b) in label.iter().enumerate() {
-            let safe = b.is_ascii_alphanumeric()
-                || b == b'_'
-                || (b == b'-' && i > 0)
-                || (b == b'*' && i == 0);
-            if !safe {
-                return None;
-            }
-            t.push(char::from(if lower { b.to_ascii_lowercase() } else { b }));
+        if !plain_label(label) {
+            return None;
         }
-        t.push('.');
+        t.extend_from_slice(label);
+        t.push(b'.');
     }
     if t.is_empty() {
-        t.push('.');
+        t.push(b'.');
     }
-    Some(t)
+    if lower {
+        t.make_ascii_lowercase();
+    }
+    // ASCII only (checked above): always UTF-8.
+    String::from_utf8(t).ok()
+}
+
+/// Does `label` need no escape in hickory's text (see [`plain_text`])?
+fn plain_label(label: &[u8]) -> bool {
+    let safe = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    match label.split_first() {
+        Some((&first, rest)) => {
+            (safe(first) || first == b'*') && rest.iter().all(|&b| safe(b) || b == b'-')
+        }
+        None => true,
+    }
 }
 
 /// The options of a request's OPT record, in order (`None` when it has none).
@@ -411,6 +420,11 @@ mod tests {
             b"sp ace",
             b"\xc3\xa9t\xc3\xa9",
             b"\x00\x7fZ",
+            b"*lead",
+            b"tail-",
+            b"_x-y_",
+            b"a\\b",
+            b"a@b",
         ] {
             let mut n = Name::from_labels([raw, b"Cluster", b"local"]).expect("labels");
             n.set_fqdn(true);
