@@ -254,8 +254,7 @@ start_server() { # name -> sets PID_<name>; the startup JSON goes to $OUT/start-
     die "$1 did not answer $CHECK_NAME with $CHECK_IP within 120 s: $(cat "$OUT/start-$1.json") (log: $OUT/$1.log)"
   # CPU the server used to get there (robust on a shared machine, unlike wall time).
   local tmp
-  tmp=$(jq -c --arg c "$(proc_cpu "$pid")" --arg t "$(getconf CLK_TCK)" \
-    '. + {cpu_ms: (($c|tonumber) * 1000 / ($t|tonumber))}' "$OUT/start-$1.json") &&
+  tmp=$(jq -c --arg c "$(proc_cpu_ms "$pid")" '. + {cpu_ms: ($c|tonumber)}' "$OUT/start-$1.json") &&
     echo "$tmp" >"$OUT/start-$1.json"
 }
 
