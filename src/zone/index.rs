@@ -25,13 +25,20 @@ impl<'a, K> IntoIterator for &'a IpSet<K> {
     }
 }
 
-/// Adds `k` to the keys behind `ip` (no-op when present).
+/// Adds `k` to the keys behind `ip` (no-op when present). Nothing is copied for a key that
+/// is already there, and a new address gets its one-key set without a vector on the way.
 pub(super) fn index_add<K: Clone + Ord>(m: &mut PMap<IpAddr, IpSet<K>>, ip: IpAddr, k: K) {
-    let mut v: Vec<K> = m.get(&ip).map(|s| s.0.to_vec()).unwrap_or_default();
-    if let Err(i) = v.binary_search(&k) {
-        v.insert(i, k);
-        m.insert(ip, IpSet(v.into()));
-    }
+    m.update(ip, |keys| match keys {
+        None => Some(IpSet(Arc::from([k]))),
+        Some(set) => {
+            let i = set.0.binary_search(&k).err()?;
+            let mut v = Vec::with_capacity(set.0.len() + 1);
+            v.extend_from_slice(&set.0[..i]);
+            v.push(k);
+            v.extend_from_slice(&set.0[i..]);
+            Some(IpSet(v.into()))
+        }
+    });
 }
 
 /// Removes `k` from the keys behind `ip`, and the address once no key is left.
@@ -45,5 +52,48 @@ pub(super) fn index_remove<K: Clone + Ord>(m: &mut PMap<IpAddr, IpSet<K>>, ip: &
         m.remove(ip);
     } else {
         m.insert(*ip, IpSet(v.into()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(m: &PMap<IpAddr, IpSet<u32>>, ip: IpAddr) -> Vec<u32> {
+        m.get(&ip)
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn keys_stay_sorted_and_unique_and_addresses_go_with_their_last_key() {
+        let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "fd00::1".parse().unwrap());
+        let mut m = PMap::default();
+        // (edit, address, key, the keys behind the address after it)
+        let table: &[(bool, IpAddr, u32, &[u32])] = &[
+            (true, a, 5, &[5]),
+            (true, a, 5, &[5]),
+            (true, a, 2, &[2, 5]),
+            (true, a, 9, &[2, 5, 9]),
+            (true, a, 7, &[2, 5, 7, 9]),
+            (true, b, 1, &[1]),
+            (false, a, 5, &[2, 7, 9]),
+            (false, a, 4, &[2, 7, 9]),
+            (false, a, 2, &[7, 9]),
+            (false, a, 9, &[7]),
+            (false, a, 7, &[]),
+            (false, a, 7, &[]),
+        ];
+        for (i, &(add, ip, k, want)) in table.iter().enumerate() {
+            if add {
+                index_add(&mut m, ip, k);
+            } else {
+                index_remove(&mut m, &ip, &k);
+            }
+            assert_eq!(keys(&m, ip), want, "step {i}");
+        }
+        assert!(m.get(&a).is_none(), "an address without keys is removed");
+        assert_eq!(keys(&m, b), [1]);
+        assert_eq!(m.len(), 1);
     }
 }

@@ -11,6 +11,7 @@
 //!
 //! Lookups check the delta (skipped when empty) and then the base; both hash with foldhash.
 use std::borrow::Borrow;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Arc;
@@ -66,7 +67,6 @@ impl<K: Hash + Eq + Clone, V: Clone> Layered<K, V> {
         self.len
     }
 
-    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -83,6 +83,34 @@ impl<K: Hash + Eq + Clone, V: Clone> Layered<K, V> {
         self.delta.insert(k, Some(v));
         self.fold_if_big();
         old
+    }
+
+    /// Replaces the value at `k` with what `f` makes of the present one (`None` from `f`:
+    /// nothing changes). When no snapshot shares the base, one hash lookup finds the slot
+    /// for both (the start builds the reverse indices this way, one new address at a time).
+    pub(crate) fn update(&mut self, k: K, f: impl FnOnce(Option<&V>) -> Option<V>) {
+        let Some(base) = self.base_mut() else {
+            if let Some(v) = f(self.get(&k)) {
+                self.insert(k, v);
+            }
+            return;
+        };
+        let added = match base.entry(k) {
+            Entry::Occupied(mut o) => {
+                if let Some(v) = f(Some(o.get())) {
+                    o.insert(v);
+                }
+                false
+            }
+            Entry::Vacant(slot) => match f(None) {
+                Some(v) => {
+                    slot.insert(v);
+                    true
+                }
+                None => false,
+            },
+        };
+        self.len += usize::from(added);
     }
 
     /// Removes; returns the previous value.

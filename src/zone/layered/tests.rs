@@ -2,7 +2,7 @@
 use super::*;
 use std::collections::BTreeMap;
 
-/// Random inserts and removes with snapshots held at random points: every snapshot keeps
+/// Random inserts, updates and removes with snapshots held at random points: every snapshot keeps
 /// exactly the contents it had, and the live map always matches a plain model.
 #[test]
 fn matches_a_plain_map_and_snapshots_never_change() {
@@ -15,10 +15,21 @@ fn matches_a_plain_map_and_snapshots_never_change() {
         x ^= x >> 7;
         x ^= x << 17;
         let k = (x % 3000) as u32;
-        if x.is_multiple_of(3) {
-            assert_eq!(m.remove(&k), model.remove(&k));
-        } else {
-            assert_eq!(m.insert(k, step), model.insert(k, step));
+        // `update`: a new key gets `step`, an even value becomes odd, an odd one stays.
+        let f = |cur: Option<&u64>| match cur {
+            None => Some(step),
+            Some(v) if v % 2 == 0 => Some(v + 1),
+            Some(_) => None,
+        };
+        match x % 6 {
+            0 | 3 => assert_eq!(m.remove(&k), model.remove(&k)),
+            1 => {
+                m.update(k, f);
+                if let Some(v) = f(model.get(&k)) {
+                    model.insert(k, v);
+                }
+            }
+            _ => assert_eq!(m.insert(k, step), model.insert(k, step)),
         }
         assert_eq!(m.len(), model.len());
         if x.is_multiple_of(97) {
