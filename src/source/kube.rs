@@ -269,13 +269,13 @@ impl Writer {
             }
             Msg::ListStart(kind) => {
                 self.relists.retain(|r| r.kind() != kind);
-                self.relists.push(Relist::new(kind));
+                self.relists.push(self.store.relist(kind));
             }
             Msg::ListPage(kind, objects) => {
                 let i = match self.relists.iter().position(|r| r.kind() == kind) {
                     Some(i) => i,
                     None => {
-                        self.relists.push(Relist::new(kind));
+                        self.relists.push(self.store.relist(kind));
                         self.relists.len() - 1
                     }
                 };
@@ -286,7 +286,7 @@ impl Writer {
             Msg::Absent(kind) => {
                 // Not served at all: an empty complete list (deletes what an earlier one held).
                 self.relists.retain(|r| r.kind() != kind);
-                self.relists.push(Relist::new(kind));
+                self.relists.push(self.store.relist(kind));
                 // No revision to say when its objects went: one past the latest.
                 self.list_done(kind, None, applied);
             }

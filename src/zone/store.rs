@@ -154,26 +154,35 @@ fn cluster_ips(s: &Service) -> &[IpAddr] {
     }
 }
 
+/// The endpoint addresses of one service's slices, sorted, once each.
+fn slice_ips(slices: &BTreeMap<Arc<str>, Arc<Slice>>) -> Vec<IpAddr> {
+    let mut ips: Vec<IpAddr> = slices
+        .values()
+        .flat_map(|s| s.endpoints.iter().map(|e| e.ip))
+        .collect();
+    ips.sort_unstable();
+    ips.dedup();
+    ips
+}
+
 /// A relist of one kind in progress, applied page by page as the list streams in: upserts are
 /// applied as they arrive (each object is its latest version), and [`Store::relist_finish`]
 /// deletes the objects of that kind the list did not contain. Only the keys seen are held,
-/// never a second copy of the objects.
+/// never a second copy of the objects — and none at all when the store held nothing of the
+/// kind as the list began (the first list at start): then nothing can be left over.
 #[derive(Debug)]
 pub struct Relist {
     kind: Kind,
-    /// (namespace, name) of every object listed so far (`""` as the namespace of a Namespace).
+    /// The store held no object of `kind` when the list began.
+    fresh: bool,
+    /// (namespace, name) of every object listed so far (`""` as the namespace of a
+    /// Namespace); not kept for a fresh list.
     seen: HashSet<(Arc<str>, Arc<str>), Hasher>,
+    /// Objects listed so far.
+    listed: usize,
 }
 
 impl Relist {
-    /// A relist of `kind` that has seen nothing yet.
-    pub fn new(kind: Kind) -> Self {
-        Self {
-            kind,
-            seen: Default::default(),
-        }
-    }
-
     /// The kind being relisted.
     pub fn kind(&self) -> Kind {
         self.kind
@@ -181,7 +190,7 @@ impl Relist {
 
     /// Objects listed so far.
     pub fn seen_count(&self) -> usize {
-        self.seen.len()
+        self.listed
     }
 }
 
@@ -285,10 +294,28 @@ impl Store {
     /// objects are updated, missing ones deleted, unchanged ones untouched — so the zone never
     /// goes through an empty state and nothing is held twice. Returns how many changed.
     pub fn replace_kind(&mut self, kind: Kind, upserts: Vec<Change>) -> usize {
-        let mut relist = Relist::new(kind);
+        let mut relist = self.relist(kind);
         let upserts = upserts.into_iter().map(|c| (c, None)).collect();
         let changed = self.relist_apply(&mut relist, upserts);
         changed + self.relist_finish(relist, None)
+    }
+
+    /// A relist of `kind` starting now (see [`Relist`]).
+    pub fn relist(&self, kind: Kind) -> Relist {
+        let holds_none = match kind {
+            Kind::Service => self.zone.services.is_empty(),
+            Kind::Slice => self.slices.is_empty(),
+            Kind::Namespace => self.zone.namespaces.is_empty(),
+            Kind::Pod => self.pods.is_empty(),
+            Kind::Import => self.zone.imports.is_empty(),
+            Kind::McsSlice => self.mc.slice_ids().next().is_none(),
+        };
+        Relist {
+            kind,
+            fresh: holds_none,
+            seen: HashSet::default(),
+            listed: 0,
+        }
     }
 
     /// Applies one page of a relist in progress (see [`Relist`]), each object with the
@@ -305,7 +332,10 @@ impl Store {
                 Change::UpsertMcsSlice(s) => (s.slice.namespace.clone(), s.slice.name.clone()),
                 _ => continue,
             };
-            relist.seen.insert(id);
+            relist.listed += 1;
+            if !relist.fresh {
+                relist.seen.insert(id);
+            }
             changed += usize::from(self.apply_at(c, revision));
         }
         changed
@@ -314,7 +344,11 @@ impl Store {
     /// Ends a relist: deletes every object of its kind that the list did not contain. Those
     /// deletions happened by the list's own `revision`, the latest bound known for them.
     pub fn relist_finish(&mut self, relist: Relist, revision: Revision) -> usize {
-        let seen = |ns: &str, n: &str| relist.seen.contains(&(Arc::from(ns), Arc::from(n)));
+        if relist.fresh {
+            return 0; // everything of the kind came from this list
+        }
+        let seen = |ns: &Arc<str>, n: &Arc<str>| relist.seen.contains(&(ns.clone(), n.clone()));
+        let cluster = Arc::<str>::from("");
         let stale: Vec<Change> = match relist.kind {
             Kind::Service => self
                 .zone
@@ -339,7 +373,7 @@ impl Store {
                 .zone
                 .namespaces
                 .keys()
-                .filter(|n| !seen("", n))
+                .filter(|n| !seen(&cluster, n))
                 .map(|n| Change::DeleteNamespace {
                     name: n.to_string(),
                 })
@@ -477,22 +511,21 @@ impl Store {
         edit: impl FnOnce(&mut BTreeMap<Arc<str>, Arc<Slice>>),
     ) {
         let map = self.slices_by_svc.entry(key.clone()).or_default();
-        let old_ips: Vec<IpAddr> = map
-            .values()
-            .flat_map(|s| s.endpoints.iter().map(|e| e.ip))
-            .collect();
+        let old_ips = slice_ips(map);
         edit(map);
-        let new_ips: Vec<IpAddr> = map
-            .values()
-            .flat_map(|s| s.endpoints.iter().map(|e| e.ip))
-            .collect();
+        let new_ips = slice_ips(map);
+        // Sorted: each side is looked up in the other in O(log n) (a service with thousands
+        // of endpoints changes one of them without a quadratic scan), and an address that
+        // stays is not touched.
         for ip in &old_ips {
-            if !new_ips.contains(ip) {
+            if new_ips.binary_search(ip).is_err() {
                 index_remove(&mut self.zone.ep_by_ip, ip, key);
             }
         }
         for ip in &new_ips {
-            index_add(&mut self.zone.ep_by_ip, *ip, key.clone());
+            if old_ips.binary_search(ip).is_err() {
+                index_add(&mut self.zone.ep_by_ip, *ip, key.clone());
+            }
         }
         if map.is_empty() {
             self.slices_by_svc.remove(key);

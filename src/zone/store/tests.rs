@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::{Change, Kind, Relist, Store};
+use super::{Change, Kind, Revision, Store};
 use crate::zone::model::{Endpoint, Namespace, Pod, Port, Service, ServiceKind, Slice};
 use crate::zone::snapshot::{Versions, Zone};
 
@@ -256,7 +256,7 @@ fn a_relist_deletes_what_it_did_not_see() {
         st.apply(Change::UpsertService(service(ns, name, a)));
     }
     st.apply(Change::UpsertSlice(slice("a", "x-1", "x", &["10.1.0.1"])));
-    let mut relist = Relist::new(Kind::Service);
+    let mut relist = st.relist(Kind::Service);
     assert_eq!(relist.kind(), Kind::Service);
     // Page one: x unchanged, y changed.
     let page = vec![
@@ -305,6 +305,51 @@ fn a_relist_deletes_what_it_did_not_see() {
     );
     assert!(pod_ids(&st.snapshot(), "10.2.0.1").is_empty());
     assert_eq!(pod_ids(&st.snapshot(), "10.2.0.2").len(), 1);
+}
+
+/// The first list of a kind into a store that holds none of it keeps no keys and deletes
+/// nothing; a list that starts over after a failed one (the store now holds part of it) is
+/// a relist again, and deletes what the second list left out.
+#[test]
+fn a_first_list_keeps_no_keys_and_a_restarted_one_does() {
+    let mut st = Store::new();
+    st.apply(Change::UpsertSlice(slice("a", "x-1", "x", &["10.1.0.1"])));
+    let mut first = st.relist(Kind::Service);
+    let page = |names: &[&str]| -> Vec<(Change, Revision)> {
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                (
+                    Change::UpsertService(service("a", n, &format!("10.0.0.{}", i + 1))),
+                    None,
+                )
+            })
+            .collect()
+    };
+    assert_eq!(st.relist_apply(&mut first, page(&["x", "y"])), 2);
+    assert_eq!(first.seen_count(), 2);
+    assert!(first.seen.is_empty(), "a fresh list holds no keys");
+    // The list failed here; the retry starts with x and y in the store.
+    let mut again = st.relist(Kind::Service);
+    assert_eq!(st.relist_apply(&mut again, page(&["x"])), 0);
+    assert_eq!(again.seen.len(), 1);
+    assert_eq!(
+        st.relist_finish(again, None),
+        1,
+        "y was not in the second list"
+    );
+    assert!(st.snapshot().service("y.a").is_none());
+    assert!(st.snapshot().service("x.a").is_some());
+    // The fresh list's finish deletes nothing (nothing of the kind predates it).
+    let mut st2 = Store::new();
+    let mut fresh = st2.relist(Kind::Service);
+    st2.relist_apply(&mut fresh, page(&["x"]));
+    assert_eq!(st2.relist_finish(fresh, None), 0);
+    assert!(st2.snapshot().service("x.a").is_some());
+    // Other kinds do not make a list of this one a relist.
+    assert!(st2.relist(Kind::Slice).fresh);
+    assert!(!st.relist(Kind::Slice).fresh);
 }
 
 /// Snapshots are immutable: one taken before many changes (enough to fold the layered maps
@@ -503,7 +548,7 @@ fn the_serial_is_the_latest_revision_that_changed_the_zone() {
     ));
     assert_eq!(one.snapshot().serial, 140, "never backwards");
     // A relist that misses y: y was deleted by the list's revision.
-    let mut relist = Relist::new(Kind::Service);
+    let mut relist = one.relist(Kind::Service);
     let page = vec![(
         Change::UpsertService(service("a", "x", "10.0.0.7")),
         Some(140),
