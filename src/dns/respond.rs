@@ -280,7 +280,7 @@ impl Responder {
         src: SocketAddr,
         local: SocketAddr,
         proto: Proto,
-    ) -> Option<(Vec<u8>, Option<Done>)> {
+    ) -> Option<(Vec<u8>, Option<Box<Done>>)> {
         let start = Instant::now();
         let size = raw.len();
         let mut d = match decode(raw, src, proto) {
@@ -340,7 +340,8 @@ impl Responder {
             report_dropped(&router, self.port, &query, &answer, &dropped);
             return Some((out, None));
         };
-        let done = Done {
+        // Boxed: the caller moves it a few times before it reports (568 bytes each).
+        let done = Box::new(Done {
             router: Arc::downgrade(&router),
             data_at,
             sent,
@@ -349,7 +350,7 @@ impl Responder {
             answer,
             trimmed,
             more,
-        };
+        });
         Some((out, Some(done)))
     }
 }
