@@ -41,8 +41,12 @@ impl Proto {
 pub struct Query {
     /// The name as the client wrote it (its case is echoed).
     pub name: Name,
-    /// Lower-case text with the final dot.
+    /// Lower-case text with the final dot (`text` lower-cased).
     pub lower: String,
+    /// The text as the client wrote it, with the final dot ([`text`] of `name`): built once
+    /// with `lower`, for the directives that echo the question's case. [`Query::set_name`]
+    /// changes the three together.
+    pub text: String,
     /// The question's QTYPE (A, AAAA, SRV, …).
     pub qtype: RecordType,
     /// The question's QCLASS (IN; CH for `chaos`).
@@ -91,6 +95,14 @@ pub struct Query {
 /// Lower-case text with the final dot.
 pub fn lower_text(name: &Name) -> String {
     text(name, true)
+}
+
+/// The name's text as written and lower-cased, from one walk over its labels (the lower-case
+/// text is always the written one lower-cased: escapes are ASCII digits and `\\`).
+pub(crate) fn texts(name: &Name) -> (String, String) {
+    let written = text(name, false);
+    let lower = written.to_ascii_lowercase();
+    (written, lower)
 }
 
 /// The name's text as hickory's `to_ascii` writes it (escapes included), with the final dot;
@@ -197,8 +209,10 @@ pub fn ixfr_serial(authorities: &[Record]) -> Option<u32> {
 impl Query {
     /// A query kdns asks itself (recursion desired, as a stub resolver would).
     pub fn internal(name: Name, qtype: RecordType) -> Self {
+        let (text, lower) = texts(&name);
         Self {
-            lower: lower_text(&name),
+            lower,
+            text,
             name,
             qtype,
             class: DNSClass::IN,
@@ -224,14 +238,20 @@ impl Query {
 
     /// A follow-up question asked while answering this one.
     pub fn follow(&self, name: Name, qtype: RecordType) -> Self {
-        Self {
-            lower: lower_text(&name),
-            name,
+        let mut q = Self {
             qtype,
             internal: true,
             depth: self.depth + 1,
             ..self.clone()
-        }
+        };
+        q.set_name(name);
+        q
+    }
+
+    /// Asks about `name` instead: its texts follow it.
+    pub fn set_name(&mut self, name: Name) {
+        (self.text, self.lower) = texts(&name);
+        self.name = name;
     }
 
     /// The buffer size CoreDNS reports (`{>bufsize}`): the EDNS size, 512 without EDNS, and
@@ -413,6 +433,40 @@ impl Answer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_querys_texts_follow_its_name() {
+        let name = |labels: &[&[u8]]| {
+            let mut n = Name::from_labels(labels.iter().copied()).expect("labels");
+            n.set_fqdn(true);
+            n
+        };
+        let mut q = Query::internal(
+            name(&[b"Web", b"Shop", b"svc", b"Cluster", b"local"]),
+            RecordType::A,
+        );
+        assert_eq!(q.text, "Web.Shop.svc.Cluster.local.");
+        assert_eq!(q.lower, "web.shop.svc.cluster.local.");
+        for labels in [
+            &[b"A\\B".as_slice(), b"x y", b"Z"][..],
+            &[b"*".as_slice(), b"Ex-1", b"_Tcp"][..],
+        ] {
+            q.set_name(name(labels));
+            assert_eq!(
+                (q.text.as_str(), q.lower.as_str()),
+                (
+                    hickory_text(&q.name, false).as_str(),
+                    hickory_text(&q.name, true).as_str()
+                ),
+                "{labels:?}"
+            );
+            let f = q.follow(name(&[b"Next", b"Org"]), RecordType::AAAA);
+            assert_eq!(
+                (f.text.as_str(), f.lower.as_str()),
+                ("Next.Org.", "next.org.")
+            );
+        }
+    }
 
     /// hickory's text, as the query path wrote it before `plain_text`.
     fn hickory_text(name: &Name, lower: bool) -> String {

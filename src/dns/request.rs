@@ -22,7 +22,7 @@ use hickory_server::proto::serialize::binary::{
 use hickory_server::server::Request;
 use hickory_server::zone_handler::{MessageResponseBuilder, Queries};
 
-use super::query::{ixfr_serial, lower_text, options_of, Proto, Query, MAX_UDP_PAYLOAD};
+use super::query::{ixfr_serial, options_of, texts, Proto, Query, MAX_UDP_PAYLOAD};
 
 #[cfg(test)]
 mod tests;
@@ -328,9 +328,11 @@ impl Decoded {
             Questions::Plain { first, .. } => first,
         };
         let name = wq.name().clone();
+        let (text, lower) = texts(&name);
         let edns = self.asked.as_ref();
         let mut q = Query {
-            lower: lower_text(&name),
+            lower,
+            text,
             name,
             qtype: wq.query_type(),
             class: wq.query_class(),

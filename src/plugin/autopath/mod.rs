@@ -161,11 +161,8 @@ impl Autopath {
             let Some(name) = under(&base, s) else {
                 continue;
             };
-            let q2 = Query {
-                lower: lower_text(&name),
-                name,
-                ..q.clone()
-            };
+            let mut q2 = q.clone();
+            q2.set_name(name);
             let mut a = next.answer(&q2).await;
             if a.error.is_some() {
                 // CoreDNS returns a plugin error at once (the client gets SERVFAIL).

@@ -16,7 +16,7 @@ use std::time::Instant;
 use hickory_server::proto::op::ResponseCode;
 use hickory_server::proto::rr::{Name, Record, RecordType};
 
-use crate::dns::query::{text, Scope, MAX_DEPTH};
+use crate::dns::query::{Scope, MAX_DEPTH};
 use crate::dns::wire::{all_to_wire, rcode, to_wire};
 use crate::dns::{Answer, Directive, Next, Query, Served};
 use crate::plugin::kubernetes::when_synced;
@@ -59,9 +59,8 @@ impl K8sExternal {
         q: &'a Query,
         next: Next<'a>,
     ) -> Served<'a> {
-        let text = text(&q.name, false);
         let qt = u16::from(q.qtype);
-        let reply = match external::serve(&self.options, &self.kube, snapshot, &text, qt) {
+        let reply = match external::serve(&self.options, &self.kube, snapshot, &q.text, qt) {
             ExternalOutcome::Next => return next.answer(q),
             ExternalOutcome::Reply(r) => r,
         };

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use hickory_server::proto::rr::{Name, RecordType};
 
-use crate::dns::query::{text, Scope, MAX_DEPTH};
+use crate::dns::query::{Scope, MAX_DEPTH};
 use crate::dns::wire::{all_to_wire, rcode};
 use crate::dns::{Answer, Directive, Next, Query, Served};
 use crate::zone::{lookup, search, transfer, KubeOptions, Outcome, Rcode, Reply, Zone, ZoneHandle};
@@ -75,8 +75,7 @@ impl Kubernetes {
 
     /// The answer from one snapshot; `None` passes the question on (fallthrough).
     fn reply(&self, snapshot: &Zone, q: &Query) -> Option<Reply> {
-        let text = text(&q.name, false);
-        match lookup::serve_lower(&self.options, snapshot, &text, &q.lower, q.qtype.into()) {
+        match lookup::serve_lower(&self.options, snapshot, &q.text, &q.lower, q.qtype.into()) {
             Outcome::Next => None,
             Outcome::Reply(reply) => Some(reply),
         }

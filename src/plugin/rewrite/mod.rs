@@ -11,7 +11,7 @@ use hickory_server::proto::op::ResponseCode;
 use hickory_server::proto::rr::{Name, RData, Record};
 
 use crate::config::syntax::{ConfigError, Line};
-use crate::dns::query::{lower_text, text};
+use crate::dns::query::text;
 use crate::dns::{Answer, Directive, Next, Query, Served};
 
 mod cname;
@@ -57,7 +57,7 @@ impl Directive for Rewrite {
 
     fn serve<'a>(&'a self, q: &'a Query, next: Next<'a>) -> Served<'a> {
         let mut question = Question {
-            name: text(&q.name, false),
+            name: q.text.clone(),
             qtype: q.qtype,
             class: q.class,
             opt: Opt {
@@ -112,18 +112,19 @@ fn invalid(name: &str) -> Answer {
 
 /// The query as the rules left it (`None` when its name does not parse).
 fn rewritten(q: &Query, question: Question) -> Option<Query> {
-    let name = if question.name == text(&q.name, false) {
+    let name = if question.name == q.text {
         q.name.clone()
     } else {
         Name::from_ascii(&question.name).ok()?
     };
     let mut q2 = Query {
-        lower: lower_text(&name),
-        name,
         qtype: question.qtype,
         class: question.class,
         ..q.clone()
     };
+    if !name.eq_case(&q.name) {
+        q2.set_name(name);
+    }
     let opt = question.opt;
     if opt.changed {
         // CoreDNS's `setupEdns0Opt`: a query without EDNS gets an OPT record of 4096 bytes.
