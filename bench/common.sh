@@ -1,5 +1,5 @@
 # Sourced by the bench/ scripts (run.sh, directives.sh, autopath.sh, overload.sh, nodelocal.sh,
-# per_node.sh): the helpers they share. Only definitions: sourcing it runs nothing.
+# per_node.sh, profile.sh, instructions.sh): the helpers they share. Only definitions: sourcing it runs nothing.
 
 log() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$LOG" >&2; } # LOG: the run's log file
 die() { log "ERROR: $*"; exit 1; }
@@ -36,6 +36,18 @@ while len(out) < int(sys.argv[1]):
         continue
     keep += [u, t]; out.append(p)
 print(" ".join(map(str, out)))
+EOF
+}
+
+manifests_corefile() { # port manifests-dir -> a Corefile serving those manifests on 127.0.0.1:port
+  cat <<EOF
+.:$1 {
+    bind 127.0.0.1
+    kubernetes cluster.local in-addr.arpa ip6.arpa {
+        manifests $2
+        pods insecure
+    }
+}
 EOF
 }
 

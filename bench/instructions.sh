@@ -14,6 +14,8 @@
 # Needs valgrind (callgrind) and dnsperf. Output in bench/out/instructions-TIMESTAMP/.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/common.sh
+source "$ROOT/bench/common.sh"
 SERVICES=10000 QUERIES=search-nocache COUNT=20000 BINS=()
 while (($#)); do
   case $1 in
@@ -44,16 +46,8 @@ python3 "$ROOT/bench/kbench.py" gen --services "$SERVICES" --out "$OUT/data" >"$
 head -n "$COUNT" "$OUT/data/queries-$QUERIES.txt" >"$OUT/queries.txt"
 COUNT=$(wc -l <"$OUT/queries.txt")
 name=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["check_name"])' "$OUT/meta.json")
-PORT=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat >"$OUT/Corefile" <<EOF
-.:$PORT {
-    bind 127.0.0.1
-    kubernetes cluster.local in-addr.arpa ip6.arpa {
-        manifests $OUT/data/manifests
-        pods insecure
-    }
-}
-EOF
+PORT=$(free_ports 1)
+manifests_corefile "$PORT" "$OUT/data/manifests" >"$OUT/Corefile"
 
 for i in "${!BINS[@]}"; do
   bin=${BINS[$i]} cg=$OUT/callgrind-$i.out

@@ -12,6 +12,8 @@
 # Needs perf (linux-perf) with permission to record (root, or perf_event_paranoid <= 1).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/common.sh
+source "$ROOT/bench/common.sh"
 SERVICES=10000 QUERIES=hits SECONDS_=6 ATTACH_PID= ATTACH_PORT=
 while (($#)); do
   case $1 in
@@ -40,16 +42,8 @@ if [[ -n $ATTACH_PID ]]; then
 else
   export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
   (cd "$ROOT" && cargo build --release --quiet --bin kdns)
-  PORT=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  cat >"$OUT/Corefile" <<EOF
-.:$PORT {
-    bind 127.0.0.1
-    kubernetes cluster.local in-addr.arpa ip6.arpa {
-        manifests $OUT/data/manifests
-        pods insecure
-    }
-}
-EOF
+  PORT=$(free_ports 1)
+  manifests_corefile "$PORT" "$OUT/data/manifests" >"$OUT/Corefile"
   taskset -c 0 "$CARGO_TARGET_DIR/release/kdns" --conf "$OUT/Corefile" >"$OUT/kdns.log" 2>&1 &
   PID=$!
   name=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["check_name"])' "$OUT/meta.json")
