@@ -112,18 +112,13 @@ fn invalid(name: &str) -> Answer {
 
 /// The query as the rules left it (`None` when its name does not parse).
 fn rewritten(q: &Query, question: Question) -> Option<Query> {
-    let name = if question.name == q.text {
-        q.name.clone()
-    } else {
-        Name::from_ascii(&question.name).ok()?
-    };
     let mut q2 = Query {
         qtype: question.qtype,
         class: question.class,
         ..q.clone()
     };
-    if !name.eq_case(&q.name) {
-        q2.set_name(name);
+    if question.name != q.text {
+        q2.set_name(Name::from_ascii(&question.name).ok()?);
     }
     let opt = question.opt;
     if opt.changed {
