@@ -51,7 +51,7 @@ pub(super) fn parse_request(rel: &str, zonal: bool, multicluster: bool) -> Found
     }
     // The five rightmost labels, right to left (no allocation: this runs on every question).
     let mut right = [""; 5];
-    let mut labels = rel.rsplit('.');
+    let mut labels = Labels(Some(rel));
     let mut n = 0;
     for (slot, label) in right.iter_mut().zip(labels.by_ref()) {
         *slot = label;
@@ -91,4 +91,24 @@ pub(super) fn parse_request(rel: &str, zonal: bool, multicluster: bool) -> Found
         }
     }
     Ok(r)
+}
+
+/// The labels of a name without its final dot, right to left, as `str::rsplit('.')` gives
+/// them, byte by byte (its pattern searcher costs more than a question's few bytes); `None`
+/// once the leftmost label was given.
+struct Labels<'a>(Option<&'a str>);
+
+impl<'a> Iterator for Labels<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let s = self.0?;
+        // `.` is ASCII: both sides of it are on character boundaries.
+        let (rest, label) = match s.bytes().rposition(|b| b == b'.') {
+            Some(dot) => (Some(&s[..dot]), &s[dot + 1..]),
+            None => (None, s),
+        };
+        self.0 = rest;
+        Some(label)
+    }
 }

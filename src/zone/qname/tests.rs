@@ -146,3 +146,25 @@ fn parse_request_reads_as_the_label_vector_did() {
     }
     assert!(seen.iter().all(|&n| n > 0), "{seen:?}");
 }
+
+#[test]
+fn labels_split_as_rsplit_does() {
+    for name in [
+        "",
+        ".",
+        "..",
+        "a",
+        "a.",
+        ".a",
+        "a..b",
+        "svc",
+        "a.b.c.d.e.f.g",
+        "_http._tcp.web.ns.svc",
+        "us-east.1a.prefer._zone.hdls.ns.svc",
+        "é.ü.svc",
+    ] {
+        let got: Vec<&str> = Labels(Some(name)).collect();
+        let want: Vec<&str> = name.rsplit('.').collect();
+        assert_eq!(got, want, "{name:?}");
+    }
+}
