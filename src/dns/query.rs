@@ -286,7 +286,7 @@ pub struct Answer {
     /// The directive that wrote the answer (`""` when none did): CoreDNS's `plugin` label.
     pub plugin: &'static str,
     /// Why it failed, for `errors` (CoreDNS's plugin error).
-    pub error: Option<String>,
+    pub error: Option<Arc<str>>,
     /// A pure answer of the synced zone: it stays right while the configuration and the zone
     /// are unchanged (see `scope`), so the UDP path may replay it (see `dns/udp.rs`).
     pub cacheable: bool,
@@ -415,7 +415,7 @@ impl Answer {
     }
 
     /// Attaches the error `errors` logs for this answer (sets [`Answer::error`]).
-    pub fn with_error(mut self, e: impl Into<String>) -> Self {
+    pub fn with_error(mut self, e: impl Into<Arc<str>>) -> Self {
         self.error = Some(e.into());
         self
     }
