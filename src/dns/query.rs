@@ -105,6 +105,46 @@ pub(crate) fn texts(name: &Name) -> (String, String) {
     (written, lower)
 }
 
+/// [`texts`] of `name`, read from `wire`, its bytes in the request (labels, no pointer, the
+/// root's zero byte last): one pass over the bytes instead of a walk over hickory's labels.
+/// A name with a label [`plain_text`] would not take falls back to [`texts`].
+pub(crate) fn wire_texts(name: &Name, wire: &[u8]) -> (String, String) {
+    match wire_text(wire) {
+        Some(written) => {
+            let lower = written.to_ascii_lowercase();
+            (written, lower)
+        }
+        None => texts(name),
+    }
+}
+
+/// The text of an uncompressed wire name whose labels need no escapes; `None` for any other.
+fn wire_text(wire: &[u8]) -> Option<String> {
+    let mut t = Vec::with_capacity(wire.len());
+    let mut at = 0;
+    loop {
+        let len = usize::from(*wire.get(at)?);
+        if len == 0 {
+            break;
+        }
+        let label = wire.get(at + 1..at + 1 + len).filter(|_| len <= 63)?;
+        if !plain_label(label) {
+            return None;
+        }
+        t.extend_from_slice(label);
+        t.push(b'.');
+        at += 1 + len;
+    }
+    if at + 1 != wire.len() {
+        return None;
+    }
+    if t.is_empty() {
+        t.push(b'.');
+    }
+    // ASCII only (checked above): always UTF-8.
+    String::from_utf8(t).ok()
+}
+
 /// The name's text as hickory's `to_ascii` writes it (escapes included), with the final dot;
 /// lower-cased when `lower`.
 pub fn text(name: &Name, lower: bool) -> String {
@@ -433,6 +473,7 @@ impl Answer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hickory_server::proto::serialize::binary::BinEncodable;
 
     #[test]
     fn a_querys_texts_follow_its_name() {
@@ -523,5 +564,21 @@ mod tests {
             Some("web.default.svc.cluster.local.")
         );
         assert_eq!(plain_text(&names[6], false), None);
+        for n in &names {
+            let wire = n.to_bytes().expect("encodes");
+            assert_eq!(wire_texts(n, &wire), super::texts(n), "{n:?}");
+        }
+        let n = &names[1];
+        let wire = n.to_bytes().expect("encodes");
+        assert_eq!(
+            wire_text(&wire).as_deref(),
+            Some("Web.Default.svc.Cluster.Local.")
+        );
+        let mut long = wire.clone();
+        long.push(0);
+        for junk in [&wire[..wire.len() - 1], &wire[..5], &long[..], &[][..]] {
+            assert_eq!(wire_text(junk), None, "{junk:?}");
+        }
+        assert_eq!(wire_text(&[0]).as_deref(), Some("."));
     }
 }

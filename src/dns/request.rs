@@ -22,7 +22,7 @@ use hickory_server::proto::serialize::binary::{
 use hickory_server::server::Request;
 use hickory_server::zone_handler::{MessageResponseBuilder, Queries};
 
-use super::query::{ixfr_serial, options_of, texts, Proto, Query, MAX_UDP_PAYLOAD};
+use super::query::{ixfr_serial, options_of, texts, wire_texts, Proto, Query, MAX_UDP_PAYLOAD};
 
 #[cfg(test)]
 mod tests;
@@ -323,12 +323,18 @@ impl Decoded {
 
     /// The one question, as the chain sees it (after [`Self::header_error`] found none).
     pub(super) fn query(&self, size: usize, src: SocketAddr) -> Query {
-        let wq = match &self.questions {
-            Questions::Whole(req) => req.queries.queries()[0].original(),
-            Questions::Plain { first, .. } => first,
+        let (wq, wire) = match &self.questions {
+            Questions::Whole(req) => (req.queries.queries()[0].original(), None),
+            // The name's bytes: the question without its type and class.
+            Questions::Plain {
+                first, raw, end, ..
+            } => (first, raw.get(12..end.saturating_sub(4))),
         };
         let name = wq.name().clone();
-        let (text, lower) = texts(&name);
+        let (text, lower) = match wire {
+            Some(wire) => wire_texts(&name, wire),
+            None => texts(&name),
+        };
         let edns = self.asked.as_ref();
         let mut q = Query {
             lower,
