@@ -247,30 +247,28 @@ fn parse(req: &[u8], key: &mut Vec<u8>) -> Option<Parsed> {
     if qr || opcode != 0 || qd != 1 || an != 0 || ns != 0 || ar > 1 {
         return None;
     }
-    key.clear();
-    key.extend_from_slice(&[0, 0, 0, 0, 0]);
+    // The name: its length bytes only, then its bytes copied and lower-cased whole (a length
+    // byte, at most 63, is never an upper-case letter).
     let mut i = 12;
-    let mut mixed_case = false;
     loop {
         let len = *req.get(i)? as usize;
         if len & 0xc0 != 0 {
             return None; // compression in a question: not for the fast path
         }
-        key.push(len as u8);
-        i += 1;
+        i += 1 + len;
         if len == 0 {
             break;
         }
-        let label = req.get(i..i + len)?;
-        for &b in label {
-            mixed_case |= b.is_ascii_uppercase();
-            key.push(b.to_ascii_lowercase());
-        }
-        i += len;
-        if key.len() > 260 {
+        if i - 12 > 255 {
             return None;
         }
     }
+    let name = req.get(12..i)?;
+    let mixed_case = name.iter().fold(false, |m, b| m | b.is_ascii_uppercase());
+    key.clear();
+    key.extend_from_slice(&[0, 0, 0, 0, 0]);
+    key.extend_from_slice(name);
+    key[5..].make_ascii_lowercase();
     let qtype = req.get(i..i + 2)?;
     let qclass = req.get(i + 2..i + 4)?;
     key[1..3].copy_from_slice(qtype);
@@ -598,6 +596,30 @@ mod tests {
         assert!(p.mixed_case);
         assert_eq!(key[0], 3, "EDNS and DO");
         assert_eq!(&key[5..9], b"\x03web");
+        let p = parse(&query("web.Z9-_.", false), &mut key).unwrap();
+        assert!(p.mixed_case);
+        assert_eq!(
+            key, b"\0\0\x01\0\x01\x03web\x04z9-_\0",
+            "flags, type, class, name"
+        );
+        let p = parse(&query("web.z.", false), &mut key).unwrap();
+        assert!(!p.mixed_case);
+        assert_eq!((p.key_len, p.question_end), (5 + 7, 12 + 7 + 4));
+        // Label bytes up to 255 (the last length byte's count included) are read; more are not.
+        let long = |last: usize| {
+            let labels = [
+                "a".repeat(63),
+                "b".repeat(63),
+                "c".repeat(63),
+                "d".repeat(last),
+            ];
+            query(&labels.join("."), false)
+        };
+        assert!(
+            parse(&long(62), &mut key).is_some(),
+            "255 bytes before the root"
+        );
+        assert!(parse(&long(63), &mut key).is_none(), "256 bytes");
         let mut resp = q.clone();
         resp[2] |= 0x80;
         assert!(
