@@ -5,15 +5,36 @@ use std::sync::Arc;
 
 use super::layered::Layered as PMap;
 
-/// The few keys behind one address of a reverse index, sorted: almost always one, so a
-/// shared slice (one small allocation) instead of a tree (a node per address).
+/// The few keys behind one address of a reverse index, sorted: almost always one, held inline
+/// (no allocation for the ~100k endpoint addresses of a large cluster's start), else a shared
+/// slice of two or more.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct IpSet<K>(Arc<[K]>);
+pub(crate) enum IpSet<K> {
+    /// The one key.
+    One(K),
+    /// Two or more keys, sorted.
+    Many(Arc<[K]>),
+}
 
 impl<K> IpSet<K> {
     /// The keys, sorted.
     pub(crate) fn iter(&self) -> std::slice::Iter<'_, K> {
-        self.0.iter()
+        self.keys().iter()
+    }
+
+    fn keys(&self) -> &[K] {
+        match self {
+            IpSet::One(k) => std::slice::from_ref(k),
+            IpSet::Many(ks) => ks,
+        }
+    }
+
+    /// The set of `keys` (sorted, at least one).
+    fn of(mut keys: Vec<K>) -> Self {
+        match keys.len() {
+            1 => IpSet::One(keys.remove(0)),
+            _ => IpSet::Many(keys.into()),
+        }
     }
 }
 
@@ -21,22 +42,23 @@ impl<'a, K> IntoIterator for &'a IpSet<K> {
     type Item = &'a K;
     type IntoIter = std::slice::Iter<'a, K>;
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter()
+        self.iter()
     }
 }
 
 /// Adds `k` to the keys behind `ip` (no-op when present). Nothing is copied for a key that
-/// is already there, and a new address gets its one-key set without a vector on the way.
+/// is already there, and a new address gets its one key without an allocation.
 pub(super) fn index_add<K: Clone + Ord>(m: &mut PMap<IpAddr, IpSet<K>>, ip: IpAddr, k: K) {
     m.update(ip, |keys| match keys {
-        None => Some(IpSet(Arc::from([k]))),
+        None => Some(IpSet::One(k)),
         Some(set) => {
-            let i = set.0.binary_search(&k).err()?;
-            let mut v = Vec::with_capacity(set.0.len() + 1);
-            v.extend_from_slice(&set.0[..i]);
+            let set = set.keys();
+            let i = set.binary_search(&k).err()?;
+            let mut v = Vec::with_capacity(set.len() + 1);
+            v.extend_from_slice(&set[..i]);
             v.push(k);
-            v.extend_from_slice(&set.0[i..]);
-            Some(IpSet(v.into()))
+            v.extend_from_slice(&set[i..]);
+            Some(IpSet::of(v))
         }
     });
 }
@@ -44,14 +66,14 @@ pub(super) fn index_add<K: Clone + Ord>(m: &mut PMap<IpAddr, IpSet<K>>, ip: IpAd
 /// Removes `k` from the keys behind `ip`, and the address once no key is left.
 pub(super) fn index_remove<K: Clone + Ord>(m: &mut PMap<IpAddr, IpSet<K>>, ip: &IpAddr, k: &K) {
     let Some(set) = m.get(ip) else { return };
-    if !set.0.contains(k) {
+    if !set.keys().contains(k) {
         return;
     }
-    let v: Vec<K> = set.0.iter().filter(|x| *x != k).cloned().collect();
+    let v: Vec<K> = set.iter().filter(|x| *x != k).cloned().collect();
     if v.is_empty() {
         m.remove(ip);
     } else {
-        m.insert(*ip, IpSet(v.into()));
+        m.insert(*ip, IpSet::of(v));
     }
 }
 
@@ -91,6 +113,9 @@ mod tests {
                 index_remove(&mut m, &ip, &k);
             }
             assert_eq!(keys(&m, ip), want, "step {i}");
+            // One key inline, more in a shared slice: never a one-key slice.
+            let inline = matches!(m.get(&ip), Some(IpSet::One(_)));
+            assert_eq!(inline, want.len() == 1, "step {i}");
         }
         assert!(m.get(&a).is_none(), "an address without keys is removed");
         assert_eq!(keys(&m, b), [1]);
