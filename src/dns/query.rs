@@ -100,49 +100,44 @@ pub fn lower_text(name: &Name) -> String {
 /// The name's text as written and lower-cased, from one walk over its labels (the lower-case
 /// text is always the written one lower-cased: escapes are ASCII digits and `\\`).
 pub(crate) fn texts(name: &Name) -> (String, String) {
-    let written = text(name, false);
-    let lower = written.to_ascii_lowercase();
-    (written, lower)
+    with_lower(text(name, false))
 }
 
 /// [`texts`] of `name`, read from `wire`, its bytes in the request (labels, no pointer, the
 /// root's zero byte last): one pass over the bytes instead of a walk over hickory's labels.
 /// A name with a label [`plain_text`] would not take falls back to [`texts`].
 pub(crate) fn wire_texts(name: &Name, wire: &[u8]) -> (String, String) {
-    match wire_text(wire) {
-        Some(written) => {
-            let lower = written.to_ascii_lowercase();
-            (written, lower)
-        }
-        None => texts(name),
-    }
+    with_lower(wire_text(wire).unwrap_or_else(|| text(name, false)))
 }
 
-/// The text of an uncompressed wire name whose labels need no escapes; `None` for any other.
+/// The written text and its lower-cased copy.
+fn with_lower(written: String) -> (String, String) {
+    let lower = written.to_ascii_lowercase();
+    (written, lower)
+}
+
+/// The text of an uncompressed wire name whose labels need no escapes; `None` for any other
+/// (or for bytes that are not one whole name: a label over 63 bytes, a cut, bytes after it).
 fn wire_text(wire: &[u8]) -> Option<String> {
-    let mut t = Vec::with_capacity(wire.len());
     let mut at = 0;
-    loop {
-        let len = usize::from(*wire.get(at)?);
-        if len == 0 {
-            break;
-        }
-        let label = wire.get(at + 1..at + 1 + len).filter(|_| len <= 63)?;
-        if !plain_label(label) {
+    while let Some(len) = wire.get(at).map(|&l| usize::from(l)).filter(|&l| l != 0) {
+        if len > 63 {
             return None;
         }
-        t.extend_from_slice(label);
-        t.push(b'.');
         at += 1 + len;
     }
     if at + 1 != wire.len() {
         return None;
     }
-    if t.is_empty() {
-        t.push(b'.');
-    }
-    // ASCII only (checked above): always UTF-8.
-    String::from_utf8(t).ok()
+    // Whole (checked above): every label is where its length byte says.
+    let mut at = 0;
+    let labels = std::iter::from_fn(|| {
+        let len = usize::from(*wire.get(at)?);
+        let label = wire.get(at + 1..at + 1 + len).filter(|_| len > 0)?;
+        at += 1 + len;
+        Some(label)
+    });
+    plain_joined(labels, wire.len(), false)
 }
 
 /// The name's text as hickory's `to_ascii` writes it (escapes included), with the final dot;
@@ -165,8 +160,18 @@ pub fn text(name: &Name, lower: bool) -> String {
 /// for any other name. The query path's names are such names; this skips hickory's per-label
 /// formatting, and copies each label whole (lower-cased in one pass at the end).
 fn plain_text(name: &Name, lower: bool) -> Option<String> {
-    let mut t = Vec::with_capacity(name.len() + 1);
-    for label in name.iter() {
+    plain_joined(name.iter(), name.len() + 1, lower)
+}
+
+/// `labels`, each followed by a dot (`.` alone for none), when none needs an escape; `cap`
+/// bytes reserved.
+fn plain_joined<'a>(
+    labels: impl Iterator<Item = &'a [u8]>,
+    cap: usize,
+    lower: bool,
+) -> Option<String> {
+    let mut t = Vec::with_capacity(cap);
+    for label in labels {
         if !plain_label(label) {
             return None;
         }
